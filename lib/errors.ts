@@ -1,0 +1,19 @@
+// The shape of the errors the addon throws for a failing system call.
+
+/** A failing system call: message reads like perror ("bind: Address already in use"). */
+export interface SyscallError extends Error {
+  /** errno name, e.g. 'EADDRINUSE'. */
+  code: string;
+  /** errno value, positive as in C (Node's own errors use negative numbers). */
+  errno: number;
+  /** The system call that failed, e.g. 'bind'. */
+  syscall: string;
+}
+
+/** True when `error` came from a failing system call (optionally with that errno name). */
+export function isSyscallError(error: unknown, code?: string): error is SyscallError {
+  if (!(error instanceof Error)) return false;
+  const candidate = error as Partial<SyscallError>;
+  if (typeof candidate.code !== 'string' || typeof candidate.errno !== 'number' || typeof candidate.syscall !== 'string') return false;
+  return code === undefined || candidate.code === code;
+}

@@ -1,0 +1,160 @@
+// Data transfer: send, recv, sendto, recvfrom, read, write, writev,
+// sendfile, splice. recv/read fill the caller's buffer and return the byte
+// count (0 at EOF), so a hot loop allocates nothing.
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <climits>
+#include <vector>
+
+#include "common.h"
+#include "sockaddr.h"
+
+namespace sockfd {
+namespace {
+
+int ArgFlags(const Napi::CallbackInfo& info, size_t index) {
+  return static_cast<int>(ArgIntOr(info, index, "flags", 0, INT32_MAX, 0));
+}
+
+// A zero-length receive would return 0, which reads as end-of-file.
+Bytes ArgReceiveBuffer(const Napi::CallbackInfo& info, size_t index, size_t offsetIndex, const char* syscall) {
+  Bytes bytes = ArgBytes(info, index, "buffer", StringPolicy::Refuse, offsetIndex);
+  if (bytes.length == 0)
+    ThrowRangeError(info.Env(), std::string(syscall) +
+                                    ": the buffer has no room; a 0 result would be indistinguishable from EOF");
+  return bytes;
+}
+
+Napi::Value Count(Napi::Env env, ssize_t n) { return Napi::Number::New(env, static_cast<double>(n)); }
+
+// send(fd, data, flags?, offset?, length?)
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 3);
+  int flags = ArgFlags(info, 2);
+  return Count(info.Env(), Blocking(info.Env(), "send", [&] { return ::send(fd, data.data(), data.length, flags); }));
+}
+
+// recv(fd, buffer, flags?, offset?, length?)
+Napi::Value Recv(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recv");
+  int flags = ArgFlags(info, 2);
+  return Count(info.Env(), Blocking(info.Env(), "recv", [&] { return ::recv(fd, buffer.data(), buffer.length, flags); }));
+}
+
+// write(fd, data, offset?, length?)
+Napi::Value Write(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 2);
+  return Count(info.Env(), Blocking(info.Env(), "write", [&] { return ::write(fd, data.data(), data.length); }));
+}
+
+// read(fd, buffer, offset?, length?)
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes buffer = ArgReceiveBuffer(info, 1, 2, "read");
+  return Count(info.Env(), Blocking(info.Env(), "read", [&] { return ::read(fd, buffer.data(), buffer.length); }));
+}
+
+// sendto(fd, data, flags, address, offset?, length?)
+Napi::Value SendTo(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 4);
+  int flags = ArgFlags(info, 2);
+  SockAddr address = ArgSockAddr(info, 3);
+  return Count(info.Env(), Blocking(info.Env(), "sendto", [&] {
+    return ::sendto(fd, data.data(), data.length, flags, address.get(), address.length);
+  }));
+}
+
+// recvfrom(fd, buffer, flags?, offset?, length?) -> { bytes, address }
+Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recvfrom");
+  int flags = ArgFlags(info, 2);
+  SockAddr peer;
+  ssize_t n = Blocking(info.Env(), "recvfrom", [&] {
+    peer.length = sizeof peer.storage;
+    return ::recvfrom(fd, buffer.data(), buffer.length, flags, peer.get(), &peer.length);
+  });
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("bytes", Count(info.Env(), n));
+  result.Set("address", FromSockAddr(info.Env(), peer.storage, peer.length));
+  return result;
+}
+
+// writev(fd, chunks[]) -> bytes written
+Napi::Value Writev(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  if (info.Length() < 2 || !info[1].IsArray()) ThrowTypeError(env, "chunks must be an array of buffers or strings");
+  Napi::Array array = info[1].As<Napi::Array>();
+  uint32_t count = array.Length();
+  if (count > IOV_MAX) ThrowRangeError(env, "writev takes at most " + std::to_string(IOV_MAX) + " chunks");
+  std::vector<Bytes> chunks;
+  chunks.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) chunks.push_back(ValueBytes(env, array.Get(i), "chunk", StringPolicy::AcceptUtf8));
+  std::vector<iovec> vectors(count);
+  for (uint32_t i = 0; i < count; ++i) vectors[i] = {chunks[i].data(), chunks[i].length};
+  return Count(env, Blocking(env, "writev", [&] { return ::writev(fd, vectors.data(), static_cast<int>(count)); }));
+}
+
+// Optional file offset: null/undefined means "use and move the fd's own offset".
+bool ArgOffset(const Napi::CallbackInfo& info, size_t index, const char* name, off_t& offset) {
+  if (IsMissing(info, index) || info[index].IsNull()) return false;
+  offset = static_cast<off_t>(ArgInt(info, index, name, 0, INT64_MAX));
+  return true;
+}
+
+// sendfile(outFd, inFd, offset | null, count) -> bytes sent
+Napi::Value SendFile(const Napi::CallbackInfo& info) {
+  int outFd = ArgFd(info, 0, "outFd");
+  int inFd = ArgFd(info, 1, "inFd");
+  off_t offset = 0;
+  bool hasOffset = ArgOffset(info, 2, "offset", offset);
+  size_t count = static_cast<size_t>(ArgInt(info, 3, "count", 0, INT64_MAX));
+  return Count(info.Env(), Blocking(info.Env(), "sendfile", [&] {
+    return ::sendfile(outFd, inFd, hasOffset ? &offset : nullptr, count);
+  }));
+}
+
+// splice(inFd, inOffset | null, outFd, outOffset | null, length, flags?) -> bytes moved
+Napi::Value Splice(const Napi::CallbackInfo& info) {
+  int inFd = ArgFd(info, 0, "inFd");
+  off_t inOffset = 0, outOffset = 0;
+  bool hasIn = ArgOffset(info, 1, "inOffset", inOffset);
+  int outFd = ArgFd(info, 2, "outFd");
+  bool hasOut = ArgOffset(info, 3, "outOffset", outOffset);
+  size_t length = static_cast<size_t>(ArgInt(info, 4, "length", 0, INT64_MAX));
+  unsigned flags = static_cast<unsigned>(ArgIntOr(info, 5, "flags", 0, UINT32_MAX, 0));
+  return Count(info.Env(), Blocking(info.Env(), "splice", [&] {
+    return ::splice(inFd, hasIn ? &inOffset : nullptr, outFd, hasOut ? &outOffset : nullptr, length, flags);
+  }));
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("send", Napi::Function::New(env, Send, "send"));
+  exports.Set("recv", Napi::Function::New(env, Recv, "recv"));
+  exports.Set("write", Napi::Function::New(env, Write, "write"));
+  exports.Set("read", Napi::Function::New(env, Read, "read"));
+  exports.Set("sendto", Napi::Function::New(env, SendTo, "sendto"));
+  exports.Set("recvfrom", Napi::Function::New(env, RecvFrom, "recvfrom"));
+  exports.Set("writev", Napi::Function::New(env, Writev, "writev"));
+  exports.Set("sendfile", Napi::Function::New(env, SendFile, "sendfile"));
+  exports.Set("splice", Napi::Function::New(env, Splice, "splice"));
+  Napi::Object constants = exports.Has("constants") ? exports.Get("constants").As<Napi::Object>() : Napi::Object::New(env);
+  constants.Set("SPLICE_F_MOVE", SPLICE_F_MOVE);
+  constants.Set("SPLICE_F_NONBLOCK", SPLICE_F_NONBLOCK);
+  constants.Set("SPLICE_F_MORE", SPLICE_F_MORE);
+  constants.Set("IOV_MAX", IOV_MAX);
+  exports.Set("constants", constants);
+}
+
+}  // namespace
+SOCKFD_REGISTER(io, Init);
+}  // namespace sockfd

@@ -1,0 +1,121 @@
+// Socket life cycle: socket, socketpair, bind, listen, accept, accept4,
+// connect, shutdown, getsockname, getpeername. One system call per call.
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "common.h"
+#include "sockaddr.h"
+
+namespace sockfd {
+namespace {
+
+Napi::Value Socket(const Napi::CallbackInfo& info) {
+  int domain = static_cast<int>(ArgInt(info, 0, "domain", 0, INT32_MAX));
+  int type = static_cast<int>(ArgInt(info, 1, "type", 0, INT32_MAX));
+  int protocol = static_cast<int>(ArgIntOr(info, 2, "protocol", 0, INT32_MAX, 0));
+  int fd = Checked(info.Env(), "socket", [&] { return ::socket(domain, type, protocol); });
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int domain = static_cast<int>(ArgInt(info, 0, "domain", 0, INT32_MAX));
+  int type = static_cast<int>(ArgInt(info, 1, "type", 0, INT32_MAX));
+  int protocol = static_cast<int>(ArgIntOr(info, 2, "protocol", 0, INT32_MAX, 0));
+  int fds[2];
+  Checked(info.Env(), "socketpair", [&] { return ::socketpair(domain, type, protocol, fds); });
+  Napi::Array pair = Napi::Array::New(info.Env(), 2);
+  pair.Set(0u, fds[0]);
+  pair.Set(1u, fds[1]);
+  return pair;
+}
+
+Napi::Value Bind(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  SockAddr address = ArgSockAddr(info, 1);
+  Checked(info.Env(), "bind", [&] { return ::bind(fd, address.get(), address.length); });
+  return info.Env().Undefined();
+}
+
+Napi::Value Listen(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int backlog = static_cast<int>(ArgIntOr(info, 1, "backlog", INT32_MIN, INT32_MAX, SOMAXCONN));
+  Checked(info.Env(), "listen", [&] { return ::listen(fd, backlog); });
+  return info.Env().Undefined();
+}
+
+Napi::Value AcceptWith(const Napi::CallbackInfo& info, const char* syscall, int flags) {
+  int fd = ArgFd(info, 0);
+  SockAddr peer;
+  int client = Blocking(info.Env(), syscall, [&] {
+    peer.length = sizeof peer.storage;
+    return ::accept4(fd, peer.get(), &peer.length, flags);
+  });
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("fd", client);
+  result.Set("address", FromSockAddr(info.Env(), peer.storage, peer.length));
+  return result;
+}
+
+Napi::Value Accept(const Napi::CallbackInfo& info) { return AcceptWith(info, "accept", 0); }
+
+Napi::Value Accept4(const Napi::CallbackInfo& info) {
+  int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  return AcceptWith(info, "accept4", flags);
+}
+
+// connect(2) cannot simply be restarted after EINTR: the handshake goes on in
+// the kernel. So after running the signal handlers we wait for writability
+// and read SO_ERROR, which is what a restarted connect would have reported.
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  SockAddr address = ArgSockAddr(info, 1);
+  if (::connect(fd, address.get(), address.length) == 0) return env.Undefined();
+  int err = errno;
+  if (err != EINTR) ThrowErrno(env, "connect", err);
+  RunPendingSignalHandlers(env);
+  if (!RestartAfterSignal()) ThrowErrno(env, "connect", EINTR);
+  pollfd entry{fd, POLLOUT, 0};
+  Blocking(env, "connect", [&] { return ::poll(&entry, 1, -1); });
+  int soError = 0;
+  socklen_t length = sizeof soError;
+  Checked(env, "connect", [&] { return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length); });
+  if (soError != 0) ThrowErrno(env, "connect", soError);
+  return env.Undefined();
+}
+
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int how = static_cast<int>(ArgInt(info, 1, "how", 0, 2));
+  Checked(info.Env(), "shutdown", [&] { return ::shutdown(fd, how); });
+  return info.Env().Undefined();
+}
+
+template <int (*Call)(int, sockaddr*, socklen_t*)>
+Napi::Value NameOf(const Napi::CallbackInfo& info, const char* syscall) {
+  int fd = ArgFd(info, 0);
+  SockAddr address;
+  address.length = sizeof address.storage;
+  Checked(info.Env(), syscall, [&] { return Call(fd, address.get(), &address.length); });
+  return FromSockAddr(info.Env(), address.storage, address.length);
+}
+
+Napi::Value GetSockName(const Napi::CallbackInfo& info) { return NameOf<::getsockname>(info, "getsockname"); }
+Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return NameOf<::getpeername>(info, "getpeername"); }
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
+  exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
+  exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
+  exports.Set("accept", Napi::Function::New(env, Accept, "accept"));
+  exports.Set("accept4", Napi::Function::New(env, Accept4, "accept4"));
+  exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
+  exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
+  exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));
+  exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));
+}
+
+}  // namespace
+SOCKFD_REGISTER(socket_calls, Init);
+}  // namespace sockfd
