@@ -1,0 +1,19 @@
+// What every `sockfd <command>` module exports, and the usage error they throw.
+
+export interface Command {
+  /** The word typed after `sockfd`. */
+  name: string;
+  /** Other words that reach the same command. */
+  aliases?: readonly string[];
+  /** One line for `sockfd --help`. */
+  summary: string;
+  /** The full `--help` text of the command (starts with a "usage:" line). */
+  usage: string;
+  /** Runs the command; resolves to the exit code. */
+  run(argv: string[]): Promise<number> | number;
+}
+
+/** Wrong arguments: main prints the message and the usage, and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

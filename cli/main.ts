@@ -1,0 +1,69 @@
+// Dispatch for the `sockfd` command: every module in cli/commands exports
+// `command`, found by reading the directory, so a new command edits no list.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Command, UsageError } from './command.js';
+import { packageRoot } from '../lib/native.js';
+
+const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+
+async function loadCommands(): Promise<Command[]> {
+  const files = readdirSync(commandsDir).filter((f) => f.endsWith('.js')).sort();
+  const modules = await Promise.all(files.map((f) => import(pathToFileURL(join(commandsDir, f)).href) as Promise<{ command?: Command }>));
+  return modules.flatMap((m) => (m.command ? [m.command] : []));
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function overview(commands: Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'usage: sockfd <command> [args...]',
+    '       sockfd <command> --help',
+    '',
+    'Real POSIX sockets for Node.js, with real file descriptors.',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'options:',
+    '  -h, --help     show this help',
+    '  -V, --version  print the version',
+  ].join('\n');
+}
+
+/** Runs `sockfd argv...`; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const commands = await loadCommands();
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    if (first === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
+    process.stdout.write(overview(commands) + '\n');
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '-V' || first === '--version') {
+    process.stdout.write(`sockfd ${version()}\n`);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === first || c.aliases?.includes(first));
+  if (!command) {
+    process.stderr.write(`sockfd: unknown command '${first}'\n\n${overview(commands)}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage + '\n');
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`sockfd ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
