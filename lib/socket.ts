@@ -1,0 +1,368 @@
+// Socket: owns exactly one fd (like Rust's socket2::Socket over a thin sys
+// layer). close() is idempotent; `using` closes it at scope end. A Socket that
+// is garbage-collected while still open is reported (a process warning with
+// code SOCKFD_LEAK), never silently closed behind the user's back.
+import * as posix from './posix.js';
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  EBADF,
+  F_GETFL,
+  F_SETFL,
+  IPPROTO_TCP,
+  O_NONBLOCK,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_RCVBUF,
+  SO_RCVTIMEO,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_SNDTIMEO,
+  SO_TYPE,
+  TCP_INFO,
+  TCP_KEEPCNT,
+  TCP_KEEPIDLE,
+  TCP_KEEPINTVL,
+  TCP_NODELAY,
+} from './constants.js';
+import type { AddressInput, SockAddr } from './sockaddr.js';
+import type { BinaryData, Data, Linger, SockOptInput, SockOptValue, TcpInfo } from './posix.js';
+import type { SyscallError } from './errors.js';
+
+/** recvExactly() met end of stream before it had every byte. */
+export class EndOfStreamError extends Error {
+  override name = 'EndOfStreamError';
+  readonly code = 'ERR_END_OF_STREAM';
+  constructor(
+    readonly syscall: string,
+    readonly received: number,
+    readonly expected: number,
+  ) {
+    super(`${syscall}: connection closed by peer after ${received} of ${expected} bytes`);
+  }
+}
+
+/** An operation on a Socket that was already closed. */
+function closedError(syscall: string): SyscallError {
+  const error = new Error(`${syscall}: Bad file descriptor (socket is closed)`) as SyscallError;
+  error.code = 'EBADF';
+  error.errno = EBADF;
+  error.syscall = syscall;
+  return error;
+}
+
+const leaks = new FinalizationRegistry<number>((fd) => {
+  process.emitWarning(`sockfd: Socket with fd ${fd} was garbage-collected without close(); the fd is still open`, {
+    code: 'SOCKFD_LEAK',
+  });
+});
+
+export type Family = 'AF_INET' | 'AF_INET6' | 'AF_UNIX';
+const familyNumber: Record<Family, number> = { AF_INET, AF_INET6, AF_UNIX };
+
+/** accept() on a Socket: the connection as a Socket of its own, and the peer. */
+export interface AcceptedSocket {
+  socket: Socket;
+  address: SockAddr;
+}
+
+export class Socket implements Disposable {
+  #fd: number;
+
+  /** Takes ownership of an open fd: close() will close it. */
+  constructor(fd: number) {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
+    this.#fd = fd;
+    leaks.register(this, fd, this);
+  }
+
+  /** socket(domain, type, protocol) as an owned Socket. */
+  static create(domain: number, type: number, protocol = 0): Socket {
+    return new Socket(posix.socket(domain, type, protocol));
+  }
+
+  /** A TCP socket: AF_INET by default, or AF_INET6. */
+  static tcp(family: 'AF_INET' | 'AF_INET6' = 'AF_INET'): Socket {
+    return Socket.create(familyNumber[family], SOCK_STREAM);
+  }
+
+  /** A UDP socket. */
+  static udp(family: 'AF_INET' | 'AF_INET6' = 'AF_INET'): Socket {
+    return Socket.create(familyNumber[family], SOCK_DGRAM);
+  }
+
+  /** A Unix-domain socket (SOCK_STREAM by default). */
+  static unix(type: number = SOCK_STREAM): Socket {
+    return Socket.create(AF_UNIX, type);
+  }
+
+  /** socketpair(): two connected Sockets. */
+  static pair(domain: number = AF_UNIX, type: number = SOCK_STREAM): [Socket, Socket] {
+    const [a, b] = posix.socketpair(domain, type);
+    return [new Socket(a), new Socket(b)];
+  }
+
+  /** The fd, or -1 once closed (as the tutorial's classes keep it). */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  #live(syscall: string): number {
+    if (this.#fd < 0) throw closedError(syscall);
+    return this.#fd;
+  }
+
+  /** Closes the fd. Calling it again does nothing. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    leaks.unregister(this);
+    posix.close(fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Gives up ownership: returns the fd and leaves this Socket closed without closing the fd. */
+  detach(): number {
+    const fd = this.#live('detach');
+    this.#fd = -1;
+    leaks.unregister(this);
+    return fd;
+  }
+
+  // ---- life cycle -------------------------------------------------------------
+  bind(address: AddressInput): this {
+    posix.bind(this.#live('bind'), address);
+    return this;
+  }
+
+  listen(backlog?: number): this {
+    posix.listen(this.#live('listen'), backlog);
+    return this;
+  }
+
+  accept(flags = 0): AcceptedSocket {
+    const { fd, address } = posix.accept4(this.#live('accept'), flags);
+    return { socket: new Socket(fd), address };
+  }
+
+  connect(address: AddressInput): this {
+    posix.connect(this.#live('connect'), address);
+    return this;
+  }
+
+  shutdown(how: number): void {
+    posix.shutdown(this.#live('shutdown'), how);
+  }
+
+  get localAddress(): SockAddr {
+    return posix.getsockname(this.#live('getsockname'));
+  }
+
+  get peerAddress(): SockAddr {
+    return posix.getpeername(this.#live('getpeername'));
+  }
+
+  // ---- data ---------------------------------------------------------------------
+  send(data: Data, flags?: number, offset?: number, length?: number): number {
+    return posix.send(this.#live('send'), data, flags, offset, length);
+  }
+
+  recv(buffer: BinaryData, flags?: number, offset?: number, length?: number): number {
+    return posix.recv(this.#live('recv'), buffer, flags, offset, length);
+  }
+
+  sendto(data: Data, address: AddressInput, flags = 0): number {
+    return posix.sendto(this.#live('sendto'), data, flags, address);
+  }
+
+  recvfrom(buffer: BinaryData, flags?: number): posix.Received {
+    return posix.recvfrom(this.#live('recvfrom'), buffer, flags);
+  }
+
+  read(buffer: BinaryData, offset?: number, length?: number): number {
+    return posix.read(this.#live('read'), buffer, offset, length);
+  }
+
+  write(data: Data, offset?: number, length?: number): number {
+    return posix.write(this.#live('write'), data, offset, length);
+  }
+
+  writev(chunks: readonly Data[]): number {
+    return posix.writev(this.#live('writev'), chunks);
+  }
+
+  /** sendfile(2) from a file fd into this socket. */
+  sendfile(inFd: number, offset: number | null, count: number): number {
+    return posix.sendfile(this.#live('sendfile'), inFd, offset, count);
+  }
+
+  /** Sends every byte, looping over partial sends. Returns the byte count. */
+  sendAll(data: Data, flags = 0): number {
+    const fd = this.#live('send');
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const total = bytes.byteLength;
+    let sent = 0;
+    while (sent < total) sent += posix.send(fd, bytes, flags, sent, total - sent);
+    return total;
+  }
+
+  /**
+   * Receives exactly `n` bytes (into a new Buffer) or fills `buffer` entirely,
+   * looping over partial reads. Throws EndOfStreamError when the peer closes first.
+   */
+  recvExactly(n: number): Buffer;
+  recvExactly<T extends BinaryData>(buffer: T): T;
+  recvExactly(target: number | BinaryData): BinaryData {
+    const fd = this.#live('recv');
+    const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
+    const total = buffer.byteLength;
+    let received = 0;
+    while (received < total) {
+      const n = posix.recv(fd, buffer, 0, received, total - received);
+      if (n === 0) throw new EndOfStreamError('recv', received, total);
+      received += n;
+    }
+    return buffer;
+  }
+
+  // ---- options -------------------------------------------------------------------
+  setOption(level: number, name: number, value: SockOptInput): void {
+    posix.setsockopt(this.#live('setsockopt'), level, name, value);
+  }
+
+  getOption(level: number, name: number): SockOptValue {
+    return posix.getsockopt(this.#live('getsockopt'), level, name);
+  }
+
+  #int(level: number, name: number): number {
+    return posix.getsockopt(this.#live('getsockopt'), level, name) as number;
+  }
+
+  /** TCP_NODELAY: send small segments at once instead of waiting (Nagle's algorithm off). */
+  get noDelay(): boolean {
+    return this.#int(IPPROTO_TCP, TCP_NODELAY) !== 0;
+  }
+  set noDelay(on: boolean) {
+    this.setOption(IPPROTO_TCP, TCP_NODELAY, on);
+  }
+
+  /** SO_REUSEADDR: bind a port whose old connections are still in TIME_WAIT. Set before bind(). */
+  get reuseAddr(): boolean {
+    return this.#int(SOL_SOCKET, SO_REUSEADDR) !== 0;
+  }
+  set reuseAddr(on: boolean) {
+    this.setOption(SOL_SOCKET, SO_REUSEADDR, on);
+  }
+
+  /** SO_REUSEPORT: several sockets bound to one port, the kernel spreads connections. */
+  get reusePort(): boolean {
+    return this.#int(SOL_SOCKET, SO_REUSEPORT) !== 0;
+  }
+  set reusePort(on: boolean) {
+    this.setOption(SOL_SOCKET, SO_REUSEPORT, on);
+  }
+
+  /** SO_KEEPALIVE */
+  get keepAlive(): boolean {
+    return this.#int(SOL_SOCKET, SO_KEEPALIVE) !== 0;
+  }
+  set keepAlive(on: boolean) {
+    this.setOption(SOL_SOCKET, SO_KEEPALIVE, on);
+  }
+
+  /** TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (seconds, seconds, probes). */
+  get keepAliveIdle(): number {
+    return this.#int(IPPROTO_TCP, TCP_KEEPIDLE);
+  }
+  set keepAliveIdle(seconds: number) {
+    this.setOption(IPPROTO_TCP, TCP_KEEPIDLE, seconds);
+  }
+  get keepAliveInterval(): number {
+    return this.#int(IPPROTO_TCP, TCP_KEEPINTVL);
+  }
+  set keepAliveInterval(seconds: number) {
+    this.setOption(IPPROTO_TCP, TCP_KEEPINTVL, seconds);
+  }
+  get keepAliveCount(): number {
+    return this.#int(IPPROTO_TCP, TCP_KEEPCNT);
+  }
+  set keepAliveCount(probes: number) {
+    this.setOption(IPPROTO_TCP, TCP_KEEPCNT, probes);
+  }
+
+  /** SO_LINGER: seconds close() waits for unsent data, or null when off. 0 makes close() send RST. */
+  get linger(): number | null {
+    const value = this.getOption(SOL_SOCKET, SO_LINGER) as Linger;
+    return value.onoff ? value.linger : null;
+  }
+  set linger(seconds: number | null) {
+    this.setOption(SOL_SOCKET, SO_LINGER, seconds === null ? { onoff: 0, linger: 0 } : { onoff: 1, linger: seconds });
+  }
+
+  /** SO_SNDBUF / SO_RCVBUF in bytes (Linux reports double what was set: its bookkeeping overhead). */
+  get sendBufferSize(): number {
+    return this.#int(SOL_SOCKET, SO_SNDBUF);
+  }
+  set sendBufferSize(bytes: number) {
+    this.setOption(SOL_SOCKET, SO_SNDBUF, bytes);
+  }
+  get receiveBufferSize(): number {
+    return this.#int(SOL_SOCKET, SO_RCVBUF);
+  }
+  set receiveBufferSize(bytes: number) {
+    this.setOption(SOL_SOCKET, SO_RCVBUF, bytes);
+  }
+
+  /** SO_SNDTIMEO / SO_RCVTIMEO in ms (0 = wait forever); a timed-out call throws EAGAIN. */
+  get sendTimeout(): number {
+    return this.#int(SOL_SOCKET, SO_SNDTIMEO);
+  }
+  set sendTimeout(ms: number) {
+    this.setOption(SOL_SOCKET, SO_SNDTIMEO, ms);
+  }
+  get receiveTimeout(): number {
+    return this.#int(SOL_SOCKET, SO_RCVTIMEO);
+  }
+  set receiveTimeout(ms: number) {
+    this.setOption(SOL_SOCKET, SO_RCVTIMEO, ms);
+  }
+
+  /** O_NONBLOCK on the fd. */
+  get nonBlocking(): boolean {
+    return (posix.fcntl(this.#live('fcntl'), F_GETFL) & O_NONBLOCK) !== 0;
+  }
+  set nonBlocking(on: boolean) {
+    const fd = this.#live('fcntl');
+    const flags = posix.fcntl(fd, F_GETFL);
+    posix.fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+  }
+
+  /** SO_TYPE: SOCK_STREAM, SOCK_DGRAM, ... */
+  get type(): number {
+    return this.#int(SOL_SOCKET, SO_TYPE);
+  }
+
+  /** SO_ERROR: the pending error (and clears it); 0 when none. */
+  takeError(): number {
+    return this.#int(SOL_SOCKET, SO_ERROR);
+  }
+
+  /** TCP_INFO: the kernel's view of this connection (state, rtt, cwnd, retransmits, ...). */
+  get tcpInfo(): TcpInfo {
+    return this.getOption(IPPROTO_TCP, TCP_INFO) as TcpInfo;
+  }
+}

@@ -1,0 +1,205 @@
+// Byte order and address text: htons/htonl/ntohs/ntohl, inet_addr,
+// inet_aton, inet_ntoa, inet_pton, inet_ntop, gethostbyname, getaddrinfo.
+// The real C library functions, so results are this host's.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+#include "sockaddr.h"
+
+namespace sockfd {
+namespace {
+
+Napi::Value Unsigned(Napi::Env env, uint32_t value) { return Napi::Number::New(env, static_cast<double>(value)); }
+
+Napi::Value Htons(const Napi::CallbackInfo& info) {
+  return Unsigned(info.Env(), htons(static_cast<uint16_t>(ArgInt(info, 0, "hostshort", 0, 0xFFFF))));
+}
+Napi::Value Ntohs(const Napi::CallbackInfo& info) {
+  return Unsigned(info.Env(), ntohs(static_cast<uint16_t>(ArgInt(info, 0, "netshort", 0, 0xFFFF))));
+}
+Napi::Value Htonl(const Napi::CallbackInfo& info) {
+  return Unsigned(info.Env(), htonl(static_cast<uint32_t>(ArgInt(info, 0, "hostlong", 0, 0xFFFFFFFF))));
+}
+Napi::Value Ntohl(const Napi::CallbackInfo& info) {
+  return Unsigned(info.Env(), ntohl(static_cast<uint32_t>(ArgInt(info, 0, "netlong", 0, 0xFFFFFFFF))));
+}
+
+std::string ArgText(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  std::string text = ArgString(info, index, name);
+  if (text.find('\0') != std::string::npos) ThrowTypeError(info.Env(), std::string(name) + " must not contain NUL");
+  return text;
+}
+
+// inet_addr(cp) -> s_addr in network byte order; INADDR_NONE when cp is not an address.
+Napi::Value InetAddr(const Napi::CallbackInfo& info) {
+  return Unsigned(info.Env(), inet_addr(ArgText(info, 0, "cp").c_str()));
+}
+
+// inet_aton(cp) -> s_addr, or null where C returns 0.
+Napi::Value InetAton(const Napi::CallbackInfo& info) {
+  in_addr address{};
+  if (inet_aton(ArgText(info, 0, "cp").c_str(), &address) == 0) return info.Env().Null();
+  return Unsigned(info.Env(), address.s_addr);
+}
+
+// inet_ntoa(s_addr) -> dotted text.
+Napi::Value InetNtoa(const Napi::CallbackInfo& info) {
+  in_addr address{static_cast<in_addr_t>(ArgInt(info, 0, "in", 0, 0xFFFFFFFF))};
+  char text[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &address, text, sizeof text);  // inet_ntoa's static buffer is not thread-safe
+  return Napi::String::New(info.Env(), text);
+}
+
+int ArgFamily(const Napi::CallbackInfo& info, const char* syscall) {
+  int af = static_cast<int>(ArgInt(info, 0, "af", 0, INT32_MAX));
+  if (af != AF_INET && af != AF_INET6) ThrowErrno(info.Env(), syscall, EAFNOSUPPORT);
+  return af;
+}
+
+// inet_pton(af, src) -> Buffer of 4 or 16 bytes (network order), or null where C returns 0.
+Napi::Value InetPton(const Napi::CallbackInfo& info) {
+  int af = ArgFamily(info, "inet_pton");
+  std::string text = ArgText(info, 1, "src");
+  unsigned char out[sizeof(in6_addr)];
+  if (inet_pton(af, text.c_str(), out) != 1) return info.Env().Null();
+  return Napi::Buffer<unsigned char>::Copy(info.Env(), out, af == AF_INET ? 4 : 16);
+}
+
+// inet_ntop(af, bytes) -> text
+Napi::Value InetNtop(const Napi::CallbackInfo& info) {
+  int af = ArgFamily(info, "inet_ntop");
+  Bytes bytes = ArgBytes(info, 1, "src", StringPolicy::Refuse, 2);
+  size_t need = af == AF_INET ? 4 : 16;
+  if (bytes.length != need)
+    ThrowRangeError(info.Env(), "inet_ntop: src must be " + std::to_string(need) + " bytes, got " + std::to_string(bytes.length));
+  char text[INET6_ADDRSTRLEN];
+  Checked(info.Env(), "inet_ntop", [&] { return inet_ntop(af, bytes.data(), text, sizeof text) == nullptr ? -1 : 0; });
+  return Napi::String::New(info.Env(), text);
+}
+
+// gethostbyname(name) -> { h_name, h_aliases, h_addrtype, h_length, h_addr_list } or null,
+// where h_addr_list holds the addresses as text. Uses the reentrant variant.
+Napi::Value GetHostByName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ArgText(info, 0, "name");
+  hostent entry{};
+  hostent* result = nullptr;
+  int herr = 0;
+  std::vector<char> scratch(1024);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int rc = gethostbyname_r(name.c_str(), &entry, scratch.data(), scratch.size(), &result, &herr);
+    if (rc != ERANGE) break;
+    scratch.resize(scratch.size() * 4);
+  }
+  if (result == nullptr) return env.Null();
+  Napi::Object host = Napi::Object::New(env);
+  host.Set("h_name", entry.h_name ? entry.h_name : "");
+  Napi::Array aliases = Napi::Array::New(env);
+  for (uint32_t i = 0; entry.h_aliases && entry.h_aliases[i]; ++i) aliases.Set(i, entry.h_aliases[i]);
+  host.Set("h_aliases", aliases);
+  host.Set("h_addrtype", entry.h_addrtype);
+  host.Set("h_length", entry.h_length);
+  Napi::Array addresses = Napi::Array::New(env);
+  char text[INET6_ADDRSTRLEN];
+  for (uint32_t i = 0; entry.h_addr_list && entry.h_addr_list[i]; ++i) {
+    inet_ntop(entry.h_addrtype, entry.h_addr_list[i], text, sizeof text);
+    addresses.Set(i, text);
+  }
+  host.Set("h_addr_list", addresses);
+  return host;
+}
+
+const char* GaiName(int code) {
+#define N(x) case x: return #x;
+  switch (code) {
+    N(EAI_AGAIN) N(EAI_BADFLAGS) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_MEMORY) N(EAI_NONAME)
+    N(EAI_SERVICE) N(EAI_SOCKTYPE) N(EAI_SYSTEM) N(EAI_OVERFLOW) N(EAI_NODATA) N(EAI_ADDRFAMILY)
+    default: return "EAI_UNKNOWN";
+  }
+#undef N
+}
+
+int HintField(Napi::Env env, Napi::Object hints, const char* key) {
+  Napi::Value value = hints.Get(key);
+  if (value.IsUndefined()) return 0;
+  if (!value.IsNumber()) ThrowTypeError(env, std::string("hints.") + key + " must be an integer");
+  return value.As<Napi::Number>().Int32Value();
+}
+
+// getaddrinfo(node | null, service | null, hints?) -> [{ family, socktype, protocol, address, canonname? }]
+Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string node, service;
+  bool hasNode = !IsMissing(info, 0) && !info[0].IsNull();
+  bool hasService = !IsMissing(info, 1) && !info[1].IsNull();
+  if (hasNode) node = ArgText(info, 0, "node");
+  if (hasService) {
+    if (info[1].IsNumber()) service = std::to_string(ArgInt(info, 1, "service", 0, 65535));
+    else service = ArgText(info, 1, "service");
+  }
+  if (!hasNode && !hasService) ThrowTypeError(env, "getaddrinfo needs a node or a service");
+  addrinfo hints{};
+  if (!IsMissing(info, 2)) {
+    if (!info[2].IsObject()) ThrowTypeError(env, "hints must be an object");
+    Napi::Object object = info[2].As<Napi::Object>();
+    hints.ai_family = HintField(env, object, "family");
+    hints.ai_socktype = HintField(env, object, "socktype");
+    hints.ai_protocol = HintField(env, object, "protocol");
+    hints.ai_flags = HintField(env, object, "flags");
+  }
+  addrinfo* list = nullptr;
+  int rc = getaddrinfo(hasNode ? node.c_str() : nullptr, hasService ? service.c_str() : nullptr, &hints, &list);
+  if (rc != 0) {
+    if (rc == EAI_SYSTEM) ThrowErrno(env, "getaddrinfo", errno);
+    Napi::Error error = Napi::Error::New(env, std::string("getaddrinfo: ") + gai_strerror(rc));
+    error.Value().Set("code", GaiName(rc));
+    error.Value().Set("errno", rc);
+    error.Value().Set("syscall", "getaddrinfo");
+    throw error;
+  }
+  Napi::Array results = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("family", ai->ai_family);
+    entry.Set("socktype", ai->ai_socktype);
+    entry.Set("protocol", ai->ai_protocol);
+    sockaddr_storage storage{};
+    std::memcpy(&storage, ai->ai_addr, std::min<size_t>(ai->ai_addrlen, sizeof storage));
+    entry.Set("address", FromSockAddr(env, storage, ai->ai_addrlen));
+    if (ai->ai_canonname) entry.Set("canonname", ai->ai_canonname);
+    results.Set(i++, entry);
+  }
+  freeaddrinfo(list);
+  return results;
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("htons", Napi::Function::New(env, Htons, "htons"));
+  exports.Set("htonl", Napi::Function::New(env, Htonl, "htonl"));
+  exports.Set("ntohs", Napi::Function::New(env, Ntohs, "ntohs"));
+  exports.Set("ntohl", Napi::Function::New(env, Ntohl, "ntohl"));
+  exports.Set("inet_addr", Napi::Function::New(env, InetAddr, "inet_addr"));
+  exports.Set("inet_aton", Napi::Function::New(env, InetAton, "inet_aton"));
+  exports.Set("inet_ntoa", Napi::Function::New(env, InetNtoa, "inet_ntoa"));
+  exports.Set("inet_pton", Napi::Function::New(env, InetPton, "inet_pton"));
+  exports.Set("inet_ntop", Napi::Function::New(env, InetNtop, "inet_ntop"));
+  exports.Set("gethostbyname", Napi::Function::New(env, GetHostByName, "gethostbyname"));
+  exports.Set("getaddrinfo", Napi::Function::New(env, GetAddrInfo, "getaddrinfo"));
+  Napi::Object constants = exports.Has("constants") ? exports.Get("constants").As<Napi::Object>() : Napi::Object::New(env);
+#define C(name) constants.Set(#name, Napi::Number::New(env, name))
+  C(AI_PASSIVE); C(AI_CANONNAME); C(AI_NUMERICHOST); C(AI_NUMERICSERV); C(AI_ADDRCONFIG); C(AI_V4MAPPED); C(AI_ALL);
+  C(EAI_AGAIN); C(EAI_BADFLAGS); C(EAI_FAIL); C(EAI_FAMILY); C(EAI_MEMORY); C(EAI_NONAME); C(EAI_SERVICE);
+  C(EAI_SOCKTYPE); C(EAI_SYSTEM); C(EAI_OVERFLOW);
+#undef C
+  exports.Set("constants", constants);
+}
+
+}  // namespace
+SOCKFD_REGISTER(netdb, Init);
+}  // namespace sockfd
