@@ -139,6 +139,7 @@ interface PosixBinding {
   splice(inFd: number, inOffset: number | null, outFd: number, outOffset: number | null, length: number, flags?: number): number;
   open(path: string, flags?: number, mode?: number): number;
   close(fd: number): void;
+  pipe(flags?: number): [number, number];
   dup(fd: number): number;
   dup2(oldFd: number, newFd: number): number;
   fcntl(fd: number, cmd: number, arg?: number): number;
@@ -216,6 +217,8 @@ export const splice: (
 export const open: (path: string, flags?: number, mode?: number) => number = native.open;
 /** close(2); never retried after EINTR (Linux has released the fd). */
 export const close: (fd: number) => void = native.close;
+/** pipe2(2): [readFd, writeFd]; flags O_NONBLOCK / O_CLOEXEC. */
+export const pipe: (flags?: number) => [number, number] = native.pipe;
 /** dup(2) */
 export const dup: (fd: number) => number = native.dup;
 /** dup2(2) */

@@ -1,4 +1,4 @@
-// File descriptors as such: open, close, dup, dup2, fcntl, poll.
+// File descriptors as such: open, close, pipe, dup, dup2, fcntl, poll.
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -28,6 +28,17 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   if (::close(fd) == -1 && errno != EINTR) ThrowErrno(info.Env(), "close", errno);
   return info.Env().Undefined();
+}
+
+// pipe2(flags = 0) -> [readFd, writeFd]; splice() needs a pipe on one side.
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int flags = static_cast<int>(ArgIntOr(info, 0, "flags", 0, INT32_MAX, 0));
+  int fds[2];
+  Checked(info.Env(), "pipe", [&] { return ::pipe2(fds, flags); });
+  Napi::Array pair = Napi::Array::New(info.Env(), 2);
+  pair.Set(0u, fds[0]);
+  pair.Set(1u, fds[1]);
+  return pair;
 }
 
 Napi::Value Dup(const Napi::CallbackInfo& info) {
@@ -102,6 +113,7 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("dup2", Napi::Function::New(env, Dup2, "dup2"));
   exports.Set("fcntl", Napi::Function::New(env, Fcntl, "fcntl"));
