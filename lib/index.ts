@@ -2,3 +2,6 @@
 // export here and in 'sockfd/posix'; the classes build on them.
 export * from './posix.js';
 export * from './socket.js';
+export * from './tcp-connection.js';
+export * from './tcp-client.js';
+export * from './tcp-server.js';

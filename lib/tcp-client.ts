@@ -1,0 +1,148 @@
+// TcpClient: the tutorial's ctcpclient (connect, send, recv(maxlen), close)
+// in TypeScript. Failures throw typed errors instead of returning false for
+// perror() to explain; the connection's data methods (whole sends, exact
+// reads, length-prefixed messages) come from TcpConnection.
+import { Socket } from './socket.js';
+import { gethostbyname, inet_pton } from './posix.js';
+import { AF_INET6 } from './constants.js';
+import type { AddressInput } from './sockaddr.js';
+import type { Data } from './posix.js';
+import { TcpConnection, notConnectedError } from './tcp-connection.js';
+
+export interface TcpClientOptions {
+  /** TCP_NODELAY on the connection (Nagle's algorithm off). Default false, as in C. */
+  noDelay?: boolean;
+  /** Bind the client's own end to this local IP before connecting (the kernel picks the port). */
+  bindAddress?: string;
+}
+
+/** gethostbyname() found nothing for the name (the C client prints "gethostbyname failed."). */
+export class HostNotFoundError extends Error {
+  override name = 'HostNotFoundError';
+  readonly code = 'EHOSTNOTFOUND';
+  constructor(readonly host: string) {
+    super(`gethostbyname: cannot resolve '${host}'`);
+  }
+}
+
+/** connect() on a TcpClient that is already connected (the C class returns false). */
+export class AlreadyConnectedError extends Error {
+  override name = 'AlreadyConnectedError';
+  readonly code = 'EISCONN';
+  constructor() {
+    super('connect: this TcpClient is already connected; close() it first');
+  }
+}
+
+/**
+ * The server's address as the tutorial computes it: an IPv6 literal as is,
+ * anything else through gethostbyname() (a dotted IP, a host name or a domain).
+ */
+export function resolveServer(host: string, port: number): AddressInput {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0..65535, got ${port}`);
+  if (inet_pton(AF_INET6, host) !== null) return { family: 'AF_INET6', address: host, port };
+  const entry = gethostbyname(host);
+  const address = entry?.h_addr_list[0];
+  if (address === undefined) throw new HostNotFoundError(host);
+  return { family: 'AF_INET', address, port };
+}
+
+export class TcpClient implements Disposable {
+  readonly #options: TcpClientOptions;
+  #connection: TcpConnection | null = null;
+  #ip = '';
+  #port = 0;
+
+  constructor(options: TcpClientOptions = {}) {
+    this.#options = { ...options };
+  }
+
+  /**
+   * Connects to `host` (IP, host name or domain) and `port`. On failure the
+   * socket is closed again and the error thrown: HostNotFoundError, or the
+   * SyscallError of connect() ("connect: Connection refused").
+   */
+  connect(host: string, port: number): this {
+    if (this.#connection) throw new AlreadyConnectedError();
+    this.#ip = host;
+    this.#port = port;
+    const address = resolveServer(host, port);
+    const socket = Socket.tcp(address.family === 'AF_INET6' ? 'AF_INET6' : 'AF_INET');
+    try {
+      if (this.#options.noDelay) socket.noDelay = true;
+      if (this.#options.bindAddress !== undefined) socket.bind({ family: address.family, address: this.#options.bindAddress, port: 0 } as AddressInput);
+      socket.connect(address);
+      this.#connection = new TcpConnection(socket, socket.peerAddress);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    return this;
+  }
+
+  /** The server's IP or name as given to connect() (m_ip). */
+  get ip(): string {
+    return this.#ip;
+  }
+
+  /** The server's port as given to connect() (m_port). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The client's fd, -1 when not connected (m_clientfd). */
+  get fd(): number {
+    return this.#connection?.fd ?? -1;
+  }
+
+  get connected(): boolean {
+    return this.#connection !== null;
+  }
+
+  /** The live connection (its socket, peer, and data methods); throws ENOTCONN when there is none. */
+  get connection(): TcpConnection {
+    return this.#live('connection');
+  }
+
+  #live(syscall: string): TcpConnection {
+    if (!this.#connection) throw notConnectedError(syscall);
+    return this.#connection;
+  }
+
+  /** Sends all of `data` (string as UTF-8, or binary). Returns the byte count. */
+  send(data: Data): number {
+    return this.#live('send').send(data);
+  }
+
+  /** One recv() of at most `maxlen` bytes; null when the server closed the connection. */
+  recv(maxlen: number): Buffer | null {
+    return this.#live('recv').recv(maxlen);
+  }
+
+  /** Exactly `n` bytes; EndOfStreamError when the server closes first. */
+  recvExactly(n: number): Buffer {
+    return this.#live('recv').recvExactly(n);
+  }
+
+  /** One length-prefixed message (see TcpConnection.sendMessage). */
+  sendMessage(data: Data): void {
+    this.#live('send').sendMessage(data);
+  }
+
+  /** One length-prefixed message; null when the server closed between messages. */
+  recvMessage(maxBytes?: number): Buffer | null {
+    return this.#live('recv').recvMessage(maxBytes);
+  }
+
+  /** Closes the connection; false when there was none (as the C close()). */
+  close(): boolean {
+    const connection = this.#connection;
+    if (!connection) return false;
+    this.#connection = null;
+    return connection.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,138 @@
+// One connected TCP endpoint: what TcpClient holds after connect() and what
+// TcpServer.accept() hands out. The tutorial's send/recv(maxlen) plus what its
+// classes lack: every byte sent (no partial sends), exact-length reads and
+// length-prefixed messages, binary data throughout.
+import { EndOfStreamError, Socket } from './socket.js';
+import { ENOTCONN } from './constants.js';
+import type { Data } from './posix.js';
+import type { SockAddr } from './sockaddr.js';
+import type { SyscallError } from './errors.js';
+
+/** Bytes in the length prefix of sendMessage()/recvMessage(): a 32-bit big-endian unsigned count. */
+export const MESSAGE_HEADER_BYTES = 4;
+/** recvMessage() refuses longer messages unless told otherwise: a bad peer must not make us allocate 4 GiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** A length prefix announced more bytes than the receiver accepts. */
+export class MessageTooLargeError extends Error {
+  override name = 'MessageTooLargeError';
+  readonly code = 'ERR_MESSAGE_TOO_LARGE';
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
+    super(`recvMessage: the peer announced ${length} bytes, more than the limit of ${limit}`);
+  }
+}
+
+/** A call on a TcpClient/TcpServer that has no connection (the C classes return false here). */
+export function notConnectedError(syscall: string): SyscallError {
+  const error = new Error(`${syscall}: Transport endpoint is not connected`) as SyscallError;
+  error.code = 'ENOTCONN';
+  error.errno = ENOTCONN;
+  error.syscall = syscall;
+  return error;
+}
+
+/** The dotted (or IPv6) text of an address, '' for non-IP families. */
+export function ipOf(address: SockAddr): string {
+  return address.family === 'AF_INET' || address.family === 'AF_INET6' ? address.address : '';
+}
+
+export class TcpConnection implements Disposable {
+  /** The owned socket, for options and calls this class does not wrap. */
+  readonly socket: Socket;
+  /** The peer's address as accept()/getpeername() reported it. */
+  readonly peer: SockAddr;
+
+  constructor(socket: Socket, peer: SockAddr) {
+    this.socket = socket;
+    this.peer = peer;
+  }
+
+  /** The fd, or -1 once closed. */
+  get fd(): number {
+    return this.socket.fd;
+  }
+
+  get closed(): boolean {
+    return this.socket.closed;
+  }
+
+  /** The peer's IP as text (inet_ntoa of the tutorial's clientip()). */
+  get ip(): string {
+    return ipOf(this.peer);
+  }
+
+  /** The peer's port. */
+  get port(): number {
+    return this.peer.family === 'AF_INET' || this.peer.family === 'AF_INET6' ? this.peer.port : 0;
+  }
+
+  /** Sends every byte of `data` (a string goes as UTF-8), looping over partial sends. Returns the byte count. */
+  send(data: Data): number {
+    return this.socket.sendAll(data);
+  }
+
+  /**
+   * One recv(2) of at most `maxlen` bytes, as the tutorial's recv(buffer, maxlen):
+   * whatever has arrived, possibly less than the sender wrote. null when the
+   * peer has closed (recv returned 0); a failing call throws its SyscallError.
+   */
+  recv(maxlen: number): Buffer | null {
+    if (!Number.isInteger(maxlen) || maxlen < 1) throw new RangeError(`maxlen must be a positive integer, got ${maxlen}`);
+    const buffer = Buffer.allocUnsafe(maxlen);
+    const n = this.socket.recv(buffer);
+    return n === 0 ? null : buffer.subarray(0, n);
+  }
+
+  /** Exactly `n` bytes, however the kernel splits them; EndOfStreamError if the peer closes first. */
+  recvExactly(n: number): Buffer {
+    return this.socket.recvExactly(n);
+  }
+
+  /** Sends `data` as one message: a 4-byte big-endian length, then the bytes. */
+  sendMessage(data: Data): void {
+    const body = typeof data === 'string' ? Buffer.from(data) : data;
+    if (body.byteLength > 0xffffffff) throw new RangeError(`a message holds at most 4294967295 bytes, got ${body.byteLength}`);
+    const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
+    header.writeUInt32BE(body.byteLength);
+    this.socket.sendAll(header);
+    if (body.byteLength > 0) this.socket.sendAll(body);
+  }
+
+  /**
+   * Receives one message sent by sendMessage(): null when the peer closed
+   * cleanly between messages, EndOfStreamError when it closed inside one,
+   * MessageTooLargeError when the announced length exceeds `maxBytes`.
+   */
+  recvMessage(maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES): Buffer | null {
+    const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
+    const first = this.socket.recv(header);
+    if (first === 0) return null;
+    if (first < MESSAGE_HEADER_BYTES) this.#fill(header, first);
+    const length = header.readUInt32BE(0);
+    if (length > maxBytes) throw new MessageTooLargeError(length, maxBytes);
+    return length === 0 ? Buffer.alloc(0) : this.socket.recvExactly(length);
+  }
+
+  #fill(buffer: Buffer, from: number): void {
+    let received = from;
+    while (received < buffer.length) {
+      const n = this.socket.recv(buffer, 0, received, buffer.length - received);
+      if (n === 0) throw new EndOfStreamError('recv', received, buffer.length);
+      received += n;
+    }
+  }
+
+  /** Closes the connection; false when it was already closed (as the C classes' close()). */
+  close(): boolean {
+    if (this.socket.closed) return false;
+    this.socket.close();
+    return true;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
