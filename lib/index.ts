@@ -5,3 +5,4 @@ export * from './socket.js';
 export * from './tcp-connection.js';
 export * from './tcp-client.js';
 export * from './tcp-server.js';
+export * from './procfs.js';

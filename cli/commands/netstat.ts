@@ -1,0 +1,196 @@
+// `sockfd netstat`: the `netstat -na` view the tutorial reads, built from /proc/net.
+import { parseArgs } from 'node:util';
+import { type Command, UsageError } from '../command.js';
+import {
+  type InetSocketEntry,
+  type SocketEntry,
+  type SocketProtocol,
+  type UnixSocketEntry,
+  netstatAddress,
+  readSockets,
+  tcpStates,
+} from '../../lib/procfs.js';
+
+const usage = `usage: sockfd netstat [--tcp] [--udp] [--unix] [--port N] [--state NAME] [--json]
+
+The sockets of this machine's network namespace as \`netstat -na\` shows them
+(Proto, Recv-Q, Send-Q, Local Address, Foreign Address, State), read from
+/proc/net/{tcp,tcp6,udp,udp6,unix}. Without --tcp/--udp/--unix all are shown.
+
+options:
+  -t, --tcp          TCP sockets (tcp and tcp6)
+  -u, --udp          UDP sockets (udp and udp6)
+  -x, --unix         Unix-domain sockets
+  -p, --port N       only sockets whose local or foreign port is N
+  -s, --state NAME   only sockets in state NAME: LISTEN, ESTABLISHED, SYN_SENT,
+                     SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE_WAIT,
+                     LAST_ACK, CLOSING, CLOSE (ss spellings work too: estab,
+                     time-wait, syn-recv; for Unix sockets LISTEN means
+                     LISTENING and ESTABLISHED means CONNECTED)
+      --json         the entries as JSON, one array
+
+Recv-Q and Send-Q are netstat's: for a LISTEN socket Recv-Q counts the
+connections waiting for accept() and Send-Q is 0 (\`ss -tan\` shows the
+backlog limit in Send-Q instead). TIME_WAIT and SYN_RECV entries belong to no
+process. Exit status: 0, or 2 on a usage error.`;
+
+// ss and netstat spell some states differently; both are accepted.
+const stateAliases: Readonly<Record<string, string>> = {
+  ESTAB: 'ESTABLISHED',
+  FIN_WAIT_1: 'FIN_WAIT1',
+  FIN_WAIT_2: 'FIN_WAIT2',
+  UNCONN: 'CLOSE',
+  LISTENING: 'LISTEN',
+  CONNECTED: 'ESTABLISHED',
+};
+
+/** A state name as typed (LISTEN, time-wait, Estab) → netstat's TCP name; undefined when unknown. */
+export function normalizeState(name: string): string | undefined {
+  const upper = name.trim().toUpperCase().replace(/-/g, '_');
+  const canonical = stateAliases[upper] ?? upper;
+  return tcpStates.includes(canonical) ? canonical : undefined;
+}
+
+// Unix sockets have their own states; map them onto the TCP names they mean.
+function unixStateAsTcp(entry: UnixSocketEntry): string {
+  if (entry.state === 'LISTENING') return 'LISTEN';
+  if (entry.state === 'CONNECTED') return 'ESTABLISHED';
+  return entry.state;
+}
+
+/** Which sockets `sockfd netstat` shows. */
+export interface NetstatFilter {
+  protocols: readonly SocketProtocol[];
+  port?: number;
+  /** netstat's TCP state name (see normalizeState). */
+  state?: string;
+}
+
+export function filterSockets(entries: readonly SocketEntry[], filter: NetstatFilter): SocketEntry[] {
+  return entries.filter((entry) => {
+    if (!filter.protocols.includes(entry.protocol)) return false;
+    if (entry.protocol === 'unix') {
+      if (filter.port !== undefined) return false;
+      return filter.state === undefined || unixStateAsTcp(entry) === filter.state;
+    }
+    if (filter.port !== undefined && entry.localPort !== filter.port && entry.remotePort !== filter.port) return false;
+    return filter.state === undefined || entry.state === filter.state;
+  });
+}
+
+// netstat prints an unconnected UDP socket with an empty State column.
+function inetState(entry: InetSocketEntry): string {
+  if (entry.protocol.startsWith('udp')) return entry.state === 'CLOSE' ? '' : entry.state;
+  return entry.state;
+}
+
+/** One line as net-tools' netstat prints it: "%-4s  %6ld %6ld %-23s %-23s %-11s". */
+export function formatInetLine(entry: InetSocketEntry): string {
+  const local = netstatAddress(entry.localAddress, entry.localPort);
+  const remote = netstatAddress(entry.remoteAddress, entry.remotePort);
+  return [
+    entry.protocol.padEnd(4) + ' ',
+    String(entry.recvQ).padStart(6),
+    String(entry.sendQ).padStart(6),
+    local.padEnd(23),
+    remote.padEnd(23),
+    inetState(entry),
+  ]
+    .join(' ')
+    .trimEnd();
+}
+
+/** One line as netstat prints a Unix socket: "unix  RefCnt Flags Type State I-Node Path". */
+export function formatUnixLine(entry: UnixSocketEntry): string {
+  const flags = entry.accepting ? '[ ACC ]' : '[ ]';
+  return [
+    'unix '.padEnd(5),
+    String(entry.refCount).padEnd(6),
+    flags.padEnd(11),
+    entry.type.padEnd(10),
+    entry.state.padEnd(13),
+    String(entry.inode).padEnd(8),
+    entry.path,
+  ]
+    .join(' ')
+    .trimEnd();
+}
+
+export const inetHeader = [
+  'Active Internet connections (servers and established)',
+  'Proto Recv-Q Send-Q Local Address           Foreign Address         State',
+];
+export const unixHeader = [
+  'Active UNIX domain sockets (servers and established)',
+  'Proto RefCnt Flags       Type       State         I-Node   Path',
+];
+
+/** The report netstat -na would print for these entries. */
+export function formatNetstat(entries: readonly SocketEntry[], sections: { inet: boolean; unix: boolean }): string {
+  const lines: string[] = [];
+  if (sections.inet) {
+    lines.push(...inetHeader);
+    for (const entry of entries) if (entry.protocol !== 'unix') lines.push(formatInetLine(entry));
+  }
+  if (sections.unix) {
+    lines.push(...unixHeader);
+    for (const entry of entries) if (entry.protocol === 'unix') lines.push(formatUnixLine(entry));
+  }
+  return lines.join('\n');
+}
+
+function parsePort(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) throw new UsageError(`--port must be a number 0..65535, got '${text}'`);
+  return Number(text);
+}
+
+function parse(argv: string[]): { filter: NetstatFilter; json: boolean; sections: { inet: boolean; unix: boolean } } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        tcp: { type: 'boolean', short: 't' },
+        udp: { type: 'boolean', short: 'u' },
+        unix: { type: 'boolean', short: 'x' },
+        port: { type: 'string', short: 'p' },
+        state: { type: 'string', short: 's' },
+        json: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const any = values.tcp || values.udp || values.unix;
+  const protocols: SocketProtocol[] = [];
+  if (!any || values.tcp) protocols.push('tcp', 'tcp6');
+  if (!any || values.udp) protocols.push('udp', 'udp6');
+  if (!any || values.unix) protocols.push('unix');
+  const filter: NetstatFilter = { protocols };
+  if (values.port !== undefined) filter.port = parsePort(values.port);
+  if (values.state !== undefined) {
+    const state = normalizeState(values.state);
+    if (state === undefined) throw new UsageError(`unknown state '${values.state}' (one of ${tcpStates.join(', ')})`);
+    filter.state = state;
+  }
+  // --port concerns Internet sockets only, so it drops the Unix section as well.
+  const sections = {
+    inet: !any || Boolean(values.tcp || values.udp),
+    unix: (!any || Boolean(values.unix)) && filter.port === undefined,
+  };
+  return { filter, json: Boolean(values.json), sections };
+}
+
+export const command: Command = {
+  name: 'netstat',
+  summary: 'the netstat -na view (Proto, Recv-Q, Send-Q, addresses, State) from /proc/net',
+  usage,
+  run(argv) {
+    const { filter, json, sections } = parse(argv);
+    const entries = filterSockets(readSockets({ protocols: filter.protocols }), filter);
+    process.stdout.write((json ? JSON.stringify(entries, null, 2) : formatNetstat(entries, sections)) + '\n');
+    return 0;
+  },
+};
