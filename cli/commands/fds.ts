@@ -1,0 +1,112 @@
+// `sockfd fds [pid]`: every fd of a process with its target, sockets resolved
+// to protocol, addresses and state through /proc/<pid>/net.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type Command, UsageError } from '../command.js';
+import { type FdEntry, type SocketEntry, listFds, netstatAddress } from '../../lib/procfs.js';
+
+const usage = `usage: sockfd fds [pid] [--json]
+
+Lists every open fd of process <pid> (default: this sockfd process itself)
+with its target, as \`ls -l /proc/<pid>/fd\` shows it. Sockets are resolved
+through /proc/<pid>/net/{tcp,tcp6,udp,udp6,unix} to protocol, local and
+foreign address and state. A socket that is not bound or connected yet (a
+fresh socket()) is in none of those tables and shows as "-".
+
+options:
+  --json   the entries as JSON, one array
+
+Exit status: 0; 1 when the process does not exist or its fds cannot be read
+(another user's process); 2 on a usage error.`;
+
+interface Row {
+  fd: string;
+  target: string;
+  proto: string;
+  local: string;
+  foreign: string;
+  state: string;
+}
+
+function socketColumns(socket: SocketEntry | undefined): Pick<Row, 'proto' | 'local' | 'foreign' | 'state'> {
+  if (socket === undefined) return { proto: '-', local: '', foreign: '', state: '' };
+  if (socket.protocol === 'unix') {
+    return { proto: `unix/${socket.type}`, local: socket.path || '(unnamed)', foreign: '', state: socket.state };
+  }
+  return {
+    proto: socket.protocol,
+    local: netstatAddress(socket.localAddress, socket.localPort),
+    foreign: netstatAddress(socket.remoteAddress, socket.remotePort),
+    // An unconnected UDP socket is CLOSE in the kernel's table; netstat leaves it blank.
+    state: socket.protocol.startsWith('udp') && socket.state === 'CLOSE' ? '' : socket.state,
+  };
+}
+
+function toRow(entry: FdEntry): Row {
+  const base = { fd: String(entry.fd), target: entry.target };
+  if (entry.socketInode === undefined) return { ...base, proto: '', local: '', foreign: '', state: '' };
+  return { ...base, ...socketColumns(entry.socket) };
+}
+
+/** The fds as an aligned table with a header row. */
+export function formatFds(entries: readonly FdEntry[]): string {
+  const header: Row = { fd: 'FD', target: 'TARGET', proto: 'PROTO', local: 'LOCAL', foreign: 'FOREIGN', state: 'STATE' };
+  const rows = [header, ...entries.map(toRow)];
+  const columns = Object.keys(header) as (keyof Row)[];
+  const widths = columns.map((column) => Math.max(...rows.map((row) => row[column].length)));
+  return rows
+    .map((row) =>
+      columns
+        .map((column, index) => (column === 'fd' ? row[column].padStart(widths[index]!) : row[column].padEnd(widths[index]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function processName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+function parse(argv: string[]): { pid: number; json: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`one pid at most, got ${positionals.length} arguments`);
+  const text = positionals[0];
+  if (text === undefined) return { pid: process.pid, json: Boolean(values.json) };
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`pid must be a positive integer, got '${text}'`);
+  }
+  return { pid: Number(text), json: Boolean(values.json) };
+}
+
+export const command: Command = {
+  name: 'fds',
+  summary: 'the open fds of a process with their targets, sockets resolved to addresses and state',
+  usage,
+  run(argv) {
+    const { pid, json } = parse(argv);
+    let entries: FdEntry[];
+    try {
+      entries = listFds(pid);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') process.stderr.write(`sockfd fds: no process with pid ${pid}\n`);
+      else if (code === 'EACCES' || code === 'EPERM') process.stderr.write(`sockfd fds: /proc/${pid}/fd: Permission denied\n`);
+      else throw error;
+      return 1;
+    }
+    if (json) process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+    else process.stdout.write(`pid ${pid} (${processName(pid)}): ${entries.length} fds\n${formatFds(entries)}\n`);
+    return 0;
+  },
+};
