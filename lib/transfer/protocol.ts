@@ -1,0 +1,227 @@
+// The two upload formats spoken on one port (docs/file-transfer.md has them
+// byte by byte): the tutorial's demo11/demo12 format, kept exactly, and the
+// extended format (64-bit size, SHA-256 trailer, replies that say why).
+// Pure encoding, decoding and validation: no I/O here.
+
+/** sizeof(struct st_fileinfo) on x86-64: char filename[256]; int filesize; */
+export const TUTORIAL_HEADER_SIZE = 260;
+/** The filename field of the tutorial's struct, NUL terminator included. */
+export const TUTORIAL_NAME_FIELD = 256;
+/** The largest size an `int filesize` can announce. */
+export const TUTORIAL_MAX_SIZE = 0x7fff_ffff;
+/** The tutorial's only reply, sent after the header and after the content. */
+export const TUTORIAL_OK: Buffer = Buffer.from('ok', 'latin1');
+
+/** NAME_MAX of Linux file systems: the longest single path component, in bytes. */
+export const NAME_MAX = 255;
+
+/** "\0sockfd" then the version byte. A NUL first byte never starts a valid tutorial header (its name would be empty). */
+export const EXTENDED_MAGIC: Buffer = Buffer.from([0x00, 0x73, 0x6f, 0x63, 0x6b, 0x66, 0x64, 0x01]);
+/** magic (8) + size (u64 BE, 8) + name length (u16 BE, 2); the name follows. */
+export const EXTENDED_FIXED_SIZE = 18;
+/** The SHA-256 digest that follows the content in the extended format. */
+export const DIGEST_SIZE = 32;
+/** Digest algorithm of the trailer, as node:crypto names it. */
+export const DIGEST_ALGORITHM = 'sha256';
+
+/** Reply codes of the extended format (one byte on the wire). */
+export const ReplyCode = {
+  /** Go on (after the header) or stored (after the content; the reason holds the SHA-256 in hex). */
+  OK: 0,
+  /** Not a header this server understands: wrong magic or version, truncated, garbage. */
+  BAD_HEADER: 1,
+  /** The name is not a single plain file name. */
+  BAD_NAME: 2,
+  /** The size is above the server's limit. */
+  TOO_LARGE: 3,
+  /** The target file system has no room for the announced size. */
+  NO_SPACE: 4,
+  /** The content's SHA-256 differs from the trailer's. */
+  CHECKSUM_MISMATCH: 5,
+  /** Bytes arrived after the trailer. */
+  TOO_MUCH_DATA: 6,
+  /** The server could not create, write or publish the file (the reason says which call failed). */
+  STORAGE_ERROR: 7,
+  /** The client sent nothing for longer than the server's idle timeout. */
+  TIMEOUT: 8,
+  /** The server was told to stop (SIGTERM/SIGINT) during the upload. */
+  SHUTTING_DOWN: 9,
+  /** The connection ended before the announced bytes arrived. */
+  TRUNCATED: 10,
+} as const;
+export type ReplyCodeName = keyof typeof ReplyCode;
+
+const codeNames = new Map<number, ReplyCodeName>(
+  (Object.entries(ReplyCode) as [ReplyCodeName, number][]).map(([name, code]) => [code, name]),
+);
+
+/** The name of a reply code, or `CODE_<n>` for a code this version does not know. */
+export function replyCodeName(code: number): string {
+  return codeNames.get(code) ?? `CODE_${code}`;
+}
+
+/** Why an upload was refused or failed: the code goes on the wire (extended format), the reason too. */
+export class TransferRefusal extends Error {
+  override name = 'TransferRefusal';
+  constructor(
+    readonly code: ReplyCodeName,
+    readonly reason: string,
+  ) {
+    super(`${code}: ${reason}`);
+  }
+}
+
+/** Which format a connection speaks, judged by its first byte. */
+export type TransferFormat = 'tutorial' | 'extended';
+
+/** A header starting with NUL is extended: a tutorial header's first byte is its name's first, never NUL. */
+export function formatOfFirstByte(byte: number): TransferFormat {
+  return byte === 0 ? 'extended' : 'tutorial';
+}
+
+// ---- names ------------------------------------------------------------------
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Uploads are written under this prefix before they are renamed; clients may not use it. */
+export const TEMP_PREFIX = '.sockfd-upload-';
+
+/**
+ * The reason a file name is refused, or null when it is a single plain
+ * component: not empty, not `.` or `..`, no `/`, no NUL, no control
+ * character (C0, DEL, C1), valid UTF-8, at most NAME_MAX bytes, and not
+ * the server's temporary-file prefix.
+ */
+export function nameProblem(bytes: Uint8Array): string | null {
+  if (bytes.length === 0) return 'the name is empty';
+  if (bytes.length > NAME_MAX) return `the name is ${bytes.length} bytes, more than ${NAME_MAX}`;
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return 'the name is not valid UTF-8';
+  }
+  if (text === '.' || text === '..') return `the name '${text}' is not a file name`;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (code === 0) return 'the name contains a NUL byte';
+    if (char === '/') return 'the name contains /: only a single file name is accepted';
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
+      return `the name contains the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  if (text.startsWith(TEMP_PREFIX)) return `names starting with ${TEMP_PREFIX} are reserved for the server's temporary files`;
+  return null;
+}
+
+/** The name as text, or a BAD_NAME refusal. */
+export function checkName(bytes: Uint8Array): string {
+  const problem = nameProblem(bytes);
+  if (problem !== null) throw new TransferRefusal('BAD_NAME', problem);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/** Printable form of a name for logs: quoted, control characters, quotes and backslashes escaped. */
+export function printableName(bytes: Uint8Array): string {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f"\\]/g, (c) =>
+    c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  return `"${escaped}"`;
+}
+
+// ---- the tutorial's format ------------------------------------------------------
+export interface UploadHeader {
+  name: string;
+  size: number;
+}
+
+/** struct st_fileinfo as x86-64 lays it out: NUL-padded name[256], int32 little-endian size. */
+export function encodeTutorialHeader(name: string, size: number): Buffer {
+  const nameBytes = Buffer.from(name, 'utf8');
+  const problem = nameProblem(nameBytes);
+  if (problem !== null) throw new RangeError(`cannot send ${JSON.stringify(name)}: ${problem}`);
+  if (nameBytes.length >= TUTORIAL_NAME_FIELD) throw new RangeError(`the tutorial's format holds names of at most ${TUTORIAL_NAME_FIELD - 1} bytes`);
+  if (!Number.isSafeInteger(size) || size < 0 || size > TUTORIAL_MAX_SIZE)
+    throw new RangeError(`the tutorial's format holds sizes of 0..${TUTORIAL_MAX_SIZE} bytes (an int), got ${size}`);
+  const header = Buffer.alloc(TUTORIAL_HEADER_SIZE); // zeroed, as the C's memset
+  nameBytes.copy(header, 0);
+  header.writeInt32LE(size, TUTORIAL_NAME_FIELD);
+  return header;
+}
+
+/**
+ * Reads a 260-byte tutorial header. The name ends at the first NUL (bytes
+ * after it are ignored, as C's strings do); a name without NUL is refused.
+ */
+export function decodeTutorialHeader(header: Uint8Array, maxSize: number): UploadHeader {
+  if (header.length !== TUTORIAL_HEADER_SIZE) throw new TransferRefusal('BAD_HEADER', `the header is ${header.length} bytes, not ${TUTORIAL_HEADER_SIZE}`);
+  const field = header.subarray(0, TUTORIAL_NAME_FIELD);
+  const end = field.indexOf(0);
+  if (end < 0) throw new TransferRefusal('BAD_NAME', `the name fills all ${TUTORIAL_NAME_FIELD} bytes with no terminating NUL`);
+  const name = checkName(field.subarray(0, end));
+  const size = Buffer.from(header.buffer, header.byteOffset, header.byteLength).readInt32LE(TUTORIAL_NAME_FIELD);
+  checkSize(size, maxSize);
+  return { name, size };
+}
+
+function checkSize(size: number, maxSize: number): void {
+  if (size < 0) throw new TransferRefusal('BAD_HEADER', `the size is negative (${size})`);
+  if (size > maxSize) throw new TransferRefusal('TOO_LARGE', `${size} bytes is more than this server's limit of ${maxSize}`);
+}
+
+// ---- the extended format ---------------------------------------------------------
+/** magic, u64 BE size, u16 BE name length, name. */
+export function encodeExtendedHeader(name: string, size: number): Buffer {
+  const nameBytes = Buffer.from(name, 'utf8');
+  const problem = nameProblem(nameBytes);
+  if (problem !== null) throw new RangeError(`cannot send ${JSON.stringify(name)}: ${problem}`);
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`size must be a non-negative safe integer, got ${size}`);
+  const header = Buffer.alloc(EXTENDED_FIXED_SIZE + nameBytes.length);
+  EXTENDED_MAGIC.copy(header, 0);
+  header.writeBigUInt64BE(BigInt(size), 8);
+  header.writeUInt16BE(nameBytes.length, 16);
+  nameBytes.copy(header, EXTENDED_FIXED_SIZE);
+  return header;
+}
+
+/** The fixed part of an extended header: the size and how many name bytes follow. */
+export interface ExtendedFixed {
+  size: number;
+  nameLength: number;
+}
+
+/** Checks magic and version, the size against the limit and the name length (1..NAME_MAX). */
+export function decodeExtendedFixed(fixed: Uint8Array, maxSize: number): ExtendedFixed {
+  if (fixed.length !== EXTENDED_FIXED_SIZE) throw new TransferRefusal('BAD_HEADER', `the header is ${fixed.length} bytes, not ${EXTENDED_FIXED_SIZE}`);
+  const view = Buffer.from(fixed.buffer, fixed.byteOffset, fixed.byteLength);
+  if (!view.subarray(0, 7).equals(EXTENDED_MAGIC.subarray(0, 7))) throw new TransferRefusal('BAD_HEADER', 'the header does not start with "\\0sockfd"');
+  if (view[7] !== EXTENDED_MAGIC[7]) throw new TransferRefusal('BAD_HEADER', `version ${view[7]} is not supported (this server speaks ${EXTENDED_MAGIC[7]})`);
+  const big = view.readBigUInt64BE(8);
+  if (big > BigInt(maxSize)) throw new TransferRefusal('TOO_LARGE', `${big} bytes is more than this server's limit of ${maxSize}`);
+  const nameLength = view.readUInt16BE(16);
+  if (nameLength === 0) throw new TransferRefusal('BAD_NAME', 'the name is empty');
+  if (nameLength > NAME_MAX) throw new TransferRefusal('BAD_NAME', `the name is ${nameLength} bytes, more than ${NAME_MAX}`);
+  return { size: Number(big), nameLength };
+}
+
+// ---- replies of the extended format ------------------------------------------------
+/** code (u8), reason length (u8), reason (UTF-8, cut to 255 bytes on a character boundary). */
+export function encodeReply(code: ReplyCodeName, reason = ''): Buffer {
+  let text = Buffer.from(reason, 'utf8');
+  if (text.length > 255) {
+    let end = 255;
+    while (end > 0 && (text[end]! & 0xc0) === 0x80) end--; // do not split a UTF-8 sequence
+    text = text.subarray(0, end);
+  }
+  return Buffer.concat([Buffer.from([ReplyCode[code], text.length]), text]);
+}
+
+export interface Reply {
+  code: number;
+  /** ReplyCode name, or CODE_<n> when unknown. */
+  codeName: string;
+  reason: string;
+}
+
+export function decodeReply(code: number, reason: Uint8Array): Reply {
+  return { code, codeName: replyCodeName(code), reason: Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength).toString('utf8') };
+}

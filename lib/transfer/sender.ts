@@ -1,0 +1,220 @@
+// Uploads a file in either format. The content leaves with sendfile(2) (the
+// kernel moves page-cache pages to the socket, no copy through JS); in the
+// extended format each block is hashed just before it is sent, so the SHA-256
+// trailer costs one read of the page cache and no second pass over the file.
+// The socket is non-blocking and every wait is a bounded poll().
+import { createHash } from 'node:crypto';
+import { fstatSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
+import * as posix from '../posix.js';
+import {
+  F_GETFL,
+  F_SETFL,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDONLY,
+  POLLOUT,
+  SHUT_WR,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_ERROR,
+} from '../constants.js';
+import { isSyscallError, type SyscallError } from '../errors.js';
+import { formatAddress } from '../sockaddr.js';
+import { recvFullWithin, retryOnEagain, sendAllWithin, waitReady } from './deadline-io.js';
+import {
+  DIGEST_ALGORITHM,
+  TUTORIAL_OK,
+  decodeReply,
+  encodeExtendedHeader,
+  encodeTutorialHeader,
+  type Reply,
+  type TransferFormat,
+} from './protocol.js';
+
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
+/** Hashed and sent in blocks of 1 MiB: the block is still in cache when sendfile takes it. */
+const BLOCK_SIZE = 1 << 20;
+
+export interface SendOptions {
+  /** 'extended' (default: 64-bit size, SHA-256, reasons) or 'tutorial' (demo12's struct, files < 2 GiB). */
+  format?: TransferFormat;
+  /** The name announced to the server (default: the file's base name). */
+  name?: string;
+  /** Give up when the server accepts or answers nothing for this long (default 30 s); also bounds connect(). */
+  timeoutMs?: number;
+  /** Called after every chunk the kernel took: bytes of content sent so far, and the total. */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export interface SendResult {
+  name: string;
+  size: number;
+  format: TransferFormat;
+  /** SHA-256 in hex that the server confirmed (extended format), else null. */
+  sha256: string | null;
+  durationMs: number;
+}
+
+/** The server refused or failed the upload; `code` is its reply code name, `reason` its words. */
+export class UploadRefusedError extends Error {
+  override name = 'UploadRefusedError';
+  constructor(
+    readonly code: string,
+    readonly reason: string,
+  ) {
+    super(`the server refused the file: ${code}: ${reason}`);
+  }
+}
+
+/** The upload broke off without a reason from the server (the tutorial's format cannot give one). */
+export class UploadFailedError extends Error {
+  override name = 'UploadFailedError';
+}
+
+/**
+ * Connects a non-blocking TCP socket to host:port (each address getaddrinfo
+ * gives, in order), bounded by `timeoutMs`. Returns the fd; the caller closes it.
+ */
+export function connectTcp(host: string, port: number, timeoutMs = DEFAULT_SEND_TIMEOUT_MS): number {
+  const candidates = posix.getaddrinfo(host, String(port), { socktype: SOCK_STREAM });
+  let lastError: unknown = new Error(`${host}: no address`);
+  for (const candidate of candidates) {
+    const fd = posix.socket(candidate.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    try {
+      posix.fcntl(fd, F_SETFL, posix.fcntl(fd, F_GETFL) | O_NONBLOCK);
+      try {
+        posix.connect(fd, candidate.address as posix.AddressInput);
+      } catch (error) {
+        if (!isSyscallError(error, 'EINPROGRESS')) throw error;
+        waitReady(fd, POLLOUT, timeoutMs, `connect to ${formatAddress(candidate.address)}`);
+        const soError = posix.getsockopt(fd, SOL_SOCKET, SO_ERROR) as number;
+        if (soError !== 0) throw connectError(soError, candidate.address);
+      }
+      return fd;
+    } catch (error) {
+      posix.close(fd);
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+/** The pending SO_ERROR of a failed non-blocking connect, as the SyscallError a blocking connect() would have thrown. */
+function connectError(errno: number, address: posix.SockAddr): SyscallError {
+  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `errno ${errno}`];
+  const error = new Error(`connect to ${formatAddress(address)}: ${text.charAt(0).toUpperCase()}${text.slice(1)}`) as SyscallError;
+  error.code = code;
+  error.errno = errno;
+  error.syscall = 'connect';
+  return error;
+}
+
+/** Reads the server's extended reply: code, length, reason. */
+function readReply(fd: number, timeoutMs: number, stage: string): Reply {
+  const head = Buffer.alloc(2);
+  const n = recvFullWithin(fd, head, timeoutMs);
+  if (n < 2) throw new UploadFailedError(`the server closed the connection ${stage} without a reply`);
+  if (head.equals(TUTORIAL_OK))
+    throw new UploadFailedError("the server answered 'ok' to the extended header: it speaks only the tutorial's format (use --format tutorial)");
+  const reason = Buffer.alloc(head[1]!);
+  if (recvFullWithin(fd, reason, timeoutMs) < reason.length) throw new UploadFailedError(`the server's reply ${stage} was cut short`);
+  return decodeReply(head[0]!, reason);
+}
+
+function expectOk(reply: Reply): void {
+  if (reply.code !== 0) throw new UploadRefusedError(reply.codeName, reply.reason);
+}
+
+function readTutorialOk(fd: number, timeoutMs: number, stage: string): void {
+  const reply = Buffer.alloc(2);
+  const n = recvFullWithin(fd, reply, timeoutMs);
+  if (n < 2) throw new UploadFailedError(`the server closed the connection ${stage} without 'ok' (the tutorial's format cannot say why)`);
+  if (!reply.equals(TUTORIAL_OK)) throw new UploadFailedError(`the server answered ${JSON.stringify(reply.toString('latin1'))} ${stage}, not 'ok'`);
+}
+
+/** Moves [offset, offset+count) of the file into the socket with sendfile(2), waiting (bounded) for room. */
+function sendFileRange(socketFd: number, fileFd: number, offset: number, count: number, timeoutMs: number, progress: (n: number) => void): void {
+  let position = offset;
+  const end = offset + count;
+  while (position < end) {
+    waitReady(socketFd, POLLOUT, timeoutMs, 'sendfile');
+    const n = retryOnEagain(() => posix.sendfile(socketFd, fileFd, position, end - position), -1);
+    if (n === 0) throw new UploadFailedError(`the file shrank while it was being sent (${position} of ${end} bytes)`);
+    if (n > 0) {
+      position += n;
+      progress(n);
+    }
+  }
+}
+
+/**
+ * Uploads the file at `path` over the connected socket `fd` (which it leaves
+ * open). Resolves when the server confirmed; throws UploadRefusedError with
+ * the server's reason, or UploadFailedError / a SyscallError otherwise.
+ */
+export function sendFileOnSocket(fd: number, path: string, options: SendOptions = {}): SendResult {
+  const format = options.format ?? 'extended';
+  const timeoutMs = options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  const name = options.name ?? basename(path);
+  const started = performance.now();
+  const fileFd = posix.open(path, O_RDONLY | O_CLOEXEC);
+  try {
+    const stat = fstatSync(fileFd);
+    if (!stat.isFile()) throw new UploadFailedError(`${path} is not a regular file`);
+    const size = stat.size;
+    let sent = 0;
+    const progress = (n: number): void => {
+      sent += n;
+      options.onProgress?.(sent, size);
+    };
+    options.onProgress?.(0, size);
+    if (format === 'tutorial') {
+      sendAllWithin(fd, encodeTutorialHeader(name, size), timeoutMs);
+      readTutorialOk(fd, timeoutMs, 'after the header');
+      sendFileRange(fd, fileFd, 0, size, timeoutMs, progress);
+      readTutorialOk(fd, timeoutMs, 'after the content');
+      return { name, size, format, sha256: null, durationMs: performance.now() - started };
+    }
+    sendAllWithin(fd, encodeExtendedHeader(name, size), timeoutMs);
+    expectOk(readReply(fd, timeoutMs, 'after the header'));
+    const hash = createHash(DIGEST_ALGORITHM);
+    const block = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, Math.max(size, 1)));
+    for (let offset = 0; offset < size; ) {
+      const length = Math.min(block.length, size - offset);
+      const n = readSync(fileFd, block, 0, length, offset);
+      if (n === 0) throw new UploadFailedError(`the file shrank while it was being sent (${offset} of ${size} bytes)`);
+      hash.update(block.subarray(0, n));
+      sendFileRange(fd, fileFd, offset, n, timeoutMs, progress);
+      offset += n;
+    }
+    const digest = hash.digest();
+    sendAllWithin(fd, digest, timeoutMs);
+    posix.shutdown(fd, SHUT_WR); // the end of the upload: the server checks that nothing follows the digest
+    const reply = readReply(fd, timeoutMs, 'after the content');
+    expectOk(reply);
+    const sha256 = digest.toString('hex');
+    if (reply.reason !== sha256) throw new UploadFailedError(`the server confirmed SHA-256 ${reply.reason}, but the file's is ${sha256}`);
+    return { name, size, format, sha256, durationMs: performance.now() - started };
+  } finally {
+    posix.close(fileFd);
+  }
+}
+
+export interface UploadOptions extends SendOptions {
+  host: string;
+  port: number;
+  path: string;
+}
+
+/** Connects to host:port, uploads one file (one connection per file, as demo11), closes. */
+export function uploadFile(options: UploadOptions): SendResult {
+  const fd = connectTcp(options.host, options.port, options.timeoutMs);
+  try {
+    return sendFileOnSocket(fd, options.path, options);
+  } finally {
+    posix.close(fd);
+  }
+}
