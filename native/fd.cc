@@ -6,6 +6,7 @@
 #include <chrono>
 #include <vector>
 
+#include "async_poll.h"
 #include "common.h"
 
 namespace sockfd {
@@ -26,6 +27,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 // reports EINTR, and a retry could close an fd another thread just opened.
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
+  ReleaseWatcherBeforeClose(info.Env(), fd);  // libuv must forget the fd before its number is free
   if (::close(fd) == -1 && errno != EINTR) ThrowErrno(info.Env(), "close", errno);
   return info.Env().Undefined();
 }
@@ -49,6 +51,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
 Napi::Value Dup2(const Napi::CallbackInfo& info) {
   int oldFd = ArgFd(info, 0, "oldfd");
   int newFd = ArgFd(info, 1, "newfd");
+  if (newFd != oldFd) ReleaseWatcherBeforeClose(info.Env(), newFd);  // dup2 closes newfd
   return Napi::Number::New(info.Env(), Blocking(info.Env(), "dup2", [&] { return ::dup2(oldFd, newFd); }));
 }
 
