@@ -387,7 +387,8 @@ export function receiveUpload(fd: number, options: ReceiveOptions): UploadRecord
     upload.publish();
   } catch (error) {
     upload.discard();
-    const refusal = toRefusal(error);
+    // A stop request ends blocking calls with EINTR (or a handler's ShutdownError): say so, not "connection failed".
+    const refusal = options.shouldStop?.() ? new TransferRefusal('SHUTTING_DOWN', 'the server is shutting down') : toRefusal(error);
     upload.replyRefused(refusal);
     return upload.record(peer, refusal.code, refusal.reason);
   }
