@@ -6,3 +6,5 @@ export * from './tcp-connection.js';
 export * from './tcp-client.js';
 export * from './tcp-server.js';
 export * from './procfs.js';
+export * from './async.js';
+export * from './net-handoff.js';

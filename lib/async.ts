@@ -1,0 +1,355 @@
+// Non-blocking sockets on Node's event loop. Each call tries the system call
+// first and waits only when it would block (EAGAIN; EINPROGRESS for connect),
+// for readiness reported by a uv_poll_t on this thread's own loop
+// (native/async_poll.cc). Nothing blocks the loop and no thread is parked in
+// a system call; the calls work the same in worker_threads.
+//
+// Every call takes { signal?, timeout? }: an aborted signal rejects with
+// AbortError, a timeout (ms, for the whole call) with TimeoutError; both
+// carry the name of the system call. Closing the fd while a call waits on it
+// rejects that call with EBADF.
+import { binding } from './native.js';
+import { EBADF, ETIMEDOUT, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
+import { isSyscallError, type SyscallError } from './errors.js';
+import type { AddressInput } from './sockaddr.js';
+import type { Accepted, BinaryData, Data, Received } from './posix.js';
+import { EndOfStreamError } from './socket.js';
+
+/** How long a call may take, and a signal that ends it early. */
+export interface AsyncOptions {
+  /** Aborting rejects the pending call with an AbortError (its `cause` is `signal.reason`). */
+  signal?: AbortSignal;
+  /** Milliseconds for the whole call (all its waits); then it rejects with a TimeoutError. */
+  timeout?: number;
+}
+
+/** Options of the data calls: send/recv flags and a byte range of the buffer. */
+export interface AsyncIoOptions extends AsyncOptions {
+  /** MSG_* flags; MSG_DONTWAIT is always added (and MSG_NOSIGNAL when sending). */
+  flags?: number;
+  /** First byte of the buffer to use (default 0). */
+  offset?: number;
+  /** How many bytes from `offset` (default: the rest of the buffer). */
+  length?: number;
+}
+
+/** Options of acceptAsync. */
+export interface AsyncAcceptOptions extends AsyncOptions {
+  /** accept4() flags for the new fd; default SOCK_NONBLOCK | SOCK_CLOEXEC (ready for async calls). */
+  flags?: number;
+}
+
+/** A call ended by its AbortSignal. Same name and code as Node's own AbortError. */
+export class AbortError extends Error {
+  override name = 'AbortError';
+  readonly code = 'ABORT_ERR';
+  constructor(
+    readonly syscall: string,
+    reason: unknown,
+  ) {
+    super(`${syscall}: the operation was aborted`, { cause: reason });
+  }
+}
+
+/** A call that ran out of its `timeout`: a SyscallError with code ETIMEDOUT. */
+export class TimeoutError extends Error implements SyscallError {
+  override name = 'TimeoutError';
+  code = 'ETIMEDOUT';
+  errno: number = ETIMEDOUT;
+  constructor(
+    public syscall: string,
+    readonly timeout: number,
+  ) {
+    super(`${syscall}: timed out after ${timeout} ms`);
+  }
+}
+
+/** The poll watchers of this thread's event loop (one per fd ever waited on and still open). */
+export interface WatcherStats {
+  /** uv_poll_t handles held, one per fd. */
+  watchers: number;
+  /** Handles started (some call waits on their fd). */
+  active: number;
+  /** Calls waiting. */
+  waiters: number;
+}
+
+interface AsyncBinding {
+  asyncWait(fd: number, events: number, id: number): Promise<number>;
+  asyncCancel(fd: number, id: number, reason: Error): boolean;
+  asyncRelease(fd: number): void;
+  asyncStats(): WatcherStats;
+  asyncEvents: { readable: number; writable: number; failed: number };
+  tryRecv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
+  trySend(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
+  tryRecvfrom(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): Received | number;
+  trySendto(fd: number, data: Data, flags: number, address: AddressInput, offset?: number, length?: number): number;
+  tryAccept(fd: number, flags: number): Accepted | number;
+  tryConnect(fd: number, address: AddressInput): number;
+  connectResult(fd: number): void;
+}
+
+const native = binding as unknown as AsyncBinding;
+const READABLE = native.asyncEvents.readable;
+const WRITABLE = native.asyncEvents.writable;
+
+/** The poll watchers of this thread (diagnostics: a leak shows as watchers that never go). */
+export function watcherStats(): WatcherStats {
+  return native.asyncStats();
+}
+
+/**
+ * Forgets the fd's watcher (its pending waits reject with EBADF) so that
+ * another owner - net, after a hand-off - can watch the fd on this loop.
+ */
+export function releaseWatcher(fd: number): void {
+  native.asyncRelease(fd);
+}
+
+// ---- starvation guard ------------------------------------------------------------
+// A call that succeeds at once never returns to the event loop: a peer that
+// keeps a socket full could starve timers and other sockets. After this many
+// immediate results in one turn of the loop, the next call yields first.
+const IMMEDIATE_BUDGET = 512;
+let immediateResults = 0;
+let budgetResetPending = false;
+
+function resetBudget(): void {
+  immediateResults = 0;
+  budgetResetPending = false;
+}
+
+function mustYield(): boolean {
+  if (!budgetResetPending) {
+    budgetResetPending = true;
+    setImmediate(resetBudget).unref();
+  }
+  return ++immediateResults > IMMEDIATE_BUDGET;
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+// ---- one call: its waits, deadline and signal --------------------------------------
+let lastWaitId = 0;
+
+function validateOptions(syscall: string, options: AsyncOptions): void {
+  const { signal, timeout } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError(`${syscall}: options.signal must be an AbortSignal`);
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0 && timeout <= 2 ** 31 - 1)))
+    throw new RangeError(`${syscall}: options.timeout must be a number of ms from 0 to ${2 ** 31 - 1}, got ${String(timeout)}`);
+}
+
+class Operation {
+  #failure: Error | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+  #waitId = 0;
+
+  constructor(
+    readonly syscall: string,
+    readonly fd: number,
+    options: AsyncOptions | undefined,
+  ) {
+    if (options === undefined) return;
+    validateOptions(syscall, options);
+    const { signal, timeout } = options;
+    if (signal !== undefined) {
+      if (signal.aborted) throw new AbortError(syscall, signal.reason);
+      this.#signal = signal;
+      this.#onAbort = () => this.#fail(new AbortError(syscall, signal.reason));
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    if (timeout !== undefined) {
+      this.#timer = setTimeout(() => this.#fail(new TimeoutError(syscall, timeout)), timeout);
+      this.#timer.unref(); // the pending wait keeps the loop alive, not the deadline
+    }
+  }
+
+  /** Resolves when the fd is ready for `events` (or has an error to report). */
+  wait(events: number): Promise<number> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    lastWaitId = (lastWaitId + 1) >>> 0 || 1;
+    this.#waitId = lastWaitId;
+    return native.asyncWait(this.fd, events, this.#waitId);
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    native.asyncCancel(this.fd, this.#waitId, error); // false when not waiting: wait() reports it next
+  }
+
+  end(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  /** A wait ended by close() says "poll: ..."; the caller called recv (or accept, ...). */
+  explain(error: unknown): unknown {
+    if (this.syscall === 'poll' || !isSyscallError(error, 'EBADF') || error.syscall !== 'poll') return error;
+    const renamed = new Error(this.syscall + error.message.slice('poll'.length)) as SyscallError & { fd: number };
+    renamed.code = 'EBADF';
+    renamed.errno = EBADF;
+    renamed.syscall = this.syscall;
+    renamed.fd = this.fd;
+    return renamed;
+  }
+}
+
+/**
+ * Runs `once` (one non-blocking system call that returns a negative errno
+ * when it would block) until it succeeds, waiting for `events` in between.
+ */
+async function untilDone<T>(
+  syscall: string,
+  fd: number,
+  events: number,
+  options: AsyncOptions | undefined,
+  once: () => T | number,
+): Promise<T> {
+  const operation = new Operation(syscall, fd, options);
+  try {
+    if (mustYield()) await yieldToLoop();
+    for (;;) {
+      const result = once();
+      if (typeof result !== 'number' || result >= 0) return result as T;
+      await operation.wait(events);
+    }
+  } catch (error) {
+    throw operation.explain(error);
+  } finally {
+    operation.end();
+  }
+}
+
+// ---- the calls ------------------------------------------------------------------------
+
+/** Resolves when `fd` is readable (data, a connection to accept, EOF or an error). */
+export async function waitReadable(fd: number, options?: AsyncOptions): Promise<void> {
+  const operation = new Operation('poll', fd, options);
+  try {
+    await operation.wait(READABLE);
+  } finally {
+    operation.end();
+  }
+}
+
+/** Resolves when `fd` is writable (room in the send buffer, a finished connect, or an error). */
+export async function waitWritable(fd: number, options?: AsyncOptions): Promise<void> {
+  const operation = new Operation('poll', fd, options);
+  try {
+    await operation.wait(WRITABLE);
+  } finally {
+    operation.end();
+  }
+}
+
+/**
+ * accept4() without blocking the loop. The listening fd is put in
+ * non-blocking mode (as net does); the new fd is non-blocking and
+ * close-on-exec unless `flags` says otherwise.
+ */
+export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<Accepted> {
+  const flags = options?.flags ?? SOCK_NONBLOCK | SOCK_CLOEXEC;
+  return untilDone('accept', fd, READABLE, options, () => native.tryAccept(fd, flags));
+}
+
+/**
+ * connect() without blocking the loop: EINPROGRESS, then writability, then
+ * SO_ERROR tells the outcome (ECONNREFUSED, ETIMEDOUT, ...). The fd is put in
+ * non-blocking mode. After an abort or timeout the handshake may still be
+ * going on: close the socket.
+ */
+export async function connectAsync(fd: number, address: AddressInput, options?: AsyncOptions): Promise<void> {
+  const operation = new Operation('connect', fd, options);
+  try {
+    if (native.tryConnect(fd, address) === 0) return;
+    await operation.wait(WRITABLE);
+    native.connectResult(fd);
+  } catch (error) {
+    throw operation.explain(error);
+  } finally {
+    operation.end();
+  }
+}
+
+/** recv() into `buffer` (or its offset/length range); resolves to the byte count, 0 at EOF. */
+export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<number> {
+  const { flags, offset, length } = options ?? {};
+  return untilDone('recv', fd, READABLE, options, () => native.tryRecv(fd, buffer, flags, offset, length));
+}
+
+/** send() of `data` (or its range); resolves to the bytes the kernel took, which may be fewer. */
+export function sendAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
+  const { flags, offset, length } = options ?? {};
+  return untilDone('send', fd, WRITABLE, options, () => native.trySend(fd, data, flags, offset, length));
+}
+
+/** recvfrom(): the byte count and the sender's address. */
+export function recvfromAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<Received> {
+  const { flags, offset, length } = options ?? {};
+  return untilDone('recvfrom', fd, READABLE, options, () => native.tryRecvfrom(fd, buffer, flags, offset, length));
+}
+
+/** sendto() one datagram (or bytes of a stream) to `address`. */
+export function sendtoAsync(fd: number, data: Data, address: AddressInput, options?: AsyncIoOptions): Promise<number> {
+  const { flags = 0, offset, length } = options ?? {};
+  return untilDone('sendto', fd, WRITABLE, options, () => native.trySendto(fd, data, flags, address, offset, length));
+}
+
+/** Sends every byte of `data` (or of its range), looping over partial sends; resolves to the count. */
+export async function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const { flags, offset = 0 } = options ?? {};
+  const total = options?.length ?? bytes.byteLength - offset;
+  const operation = new Operation('send', fd, options);
+  try {
+    if (mustYield()) await yieldToLoop();
+    let sent = 0;
+    do {
+      const n = native.trySend(fd, bytes, flags, offset + sent, total - sent);
+      if (n >= 0) sent += n;
+      else await operation.wait(WRITABLE);
+    } while (sent < total);
+    return total;
+  } catch (error) {
+    throw operation.explain(error);
+  } finally {
+    operation.end();
+  }
+}
+
+/**
+ * Receives exactly `n` bytes into a new Buffer, or fills `buffer` entirely.
+ * Rejects with EndOfStreamError when the peer closes first.
+ */
+export function recvExactlyAsync(fd: number, n: number, options?: AsyncOptions & { flags?: number }): Promise<Buffer>;
+export function recvExactlyAsync<T extends BinaryData>(fd: number, buffer: T, options?: AsyncOptions & { flags?: number }): Promise<T>;
+export async function recvExactlyAsync(
+  fd: number,
+  target: number | BinaryData,
+  options?: AsyncOptions & { flags?: number },
+): Promise<BinaryData> {
+  const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
+  const total = buffer.byteLength;
+  const operation = new Operation('recv', fd, options);
+  try {
+    if (mustYield()) await yieldToLoop();
+    let received = 0;
+    while (received < total) {
+      const n = native.tryRecv(fd, buffer, options?.flags, received, total - received);
+      if (n > 0) received += n;
+      else if (n === 0) throw new EndOfStreamError('recv', received, total);
+      else await operation.wait(READABLE);
+    }
+    return buffer;
+  } catch (error) {
+    throw operation.explain(error);
+  } finally {
+    operation.end();
+  }
+}
