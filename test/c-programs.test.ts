@@ -1,0 +1,464 @@
+// The C reference programs (c/): each builds with the machine's compiler and
+// behaves as the tutorial shows, C client against C server over 127.0.0.1.
+// Expected lines are the tutorial's, written out here.
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
+import { connect, createServer, type Socket as NetSocket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cProgram, cProgramNames, cProgramSource, compileC } from '../lib/c-programs.js';
+import { listFds } from '../lib/procfs.js';
+import {
+  fastSleep,
+  freePort,
+  inheritedFds,
+  lines,
+  lowestFreeInChild,
+  runC,
+  runProgram,
+  startCServer,
+  stopAll,
+  waitFor,
+} from './helpers/c-peers.js';
+
+afterEach(stopAll);
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'sockfd-c-'));
+}
+
+// demo1/demo5 style request: number padded to three digits.
+const padded = (n: number) => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
+// demo7 style request: `编号1`, not padded (to_string in the C++).
+const unpadded = (n: number) => `这是第${n}个超级女生，编号${n}。`;
+const rounds = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
+
+function clientLines(count: number, message: (n: number) => string): string[] {
+  return rounds(count).flatMap((n) => [`发送：${message(n)}`, '接收：ok']);
+}
+function serverLines(count: number, message: (n: number) => string): string[] {
+  return rounds(count).flatMap((n) => [`接收：${message(n)}`, '发送：ok']);
+}
+
+const serverUsage = (program: string) => [
+  `Using:./${program} 通讯端口`,
+  `Example:./${program} 5005`,
+  '',
+  '注意：运行服务端程序的Linux系统的防火墙必须要开通5005端口。',
+  '      如果是云服务器，还要开通云平台的访问策略。',
+  '',
+];
+const clientUsage = (program: string, example: string) => [`Using:./${program} 服务端的IP 服务端的端口`, `Example:./${program} ${example} 5005`, ''];
+
+/** Server-side TCP states on `port` as `ss -tan` reports them (independent of lib/procfs). */
+function ssStates(port: number): { state: string; recvQ: number; sendQ: number; local: string; peer: string }[] {
+  const text = execFileSync('ss', ['-tan', `( sport = :${port} )`], { encoding: 'utf8' });
+  return lines(text)
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .map(([state = '', recvQ = '', sendQ = '', local = '', peer = '']) => ({ state, recvQ: Number(recvQ), sendQ: Number(sendQ), local, peer }));
+}
+
+describe('building', () => {
+  it('compiles every program in c/ with the machine compiler at -O2', async () => {
+    const names = cProgramNames();
+    expect(names).toEqual(expect.arrayContaining(['demo1', 'demo2', 'demo5', 'demo6', 'demo7', 'demo8', 'demo10', 'demo11', 'demo12']));
+    expect(names).toEqual(expect.arrayContaining(['backlog-server', 'timewait-server', 'reuseaddr-server', 'bufsize-client']));
+    const binaries = await Promise.all(names.map((name) => cProgram(name)));
+    for (const binary of binaries) expect(statSync(binary).mode & 0o111).not.toBe(0);
+  });
+
+  it('reuses a binary newer than its source, rebuilds after the source changes, survives concurrent builds', async () => {
+    const outDir = tempDir();
+    const sourceDir = tempDir();
+    try {
+      const source = join(sourceDir, 'demo2.cpp');
+      copyFileSync(cProgramSource('demo2'), source);
+      // Two builds of one program at once (two test files): both get a whole binary.
+      const [first, second] = await Promise.all([compileC(source, { outDir }), compileC(source, { outDir })]);
+      expect(first).toBe(join(outDir, 'demo2'));
+      expect(second).toBe(first);
+      const built = statSync(first).mtimeMs;
+      await compileC(source, { outDir });
+      expect(statSync(first).mtimeMs).toBe(built);
+      const later = new Date(built + 5_000);
+      utimesSync(source, later, later);
+      await compileC(source, { outDir });
+      expect(statSync(first).mtimeMs).toBeGreaterThan(built);
+      // The rebuilt binary runs: the usage text of demo2.
+      const usage = await runProgram(first, []).finished;
+      expect(lines(usage.stdout)).toEqual(serverUsage('demo2'));
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+      rmSync(sourceDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a compile error with the compiler output', async () => {
+    const dir = tempDir();
+    try {
+      const source = join(dir, 'broken.cpp');
+      writeFileSync(source, 'int main() { int fd == -1; }\n');
+      await expect(compileC(source, { outDir: dir })).rejects.toThrow(/broken\.cpp.*error/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names only programs that exist', () => {
+    expect(() => cProgramSource('no-such-program')).toThrow(RangeError);
+    expect(() => cProgramSource('../lib/x')).toThrow(RangeError);
+  });
+});
+
+describe('usage and failures, as the tutorial prints them', () => {
+  it('every program given wrong arguments prints its usage lines and returns -1', async () => {
+    const cases: [string, string[]][] = [
+      ['demo1', clientUsage('demo1', '192.168.101.139')],
+      ['demo2', serverUsage('demo2')],
+      ['demo5', clientUsage('demo5', '192.168.101.138')],
+      ['demo6', serverUsage('demo6')],
+      ['demo7', clientUsage('demo7', '192.168.101.138')],
+      ['demo8', serverUsage('demo8')],
+      ['demo10', serverUsage('demo10')],
+      ['demo11', ['Using:./demo11 服务端的IP 服务端的端口 文件名 文件大小', 'Example:./demo11 192.168.101.138 5005 aaa.txt 2424', '']],
+      ['demo12', ['Using:./demo12 通讯端口 文件存放的目录', 'Example:./demo12 5005 /tmp', '', ...serverUsage('demo12').slice(3)]],
+    ];
+    for (const [name, expected] of cases) {
+      const result = await (await runC(name, [])).finished;
+      expect(lines(result.stdout), name).toEqual(expected);
+      expect(result.code, name).toBe(255);
+    }
+  });
+
+  it('a client facing a closed port: connect: Connection refused', async () => {
+    const port = await freePort();
+    for (const name of ['demo1', 'demo5']) {
+      const result = await (await runC(name, ['127.0.0.1', String(port)])).finished;
+      expect(result.stderr, name).toBe('connect: Connection refused\n');
+      expect(result.code).toBe(255);
+    }
+    const classClient = await (await runC('demo7', ['127.0.0.1', String(port)])).finished;
+    expect(classClient.stderr).toBe('connect(): Connection refused\n');
+  });
+
+  it('demo5 takes only an IP: inet_addr("localhost") is INADDR_NONE, and connect fails', async () => {
+    const { port } = await startCServer('demo6', (p) => [String(p)]);
+    const result = await (await runC('demo5', ['localhost', String(port)])).finished;
+    // 255.255.255.255 is a broadcast address: TCP refuses it (the tutorial saw the same errno).
+    expect(result.stderr).toBe('connect: Network is unreachable\n');
+    expect(result.code).toBe(255);
+  });
+
+  it('a server on a port in use: bind: Address already in use (initserver() for the class servers)', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '0.0.0.0', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      for (const [name, message] of [
+        ['demo2', 'bind: Address already in use'],
+        ['demo6', 'bind: Address already in use'],
+        ['demo8', 'initserver(): Address already in use'],
+        ['timewait-server', 'bind: Address already in use'],
+      ] as const) {
+        const result = await (await runC(name, [String(port)])).finished;
+        expect(result.stderr, name).toBe(`${message}\n`);
+        expect(result.code, name).toBe(255);
+      }
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+});
+
+describe('client and server exchanges', () => {
+  it('demo1 against demo2: three rounds, iret=0 when the client leaves', async () => {
+    const { server, port } = await startCServer('demo2', (p) => [String(p)]);
+    const client = await (await runC('demo1', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
+    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(client.stderr).toBe('');
+    expect(client.code).toBe(0);
+    const served = await server.finished;
+    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(3, padded), 'iret=0']);
+    expect(served.code).toBe(0);
+  });
+
+  it('demo1 resolves a host name with gethostbyname (localhost)', async () => {
+    const { server, port } = await startCServer('demo2', (p) => [String(p)]);
+    const client = await (await runC('demo1', ['localhost', String(port)], { env: fastSleep })).finished;
+    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(lines((await server.finished).stdout).at(-1)).toBe('iret=0');
+  });
+
+  it('demo1 prints "gethostbyname failed." and a blank line for a name that does not resolve', async () => {
+    const result = await (await runC('demo1', ['no-such-host.invalid', '5005'])).finished;
+    expect(result.stdout).toBe('gethostbyname failed.\n\n');
+    expect(result.code).toBe(255);
+  });
+
+  it('demo5 (inet_addr) against demo6 (INADDR_ANY): ten rounds', async () => {
+    const { server, port } = await startCServer('demo6', (p) => [String(p)]);
+    const client = await (await runC('demo5', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
+    expect(lines(client.stdout)).toEqual(clientLines(10, padded));
+    const served = await server.finished;
+    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(10, padded), 'iret=0']);
+  });
+
+  it('demo7 against demo8 (the classes): ten rounds, 编号1 unpadded, recv(): Success at the end', async () => {
+    const { server, port } = await startCServer('demo8', (p) => [String(p)]);
+    const client = await (await runC('demo7', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
+    expect(lines(client.stdout)).toEqual(clientLines(10, unpadded));
+    expect(client.code).toBe(0);
+    const served = await server.finished;
+    expect(lines(served.stdout)).toEqual(['客户端已连接(127.0.0.1)。', ...serverLines(10, unpadded)]);
+    // recv() returned 0 and errno was never set: perror says Success, as in the tutorial.
+    expect(served.stderr).toBe('recv(): Success\n');
+  });
+
+  it('rw-client (write/read) against demo2: ten rounds', async () => {
+    const { server, port } = await startCServer('demo2', (p) => [String(p)]);
+    const client = await (await runC('rw-client', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
+    expect(lines(client.stdout)).toEqual(clientLines(10, padded));
+    expect(lines((await server.finished).stdout)).toEqual(['客户端已连接。', ...serverLines(10, padded), 'iret=0']);
+  });
+
+  it('bufsize-client prints the socket buffer sizes, then talks as demo1', async () => {
+    const { server, port } = await startCServer('demo2', (p) => [String(p)]);
+    const client = await (await runC('bufsize-client', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
+    const [send = '', recv = '', ...rest] = lines(client.stdout);
+    expect(send).toMatch(/^send bufsize=[1-9]\d*$/);
+    expect(recv).toMatch(/^recv bufsize=[1-9]\d*$/);
+    expect(rest).toEqual(clientLines(3, padded));
+    await server.finished;
+  });
+});
+
+describe('demo10: the fork-per-connection server', () => {
+  it('serves several concurrent demo7 clients, each in a child; recv(): Invalid argument as in the tutorial', async () => {
+    // detached: FathEXIT runs kill(0,SIGTERM), which must reach demo10's group, not ours.
+    const { server, port } = await startCServer('demo10', (p) => [String(p)], { detached: true });
+    const clients = await Promise.all(rounds(3).map(() => runC('demo7', ['127.0.0.1', String(port)], { env: fastSleep })));
+    for (const client of await Promise.all(clients.map((c) => c.finished))) {
+      expect(lines(client.stdout)).toEqual(clientLines(10, unpadded));
+      expect(client.code).toBe(0);
+    }
+    // Each child writes whole lines; three conversations interleave line by line.
+    const expectedOut = rounds(3).flatMap(() => ['客户端已连接(127.0.0.1)。', ...serverLines(10, unpadded)]);
+    await waitFor('three children to finish', () => (lines(server.stdout()).length >= expectedOut.length ? true : undefined));
+    // errno was left at EINVAL by signal(SIGKILL,SIG_IGN) in the ignore-all loop.
+    await waitFor('three perror lines', () => (lines(server.stderr()).length >= 3 ? true : undefined));
+    expect(lines(server.stdout()).sort()).toEqual(expectedOut.sort());
+    expect(lines(server.stderr())).toEqual(['recv(): Invalid argument', 'recv(): Invalid argument', 'recv(): Invalid argument']);
+    const stopped = await server.stop('SIGTERM');
+    expect(lines(stopped.stdout).at(-1)).toBe('父进程退出，sig=15');
+    expect(stopped.code).toBe(0);
+  });
+
+  it('parent keeps only the listener, the child only the client; SIGTERM stops both with their messages', async () => {
+    const { server, port } = await startCServer('demo10', (p) => [String(p)], { detached: true });
+    // A client that stays connected, so a child is alive when the parent is stopped.
+    const idle: NetSocket = connect(port, '127.0.0.1');
+    idle.on('error', () => {});
+    try {
+      await new Promise<void>((resolve) => idle.once('connect', resolve));
+      const childPid = await waitFor('the child', () => {
+        const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8').trim();
+        return children === '' ? undefined : Number(children.split(/\s+/)[0]);
+      });
+      // fds 0..2 are Node's stdio socketpairs; the program's own sockets come after.
+      const ownSockets = (pid: number) => listFds(pid).filter((fd) => fd.fd > 2 && fd.socketInode !== undefined);
+      const parentSockets = await waitFor('the parent to close the client fd', () => {
+        const sockets = ownSockets(server.pid);
+        return sockets.length === 1 ? sockets : undefined;
+      });
+      expect(parentSockets[0]!.socket).toMatchObject({ protocol: 'tcp', state: 'LISTEN', localPort: port });
+      const childSockets = await waitFor('the child to close the listener', () => {
+        const sockets = ownSockets(childPid);
+        return sockets.length === 1 ? sockets : undefined;
+      });
+      expect(childSockets[0]!.socket).toMatchObject({
+        protocol: 'tcp',
+        state: 'ESTABLISHED',
+        localPort: port,
+        remotePort: idle.localPort,
+      });
+      const stopped = await server.stop('SIGTERM');
+      expect(lines(stopped.stdout)).toContain('父进程退出，sig=15');
+      await waitFor('the child to exit', () => {
+        try {
+          readFileSync(`/proc/${childPid}/stat`);
+          return undefined;
+        } catch {
+          return true;
+        }
+      });
+      // The child's line went to the same pipe; the parent's kill(0,SIGTERM) reached it.
+      await waitFor('the child message', () => (server.stdout().includes(`子进程${childPid}退出，sig=15`) ? true : undefined));
+      expect(lines(server.stdout()).sort()).toEqual(['客户端已连接(127.0.0.1)。', '父进程退出，sig=15', `子进程${childPid}退出，sig=15`].sort());
+    } finally {
+      idle.destroy();
+    }
+  });
+});
+
+describe('demo11 / demo12: the file transfer', () => {
+  // One chunk only: with several, demo12's lesson bug (a short recv() counted as
+  // a full 4096) corrupts the copy whenever TCP delivers a chunk in two parts.
+  it('uploads a binary file of one chunk; the copy has the same checksum; then SIGTERM stops the server', async () => {
+    const from = tempDir();
+    const to = tempDir();
+    try {
+      const content = randomBytes(4000);
+      writeFileSync(join(from, 'photo.bin'), content);
+      const { server, port } = await startCServer('demo12', (p) => [String(p), to], { detached: true });
+      const client = await (await runC('demo11', ['127.0.0.1', String(port), 'photo.bin', String(content.length)], { cwd: from })).finished;
+      expect(lines(client.stdout)).toEqual([`发送文件信息的结构体photo.bin(${content.length})。`, '发送文件内容成功。']);
+      expect(client.code).toBe(0);
+      await waitFor('the child to finish', () => (lines(server.stdout()).length >= 3 ? true : undefined));
+      expect(lines(server.stdout())).toEqual(['客户端已连接(127.0.0.1)。', `文件信息结构体photo.bin(${content.length})。`, '接收文件内容成功。']);
+      const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+      expect(sha(readFileSync(join(to, 'photo.bin')))).toBe(sha(content));
+      const stopped = await server.stop('SIGTERM');
+      expect(lines(stopped.stdout).at(-1)).toBe('父进程退出，sig=15');
+    } finally {
+      rmSync(from, { recursive: true, force: true });
+      rmSync(to, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the lesson bug: a 0-byte file fails on both sides', async () => {
+    const from = tempDir();
+    const to = tempDir();
+    try {
+      writeFileSync(join(from, 'empty.txt'), '');
+      const { server, port } = await startCServer('demo12', (p) => [String(p), to], { detached: true });
+      const client = await (await runC('demo11', ['127.0.0.1', String(port), 'empty.txt', '0'], { cwd: from })).finished;
+      // send() of 0 bytes returns 0, which the class treats as failure; errno is untouched.
+      expect(lines(client.stdout)).toEqual(['发送文件信息的结构体empty.txt(0)。']);
+      expect(client.stderr).toBe('sendfile(): Success\n');
+      expect(client.code).toBe(255);
+      await waitFor('the child to give up', () => (server.stdout().includes('接收文件内容失败。') ? true : undefined));
+      expect(lines(server.stdout())).toEqual(['客户端已连接(127.0.0.1)。', '文件信息结构体empty.txt(0)。', '接收文件内容失败。']);
+      await server.stop('SIGTERM');
+    } finally {
+      rmSync(from, { recursive: true, force: true });
+      rmSync(to, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the handshake and close lessons', () => {
+  it('backlog-server (listen(fd,3), never accepts): backlog+1 connections complete, Recv-Q 4', async () => {
+    const { port } = await startCServer('backlog-server', (p) => [String(p)]);
+    const clients = rounds(7).map(() => connect(port, '127.0.0.1').on('error', () => {}));
+    try {
+      const established = await waitFor('the accept queue to fill', () => {
+        const states = ssStates(port);
+        const listen = states.find((s) => s.state === 'LISTEN');
+        return listen?.recvQ === 4 ? states.filter((s) => s.state === 'ESTAB') : undefined;
+      });
+      expect(established).toHaveLength(4);
+      // ss shows the backlog limit in the listener's Send-Q.
+      expect(ssStates(port).find((s) => s.state === 'LISTEN')?.sendQ).toBe(3);
+    } finally {
+      for (const client of clients) client.destroy();
+    }
+  });
+
+  /** Runs `name` on `port`, connects a client that closes after the server did; resolves to the server's output. */
+  async function closeFirst(name: string, port: number): Promise<string[]> {
+    const server = await runC(name, [String(port)]);
+    await waitFor(`${name} to listen`, () => (ssStates(port).some((s) => s.state === 'LISTEN') || server.exited() ? true : undefined));
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => {});
+    // The server's FIN arrives, Node's socket ends its side too: the server side goes to TIME_WAIT.
+    await new Promise<void>((resolve) => client.once('close', () => resolve()));
+    const served = await server.finished;
+    await waitFor('TIME-WAIT on the server port', () =>
+      ssStates(port).some((s) => s.state === 'TIME-WAIT' && s.local === `127.0.0.1:${port}`) ? true : undefined,
+    );
+    return lines(served.stdout + served.stderr);
+  }
+
+  async function bindFails(name: string, port: number): Promise<void> {
+    const result = await (await runC(name, [String(port)])).finished;
+    expect(result.stderr, name).toBe('bind: Address already in use\n');
+    expect(result.code, name).toBe(255);
+  }
+
+  it('timewait-server closes first: its port holds TIME_WAIT and no server can bind it', async () => {
+    const { server, port } = await startCServer('timewait-server', (p) => [String(p)]);
+    await server.stop('SIGKILL');
+    expect(await closeFirst('timewait-server', port)).toEqual(['客户端已连接。']);
+    await bindFails('timewait-server', port);
+    // Linux lets a bind reuse a TIME_WAIT port only when both sockets set
+    // SO_REUSEADDR: the old one did not, so even reuseaddr-server fails here.
+    await bindFails('reuseaddr-server', port);
+  });
+
+  it('reuseaddr-server closes first: restarting it binds at once, timewait-server still cannot', async () => {
+    const { server, port } = await startCServer('reuseaddr-server', (p) => [String(p)]);
+    await server.stop('SIGKILL');
+    expect(await closeFirst('reuseaddr-server', port)).toEqual(['客户端已连接。']);
+    await bindFails('timewait-server', port);
+    expect(await closeFirst('reuseaddr-server', port)).toEqual(['客户端已连接。']);
+  });
+
+  it('timewait-client sleeps after connect, then talks three rounds with write/read', async () => {
+    const { server, port } = await startCServer('demo2', (p) => [String(p)]);
+    // sleep(1000) at scale 0.001 is one second.
+    const client = await (await runC('timewait-client', ['127.0.0.1', String(port)], { env: { SOCKFD_SLEEP_SCALE: '0.001' } })).finished;
+    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    await server.finished;
+  });
+});
+
+describe('the fd lessons', () => {
+  it('demo3 writes data.txt and prints its fd, the lowest free one; demo4 reads it back', async () => {
+    const dir = tempDir();
+    try {
+      const lowest = lowestFreeInChild();
+      const written = await (await runC('demo3', [], { cwd: dir })).finished;
+      expect(lines(written.stdout)).toEqual([`文件描述符fd=${lowest}`]);
+      expect(readFileSync(join(dir, 'data.txt'), 'utf8')).toBe('我是一只傻傻鸟。\n');
+      const read = await (await runC('demo4', [], { cwd: dir })).finished;
+      expect(lines(read.stdout)).toEqual([`文件描述符fd=${lowest}`, '我是一只傻傻鸟。']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fd-hold holds data.txt and a socket at the fds it prints, visible in /proc while it sleeps', async () => {
+    const dir = tempDir();
+    try {
+      const holder = await runC('fd-hold', [], { cwd: dir, env: fastSleep });
+      const seen = await waitFor('data.txt and a socket in /proc', () => {
+        const fds = listFds(holder.pid);
+        const file = fds.find((fd) => fd.target === join(dir, 'data.txt'));
+        const socket = fds.find((fd) => fd.socketInode !== undefined && fd.fd > 2); // 0..2 are Node's socketpairs
+        return file && socket ? { file: file.fd, socket: socket.fd } : undefined;
+      });
+      const result = await holder.finished;
+      // stdout is a pipe, so printf's lines arrive when the program exits.
+      expect(lines(result.stdout)).toEqual([`文件描述符fd=${seen.file}`, `sockfd=${seen.socket}`]);
+      expect(seen.file).toBe(lowestFreeInChild());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exhaust creates sockets until socket: Too many open files (ulimit -n 64)', async () => {
+    const binary = await cProgram('exhaust');
+    const inherited = new Set(inheritedFds());
+    // The shell lowers both limits, then becomes the program (exec keeps the limit).
+    const limited = await runProgram('/bin/sh', ['-c', 'ulimit -n 64 && exec "$0" 127.0.0.1 5005', binary]).finished;
+    const expected = rounds(63)
+      .filter((fd) => fd >= 3 && !inherited.has(fd))
+      .map((fd) => `sockfd = ${fd}`);
+    expect(lines(limited.stdout)).toEqual(expected);
+    expect(limited.stderr).toBe('socket: Too many open files\n');
+    expect(limited.code).toBe(255);
+  });
+});
