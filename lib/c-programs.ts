@@ -3,6 +3,7 @@
 // ask for a program by name and get the path of an up-to-date binary.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from './native.js';
@@ -79,17 +80,41 @@ function failure(build: NonNullable<CompilePlan['build']>, error: unknown): Erro
   return new Error(`${build.compiler} ${build.args.join(' ')} failed:\n${stderr || String(error)}`, { cause: error });
 }
 
-/** Compiles `source` (a .c or .cpp path) unless its binary is up to date; resolves to the binary's path. */
-export async function compileC(source: string, options: CompileOptions = {}): Promise<string> {
-  const { output, build } = plan(source, options);
-  if (!build) return output;
+// Compilers are big: at most one per CPU at a time, and one build per binary
+// in this process however many callers ask for it at once.
+const compilerSlots = { free: availableParallelism(), waiting: [] as (() => void)[] };
+const building = new Map<string, Promise<string>>();
+
+async function withCompilerSlot<T>(run: () => Promise<T>): Promise<T> {
+  if (compilerSlots.free > 0) compilerSlots.free--;
+  else await new Promise<void>((resolve) => compilerSlots.waiting.push(resolve));
   try {
-    await execFileAsync(build.compiler, build.args, { encoding: 'utf8' });
-  } catch (error) {
-    throw failure(build, error);
+    return await run();
+  } finally {
+    const next = compilerSlots.waiting.shift();
+    if (next) next();
+    else compilerSlots.free++;
   }
-  renameSync(build.temporary, output);
-  return output;
+}
+
+/** Compiles `source` (a .c or .cpp path) unless its binary is up to date; resolves to the binary's path. */
+export function compileC(source: string, options: CompileOptions = {}): Promise<string> {
+  const key = join(options.outDir ?? cBuildDir, basename(source, extname(source)));
+  const pending = building.get(key);
+  if (pending) return pending;
+  const job = withCompilerSlot(async () => {
+    const { output, build } = plan(source, options);
+    if (!build) return output;
+    try {
+      await execFileAsync(build.compiler, build.args, { encoding: 'utf8' });
+    } catch (error) {
+      throw failure(build, error);
+    }
+    renameSync(build.temporary, output);
+    return output;
+  }).finally(() => building.delete(key));
+  building.set(key, job);
+  return job;
 }
 
 /** compileC without awaiting (blocks while the compiler runs). */

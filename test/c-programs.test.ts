@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
 import { connect, createServer, type Socket as NetSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +76,16 @@ describe('building', () => {
     try {
       const source = join(sourceDir, 'demo2.cpp');
       copyFileSync(cProgramSource('demo2'), source);
-      // Two builds of one program at once (two test files): both get a whole binary.
+      // Two processes (two test files) build one program at once: each writes a
+      // temporary file and renames it, so both succeed and the binary is whole.
+      const script = `const m = await import(${JSON.stringify(join(process.cwd(), 'dist/lib/c-programs.js'))});
+        process.stdout.write(await m.compileC(${JSON.stringify(source)}, { outDir: ${JSON.stringify(outDir)} }));`;
+      const builds = await Promise.all(
+        [0, 1].map(() => runProgram(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 60_000 }).finished),
+      );
+      for (const build of builds) expect(build).toMatchObject({ code: 0, stdout: join(outDir, 'demo2'), stderr: '' });
+      expect(readdirSync(outDir)).toEqual(['demo2']);
+      // In one process, callers asking at once share one build.
       const [first, second] = await Promise.all([compileC(source, { outDir }), compileC(source, { outDir })]);
       expect(first).toBe(join(outDir, 'demo2'));
       expect(second).toBe(first);
