@@ -34,6 +34,8 @@ import {
 import type { AddressInput, SockAddr } from './sockaddr.js';
 import type { BinaryData, Data, Linger, SockOptInput, SockOptValue, TcpInfo } from './posix.js';
 import type { SyscallError } from './errors.js';
+import { isSyscallError } from './errors.js';
+import * as asyncCalls from './async.js';
 
 /** recvExactly() met end of stream before it had every byte. */
 export class EndOfStreamError extends Error {
@@ -365,4 +367,77 @@ export class Socket implements Disposable {
   get tcpInfo(): TcpInfo {
     return this.getOption(IPPROTO_TCP, TCP_INFO) as TcpInfo;
   }
+
+  // ---- async: non-blocking calls on the event loop (lib/async.ts) -------------------
+  // Each tries the call first and waits for readiness only when it would block;
+  // options { signal, timeout } end it with AbortError / TimeoutError.
+
+  /** accept() without blocking the loop; the new Socket is non-blocking and close-on-exec. */
+  async acceptAsync(options?: asyncCalls.AsyncAcceptOptions): Promise<AcceptedSocket> {
+    const { fd, address } = await asyncCalls.acceptAsync(this.#live('accept'), options);
+    return { socket: new Socket(fd), address };
+  }
+
+  /**
+   * Every connection, as it comes: `for await (const conn of server.connections())`.
+   * Ends when this socket is closed; an abort or timeout in `options` throws.
+   */
+  async *connections(options?: asyncCalls.AsyncAcceptOptions): AsyncGenerator<Socket, void, undefined> {
+    while (!this.closed) {
+      let accepted: posix.Accepted;
+      try {
+        accepted = await asyncCalls.acceptAsync(this.#fd, options);
+      } catch (error) {
+        if (this.closed && isSyscallError(error, 'EBADF')) return;
+        throw error;
+      }
+      yield new Socket(accepted.fd);
+    }
+  }
+
+  /** connect() without blocking the loop (EINPROGRESS, then SO_ERROR). */
+  async connectAsync(address: AddressInput, options?: asyncCalls.AsyncOptions): Promise<this> {
+    await asyncCalls.connectAsync(this.#live('connect'), address, options);
+    return this;
+  }
+
+  async recvAsync(buffer: BinaryData, options?: asyncCalls.AsyncIoOptions): Promise<number> {
+    return asyncCalls.recvAsync(this.#live('recv'), buffer, options);
+  }
+
+  async sendAsync(data: Data, options?: asyncCalls.AsyncIoOptions): Promise<number> {
+    return asyncCalls.sendAsync(this.#live('send'), data, options);
+  }
+
+  /** Every byte, over as many sends (and waits) as it takes. */
+  async sendAllAsync(data: Data, options?: asyncCalls.AsyncIoOptions): Promise<number> {
+    return asyncCalls.sendAllAsync(this.#live('send'), data, options);
+  }
+
+  /** Exactly `n` bytes (a new Buffer), or `buffer` filled; EndOfStreamError when the peer closes first. */
+  recvExactlyAsync(n: number, options?: asyncCalls.AsyncOptions & { flags?: number }): Promise<Buffer>;
+  recvExactlyAsync<T extends BinaryData>(buffer: T, options?: asyncCalls.AsyncOptions & { flags?: number }): Promise<T>;
+  async recvExactlyAsync(target: number | BinaryData, options?: asyncCalls.AsyncOptions & { flags?: number }): Promise<BinaryData> {
+    const fd = this.#live('recv');
+    return typeof target === 'number' ? asyncCalls.recvExactlyAsync(fd, target, options) : asyncCalls.recvExactlyAsync(fd, target, options);
+  }
+
+  async recvfromAsync(buffer: BinaryData, options?: asyncCalls.AsyncIoOptions): Promise<posix.Received> {
+    return asyncCalls.recvfromAsync(this.#live('recvfrom'), buffer, options);
+  }
+
+  async sendtoAsync(data: Data, address: AddressInput, options?: asyncCalls.AsyncIoOptions): Promise<number> {
+    return asyncCalls.sendtoAsync(this.#live('sendto'), data, address, options);
+  }
+
+  /** Resolves when the socket is readable (data, a connection, EOF or an error). */
+  async waitReadable(options?: asyncCalls.AsyncOptions): Promise<void> {
+    return asyncCalls.waitReadable(this.#live('poll'), options);
+  }
+
+  /** Resolves when the socket is writable. */
+  async waitWritable(options?: asyncCalls.AsyncOptions): Promise<void> {
+    return asyncCalls.waitWritable(this.#live('poll'), options);
+  }
+  // ---- end of async ------------------------------------------------------------------
 }
