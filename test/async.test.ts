@@ -421,3 +421,63 @@ describe('connect, send and receive', () => {
     for (const f of [fd, client, listenFd]) posix.close(f);
   });
 });
+
+describe('the Socket class', () => {
+  it('for await (const conn of server.connections()) serves clients and ends when the server closes', async () => {
+    const { Socket } = await import('../lib/socket.js');
+    const server = Socket.tcp().bind(loopback(0)).listen();
+    const address = server.localAddress;
+    if (address.family !== 'AF_INET') throw new Error('expected AF_INET');
+    const greeted: string[] = [];
+    const serving = (async () => {
+      for await (const conn of server.connections()) {
+        const name = (await conn.recvExactlyAsync(5)).toString();
+        await conn.sendAllAsync(`hello ${name}`);
+        greeted.push(name);
+        conn.close();
+        if (greeted.length === 3) server.close(); // the loop ends by itself
+      }
+      return 'ended';
+    })();
+    const replies = [];
+    for (const name of ['alice', 'bobby', 'carol']) {
+      using client = Socket.tcp();
+      await client.connectAsync(address, { timeout: 10_000 });
+      await client.sendAllAsync(name);
+      replies.push((await client.recvExactlyAsync(11)).toString());
+    }
+    expect(await serving).toBe('ended');
+    expect(replies).toEqual(['hello alice', 'hello bobby', 'hello carol']);
+    expect(greeted).toEqual(['alice', 'bobby', 'carol']);
+  });
+
+  it('async methods of a closed Socket reject with EBADF instead of throwing', async () => {
+    const { Socket } = await import('../lib/socket.js');
+    const socket = Socket.tcp();
+    socket.close();
+    const pending = socket.recvAsync(Buffer.alloc(1));
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await rejection(pending)).toMatchObject({ code: 'EBADF', syscall: 'recv' });
+  });
+
+  it('acceptAsync, UDP sendtoAsync/recvfromAsync and the waits on a Socket', async () => {
+    const { Socket } = await import('../lib/socket.js');
+    using server = Socket.tcp().bind(loopback(0)).listen();
+    using client = Socket.tcp();
+    const [, accepted] = await Promise.all([client.connectAsync(server.localAddress as { family: 'AF_INET'; address: string; port: number }), server.acceptAsync()]);
+    using conn = accepted.socket;
+    expect(accepted.address).toEqual(client.localAddress);
+    await conn.waitWritable();
+    expect(await client.sendAsync('ab')).toBe(2);
+    await conn.waitReadable();
+    expect(await conn.recvAsync(Buffer.alloc(2))).toBe(2);
+
+    using a = Socket.udp().bind(loopback(0));
+    using b = Socket.udp().bind(loopback(0));
+    expect(await a.sendtoAsync('datagram', b.localAddress as { family: 'AF_INET'; address: string; port: number })).toBe(8);
+    const buffer = Buffer.alloc(16);
+    const { bytes, address } = await b.recvfromAsync(buffer);
+    expect(buffer.toString('utf8', 0, bytes)).toBe('datagram');
+    expect(address).toEqual(a.localAddress);
+  });
+});
