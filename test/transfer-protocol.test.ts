@@ -8,6 +8,7 @@ import {
   TEMP_PREFIX,
   TUTORIAL_HEADER_SIZE,
   TransferRefusal,
+  checkSize,
   decodeExtendedFixed,
   decodeReply,
   decodeTutorialHeader,
@@ -94,18 +95,19 @@ describe('the extended format', () => {
   it('carries sizes above 4 GiB', () => {
     const header = encodeExtendedHeader('big', 5 * 2 ** 32 + 7);
     expect([...header.subarray(8, 16)]).toEqual([0, 0, 0, 5, 0, 0, 0, 7]);
-    expect(decodeExtendedFixed(header.subarray(0, EXTENDED_FIXED_SIZE), 2 ** 50)).toEqual({ size: 5 * 2 ** 32 + 7, nameLength: 3 });
+    expect(decodeExtendedFixed(header.subarray(0, EXTENDED_FIXED_SIZE))).toEqual({ size: 21474836487n, nameLength: 3 });
+    expect(checkSize(21474836487n, 2 ** 50)).toBe(21474836487);
   });
 
   it('refuses a wrong magic, an unknown version, a size above the limit, bad name lengths', () => {
     const good = [0x00, 0x73, 0x6f, 0x63, 0x6b, 0x66, 0x64, 0x01, 0, 0, 0, 0, 0, 0, 0, 5, 0, 1];
-    expect(decodeExtendedFixed(Buffer.from(good), LIMIT)).toEqual({ size: 5, nameLength: 1 });
+    expect(decodeExtendedFixed(Buffer.from(good))).toEqual({ size: 5n, nameLength: 1 });
     const withByte = (index: number, value: number): Buffer => Buffer.from(good.map((b, i) => (i === index ? value : b)));
-    expect(refusal(() => decodeExtendedFixed(withByte(1, 0x53), LIMIT)).code).toBe('BAD_HEADER');
-    expect(refusal(() => decodeExtendedFixed(withByte(7, 0x02), LIMIT)).reason).toMatch(/version 2/);
-    expect(refusal(() => decodeExtendedFixed(withByte(8, 0xff), LIMIT)).code).toBe('TOO_LARGE'); // 2^64 - ...
-    expect(refusal(() => decodeExtendedFixed(withByte(17, 0), LIMIT)).code).toBe('BAD_NAME');
-    expect(refusal(() => decodeExtendedFixed(Buffer.from([...good.slice(0, 16), 0x01, 0x00]), LIMIT)).code).toBe('BAD_NAME'); // 256
+    expect(refusal(() => decodeExtendedFixed(withByte(1, 0x53))).code).toBe('BAD_HEADER');
+    expect(refusal(() => decodeExtendedFixed(withByte(7, 0x02))).reason).toMatch(/version 2/);
+    expect(refusal(() => checkSize(decodeExtendedFixed(withByte(8, 0xff)).size, LIMIT)).code).toBe('TOO_LARGE'); // 0xff00000000000005
+    expect(refusal(() => decodeExtendedFixed(withByte(17, 0))).code).toBe('BAD_NAME');
+    expect(refusal(() => decodeExtendedFixed(Buffer.from([...good.slice(0, 16), 0x01, 0x00]))).code).toBe('BAD_NAME'); // 256
   });
 
   it('cannot be confused with a tutorial header: only a NUL first byte selects it', () => {

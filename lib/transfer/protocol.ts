@@ -148,24 +148,37 @@ export function encodeTutorialHeader(name: string, size: number): Buffer {
   return header;
 }
 
-/**
- * Reads a 260-byte tutorial header. The name ends at the first NUL (bytes
- * after it are ignored, as C's strings do); a name without NUL is refused.
- */
-export function decodeTutorialHeader(header: Uint8Array, maxSize: number): UploadHeader {
-  if (header.length !== TUTORIAL_HEADER_SIZE) throw new TransferRefusal('BAD_HEADER', `the header is ${header.length} bytes, not ${TUTORIAL_HEADER_SIZE}`);
-  const field = header.subarray(0, TUTORIAL_NAME_FIELD);
-  const end = field.indexOf(0);
-  if (end < 0) throw new TransferRefusal('BAD_NAME', `the name fills all ${TUTORIAL_NAME_FIELD} bytes with no terminating NUL`);
-  const name = checkName(field.subarray(0, end));
-  const size = Buffer.from(header.buffer, header.byteOffset, header.byteLength).readInt32LE(TUTORIAL_NAME_FIELD);
-  checkSize(size, maxSize);
-  return { name, size };
+/** The two fields of a tutorial header, unchecked: the name's bytes (null when no NUL ends them) and the int. */
+export interface TutorialFields {
+  nameBytes: Buffer | null;
+  size: number;
 }
 
-function checkSize(size: number, maxSize: number): void {
-  if (size < 0) throw new TransferRefusal('BAD_HEADER', `the size is negative (${size})`);
-  if (size > maxSize) throw new TransferRefusal('TOO_LARGE', `${size} bytes is more than this server's limit of ${maxSize}`);
+/** Splits a 260-byte tutorial header. The name ends at the first NUL; bytes after it are ignored, as C's strings do. */
+export function splitTutorialHeader(header: Uint8Array): TutorialFields {
+  if (header.length !== TUTORIAL_HEADER_SIZE) throw new TransferRefusal('BAD_HEADER', `the header is ${header.length} bytes, not ${TUTORIAL_HEADER_SIZE}`);
+  const view = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+  const end = view.subarray(0, TUTORIAL_NAME_FIELD).indexOf(0);
+  return { nameBytes: end < 0 ? null : view.subarray(0, end), size: view.readInt32LE(TUTORIAL_NAME_FIELD) };
+}
+
+/** Checks a tutorial header's fields: a plain name ended by NUL, a size of 0..maxSize. */
+export function checkTutorialFields(fields: TutorialFields, maxSize: number): UploadHeader {
+  if (fields.nameBytes === null) throw new TransferRefusal('BAD_NAME', `the name fills all ${TUTORIAL_NAME_FIELD} bytes with no terminating NUL`);
+  const name = checkName(fields.nameBytes);
+  return { name, size: checkSize(BigInt(fields.size), maxSize) };
+}
+
+/** Reads and checks a 260-byte tutorial header. */
+export function decodeTutorialHeader(header: Uint8Array, maxSize: number): UploadHeader {
+  return checkTutorialFields(splitTutorialHeader(header), maxSize);
+}
+
+/** The size as a number, or BAD_HEADER (negative) / TOO_LARGE (above maxSize). */
+export function checkSize(size: bigint, maxSize: number): number {
+  if (size < 0n) throw new TransferRefusal('BAD_HEADER', `the size is negative (${size})`);
+  if (size > BigInt(maxSize)) throw new TransferRefusal('TOO_LARGE', `${size} bytes is more than this server's limit of ${maxSize}`);
+  return Number(size);
 }
 
 // ---- the extended format ---------------------------------------------------------
@@ -183,24 +196,22 @@ export function encodeExtendedHeader(name: string, size: number): Buffer {
   return header;
 }
 
-/** The fixed part of an extended header: the size and how many name bytes follow. */
+/** The fixed part of an extended header: the size (unchecked: see checkSize) and how many name bytes follow. */
 export interface ExtendedFixed {
-  size: number;
+  size: bigint;
   nameLength: number;
 }
 
-/** Checks magic and version, the size against the limit and the name length (1..NAME_MAX). */
-export function decodeExtendedFixed(fixed: Uint8Array, maxSize: number): ExtendedFixed {
+/** Checks magic, version and the name length (1..NAME_MAX); the size is checked after the name is read, so logs can name the file. */
+export function decodeExtendedFixed(fixed: Uint8Array): ExtendedFixed {
   if (fixed.length !== EXTENDED_FIXED_SIZE) throw new TransferRefusal('BAD_HEADER', `the header is ${fixed.length} bytes, not ${EXTENDED_FIXED_SIZE}`);
   const view = Buffer.from(fixed.buffer, fixed.byteOffset, fixed.byteLength);
   if (!view.subarray(0, 7).equals(EXTENDED_MAGIC.subarray(0, 7))) throw new TransferRefusal('BAD_HEADER', 'the header does not start with "\\0sockfd"');
   if (view[7] !== EXTENDED_MAGIC[7]) throw new TransferRefusal('BAD_HEADER', `version ${view[7]} is not supported (this server speaks ${EXTENDED_MAGIC[7]})`);
-  const big = view.readBigUInt64BE(8);
-  if (big > BigInt(maxSize)) throw new TransferRefusal('TOO_LARGE', `${big} bytes is more than this server's limit of ${maxSize}`);
   const nameLength = view.readUInt16BE(16);
   if (nameLength === 0) throw new TransferRefusal('BAD_NAME', 'the name is empty');
   if (nameLength > NAME_MAX) throw new TransferRefusal('BAD_NAME', `the name is ${nameLength} bytes, more than ${NAME_MAX}`);
-  return { size: Number(big), nameLength };
+  return { size: view.readBigUInt64BE(8), nameLength };
 }
 
 // ---- replies of the extended format ------------------------------------------------

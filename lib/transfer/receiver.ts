@@ -33,8 +33,10 @@ import {
   TUTORIAL_OK,
   TransferRefusal,
   checkName,
+  checkSize,
+  checkTutorialFields,
   decodeExtendedFixed,
-  decodeTutorialHeader,
+  splitTutorialHeader,
   encodeReply,
   formatOfFirstByte,
   type ReplyCodeName,
@@ -168,16 +170,18 @@ class Upload {
       const n = recvFullWithin(this.fd, this.buffer, this.idle, 1, TUTORIAL_HEADER_SIZE - 1);
       if (n < TUTORIAL_HEADER_SIZE - 1)
         throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${TUTORIAL_HEADER_SIZE} header bytes`);
-      const header = decodeTutorialHeader(this.buffer.subarray(0, TUTORIAL_HEADER_SIZE), maxSize);
-      this.name = header.name;
-      this.size = header.size;
+      const fields = splitTutorialHeader(this.buffer.subarray(0, TUTORIAL_HEADER_SIZE));
+      if (fields.nameBytes !== null) this.name = fields.nameBytes.toString('utf8');
+      this.size = checkTutorialFields(fields, maxSize).size;
     } else {
       const n = recvFullWithin(this.fd, this.buffer, this.idle, 1, EXTENDED_FIXED_SIZE - 1);
       if (n < EXTENDED_FIXED_SIZE - 1)
         throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${EXTENDED_FIXED_SIZE} header bytes`);
-      const fixed = decodeExtendedFixed(this.buffer.subarray(0, EXTENDED_FIXED_SIZE), maxSize);
-      this.name = checkName(this.recvExactly(fixed.nameLength, 'the name'));
-      this.size = fixed.size;
+      const fixed = decodeExtendedFixed(this.buffer.subarray(0, EXTENDED_FIXED_SIZE));
+      const nameBytes = this.recvExactly(fixed.nameLength, 'the name');
+      this.name = nameBytes.toString('utf8');
+      checkName(nameBytes);
+      this.size = checkSize(fixed.size, maxSize);
     }
   }
 
