@@ -266,6 +266,71 @@ export function listFds(pid: number = process.pid): FdEntry[] {
   return entries;
 }
 
+/** A process holding a socket. */
+export interface SocketOwner {
+  pid: number;
+  /** /proc/<pid>/comm: the program name, at most 15 bytes. */
+  name: string;
+  fd: number;
+}
+
+/** The name of process `pid` (/proc/<pid>/comm), or undefined when it is gone. */
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${checkPid(pid)}/comm`, 'utf8').replace(/\n$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which processes hold which sockets, by inode, from every /proc/<pid>/fd this
+ * user may read (netstat -p and ss -p do the same; others' processes are skipped).
+ * A socket shared after fork() has several owners.
+ */
+export function socketOwners(): Map<number, SocketOwner[]> {
+  const owners = new Map<number, SocketOwner[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone, or another user's
+    }
+    const comm = processName(pid) ?? '?';
+    for (const fd of fds) {
+      let inode: number | undefined;
+      try {
+        inode = socketInode(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        continue;
+      }
+      if (inode === undefined) continue;
+      const list = owners.get(inode) ?? [];
+      list.push({ pid, name: comm, fd: Number(fd) });
+      owners.set(inode, list);
+    }
+  }
+  return owners;
+}
+
+/** The pids of the children of `pid` (from the children file of each of its threads in /proc/<pid>/task), sorted. */
+export function childPids(pid: number): number[] {
+  const tasks = `/proc/${checkPid(pid)}/task`;
+  const children: number[] = [];
+  for (const task of readdirSync(tasks)) {
+    try {
+      const text = readFileSync(`${tasks}/${task}/children`, 'utf8').trim();
+      if (text !== '') children.push(...text.split(/\s+/).map(Number));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return children.sort((a, b) => a - b);
+}
+
 /** 'a.b.c.d:port' as netstat -n writes it ('*' for port 0; IPv6 without brackets, e.g. ':::5005'). */
 export function netstatAddress(address: string, port: number): string {
   return `${address}:${port === 0 ? '*' : String(port)}`;

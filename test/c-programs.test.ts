@@ -9,7 +9,7 @@ import { connect, createServer, type Socket as NetSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cProgram, cProgramNames, cProgramSource, compileC } from '../lib/c-programs.js';
-import { listFds } from '../lib/procfs.js';
+import { childPids, listFds } from '../lib/procfs.js';
 import {
   fastSleep,
   freePort,
@@ -272,10 +272,7 @@ describe('demo10: the fork-per-connection server', () => {
     idle.on('error', () => {});
     try {
       await new Promise<void>((resolve) => idle.once('connect', resolve));
-      const childPid = await waitFor('the child', () => {
-        const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8').trim();
-        return children === '' ? undefined : Number(children.split(/\s+/)[0]);
-      });
+      const childPid = await waitFor('the child', () => childPids(server.pid)[0]);
       // fds 0..2 are Node's stdio socketpairs; the program's own sockets come after.
       const ownSockets = (pid: number) => listFds(pid).filter((fd) => fd.fd > 2 && fd.socketInode !== undefined);
       const parentSockets = await waitFor('the parent to close the client fd', () => {

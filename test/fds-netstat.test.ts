@@ -286,7 +286,7 @@ describe('sockfd netstat', () => {
       const estab = await sockfd('netstat', '--tcp', '--state', 'estab', '--port', String(tcp.port));
       expect(lines(estab.stdout).slice(2)).toEqual([]);
 
-      const udpResult = await sockfd('netstat', '--udp', '-p', String(udpPort));
+      const udpResult = await sockfd('netstat', '--udp', '--port', String(udpPort));
       expect(lines(udpResult.stdout).slice(2)).toEqual([`udp        0      0 ${`127.0.0.1:${udpPort}`.padEnd(23)} 0.0.0.0:*`]);
       const ssUdp = execFileSync('ss', ['-uan', `( sport = :${udpPort} )`], { encoding: 'utf8' });
       expect(lines(ssUdp).slice(1).map((row) => row.trim().split(/\s+/).slice(0, 4))).toEqual([['UNCONN', '0', '0', `127.0.0.1:${udpPort}`]]);
@@ -302,6 +302,33 @@ describe('sockfd netstat', () => {
       expect(unixResult.stdout).not.toContain('Active Internet');
     } finally {
       closeAll(tcp.fd, udp, unix);
+    }
+  });
+
+  it('--programs names the process of each socket, as ss -p does', async () => {
+    const fixture = await runC('fd-fixture', [join(dir, 'programs.txt')], { keepStdin: true });
+    try {
+      await waitFor('the fixture to be ready', () => (fixture.stdout().includes('ready\n') ? true : undefined));
+      const said = new Map(lines(fixture.stdout()).map((line) => [line.split(' ')[0], line.split(' ').slice(1)] as const));
+      const port = said.get('listen')![1]!;
+      const result = await sockfd('netstat', '--tcp', '--programs', '--port', port);
+      expect(lines(result.stdout)[1]).toBe('Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name');
+      const rows = lines(result.stdout).slice(2);
+      // listener, client end, accepted end: all three held by the fixture.
+      expect(rows).toHaveLength(3);
+      for (const row of rows) expect(row.endsWith(` ${fixture.pid}/fd-fixture`), row).toBe(true);
+      // ss -p says the same: users:(("fd-fixture",pid=N,fd=M)) on each line.
+      const ss = execFileSync('ss', ['-tanp', `( sport = :${port} or dport = :${port} )`], { encoding: 'utf8' });
+      const ssPids = lines(ss).slice(1).map((line) => /pid=(\d+)/.exec(line)?.[1]);
+      expect(ssPids).toEqual([String(fixture.pid), String(fixture.pid), String(fixture.pid)]);
+      const json = JSON.parse((await sockfd('netstat', '--json', '--programs', '--port', port)).stdout) as { owners: { pid: number; name: string; fd: number }[] }[];
+      const ownerFds = json.flatMap((entry) => entry.owners.map((owner) => [owner.pid, owner.name, String(owner.fd)]));
+      expect(ownerFds.sort()).toEqual(
+        ['listen', 'client', 'accepted'].map((kind) => [fixture.pid, 'fd-fixture', said.get(kind)![0]!]).sort(),
+      );
+    } finally {
+      fixture.child.stdin!.end();
+      await fixture.finished;
     }
   });
 

@@ -2,7 +2,7 @@
 // from live sockets whose addresses, ports, states and queues the test knows),
 // and the fds of a process with their targets and resolved sockets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { endianness, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as posix from '../lib/posix.js';
@@ -10,12 +10,16 @@ import {
   type InetSocketEntry,
   type SocketEntry,
   type UnixSocketEntry,
+  childPids,
   listFds,
   parseInetTable,
   parseUnixTable,
+  processName,
   readSockets,
   socketInode,
+  socketOwners,
 } from '../lib/procfs.js';
+import { spawn } from 'node:child_process';
 import { closeAll, listener, openFds, tcpPair } from './helpers/loopback.js';
 
 let fdsBefore: number[];
@@ -269,5 +273,30 @@ describe('listFds', () => {
     expect(() => listFds(0)).toThrow(RangeError);
     expect(() => listFds(-1)).toThrow(RangeError);
     expect(() => listFds(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('processes', () => {
+  it('socketOwners names the pid and fd holding each socket', () => {
+    const { fd } = listener();
+    try {
+      expect(socketOwners().get(inodeOf(fd))).toEqual([{ pid: process.pid, name: processName(process.pid), fd }]);
+      expect(processName(process.pid)).toBe(readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim());
+    } finally {
+      closeAll(fd);
+    }
+  });
+
+  it('childPids lists the processes this one started', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      expect(childPids(process.pid)).toContain(child.pid);
+      expect(processName(child.pid!)).toBe('sleep');
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('close', resolve));
+    }
+    expect(childPids(process.pid)).not.toContain(child.pid);
+    expect(processName(2 ** 22 + 1)).toBeUndefined();
   });
 });

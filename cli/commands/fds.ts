@@ -1,9 +1,8 @@
 // `sockfd fds [pid]`: every fd of a process with its target, sockets resolved
 // to protocol, addresses and state through /proc/<pid>/net.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Command, UsageError } from '../command.js';
-import { type FdEntry, type SocketEntry, listFds, netstatAddress } from '../../lib/procfs.js';
+import { type FdEntry, type SocketEntry, listFds, netstatAddress, processName } from '../../lib/procfs.js';
 
 const usage = `usage: sockfd fds [pid] [--json]
 
@@ -64,14 +63,6 @@ export function formatFds(entries: readonly FdEntry[]): string {
     .join('\n');
 }
 
-function processName(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '?';
-  }
-}
-
 function parse(argv: string[]): { pid: number; json: boolean } {
   let parsed;
   try {
@@ -106,7 +97,7 @@ export const command: Command = {
       return 1;
     }
     if (json) process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
-    else process.stdout.write(`pid ${pid} (${processName(pid)}): ${entries.length} fds\n${formatFds(entries)}\n`);
+    else process.stdout.write(`pid ${pid} (${processName(pid) ?? '?'}): ${entries.length} fds\n${formatFds(entries)}\n`);
     return 0;
   },
 };

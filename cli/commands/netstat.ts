@@ -5,13 +5,15 @@ import {
   type InetSocketEntry,
   type SocketEntry,
   type SocketProtocol,
+  type SocketOwner,
   type UnixSocketEntry,
   netstatAddress,
   readSockets,
+  socketOwners,
   tcpStates,
 } from '../../lib/procfs.js';
 
-const usage = `usage: sockfd netstat [--tcp] [--udp] [--unix] [--port N] [--state NAME] [--json]
+const usage = `usage: sockfd netstat [--tcp] [--udp] [--unix] [--port N] [--state NAME] [--programs] [--json]
 
 The sockets of this machine's network namespace as \`netstat -na\` shows them
 (Proto, Recv-Q, Send-Q, Local Address, Foreign Address, State), read from
@@ -21,13 +23,16 @@ options:
   -t, --tcp          TCP sockets (tcp and tcp6)
   -u, --udp          UDP sockets (udp and udp6)
   -x, --unix         Unix-domain sockets
-  -p, --port N       only sockets whose local or foreign port is N
+      --port N       only sockets whose local or foreign port is N
   -s, --state NAME   only sockets in state NAME: LISTEN, ESTABLISHED, SYN_SENT,
                      SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE_WAIT,
                      LAST_ACK, CLOSING, CLOSE (ss spellings work too: estab,
                      time-wait, syn-recv; for Unix sockets LISTEN means
                      LISTENING and ESTABLISHED means CONNECTED)
-      --json         the entries as JSON, one array
+  -p, --programs     add netstat -p's column PID/Program name (the processes
+                     of other users show as -, as in netstat)
+      --json         the entries as JSON, one array (with --programs, each
+                     entry gets "owners": [{ pid, name, fd }])
 
 Recv-Q and Send-Q are netstat's: for a LISTEN socket Recv-Q counts the
 connections waiting for accept() and Send-Q is 0 (\`ss -tan\` shows the
@@ -84,8 +89,14 @@ function inetState(entry: InetSocketEntry): string {
   return entry.state;
 }
 
+/** netstat -p's "PID/Program name": the first owner, '-' when none is visible. */
+function programColumn(owners: readonly SocketOwner[] | undefined): string {
+  const first = owners?.[0];
+  return first ? `${first.pid}/${first.name}` : '-';
+}
+
 /** One line as net-tools' netstat prints it: "%-4s  %6ld %6ld %-23s %-23s %-11s". */
-export function formatInetLine(entry: InetSocketEntry): string {
+export function formatInetLine(entry: InetSocketEntry, owners?: Map<number, SocketOwner[]>): string {
   const local = netstatAddress(entry.localAddress, entry.localPort);
   const remote = netstatAddress(entry.remoteAddress, entry.remotePort);
   return [
@@ -94,14 +105,14 @@ export function formatInetLine(entry: InetSocketEntry): string {
     String(entry.sendQ).padStart(6),
     local.padEnd(23),
     remote.padEnd(23),
-    inetState(entry),
+    owners ? `${inetState(entry).padEnd(11)} ${programColumn(owners.get(entry.inode))}` : inetState(entry),
   ]
     .join(' ')
     .trimEnd();
 }
 
 /** One line as netstat prints a Unix socket: "unix  RefCnt Flags Type State I-Node Path". */
-export function formatUnixLine(entry: UnixSocketEntry): string {
+export function formatUnixLine(entry: UnixSocketEntry, owners?: Map<number, SocketOwner[]>): string {
   const flags = entry.accepting ? '[ ACC ]' : '[ ]';
   return [
     'unix '.padEnd(5),
@@ -110,6 +121,7 @@ export function formatUnixLine(entry: UnixSocketEntry): string {
     entry.type.padEnd(10),
     entry.state.padEnd(13),
     String(entry.inode).padEnd(8),
+    ...(owners ? [programColumn(owners.get(entry.inode)).padEnd(19)] : []),
     entry.path,
   ]
     .join(' ')
@@ -125,16 +137,20 @@ export const unixHeader = [
   'Proto RefCnt Flags       Type       State         I-Node   Path',
 ];
 
-/** The report netstat -na would print for these entries. */
-export function formatNetstat(entries: readonly SocketEntry[], sections: { inet: boolean; unix: boolean }): string {
+/** The report netstat -na (-nap when owners are given) would print for these entries. */
+export function formatNetstat(
+  entries: readonly SocketEntry[],
+  sections: { inet: boolean; unix: boolean },
+  owners?: Map<number, SocketOwner[]>,
+): string {
   const lines: string[] = [];
   if (sections.inet) {
-    lines.push(...inetHeader);
-    for (const entry of entries) if (entry.protocol !== 'unix') lines.push(formatInetLine(entry));
+    lines.push(inetHeader[0]!, owners ? `${inetHeader[1]!.padEnd(80)}PID/Program name` : inetHeader[1]!);
+    for (const entry of entries) if (entry.protocol !== 'unix') lines.push(formatInetLine(entry, owners));
   }
   if (sections.unix) {
-    lines.push(...unixHeader);
-    for (const entry of entries) if (entry.protocol === 'unix') lines.push(formatUnixLine(entry));
+    lines.push(unixHeader[0]!, owners ? unixHeader[1]!.replace('I-Node   ', 'I-Node   PID/Program name     ') : unixHeader[1]!);
+    for (const entry of entries) if (entry.protocol === 'unix') lines.push(formatUnixLine(entry, owners));
   }
   return lines.join('\n');
 }
@@ -144,7 +160,14 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-function parse(argv: string[]): { filter: NetstatFilter; json: boolean; sections: { inet: boolean; unix: boolean } } {
+interface NetstatOptions {
+  filter: NetstatFilter;
+  json: boolean;
+  programs: boolean;
+  sections: { inet: boolean; unix: boolean };
+}
+
+function parse(argv: string[]): NetstatOptions {
   let values;
   try {
     ({ values } = parseArgs({
@@ -155,7 +178,8 @@ function parse(argv: string[]): { filter: NetstatFilter; json: boolean; sections
         tcp: { type: 'boolean', short: 't' },
         udp: { type: 'boolean', short: 'u' },
         unix: { type: 'boolean', short: 'x' },
-        port: { type: 'string', short: 'p' },
+        port: { type: 'string' },
+        programs: { type: 'boolean', short: 'p' },
         state: { type: 'string', short: 's' },
         json: { type: 'boolean' },
       },
@@ -180,7 +204,7 @@ function parse(argv: string[]): { filter: NetstatFilter; json: boolean; sections
     inet: !any || Boolean(values.tcp || values.udp),
     unix: (!any || Boolean(values.unix)) && filter.port === undefined,
   };
-  return { filter, json: Boolean(values.json), sections };
+  return { filter, json: Boolean(values.json), programs: Boolean(values.programs), sections };
 }
 
 export const command: Command = {
@@ -188,9 +212,15 @@ export const command: Command = {
   summary: 'the netstat -na view (Proto, Recv-Q, Send-Q, addresses, State) from /proc/net',
   usage,
   run(argv) {
-    const { filter, json, sections } = parse(argv);
+    const { filter, json, programs, sections } = parse(argv);
     const entries = filterSockets(readSockets({ protocols: filter.protocols }), filter);
-    process.stdout.write((json ? JSON.stringify(entries, null, 2) : formatNetstat(entries, sections)) + '\n');
+    const owners = programs ? socketOwners() : undefined;
+    if (json) {
+      const withOwners = owners ? entries.map((entry) => ({ ...entry, owners: owners.get(entry.inode) ?? [] })) : entries;
+      process.stdout.write(JSON.stringify(withOwners, null, 2) + '\n');
+    } else {
+      process.stdout.write(formatNetstat(entries, sections, owners) + '\n');
+    }
     return 0;
   },
 };
