@@ -1,0 +1,116 @@
+// The contract between the runner and one benchmark module, and the helpers
+// every benchmark uses: commands for C programs and Node peers, and
+// measureCase(), which runs the implementations interleaved after a warm-up.
+//
+// A benchmark is one module bench/<name>.ts that exports `benchmark`; the
+// runner finds it by listing bench/ (harness/registry.ts). Its `peers` are
+// the Node sides, started as `node dist/bench/harness/peer.js <name> <role> args...`.
+import { join } from 'node:path';
+import { packageRoot } from '../../lib/native.js';
+import { CaseRecorder, type BenchResult, type CaseResult, type CaseSpec, type RunOutput } from './model.js';
+import type { Command, Pinning, RunLimits } from './processes.js';
+import { runAlone, runPair } from './processes.js';
+
+/** A Node side of a benchmark, run in a child process with the arguments after the role. */
+export type Peer = (args: readonly string[]) => void | Promise<void>;
+
+export interface Benchmark {
+  /** The word after `sockfd bench`; also the module's file name. */
+  name: string;
+  /** One line for `sockfd bench --help`. */
+  summary: string;
+  /** The C programs (bench/c/<name>.c) it needs, compiled before it runs. */
+  cPrograms: readonly string[];
+  /** The Node sides by role ('sockfd-server', 'net-client', ...). */
+  peers: Readonly<Record<string, Peer>>;
+  /** Measures; returns the cases, parameters and notes (the runner adds timing). */
+  run(context: BenchContext): Promise<Omit<BenchResult, 'name' | 'durationMs'>>;
+}
+
+/** What the runner gives a benchmark. */
+export interface BenchContext {
+  /** --quick: small sizes, the whole benchmark in well under 10 s. */
+  quick: boolean;
+  pin: Pinning;
+  /** A progress line on stderr. */
+  log(line: string): void;
+  /** Command for bench/c/<program> (compiled before run()). */
+  c(program: string, ...args: (string | number)[]): Command;
+  /** Command for the peer `role` of benchmark `benchmark` in a new Node process. */
+  node(benchmark: string, role: string, args?: readonly (string | number)[], nodeFlags?: readonly string[]): Command;
+  /** A directory for the benchmark's files, removed by the runner afterwards. */
+  tempDir: string;
+}
+
+/** The compiled dist/ directory of the peers' entry point. */
+export const peerEntry: string = join(packageRoot, 'dist', 'bench', 'harness', 'peer.js');
+
+/** A Command for a Node peer (see BenchContext.node). */
+export function nodePeerCommand(
+  benchmark: string,
+  role: string,
+  args: readonly (string | number)[] = [],
+  nodeFlags: readonly string[] = [],
+): Command {
+  return {
+    file: process.execPath,
+    args: [...nodeFlags, peerEntry, benchmark, role, ...args.map(String)],
+    label: `${benchmark} ${role}`,
+  };
+}
+
+/** How many measured runs each implementation gets, and what one run does. */
+export interface CasePlan {
+  /** Measured runs per implementation (after one warm-up run each). */
+  runs: number;
+  /** Runs `impl` once; `warmup` is true for the discarded first run (use smaller sizes there if you like). */
+  runOnce(impl: string, warmup: boolean): Promise<RunOutput>;
+}
+
+/**
+ * Measures one case: a warm-up run of every implementation (discarded), then
+ * `runs` rounds of A B C, A B C, ... so that drift of the machine hits every
+ * implementation alike and neighbouring runs can be compared pair by pair.
+ */
+export async function measureCase(context: BenchContext, spec: CaseSpec, plan: CasePlan): Promise<CaseResult> {
+  if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new RangeError(`runs must be a positive integer, got ${plan.runs}`);
+  const recorder = new CaseRecorder(spec);
+  for (const impl of spec.impls) {
+    context.log(`${spec.name}: warm-up ${impl}`);
+    await plan.runOnce(impl, true);
+  }
+  for (let run = 1; run <= plan.runs; run++) {
+    for (const impl of spec.impls) {
+      context.log(`${spec.name}: run ${run}/${plan.runs} ${impl}`);
+      recorder.add(impl, await plan.runOnce(impl, false));
+    }
+  }
+  return recorder.result();
+}
+
+/** A client/server run under the context's pinning (see processes.runPair). */
+export function pairRun(
+  context: BenchContext,
+  server: Command,
+  client: (port: number) => Command,
+  limits?: RunLimits,
+): Promise<RunOutput> {
+  return runPair(server, client, context.pin, limits);
+}
+
+/** A single-process run under the context's pinning (see processes.runAlone). */
+export function aloneRun(context: BenchContext, command: Command, limits?: RunLimits): Promise<RunOutput> {
+  return runAlone(command, context.pin, limits);
+}
+
+/** Human sizes for case names and parameters: 4096 → '4 KiB', 2**30 → '1 GiB'. */
+export function sizeLabel(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && value % 1024 === 0 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value} ${units[unit]}`;
+}

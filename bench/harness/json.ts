@@ -1,0 +1,20 @@
+// The --json file: the whole report, with a format version so that readers
+// can tell what they have. Latency distributions are kept as percentiles
+// (101 values), never as millions of raw samples.
+import { writeFileSync } from 'node:fs';
+import type { Report } from './model.js';
+
+/** Bumped when a field changes meaning or disappears. */
+export const REPORT_FORMAT = 1;
+
+/** The report as JSON text (two-space indentation, numbers rounded to what was measured). */
+export function reportToJson(report: Report): string {
+  return JSON.stringify({ format: REPORT_FORMAT, ...report }, (_key, value: unknown) =>
+    typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value,
+  2) + '\n';
+}
+
+/** Writes the report to `path`. */
+export function writeReportJson(path: string, report: Report): void {
+  writeFileSync(path, reportToJson(report));
+}

@@ -1,0 +1,206 @@
+// What a benchmark measures and reports. A case (one row group of the table)
+// runs several implementations (C, sockfd, net) interleaved; each run yields
+// one RunOutput; the case turns runs into summaries and pair-by-pair ratios.
+import { pairRatios, percentiles, summarize, type Summary } from './stats.js';
+
+/**
+ * latency: per-round times (lower is better), reported as median/p99/min/max.
+ * throughput: bytes per second of whole runs (higher is better), median MB/s.
+ * rate: operations per second of whole runs (higher is better), median ops/s.
+ */
+export type Kind = 'latency' | 'throughput' | 'rate';
+
+/** What one run of a measuring program prints (one JSON object on stdout). */
+export interface RunOutput {
+  /** latency: one sample per round, nanoseconds. */
+  samples_ns?: number[];
+  /** throughput/rate: operations done, bytes moved, elapsed nanoseconds. */
+  ops?: number;
+  bytes?: number;
+  ns?: number;
+}
+
+/**
+ * A goal for `subject` against `reference`: for latency the time ratio must
+ * be at most `ratio` (1.05 = at most 5% slower); for throughput and rate the
+ * speed ratio must be at least `ratio` (0.95 = at least 95% of the speed).
+ */
+export interface Target {
+  subject: string;
+  reference: string;
+  ratio: number;
+}
+
+/** One case: its name, kind, the implementations compared (table order) and an optional target. */
+export interface CaseSpec {
+  name: string;
+  kind: Kind;
+  impls: readonly string[];
+  /** The implementation whose ratios are reported (default 'sockfd' when present). */
+  subject?: string;
+  target?: Target;
+  /** A short remark printed under the case (what differs between implementations, say). */
+  note?: string;
+}
+
+export interface ImplResult {
+  impl: string;
+  /** The metric of each run, in order: latency → the run's median ns; throughput → MB/s; rate → ops/s. */
+  runs: number[];
+  /** latency: over all rounds of all runs (ns); throughput/rate: over the runs (MB/s, ops/s). */
+  summary: Summary;
+  /** latency only: the 0th..100th percentiles of all rounds (ns), the picture the charts draw. */
+  distribution?: number[];
+}
+
+/** subject/reference, run by run. `meaning` says which way is better. */
+export interface RatioResult {
+  subject: string;
+  reference: string;
+  /** time: subject's time / reference's time (below 1 is faster); speed: subject's rate / reference's rate (above 1 is faster). */
+  meaning: 'time' | 'speed';
+  pairs: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface TargetResult extends Target {
+  meaning: 'time' | 'speed';
+  /** The median pair ratio that was compared with the target. */
+  measured: number;
+  met: boolean;
+}
+
+export interface CaseResult {
+  name: string;
+  kind: Kind;
+  /** Unit of summaries and runs: 'ns' (latency), 'MB/s' (10^6 bytes/s), 'ops/s'. */
+  unit: 'ns' | 'MB/s' | 'ops/s';
+  impls: ImplResult[];
+  ratios: RatioResult[];
+  target?: TargetResult;
+  note?: string;
+}
+
+export const unitOf: Record<Kind, CaseResult['unit']> = { latency: 'ns', throughput: 'MB/s', rate: 'ops/s' };
+
+/** The per-run metric of `output` for `kind`; throws when the program printed the wrong shape. */
+export function runMetric(kind: Kind, output: RunOutput): number {
+  if (kind === 'latency') {
+    const samples = output.samples_ns;
+    if (!Array.isArray(samples) || samples.length === 0) throw new Error('a latency run must print a non-empty samples_ns array');
+    return summarize(samples).median;
+  }
+  const { ops, bytes, ns } = output;
+  if (typeof ns !== 'number' || !(ns > 0)) throw new Error(`a ${kind} run must print ns > 0`);
+  if (kind === 'throughput') {
+    if (typeof bytes !== 'number' || bytes < 0) throw new Error('a throughput run must print bytes');
+    return (bytes * 1e3) / ns; // bytes/ns * 1e9 / 1e6
+  }
+  if (typeof ops !== 'number' || ops < 0) throw new Error('a rate run must print ops');
+  return (ops * 1e9) / ns;
+}
+
+/** Collects the runs of one case and computes its result. */
+export class CaseRecorder {
+  private readonly runs = new Map<string, number[]>();
+  private readonly samples = new Map<string, number[]>();
+
+  constructor(readonly spec: CaseSpec) {
+    if (spec.impls.length === 0) throw new RangeError(`case '${spec.name}' has no implementations`);
+    for (const impl of spec.impls) {
+      this.runs.set(impl, []);
+      this.samples.set(impl, []);
+    }
+  }
+
+  /** Records one measured (not warm-up) run of `impl`. */
+  add(impl: string, output: RunOutput): void {
+    const runs = this.runs.get(impl);
+    if (!runs) throw new RangeError(`case '${this.spec.name}' has no implementation '${impl}'`);
+    runs.push(runMetric(this.spec.kind, output));
+    if (this.spec.kind === 'latency') {
+      const pool = this.samples.get(impl)!;
+      for (const sample of output.samples_ns!) pool.push(sample);
+    }
+  }
+
+  result(): CaseResult {
+    const { spec } = this;
+    const latency = spec.kind === 'latency';
+    const impls: ImplResult[] = spec.impls.map((impl) => {
+      const runs = this.runs.get(impl)!;
+      const pooled = latency ? this.samples.get(impl)! : runs;
+      return { impl, runs, summary: summarize(pooled), ...(latency ? { distribution: percentiles(pooled) } : {}) };
+    });
+    const subject = spec.subject ?? (spec.impls.includes('sockfd') ? 'sockfd' : undefined);
+    const meaning = latency ? 'time' : 'speed';
+    const ratios: RatioResult[] = [];
+    if (subject !== undefined) {
+      const subjectRuns = this.runs.get(subject);
+      if (!subjectRuns) throw new RangeError(`case '${spec.name}': subject '${subject}' is not one of its implementations`);
+      for (const reference of spec.impls) {
+        if (reference === subject) continue;
+        const pairs = pairRatios(subjectRuns, this.runs.get(reference)!);
+        const s = summarize(pairs);
+        ratios.push({ subject, reference, meaning, pairs, median: s.median, min: s.min, max: s.max });
+      }
+    }
+    const result: CaseResult = { name: spec.name, kind: spec.kind, unit: unitOf[spec.kind], impls, ratios };
+    if (spec.note !== undefined) result.note = spec.note;
+    if (spec.target) {
+      const ratio = ratios.find((r) => r.subject === spec.target!.subject && r.reference === spec.target!.reference);
+      if (!ratio) throw new RangeError(`case '${spec.name}': its target compares implementations it does not run`);
+      const met = latency ? ratio.median <= spec.target.ratio : ratio.median >= spec.target.ratio;
+      result.target = { ...spec.target, meaning, measured: ratio.median, met };
+    }
+    return result;
+  }
+}
+
+/** The result of one benchmark: what it is, how it was run, its cases. */
+export interface BenchResult {
+  name: string;
+  title: string;
+  /** What the benchmark settles and how, a paragraph for the report. */
+  description: string;
+  /** The sizes actually used (rounds, bytes, runs...), for the record. */
+  parameters: Record<string, string | number>;
+  cases: CaseResult[];
+  /** Remarks found while running (a skipped implementation, a file system used...). */
+  notes: string[];
+  durationMs: number;
+}
+
+/** Machine facts recorded with every report. */
+export interface MachineInfo {
+  cpuModel: string;
+  cpus: number;
+  kernel: string;
+  os: string;
+  node: string;
+  v8: string;
+  cc: string;
+  hostname: string;
+}
+
+export interface PinMode {
+  pinned: boolean;
+  /** The CPU both ends ran on when pinned. */
+  cpu?: number;
+  /** One sentence for the output. */
+  description: string;
+}
+
+/** Everything one `sockfd bench` invocation produced (the --json file). */
+export interface Report {
+  tool: 'sockfd bench';
+  version: string;
+  command: string;
+  startedAt: string;
+  quick: boolean;
+  mode: PinMode;
+  machine: MachineInfo;
+  benchmarks: BenchResult[];
+}

@@ -1,0 +1,90 @@
+// The Node peers' side of the harness protocol (the twin of bench/c/bench.h):
+// "port N" on stdout from a server, one JSON object from a client, and the
+// blocking loops over partial send()/recv() of the raw API.
+import { writeSync } from 'node:fs';
+import * as posix from '../../lib/posix.js';
+import type { RunOutput } from './model.js';
+
+/** Writes a whole line to stdout, blocking (a pipe may be non-blocking in Node). */
+export function printLine(line: string): void {
+  const bytes = Buffer.from(line + '\n');
+  for (let offset = 0; offset < bytes.length; ) {
+    try {
+      offset += writeSync(1, bytes, offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      posix.poll([{ fd: 1, events: posix.POLLOUT }], 1000);
+    }
+  }
+}
+
+/** Announces a listening port to the harness. */
+export function announcePort(port: number): void {
+  printLine(`port ${port}`);
+}
+
+/** Prints the run's result for the harness. */
+export function printResult(output: RunOutput): void {
+  printLine(JSON.stringify(output));
+}
+
+/** Elapsed-time clock in nanoseconds (a double: exact to well below a microsecond for hours). */
+export function nowNs(): number {
+  return performance.now() * 1e6;
+}
+
+/** A parsed non-negative integer argument, or a thrown RangeError naming it. */
+export function intArg(args: readonly string[], index: number, name: string): number {
+  const text = args[index];
+  const value = Number(text);
+  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(value))
+    throw new RangeError(`${name} must be a non-negative integer, got '${text ?? ''}'`);
+  return value;
+}
+
+/** A string argument that must be one of `choices`. */
+export function choiceArg<T extends string>(args: readonly string[], index: number, name: string, choices: readonly T[]): T {
+  const text = args[index];
+  if (!choices.includes(text as T)) throw new RangeError(`${name} must be one of ${choices.join(', ')}, got '${text ?? ''}'`);
+  return text as T;
+}
+
+// ---- sockfd sides: the blocking raw API --------------------------------------------
+
+/** A TCP socket listening on 127.0.0.1 with a kernel-chosen port, announced on stdout. */
+export function listenAnnounced(): number {
+  const fd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0);
+  posix.bind(fd, { family: 'AF_INET', address: '127.0.0.1', port: 0 });
+  posix.listen(fd, posix.SOMAXCONN);
+  const address = posix.getsockname(fd);
+  if (address.family !== 'AF_INET') throw new Error('getsockname: not an IPv4 address');
+  announcePort(address.port);
+  return fd;
+}
+
+/** A TCP socket connected to 127.0.0.1:port. */
+export function connectLoopback(port: number): number {
+  const fd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0);
+  posix.connect(fd, { family: 'AF_INET', address: '127.0.0.1', port });
+  return fd;
+}
+
+/** send() until all of `data[offset, offset+length)` is queued. */
+export function sendAll(fd: number, data: Uint8Array, flags = 0, offset = 0, length = data.length - offset): void {
+  const end = offset + length;
+  while (offset < end) offset += posix.send(fd, data, flags, offset, end - offset);
+}
+
+/** recv() until `length` bytes are in `buffer`; false when the peer closed before the first byte. */
+export function recvAll(fd: number, buffer: Uint8Array, length = buffer.length): boolean {
+  let got = 0;
+  while (got < length) {
+    const n = posix.recv(fd, buffer, 0, got, length - got);
+    if (n === 0) {
+      if (got === 0) return false;
+      throw new Error(`recv: peer closed after ${got} of ${length} bytes`);
+    }
+    got += n;
+  }
+  return true;
+}

@@ -1,0 +1,178 @@
+// Runs the measuring programs: a server that announces "port N" on stdout and
+// a client that prints one JSON result, each in its own process, optionally
+// both on one CPU (taskset). Every wait is bounded; on failure the processes
+// this module started are killed by pid and their stderr is shown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { RunOutput } from './model.js';
+
+/** A program to run: the executable, its arguments, and a label for messages. */
+export interface Command {
+  file: string;
+  args: readonly string[];
+  label: string;
+}
+
+/** Where spawned processes run: null lets the scheduler decide. */
+export type Pinning = { cpu: number } | null;
+
+/** The command line that really runs: `taskset -c CPU file args` when pinned. */
+export function commandLine(command: Command, pin: Pinning): [string, string[]] {
+  if (pin === null) return [command.file, [...command.args]];
+  return ['taskset', ['-c', String(pin.cpu), command.file, ...command.args]];
+}
+
+/** A started program whose output is being collected. */
+class Running {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exitedYet = false;
+
+  constructor(
+    readonly command: Command,
+    pin: Pinning,
+  ) {
+    const [file, args] = commandLine(command, pin);
+    this.child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    this.child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
+    this.exited = new Promise((resolve, reject) => {
+      this.child.once('error', (error) => reject(new Error(`${command.label}: cannot start ${file}: ${error.message}`)));
+      // 'close' (not 'exit'): by then stdout and stderr have been read to the end.
+      this.child.once('close', (code, signal) => {
+        this.exitedYet = true;
+        resolve({ code, signal });
+      });
+    });
+    this.exited.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  }
+
+  /** Kills this process (only this one, by its pid) unless it already ended. */
+  kill(): void {
+    if (!this.exitedYet && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  describe(): string {
+    const err = this.stderr.trim();
+    return `${this.command.label} (${[this.command.file, ...this.command.args].join(' ')})${err ? `:\n${indent(err)}` : ''}`;
+  }
+
+  /** Resolves when the process ended with status 0; rejects otherwise or after `timeoutMs` (then kills it). */
+  async success(timeoutMs: number): Promise<void> {
+    const outcome = await withTimeout(this.exited, timeoutMs, () => {
+      this.kill();
+      return new Error(`${this.command.label} did not finish within ${timeoutMs / 1000} s: ${this.describe()}`);
+    });
+    if (outcome.code !== 0)
+      throw new Error(`${this.command.label} failed (${outcome.signal ?? `exit status ${outcome.code}`}): ${this.describe()}`);
+  }
+
+  /** Resolves with the port once stdout has a "port N" line. */
+  port(timeoutMs: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const match = /^port (\d+)$/m.exec(this.stdout);
+        if (!match) return false;
+        cleanup();
+        resolve(Number(match[1]));
+        return true;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        this.kill();
+        reject(new Error(`${this.command.label} did not announce its port within ${timeoutMs / 1000} s: ${this.describe()}`));
+      }, timeoutMs);
+      const onData = (): void => void check();
+      const onClose = (): void => {
+        if (check()) return;
+        cleanup();
+        reject(new Error(`${this.command.label} ended before it announced a port: ${this.describe()}`));
+      };
+      const onError = (error: Error): void => {
+        cleanup();
+        reject(new Error(`${this.command.label}: cannot start ${this.command.file}: ${error.message}`));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.child.stdout!.off('data', onData);
+        this.child.off('close', onClose);
+        this.child.off('error', onError);
+      };
+      this.child.stdout!.on('data', onData);
+      this.child.once('close', onClose);
+      this.child.once('error', onError);
+      check();
+    });
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .slice(-20) // the end of a long stderr is where the cause is
+    .map((line) => `    ${line}`)
+    .join('\n');
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The last line of `stdout` that is a JSON object: the program's result. */
+export function parseRunOutput(stdout: string, label: string): RunOutput {
+  const lines = stdout.split('\n').filter((line) => line.trimStart().startsWith('{'));
+  const last = lines.at(-1);
+  if (last === undefined) throw new Error(`${label} printed no JSON result; stdout was: ${stdout.slice(0, 200) || '(empty)'}`);
+  const parsed = JSON.parse(last) as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${label} printed a result that is not an object`);
+  return parsed as RunOutput;
+}
+
+/** Bounds for one run (defaults: 15 s to start, 120 s to finish, 15 s for the server to end after the client). */
+export interface RunLimits {
+  startMs?: number;
+  runMs?: number;
+  serverEndMs?: number;
+}
+
+/**
+ * One measured run of a client/server pair: starts `server`, waits for its
+ * port, runs `client(port)` to completion, then waits for the server to end.
+ * Resolves with the client's JSON result.
+ */
+export async function runPair(
+  server: Command,
+  client: (port: number) => Command,
+  pin: Pinning,
+  limits: RunLimits = {},
+): Promise<RunOutput> {
+  const serverProcess = new Running(server, pin);
+  let clientProcess: Running | undefined;
+  try {
+    const port = await serverProcess.port(limits.startMs ?? 15_000);
+    clientProcess = new Running(client(port), pin);
+    await clientProcess.success(limits.runMs ?? 120_000);
+    const output = parseRunOutput(clientProcess.stdout, clientProcess.command.label);
+    await serverProcess.success(limits.serverEndMs ?? 15_000);
+    return output;
+  } finally {
+    clientProcess?.kill();
+    serverProcess.kill();
+  }
+}
+
+/** One measured run of a single program (no peer): resolves with its JSON result. */
+export async function runAlone(command: Command, pin: Pinning, limits: RunLimits = {}): Promise<RunOutput> {
+  const running = new Running(command, pin);
+  try {
+    await running.success(limits.runMs ?? 120_000);
+    return parseRunOutput(running.stdout, command.label);
+  } finally {
+    running.kill();
+  }
+}

@@ -1,0 +1,84 @@
+// Runs a list of benchmarks one after the other and assembles the report:
+// compiles their C programs (-O2, the machine's cc), gives each a context and
+// a temporary directory, records the machine and the pinning mode.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileC } from '../../lib/c-programs.js';
+import { packageRoot } from '../../lib/native.js';
+import { nodePeerCommand, type BenchContext, type Benchmark } from './harness.js';
+import { describePinning, machineInfo } from './machine.js';
+import type { BenchResult, Report } from './model.js';
+import type { Command, Pinning } from './processes.js';
+
+/** Where the C sources are (bench/c) and where their binaries go (build/bench-c). */
+export const benchCSourceDir: string = join(packageRoot, 'bench', 'c');
+export const benchCBuildDir: string = join(packageRoot, 'build', 'bench-c');
+
+export interface RunOptions {
+  quick: boolean;
+  pin: Pinning;
+  /** The command line to record (e.g. 'sockfd bench all --pin'). */
+  command: string;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  /** Called after each benchmark, so a caller can print as results come. */
+  onResult?: (result: BenchResult) => void;
+}
+
+/** Compiles bench/c/<program>.c unless up to date; resolves to the binary's path. */
+export function compileBenchProgram(program: string): Promise<string> {
+  if (!/^[a-z0-9_-]+$/.test(program)) throw new RangeError(`not a C program name: '${program}'`);
+  return compileC(join(benchCSourceDir, `${program}.c`), { outDir: benchCBuildDir, flags: ['-Wall'] });
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Runs one benchmark with a fresh context; the temporary directory is removed afterwards. */
+export async function runBenchmark(benchmark: Benchmark, options: RunOptions): Promise<BenchResult> {
+  const binaries = new Map<string, string>();
+  for (const program of benchmark.cPrograms) binaries.set(program, await compileBenchProgram(program));
+  const tempDir = mkdtempSync(join(tmpdir(), `sockfd-bench-${benchmark.name}-`));
+  const log = options.log ?? (() => undefined);
+  const context: BenchContext = {
+    quick: options.quick,
+    pin: options.pin,
+    log: (line) => log(`[${benchmark.name}] ${line}`),
+    c(program: string, ...args: (string | number)[]): Command {
+      const file = binaries.get(program);
+      if (file === undefined) throw new Error(`benchmark ${benchmark.name} uses C program '${program}' without listing it in cPrograms`);
+      return { file, args: args.map(String), label: `${program} ${String(args[0] ?? '')} (C)`.trim() };
+    },
+    node: nodePeerCommand,
+    tempDir,
+  };
+  const started = performance.now();
+  try {
+    const partial = await benchmark.run(context);
+    return { name: benchmark.name, ...partial, durationMs: performance.now() - started };
+  } finally {
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `benchmarks` in order and returns the whole report. */
+export async function runBenchmarks(benchmarks: readonly Benchmark[], options: RunOptions): Promise<Report> {
+  const report: Report = {
+    tool: 'sockfd bench',
+    version: packageVersion(),
+    command: options.command,
+    startedAt: new Date().toISOString(),
+    quick: options.quick,
+    mode: describePinning(options.pin),
+    machine: machineInfo(),
+    benchmarks: [],
+  };
+  for (const benchmark of benchmarks) {
+    const result = await runBenchmark(benchmark, options);
+    report.benchmarks.push(result);
+    options.onResult?.(result);
+  }
+  return report;
+}

@@ -1,0 +1,167 @@
+// Charts as hand-written SVG (no dependencies): latency distributions on a
+// log scale (box p25-p75, line p1-p99, tick at the median, dots at min and
+// max) and bars for throughput and rates. One chart per benchmark; several
+// benchmarks stack into one document.
+import type { BenchResult, CaseResult, Report } from './model.js';
+import { formatNs, formatValue } from './table.js';
+
+const WIDTH = 960;
+const LABEL_WIDTH = 250;
+const PLOT_LEFT = LABEL_WIDTH + 10;
+const PLOT_RIGHT = WIDTH - 30;
+const ROW = 22;
+const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
+const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+
+/** Escapes text for an SVG text node or attribute. */
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+}
+
+function num(value: number): string {
+  return (Math.round(value * 10) / 10).toString();
+}
+
+function text(x: number, y: number, content: string, attributes = ''): string {
+  return `<text x="${num(x)}" y="${num(y)}" ${FONT} font-size="12" ${attributes}>${escapeXml(content)}</text>`;
+}
+
+function colorOf(impls: string[], impl: string): string {
+  let index = impls.indexOf(impl);
+  if (index < 0) index = impls.push(impl) - 1;
+  return palette[index % palette.length]!;
+}
+
+/** A log10 axis from the decade below `min` to the decade above `max` (both > 0). */
+export function logScale(min: number, max: number, left: number, right: number): { x(value: number): number; ticks: number[] } {
+  const low = Math.floor(Math.log10(Math.max(min, 1e-9)));
+  let high = Math.ceil(Math.log10(Math.max(max, 1e-9)));
+  if (high <= low) high = low + 1;
+  const ticks: number[] = [];
+  for (let e = low; e <= high; e++) ticks.push(10 ** e);
+  return { x: (value) => left + ((Math.log10(Math.max(value, 10 ** low)) - low) / (high - low)) * (right - left), ticks };
+}
+
+/** A linear axis from 0 to a round number at or above `max`. */
+export function linearScale(max: number, left: number, right: number): { x(value: number): number; ticks: number[] } {
+  const top = max > 0 ? max : 1;
+  const raw = top / 5; // about five gridlines
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
+  const end = Math.ceil(top / step) * step;
+  const ticks: number[] = [];
+  for (let i = 0; i * step <= end + step / 2; i++) ticks.push(i * step);
+  return { x: (value) => left + (value / end) * (right - left), ticks };
+}
+
+interface Section {
+  height: number;
+  body: string;
+}
+
+function latencySection(cases: CaseResult[], impls: string[], top: number): Section {
+  const all = cases.flatMap((c) => c.impls.flatMap((i) => (i.distribution?.length ? [i.distribution[0]!, i.distribution[100]!] : [])));
+  const scale = logScale(Math.min(...all), Math.max(...all), PLOT_LEFT, PLOT_RIGHT);
+  const parts: string[] = [];
+  let y = top + 10;
+  const rowsTop = y;
+  for (const c of cases) {
+    parts.push(text(10, y + 14, c.name, 'font-weight="bold"'));
+    y += ROW;
+    for (const impl of c.impls) {
+      const d = impl.distribution;
+      const color = colorOf(impls, impl.impl);
+      const mid = y + ROW / 2;
+      parts.push(text(24, mid + 4, `${impl.impl}  ${formatNs(impl.summary.median)}`));
+      if (d && d.length === 101) {
+        const [x1, x25, x50, x75, x99] = [d[1]!, d[25]!, d[50]!, d[75]!, d[99]!].map((v) => scale.x(v));
+        parts.push(`<line x1="${num(x1!)}" x2="${num(x99!)}" y1="${num(mid)}" y2="${num(mid)}" stroke="${color}" stroke-width="2"/>`);
+        parts.push(
+          `<rect x="${num(x25!)}" y="${num(mid - 6)}" width="${num(Math.max(1, x75! - x25!))}" height="12" fill="${color}" fill-opacity="0.35" stroke="${color}"/>`,
+        );
+        parts.push(`<line x1="${num(x50!)}" x2="${num(x50!)}" y1="${num(mid - 8)}" y2="${num(mid + 8)}" stroke="#000" stroke-width="2"/>`);
+        for (const v of [d[0]!, d[100]!]) parts.push(`<circle cx="${num(scale.x(v))}" cy="${num(mid)}" r="2.5" fill="${color}"/>`);
+        parts.push(`<title>${escapeXml(`${c.name} ${impl.impl}: median ${formatNs(d[50]!)}, p99 ${formatNs(d[99]!)}, min ${formatNs(d[0]!)}, max ${formatNs(d[100]!)}`)}</title>`);
+      }
+      y += ROW;
+    }
+    y += 6;
+  }
+  const grid = scale.ticks.map((tick) => {
+    const x = scale.x(tick);
+    return `<line x1="${num(x)}" x2="${num(x)}" y1="${num(rowsTop)}" y2="${num(y)}" stroke="#ccc"/>` + text(x, y + 16, formatNs(tick), 'text-anchor="middle" fill="#444"');
+  });
+  const legend = text(PLOT_LEFT, y + 36, 'log scale; box p25-p75, line p1-p99, black tick median, dots min and max', 'fill="#444"');
+  return { height: y + 46 - top, body: [...grid, ...parts, legend].join('\n') };
+}
+
+function barSection(cases: CaseResult[], impls: string[], top: number): Section {
+  const unit = cases[0]!.unit;
+  const scale = linearScale(Math.max(...cases.flatMap((c) => c.impls.map((i) => i.summary.max))), PLOT_LEFT, PLOT_RIGHT - 60);
+  const parts: string[] = [];
+  let y = top + 10;
+  const rowsTop = y;
+  for (const c of cases) {
+    parts.push(text(10, y + 14, c.name, 'font-weight="bold"'));
+    y += ROW;
+    for (const impl of c.impls) {
+      const color = colorOf(impls, impl.impl);
+      const mid = y + ROW / 2;
+      const s = impl.summary;
+      parts.push(text(24, mid + 4, impl.impl));
+      parts.push(`<rect x="${PLOT_LEFT}" y="${num(mid - 7)}" width="${num(Math.max(0, scale.x(s.median) - PLOT_LEFT))}" height="14" fill="${color}" fill-opacity="0.8"/>`);
+      // The spread of the runs, min to max.
+      parts.push(`<line x1="${num(scale.x(s.min))}" x2="${num(scale.x(s.max))}" y1="${num(mid)}" y2="${num(mid)}" stroke="#000"/>`);
+      parts.push(text(scale.x(s.max) + 6, mid + 4, formatValue(s.median, unit), 'fill="#222"'));
+      y += ROW;
+    }
+    y += 6;
+  }
+  const grid = scale.ticks.map((tick) => {
+    const x = scale.x(tick);
+    return `<line x1="${num(x)}" x2="${num(x)}" y1="${num(rowsTop)}" y2="${num(y)}" stroke="#ddd"/>` + text(x, y + 16, Math.round(tick).toLocaleString('en-US'), 'text-anchor="middle" fill="#444"');
+  });
+  const legend = text(PLOT_LEFT, y + 36, `${unit}; bar: median of the runs, line: min to max`, 'fill="#444"');
+  return { height: y + 46 - top, body: [...grid, ...parts, legend].join('\n') };
+}
+
+/** The chart of one benchmark as SVG elements, `top` pixels down; returns its height. */
+export function benchChart(result: BenchResult, top: number, subtitle: string): Section {
+  const impls: string[] = [];
+  const parts = [text(10, top + 22, result.title, 'font-size="16" font-weight="bold"'), text(10, top + 40, subtitle, 'fill="#555"')];
+  let y = top + 50;
+  const latency = result.cases.filter((c) => c.kind === 'latency' && c.impls.some((i) => i.distribution?.length));
+  const speeds = (['throughput', 'rate'] as const).map((kind) => result.cases.filter((c) => c.kind === kind));
+  if (latency.length) {
+    const section = latencySection(latency, impls, y);
+    parts.push(section.body);
+    y += section.height;
+  }
+  for (const cases of speeds) {
+    if (!cases.length) continue;
+    const section = barSection(cases, impls, y);
+    parts.push(section.body);
+    y += section.height;
+  }
+  return { height: y - top + 10, body: parts.join('\n') };
+}
+
+/** A whole SVG document with one chart per benchmark of the report, stacked. */
+export function reportToSvg(report: Pick<Report, 'benchmarks' | 'machine' | 'mode'>): string {
+  const subtitle = `${report.machine.cpuModel}, ${report.machine.cpus} CPUs, kernel ${report.machine.kernel}, Node ${report.machine.node}; ${report.mode.pinned ? `pinned to CPU ${report.mode.cpu}` : 'unpinned'}`;
+  const sections: string[] = [];
+  let y = 0;
+  for (const result of report.benchmarks) {
+    const chart = benchChart(result, y, subtitle);
+    sections.push(`<g>\n${chart.body}\n</g>`);
+    y += chart.height;
+  }
+  const height = Math.max(y, 60);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${num(height)}" viewBox="0 0 ${WIDTH} ${num(height)}">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    ...sections,
+    '</svg>',
+    '',
+  ].join('\n');
+}

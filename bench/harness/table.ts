@@ -1,0 +1,126 @@
+// The text report on stdout: a header with the machine and the pinning mode,
+// then one table per benchmark (median/p99/min/max for latency, median
+// MB/s or ops/s otherwise) with the pair-by-pair ratios of sockfd.
+import type { BenchResult, CaseResult, ImplResult, Report } from './model.js';
+
+/** Three significant digits, no exponent: 17.94 → '17.9', 1234.5 → '1235'. */
+export function significant(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const magnitude = Math.abs(value);
+  if (magnitude >= 100) return Math.round(value).toString();
+  if (magnitude >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+/** A duration in ns as text in a fitting unit: 850 → '850 ns', 17940 → '17.9 µs', 4.4e7 → '44.0 ms'. */
+export function formatNs(ns: number): string {
+  const magnitude = Math.abs(ns);
+  if (magnitude < 1e3) return `${significant(ns)} ns`;
+  if (magnitude < 1e6) return `${significant(ns / 1e3)} µs`;
+  if (magnitude < 1e9) return `${significant(ns / 1e6)} ms`;
+  return `${significant(ns / 1e9)} s`;
+}
+
+/** A value of a case's unit as text. */
+export function formatValue(value: number, unit: CaseResult['unit']): string {
+  if (unit === 'ns') return formatNs(value);
+  const text = Math.round(value).toLocaleString('en-US');
+  return unit === 'MB/s' ? `${text} MB/s` : `${text}/s`;
+}
+
+/** '1.27x' */
+export function formatRatio(ratio: number): string {
+  return `${ratio.toFixed(2)}x`;
+}
+
+/** Lays out rows of cells in columns (left-aligned text, right-aligned numbers are the caller's choice). */
+export function renderGrid(rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set()): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => {
+          const pad = ' '.repeat(widths[i]! - [...cell].length);
+          return rightAligned.has(i) ? pad + cell : cell + pad;
+        })
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function referencesOf(result: BenchResult): string[] {
+  const seen: string[] = [];
+  for (const c of result.cases) for (const r of c.ratios) if (!seen.includes(r.reference)) seen.push(r.reference);
+  return seen;
+}
+
+function subjectOf(result: BenchResult): string | undefined {
+  return result.cases.flatMap((c) => c.ratios).at(0)?.subject;
+}
+
+function valueCells(c: CaseResult, impl: ImplResult): string[] {
+  const s = impl.summary;
+  if (c.kind === 'latency') return [formatNs(s.median), formatNs(s.p99), formatNs(s.min), formatNs(s.max)];
+  return [formatValue(s.median, c.unit), formatValue(s.min, c.unit), formatValue(s.max, c.unit)];
+}
+
+function ratioCell(c: CaseResult, impl: string, reference: string): string {
+  const ratio = c.ratios.find((r) => r.subject === impl && r.reference === reference);
+  if (!ratio) return '';
+  const spread = ratio.pairs.length > 1 ? ` (${ratio.min.toFixed(2)}-${ratio.max.toFixed(2)})` : '';
+  return formatRatio(ratio.median) + spread;
+}
+
+function targetLine(c: CaseResult): string | undefined {
+  const t = c.target;
+  if (!t) return undefined;
+  const bound = t.meaning === 'time' ? `at most ${formatRatio(t.ratio)} the time of ${t.reference}` : `at least ${formatRatio(t.ratio)} the speed of ${t.reference}`;
+  return `target for ${c.name}: ${t.subject} ${bound}: ${t.met ? 'met' : 'MISSED'} (${formatRatio(t.measured)})`;
+}
+
+/** One benchmark as a table, with its notes and targets underneath. */
+export function renderBenchResult(result: BenchResult): string {
+  const references = referencesOf(result);
+  const subject = subjectOf(result);
+  const lines: string[] = [result.title, ''];
+  const kinds = new Set(result.cases.map((c) => c.kind));
+  for (const kind of kinds) {
+    const cases = result.cases.filter((c) => c.kind === kind);
+    const head =
+      kind === 'latency' ? ['case', 'impl', 'median', 'p99', 'min', 'max', 'runs'] : ['case', 'impl', `median ${cases[0]!.unit}`, 'min', 'max', 'runs'];
+    const ratioHeads = references.map((reference) => `${subject ?? '?'}/${reference}`);
+    const rows: string[][] = [[...head.map((h) => (h.startsWith('median ') ? 'median' : h)), ...ratioHeads]];
+    for (const c of cases)
+      c.impls.forEach((impl, i) =>
+        rows.push([i === 0 ? c.name : '', impl.impl, ...valueCells(c, impl), String(impl.runs.length), ...references.map((r) => ratioCell(c, impl.impl, r))]),
+      );
+    const numeric = new Set(Array.from({ length: head.length - 2 }, (_, i) => i + 2));
+    lines.push(renderGrid(rows, numeric));
+    lines.push(
+      kind === 'latency'
+        ? 'ratios: time per round, run by run (median, range over pairs of neighbouring runs); below 1.00x is faster'
+        : 'ratios: speed, run by run (median, range over pairs of neighbouring runs); above 1.00x is faster',
+    );
+    lines.push('');
+  }
+  for (const c of result.cases) {
+    if (c.note) lines.push(`${c.name}: ${c.note}`);
+    const target = targetLine(c);
+    if (target) lines.push(target);
+  }
+  for (const note of result.notes) lines.push(`note: ${note}`);
+  lines.push(`(${(result.durationMs / 1000).toFixed(1)} s)`);
+  return lines.join('\n').replace(/\n{3,}/g, '\n\n');
+}
+
+/** The header: machine, Node, kernel, pinning mode, command. */
+export function renderReportHeader(report: Pick<Report, 'machine' | 'mode' | 'command' | 'quick' | 'startedAt'>): string {
+  const m = report.machine;
+  return [
+    `machine: ${m.cpuModel}, ${m.cpus} CPUs; ${m.os}; kernel ${m.kernel}; Node ${m.node}; ${m.cc}`,
+    `mode: ${report.mode.description}${report.quick ? '; --quick (small sizes)' : ''}`,
+    `command: ${report.command}   (${report.startedAt})`,
+  ].join('\n');
+}

@@ -1,0 +1,122 @@
+// pingpong: the round-trip time of a 1-byte request and a 1-byte reply with
+// TCP_NODELAY, C vs sockfd's blocking calls vs Node's net. Both ends of a run
+// are the same implementation, each in its own process.
+import net from 'node:net';
+import * as posix from '../lib/posix.js';
+import { measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import type { RunOutput } from './harness/model.js';
+import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
+
+const NAME = 'pingpong';
+const impls = ['C', 'sockfd', 'net'] as const;
+
+function sockfdServer(): void {
+  const listener = listenAnnounced();
+  const { fd } = posix.accept(listener);
+  posix.setsockopt(fd, posix.IPPROTO_TCP, posix.TCP_NODELAY, 1);
+  const byte = Buffer.alloc(1);
+  while (recvAll(fd, byte)) sendAll(fd, byte);
+  posix.close(fd);
+  posix.close(listener);
+}
+
+function sockfdClient(args: readonly string[]): void {
+  const port = intArg(args, 0, 'PORT');
+  const rounds = intArg(args, 1, 'ROUNDS');
+  const warmup = intArg(args, 2, 'WARMUP');
+  const fd = connectLoopback(port);
+  posix.setsockopt(fd, posix.IPPROTO_TCP, posix.TCP_NODELAY, 1);
+  const samples = new Float64Array(rounds);
+  const byte = Buffer.from('x');
+  for (let i = -warmup; i < rounds; i++) {
+    const start = nowNs();
+    sendAll(fd, byte);
+    if (!recvAll(fd, byte)) throw new Error('server closed early');
+    if (i >= 0) samples[i] = nowNs() - start;
+  }
+  posix.close(fd);
+  printResult({ samples_ns: Array.from(samples, Math.round) });
+}
+
+function netServer(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      server.close();
+      socket.on('data', (data) => socket.write(data));
+      socket.on('end', () => socket.end());
+      socket.on('close', () => resolve());
+    });
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => announcePort((server.address() as net.AddressInfo).port));
+  });
+}
+
+function netClient(args: readonly string[]): Promise<void> {
+  const port = intArg(args, 0, 'PORT');
+  const rounds = intArg(args, 1, 'ROUNDS');
+  const warmup = intArg(args, 2, 'WARMUP');
+  const samples = new Float64Array(rounds);
+  const byte = Buffer.from('x');
+  return new Promise((resolve, reject) => {
+    let i = -warmup;
+    let start = 0;
+    let pending = 0; // bytes of the current reply still to come (a reply may arrive with the next chunk)
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => {
+      start = nowNs();
+      pending = 1;
+      socket.write(byte);
+    });
+    socket.on('data', (data) => {
+      pending -= data.length;
+      if (pending > 0) return;
+      if (pending < 0) return reject(new Error('the server answered more than it was asked'));
+      if (i >= 0) samples[i] = nowNs() - start;
+      if (++i === rounds) {
+        printResult({ samples_ns: Array.from(samples, Math.round) });
+        socket.end();
+        return;
+      }
+      start = nowNs();
+      pending = 1;
+      socket.write(byte);
+    });
+    socket.on('error', reject);
+    socket.on('close', () => (i === rounds ? resolve() : reject(new Error('server closed early'))));
+  });
+}
+
+async function run(context: BenchContext) {
+  const rounds = context.quick ? 2_000 : 20_000;
+  const runs = context.quick ? 2 : 5;
+  const warmupRounds = context.quick ? 200 : 2_000;
+  const runOnce = (impl: string, warmup: boolean): Promise<RunOutput> => {
+    const count = warmup ? warmupRounds : rounds;
+    const clientArgs = (port: number) => [port, count, warmupRounds];
+    if (impl === 'C') return pairRun(context, context.c(NAME, 'server'), (port) => context.c(NAME, 'client', ...clientArgs(port)));
+    const role = impl === 'sockfd' ? 'sockfd' : 'net';
+    return pairRun(context, context.node(NAME, `${role}-server`), (port) => context.node(NAME, `${role}-client`, clientArgs(port)));
+  };
+  const result = await measureCase(
+    context,
+    { name: '1-byte round trip', kind: 'latency', impls, target: { subject: 'sockfd', reference: 'C', ratio: 1.05 } },
+    { runs, runOnce },
+  );
+  return {
+    title: 'pingpong: 1-byte request/reply round trip, TCP_NODELAY',
+    description:
+      'One connection, a 1-byte request and a 1-byte reply per round, TCP_NODELAY on both ends. C, sockfd (blocking send/recv ' +
+      'of the raw API in a Node process) and Node net (event loop) each run both ends. Every round is timed by the client; ' +
+      `each run begins with ${warmupRounds} untimed rounds. Target: sockfd at most 1.05x the time of C.`,
+    parameters: { rounds, runs, warmupRounds },
+    cases: [result],
+    notes: [],
+  };
+}
+
+export const benchmark: Benchmark = {
+  name: NAME,
+  summary: '1-byte request/reply round trip, TCP_NODELAY: C vs sockfd vs net (target <= 1.05x C)',
+  cPrograms: [NAME],
+  peers: { 'sockfd-server': sockfdServer, 'sockfd-client': sockfdClient, 'net-server': netServer, 'net-client': netClient },
+  run,
+};

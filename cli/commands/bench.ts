@@ -1,0 +1,112 @@
+// `sockfd bench <name|all> [--quick] [--pin[=CPU]] [--json FILE] [--svg FILE]`:
+// runs benchmarks (bench/<name>.ts, found by listing the directory), prints
+// a table per benchmark, and optionally writes the report as JSON and SVG.
+import { writeFileSync } from 'node:fs';
+import { type Command, UsageError } from '../command.js';
+import type { Benchmark } from '../../bench/harness/harness.js';
+import { writeReportJson } from '../../bench/harness/json.js';
+import { choosePinning, describePinning } from '../../bench/harness/machine.js';
+import { loadBenchmarksSafely } from '../../bench/harness/registry.js';
+import { runBenchmarks } from '../../bench/harness/run.js';
+import { reportToSvg } from '../../bench/harness/svg.js';
+import { renderBenchResult, renderReportHeader } from '../../bench/harness/table.js';
+import { machineInfo } from '../../bench/harness/machine.js';
+
+const { benchmarks, failures } = await loadBenchmarksSafely();
+
+export interface BenchOptions {
+  names: string[];
+  quick: boolean;
+  /** undefined: not pinned; null: pinned to the CPU chosen automatically; a number: that CPU. */
+  pin: number | null | undefined;
+  json?: string;
+  svg?: string;
+}
+
+/** Parses the command's arguments; throws UsageError on anything unknown. */
+export function parseBenchArgs(argv: readonly string[], known: readonly string[]): BenchOptions {
+  const options: BenchOptions = { names: [], quick: false, pin: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a file name`);
+      return v;
+    };
+    if (flag === '--quick') options.quick = true;
+    else if (flag === '--pin') {
+      if (inline === undefined) options.pin = null;
+      else if (/^\d+$/.test(inline)) options.pin = Number(inline);
+      else throw new UsageError(`--pin=CPU needs a CPU number, got '${inline}'`);
+    } else if (flag === '--json') options.json = value();
+    else if (flag === '--svg') options.svg = value();
+    else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
+    else if (arg === 'all') options.names.push(...known);
+    else if (known.includes(arg)) options.names.push(arg);
+    else throw new UsageError(`unknown benchmark '${arg}' (have: ${known.join(', ')}, all)`);
+  }
+  if (options.names.length === 0) throw new UsageError('name a benchmark, or all');
+  options.names = [...new Set(options.names)];
+  return options;
+}
+
+function usageText(): string {
+  const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
+  return [
+    'usage: sockfd bench <name...|all> [--quick] [--pin[=CPU]] [--json FILE] [--svg FILE]',
+    '',
+    'Measures sockfd against C reference programs (bench/c, compiled with cc -O2) and Node net,',
+    'interleaved run by run after a warm-up, and prints one table per benchmark.',
+    '',
+    'benchmarks:',
+    ...benchmarks.map((b) => `  ${b.name.padEnd(width)}  ${b.summary}`),
+    ...failures.map((f) => `  ${f.name.padEnd(width)}  (cannot load: ${f.error})`),
+    '',
+    'options:',
+    '  --quick        small sizes: each benchmark in well under 10 s (default: under a minute)',
+    '  --pin[=CPU]    run both ends of every run on one CPU (taskset); default: the last allowed CPU',
+    '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
+    '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
+    '',
+    'Results are numbers, not verdicts: no benchmark is a test. Ratios are sockfd/other, pair by pair.',
+  ].join('\n');
+}
+
+export const command: Command = {
+  name: 'bench',
+  summary: 'benchmarks: sockfd vs C vs Node net (nagle, pingpong, throughput, transfer, fork, connect, ...)',
+  get usage(): string {
+    return usageText();
+  },
+  async run(argv: string[]): Promise<number> {
+    const options = parseBenchArgs(argv, benchmarks.map((b) => b.name));
+    const chosen: Benchmark[] = options.names.map((name) => benchmarks.find((b) => b.name === name)!);
+    const pin = options.pin === undefined ? null : choosePinning(options.pin ?? undefined);
+    const commandLine = ['sockfd bench', ...argv].join(' ');
+    const progress = process.stderr.isTTY === true;
+    process.stdout.write(
+      renderReportHeader({ machine: machineInfo(), mode: describePinning(pin), command: commandLine, quick: options.quick, startedAt: new Date().toISOString() }) +
+        '\n\n',
+    );
+    const report = await runBenchmarks(chosen, {
+      quick: options.quick,
+      pin,
+      command: commandLine,
+      log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
+      onResult: (result) => {
+        if (progress) process.stderr.write('\r\x1b[K');
+        process.stdout.write(renderBenchResult(result) + '\n\n');
+      },
+    });
+    if (options.json) {
+      writeReportJson(options.json, report);
+      process.stdout.write(`wrote ${options.json}\n`);
+    }
+    if (options.svg) {
+      writeFileSync(options.svg, reportToSvg(report));
+      process.stdout.write(`wrote ${options.svg}\n`);
+    }
+    return 0;
+  },
+};
