@@ -64,6 +64,15 @@ export interface ReceiveOptions {
   bufferSize?: number;
   /** Asked between chunks: true stops the upload with SHUTTING_DOWN (the server's SIGTERM). */
   shouldStop?: () => boolean;
+  /** Called once the header is read, before it is judged: the name and size as announced (demo12 prints them). */
+  onHeader?: (header: AnnouncedHeader) => void;
+}
+
+/** A header as it arrived, not yet validated: the name up to its NUL (or all 256 bytes), the size as sent. */
+export interface AnnouncedHeader {
+  format: TransferFormat;
+  name: string;
+  size: number | bigint;
 }
 
 export type UploadOutcome = 'stored' | 'refused' | 'failed';
@@ -145,7 +154,7 @@ class Upload {
 
   constructor(
     readonly fd: number,
-    readonly options: Required<Omit<ReceiveOptions, 'shouldStop'>> & Pick<ReceiveOptions, 'shouldStop'>,
+    readonly options: Required<Omit<ReceiveOptions, 'shouldStop' | 'onHeader'>> & Pick<ReceiveOptions, 'shouldStop' | 'onHeader'>,
   ) {
     this.buffer = Buffer.allocUnsafe(options.bufferSize);
   }
@@ -172,6 +181,8 @@ class Upload {
         throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${TUTORIAL_HEADER_SIZE} header bytes`);
       const fields = splitTutorialHeader(this.buffer.subarray(0, TUTORIAL_HEADER_SIZE));
       if (fields.nameBytes !== null) this.name = fields.nameBytes.toString('utf8');
+      const shown = fields.nameBytes ?? this.buffer.subarray(0, TUTORIAL_HEADER_SIZE - 4);
+      this.options.onHeader?.({ format: 'tutorial', name: shown.toString('utf8'), size: fields.size });
       this.size = checkTutorialFields(fields, maxSize).size;
     } else {
       const n = recvFullWithin(this.fd, this.buffer, this.idle, 1, EXTENDED_FIXED_SIZE - 1);
@@ -180,6 +191,7 @@ class Upload {
       const fixed = decodeExtendedFixed(this.buffer.subarray(0, EXTENDED_FIXED_SIZE));
       const nameBytes = this.recvExactly(fixed.nameLength, 'the name');
       this.name = nameBytes.toString('utf8');
+      this.options.onHeader?.({ format: 'extended', name: this.name, size: fixed.size });
       checkName(nameBytes);
       this.size = checkSize(fixed.size, maxSize);
     }
@@ -379,6 +391,7 @@ export function receiveUpload(fd: number, options: ReceiveOptions): UploadRecord
     fsync: options.fsync ?? false,
     bufferSize: options.bufferSize ?? DEFAULT_BUFFER_SIZE,
     shouldStop: options.shouldStop,
+    onHeader: options.onHeader,
   });
   const peer = peerOf(fd);
   try {
