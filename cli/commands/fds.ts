@@ -2,7 +2,7 @@
 // to protocol, addresses and state through /proc/<pid>/net.
 import { parseArgs } from 'node:util';
 import { type Command, UsageError } from '../command.js';
-import { type FdEntry, type SocketEntry, listFds, netstatAddress, processName } from '../../lib/procfs.js';
+import { type FdEntry, type SocketEntry, listFds, netstatAddress, netstatState, processName } from '../../lib/procfs.js';
 
 const usage = `usage: sockfd fds [pid] [--json]
 
@@ -36,8 +36,7 @@ function socketColumns(socket: SocketEntry | undefined): Pick<Row, 'proto' | 'lo
     proto: socket.protocol,
     local: netstatAddress(socket.localAddress, socket.localPort),
     foreign: netstatAddress(socket.remoteAddress, socket.remotePort),
-    // An unconnected UDP socket is CLOSE in the kernel's table; netstat leaves it blank.
-    state: socket.protocol.startsWith('udp') && socket.state === 'CLOSE' ? '' : socket.state,
+    state: netstatState(socket),
   };
 }
 

@@ -8,6 +8,7 @@ import {
   type SocketOwner,
   type UnixSocketEntry,
   netstatAddress,
+  netstatState,
   readSockets,
   socketOwners,
   tcpStates,
@@ -83,12 +84,6 @@ export function filterSockets(entries: readonly SocketEntry[], filter: NetstatFi
   });
 }
 
-// netstat prints an unconnected UDP socket with an empty State column.
-function inetState(entry: InetSocketEntry): string {
-  if (entry.protocol.startsWith('udp')) return entry.state === 'CLOSE' ? '' : entry.state;
-  return entry.state;
-}
-
 /** netstat -p's "PID/Program name": the first owner, '-' when none is visible. */
 function programColumn(owners: readonly SocketOwner[] | undefined): string {
   const first = owners?.[0];
@@ -105,7 +100,7 @@ export function formatInetLine(entry: InetSocketEntry, owners?: Map<number, Sock
     String(entry.sendQ).padStart(6),
     local.padEnd(23),
     remote.padEnd(23),
-    owners ? `${inetState(entry).padEnd(11)} ${programColumn(owners.get(entry.inode))}` : inetState(entry),
+    owners ? `${netstatState(entry).padEnd(11)} ${programColumn(owners.get(entry.inode))}` : netstatState(entry),
   ]
     .join(' ')
     .trimEnd();
