@@ -98,7 +98,7 @@ async function run(context: BenchContext) {
   };
   const result = await measureCase(
     context,
-    { name: '1-byte round trip', kind: 'latency', impls, target: { subject: 'sockfd', reference: 'C', ratio: 1.05 } },
+    { name: '1-byte round trip', kind: 'latency', impls, targets: [{ subject: 'sockfd', reference: 'C', ratio: 1.05 }] },
     { runs, runOnce },
   );
   return {

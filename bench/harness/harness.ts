@@ -65,6 +65,8 @@ export interface CasePlan {
   runs: number;
   /** Runs `impl` once; `warmup` is true for the discarded first run (use smaller sizes there if you like). */
   runOnce(impl: string, warmup: boolean): Promise<RunOutput>;
+  /** Whether each implementation gets a discarded warm-up run first (default true; --quick may skip it). */
+  warmupRun?: boolean;
 }
 
 /**
@@ -75,10 +77,11 @@ export interface CasePlan {
 export async function measureCase(context: BenchContext, spec: CaseSpec, plan: CasePlan): Promise<CaseResult> {
   if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new RangeError(`runs must be a positive integer, got ${plan.runs}`);
   const recorder = new CaseRecorder(spec);
-  for (const impl of spec.impls) {
-    context.log(`${spec.name}: warm-up ${impl}`);
-    await plan.runOnce(impl, true);
-  }
+  if (plan.warmupRun ?? true)
+    for (const impl of spec.impls) {
+      context.log(`${spec.name}: warm-up ${impl}`);
+      await plan.runOnce(impl, true);
+    }
   for (let run = 1; run <= plan.runs; run++) {
     for (const impl of spec.impls) {
       context.log(`${spec.name}: run ${run}/${plan.runs} ${impl}`);

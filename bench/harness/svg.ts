@@ -23,7 +23,8 @@ function num(value: number): string {
 }
 
 function text(x: number, y: number, content: string, attributes = ''): string {
-  return `<text x="${num(x)}" y="${num(y)}" ${FONT} font-size="12" ${attributes}>${escapeXml(content)}</text>`;
+  const size = attributes.includes('font-size=') ? '' : ' font-size="12"';
+  return `<text x="${num(x)}" y="${num(y)}" ${FONT}${size} ${attributes}>${escapeXml(content)}</text>`;
 }
 
 function colorOf(impls: string[], impl: string): string {
@@ -75,13 +76,15 @@ function latencySection(cases: CaseResult[], impls: string[], top: number): Sect
       parts.push(text(24, mid + 4, `${impl.impl}  ${formatNs(impl.summary.median)}`));
       if (d && d.length === 101) {
         const [x1, x25, x50, x75, x99] = [d[1]!, d[25]!, d[50]!, d[75]!, d[99]!].map((v) => scale.x(v));
+        const summary = `${c.name} ${impl.impl}: median ${formatNs(d[50]!)}, p99 ${formatNs(d[99]!)}, min ${formatNs(d[0]!)}, max ${formatNs(d[100]!)}`;
+        parts.push(`<g><title>${escapeXml(summary)}</title>`);
         parts.push(`<line x1="${num(x1!)}" x2="${num(x99!)}" y1="${num(mid)}" y2="${num(mid)}" stroke="${color}" stroke-width="2"/>`);
         parts.push(
           `<rect x="${num(x25!)}" y="${num(mid - 6)}" width="${num(Math.max(1, x75! - x25!))}" height="12" fill="${color}" fill-opacity="0.35" stroke="${color}"/>`,
         );
         parts.push(`<line x1="${num(x50!)}" x2="${num(x50!)}" y1="${num(mid - 8)}" y2="${num(mid + 8)}" stroke="#000" stroke-width="2"/>`);
         for (const v of [d[0]!, d[100]!]) parts.push(`<circle cx="${num(scale.x(v))}" cy="${num(mid)}" r="2.5" fill="${color}"/>`);
-        parts.push(`<title>${escapeXml(`${c.name} ${impl.impl}: median ${formatNs(d[50]!)}, p99 ${formatNs(d[99]!)}, min ${formatNs(d[0]!)}, max ${formatNs(d[100]!)}`)}</title>`);
+        parts.push('</g>');
       }
       y += ROW;
     }
@@ -89,7 +92,7 @@ function latencySection(cases: CaseResult[], impls: string[], top: number): Sect
   }
   const grid = scale.ticks.map((tick) => {
     const x = scale.x(tick);
-    return `<line x1="${num(x)}" x2="${num(x)}" y1="${num(rowsTop)}" y2="${num(y)}" stroke="#ccc"/>` + text(x, y + 16, formatNs(tick), 'text-anchor="middle" fill="#444"');
+    return `<line x1="${num(x)}" x2="${num(x)}" y1="${num(rowsTop)}" y2="${num(y)}" stroke="#ccc"/>` + text(x, y + 16, formatNs(tick).replace(/\.0+ /, ' '), 'text-anchor="middle" fill="#444"');
   });
   const legend = text(PLOT_LEFT, y + 36, 'log scale; box p25-p75, line p1-p99, black tick median, dots min and max', 'fill="#444"');
   return { height: y + 46 - top, body: [...grid, ...parts, legend].join('\n') };

@@ -73,11 +73,11 @@ function ratioCell(c: CaseResult, impl: string, reference: string): string {
   return formatRatio(ratio.median) + spread;
 }
 
-function targetLine(c: CaseResult): string | undefined {
-  const t = c.target;
-  if (!t) return undefined;
-  const bound = t.meaning === 'time' ? `at most ${formatRatio(t.ratio)} the time of ${t.reference}` : `at least ${formatRatio(t.ratio)} the speed of ${t.reference}`;
-  return `target for ${c.name}: ${t.subject} ${bound}: ${t.met ? 'met' : 'MISSED'} (${formatRatio(t.measured)})`;
+function targetLines(c: CaseResult): string[] {
+  return c.targets.map((t) => {
+    const bound = t.meaning === 'time' ? `at most ${formatRatio(t.ratio)} the time of ${t.reference}` : `at least ${formatRatio(t.ratio)} the speed of ${t.reference}`;
+    return `target for ${c.name}: ${t.subject} ${bound}: ${t.met ? 'met' : 'MISSED'} (${formatRatio(t.measured)})`;
+  });
 }
 
 /** One benchmark as a table, with its notes and targets underneath. */
@@ -107,8 +107,7 @@ export function renderBenchResult(result: BenchResult): string {
   }
   for (const c of result.cases) {
     if (c.note) lines.push(`${c.name}: ${c.note}`);
-    const target = targetLine(c);
-    if (target) lines.push(target);
+    lines.push(...targetLines(c));
   }
   for (const note of result.notes) lines.push(`note: ${note}`);
   lines.push(`(${(result.durationMs / 1000).toFixed(1)} s)`);

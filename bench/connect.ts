@@ -1,0 +1,101 @@
+// connect: how many whole TCP connections per second one client and one
+// server get through on loopback: socket + connect, accept + close on the
+// server, EOF + close on the client. C vs sockfd (blocking calls) vs net.
+// The server closes first, so TIME_WAIT stays on its side and the client's
+// ephemeral ports are never exhausted.
+import net from 'node:net';
+import * as posix from '../lib/posix.js';
+import { measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import type { RunOutput } from './harness/model.js';
+import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll } from './harness/peer-io.js';
+
+const NAME = 'connect';
+const impls = ['C', 'sockfd', 'net'] as const;
+
+function sockfdServer(args: readonly string[]): void {
+  const count = intArg(args, 0, 'COUNT');
+  const listener = listenAnnounced();
+  for (let i = 0; i < count; i++) posix.close(posix.accept(listener).fd);
+  posix.close(listener);
+}
+
+function sockfdClient(args: readonly string[]): void {
+  const port = intArg(args, 0, 'PORT');
+  const count = intArg(args, 1, 'COUNT');
+  const warmup = intArg(args, 2, 'WARMUP');
+  const byte = Buffer.alloc(1);
+  const once = (): void => {
+    const fd = connectLoopback(port);
+    if (recvAll(fd, byte)) throw new Error('server sent data instead of closing');
+    posix.close(fd);
+  };
+  for (let i = 0; i < warmup; i++) once();
+  const start = nowNs();
+  for (let i = 0; i < count; i++) once();
+  printResult({ ops: count, bytes: 0, ns: Math.round(nowNs() - start) });
+}
+
+function netServer(args: readonly string[]): Promise<void> {
+  const count = intArg(args, 0, 'COUNT');
+  return new Promise((resolve, reject) => {
+    let accepted = 0;
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined); // the client may see our close first; nothing to report
+      socket.destroy();
+      if (++accepted === count) server.close(() => resolve());
+    });
+    server.on('error', reject);
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 511 }, () => announcePort((server.address() as net.AddressInfo).port));
+  });
+}
+
+function netClient(args: readonly string[]): Promise<void> {
+  const port = intArg(args, 0, 'PORT');
+  const count = intArg(args, 1, 'COUNT');
+  const warmup = intArg(args, 2, 'WARMUP');
+  // One connection at a time, as the other clients: connect, wait for EOF, close.
+  const once = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      socket.on('data', () => reject(new Error('server sent data instead of closing')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+      socket.resume();
+    });
+  return (async () => {
+    for (let i = 0; i < warmup; i++) await once();
+    const start = nowNs();
+    for (let i = 0; i < count; i++) await once();
+    printResult({ ops: count, bytes: 0, ns: Math.round(nowNs() - start) });
+  })();
+}
+
+async function run(context: BenchContext) {
+  const count = context.quick ? 1_000 : 5_000;
+  const warmup = context.quick ? 100 : 500;
+  const runs = context.quick ? 2 : 5;
+  const runOnce = (impl: string, warm: boolean): Promise<RunOutput> => {
+    const n = warm ? warmup : count;
+    if (impl === 'C') return pairRun(context, context.c(NAME, 'server', n + warmup), (port) => context.c(NAME, 'client', port, n, warmup));
+    return pairRun(context, context.node(NAME, `${impl}-server`, [n + warmup]), (port) => context.node(NAME, `${impl}-client`, [port, n, warmup]));
+  };
+  const result = await measureCase(context, { name: 'connect + accept + close', kind: 'rate', impls }, { runs, runOnce, warmupRun: !context.quick });
+  return {
+    title: 'connect: whole TCP connections per second on loopback, one at a time',
+    description:
+      'The client connects, waits for EOF and closes; the server accepts and closes at once (so TIME_WAIT stays on the server ' +
+      'side). One connection at a time, so the rate is 1 / (the life of one connection). C, sockfd (blocking calls) and Node net ' +
+      `each run both ends; each run starts with ${warmup} untimed connections.`,
+    parameters: { connectionsPerRun: count, warmupConnections: warmup, runs },
+    cases: [result],
+    notes: [],
+  };
+}
+
+export const benchmark: Benchmark = {
+  name: NAME,
+  summary: 'connect + accept + close, one connection at a time: connections/s, C vs sockfd vs net',
+  cPrograms: [NAME],
+  peers: { 'sockfd-server': sockfdServer, 'sockfd-client': sockfdClient, 'net-server': netServer, 'net-client': netClient },
+  run,
+};

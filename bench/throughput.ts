@@ -1,0 +1,140 @@
+// throughput: bulk data over one loopback connection in chunks of 4 KiB,
+// 64 KiB and 1 MiB, C vs sockfd (blocking send/recv, one reused buffer) vs
+// Node net (write with back-pressure). The receiver replies one byte after
+// EOF, so the sender's clock covers delivery.
+import net from 'node:net';
+import * as posix from '../lib/posix.js';
+import { measureCase, pairRun, sizeLabel, type BenchContext, type Benchmark } from './harness/harness.js';
+import type { CaseResult, RunOutput } from './harness/model.js';
+import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
+
+const NAME = 'throughput';
+const impls = ['C', 'sockfd', 'net'] as const;
+const chunkSizes = [4 * 1024, 64 * 1024, 1024 * 1024];
+
+function sockfdServer(args: readonly string[]): void {
+  const chunk = intArg(args, 0, 'CHUNK');
+  const listener = listenAnnounced();
+  const { fd } = posix.accept(listener);
+  const buffer = Buffer.allocUnsafe(chunk);
+  let total = 0;
+  for (let n; (n = posix.recv(fd, buffer)) > 0; ) total += n;
+  sendAll(fd, Buffer.from('k'));
+  process.stderr.write(`received ${total} bytes\n`);
+  posix.close(fd);
+  posix.close(listener);
+}
+
+function sockfdClient(args: readonly string[]): void {
+  const port = intArg(args, 0, 'PORT');
+  const total = intArg(args, 1, 'TOTAL');
+  const chunk = intArg(args, 2, 'CHUNK');
+  const buffer = Buffer.alloc(chunk, 'x');
+  const fd = connectLoopback(port);
+  let sends = 0;
+  const start = nowNs();
+  for (let left = total; left > 0; sends++) {
+    const length = Math.min(left, chunk);
+    sendAll(fd, buffer, 0, 0, length);
+    left -= length;
+  }
+  posix.shutdown(fd, posix.SHUT_WR);
+  if (!recvAll(fd, Buffer.alloc(1))) throw new Error('server closed without the final byte');
+  const elapsed = nowNs() - start;
+  posix.close(fd);
+  printResult({ ops: sends, bytes: total, ns: Math.round(elapsed) });
+}
+
+function netServer(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      server.close();
+      let total = 0;
+      socket.on('data', (data) => (total += data.length));
+      socket.on('end', () => {
+        process.stderr.write(`received ${total} bytes\n`);
+        socket.end('k');
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => announcePort((server.address() as net.AddressInfo).port));
+  });
+}
+
+function netClient(args: readonly string[]): Promise<void> {
+  const port = intArg(args, 0, 'PORT');
+  const total = intArg(args, 1, 'TOTAL');
+  const chunk = intArg(args, 2, 'CHUNK');
+  const buffer = Buffer.alloc(chunk, 'x');
+  return new Promise((resolve, reject) => {
+    let left = total;
+    let sends = 0;
+    let start = 0;
+    let answered = false;
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
+      start = nowNs();
+      pump();
+    });
+    // Writes until the stream asks to wait; 'drain' resumes. The same buffer is
+    // queued again and again: its content never changes, so that is safe.
+    const pump = (): void => {
+      while (left > 0) {
+        const length = Math.min(left, chunk);
+        left -= length;
+        sends++;
+        if (!socket.write(length === chunk ? buffer : buffer.subarray(0, length))) return void socket.once('drain', pump);
+      }
+      socket.end();
+    };
+    socket.on('data', () => {
+      if (answered) return;
+      answered = true;
+      printResult({ ops: sends, bytes: total, ns: Math.round(nowNs() - start) });
+    });
+    socket.on('error', reject);
+    socket.on('close', () => (answered ? resolve() : reject(new Error('server closed without the final byte'))));
+  });
+}
+
+async function run(context: BenchContext) {
+  const total = context.quick ? 64 * 1024 * 1024 : 1024 * 1024 * 1024;
+  const warmupTotal = context.quick ? 16 * 1024 * 1024 : 128 * 1024 * 1024;
+  const runs = context.quick ? 2 : 3;
+  const cases: CaseResult[] = [];
+  for (const chunk of chunkSizes) {
+    const runOnce = (impl: string, warmup: boolean): Promise<RunOutput> => {
+      const bytes = warmup ? warmupTotal : total;
+      if (impl === 'C') return pairRun(context, context.c(NAME, 'server', chunk), (port) => context.c(NAME, 'client', port, bytes, chunk));
+      return pairRun(context, context.node(NAME, `${impl}-server`, [chunk]), (port) => context.node(NAME, `${impl}-client`, [port, bytes, chunk]));
+    };
+    const targets = chunk >= 64 * 1024 ? [{ subject: 'sockfd', reference: 'C', ratio: 0.95 }] : [];
+    cases.push(
+      await measureCase(
+        context,
+        { name: `${sizeLabel(chunk)} chunks`, kind: 'throughput', impls, targets },
+        { runs, runOnce },
+      ),
+    );
+  }
+  return {
+    title: `throughput: ${sizeLabel(total)} over loopback TCP by chunk size`,
+    description:
+      `One connection carries ${sizeLabel(total)} in send() calls of the chunk size; the receiver reads with a buffer of the chunk size ` +
+      '(net: its own 64 KiB reads) until EOF and answers one byte, which stops the clock. C, sockfd (blocking calls, one reused ' +
+      'Buffer) and Node net (write() with back-pressure) each run both ends. MB/s are 10^6 bytes per second. Target: sockfd at ' +
+      'least 0.95x C at 64 KiB and above.',
+    parameters: { bytesPerRun: total, runs, warmupBytes: warmupTotal, chunks: chunkSizes.map(sizeLabel).join(', ') },
+    cases,
+    notes: [],
+  };
+}
+
+export const benchmark: Benchmark = {
+  name: NAME,
+  summary: '1 GiB over loopback in 4 KiB / 64 KiB / 1 MiB chunks: C vs sockfd vs net (target >= 0.95x C at >= 64 KiB)',
+  cPrograms: [NAME],
+  peers: { 'sockfd-server': sockfdServer, 'sockfd-client': sockfdClient, 'net-server': netServer, 'net-client': netClient },
+  run,
+};
