@@ -1,0 +1,249 @@
+// Process control by the C names: fork, getpid, getppid, waitpid, kill,
+// _exit, getrlimit, setrlimit, signal. fork() leaves a working Node in the
+// child (native/fork.cc); here the child's process.pid is made right and
+// every way out of the child is routed to _exit(2), because Node's own
+// teardown joins threads that only exist in the parent. See docs/process.md.
+// The constants (SIGTERM, WNOHANG, RLIMIT_NOFILE, ...) are compiled in from
+// the headers and exported with all the others (lib/constants.ts).
+import { writeSync } from 'node:fs';
+import { inspect } from 'node:util';
+import { binding } from './native.js';
+
+/** What waitpid() reports about one child. */
+export interface WaitStatus {
+  /** The child's pid; 0 when WNOHANG was given and no child had changed state. */
+  pid: number;
+  /** The raw status word (for the W* macros not decoded here). */
+  status: number;
+  /** WEXITSTATUS when the child exited, else null. */
+  exitCode: number | null;
+  /** WTERMSIG when a signal killed it, WSTOPSIG when it stopped, else null. */
+  signal: number | null;
+  coreDumped: boolean;
+  /** WIFSTOPPED (only reported with WUNTRACED). */
+  stopped: boolean;
+  /** WIFCONTINUED (only reported with WCONTINUED). */
+  continued: boolean;
+}
+
+/** A resource limit; Infinity is RLIM_INFINITY. */
+export interface Rlimit {
+  soft: number;
+  hard: number;
+}
+/** A resource limit, exact: RLIM_INFINITY is 2n ** 64n - 1n. */
+export interface RlimitBigInt {
+  soft: bigint;
+  hard: bigint;
+}
+/** A limit as setrlimit() takes it: an integer, Infinity, or a bigint. */
+export type RlimitValue = number | bigint;
+
+/** A JS signal handler; it gets the signal number, as in C. */
+export type SignalHandler = (signal: number) => void;
+/** What signal() installs. */
+export type SignalDisposition = SignalHandler | 'ignore' | 'default';
+/** What signal() replaced; 'foreign' is a handler not installed by signal() (Node's or libuv's). */
+export type PreviousDisposition = SignalDisposition | 'foreign';
+
+interface ProcessBinding {
+  fork(): number;
+  watchLoopEnd(beforeExit: () => void, exit: () => void): void;
+  getpid(): number;
+  getppid(): number;
+  waitpid(pid: number, options?: number): WaitStatus;
+  kill(pid: number, signal: number): void;
+  _exit(status?: number): never;
+  getrlimit(resource: number, asBigInt: true): RlimitBigInt;
+  getrlimit(resource: number, asBigInt?: false): Rlimit;
+  setrlimit(resource: number, soft: RlimitValue, hard?: RlimitValue): void;
+  signalAction(signal: number, disposition: number): number;
+  setSignalDispatcher(dispatch: (signal: number) => void): void;
+  setRestartAfterSignal(restart: boolean): void;
+  getRestartAfterSignal(): boolean;
+}
+
+const native = binding as unknown as ProcessBinding;
+
+// ---- identities and children --------------------------------------------------
+/** getpid(2): always the caller's real pid (also in a forked child). */
+export const getpid: () => number = native.getpid;
+/** getppid(2) */
+export const getppid: () => number = native.getppid;
+/**
+ * waitpid(2). Blocks unless `options` has WNOHANG; a signal handled with
+ * signal() runs during the wait. Prefer a specific pid: waitpid(-1) also
+ * reaps children of node:child_process, which then never see their exit.
+ */
+export const waitpid: (pid: number, options?: number) => WaitStatus = native.waitpid;
+/** kill(2): pid 0 is the caller's process group, a negative pid the group -pid; signal 0 only checks. */
+export const kill: (pid: number, signal: number) => void = native.kill;
+/** _exit(2): ends the process at once; no 'exit' event, queued output is not flushed. */
+export const _exit: (status?: number) => never = native._exit;
+
+// ---- fork ------------------------------------------------------------------------
+interface StdioHandle {
+  _handle?: { setBlocking?(blocking: boolean): unknown };
+}
+
+// In Node 20 a pipe on stdout/stderr is non-blocking: output still queued at
+// _exit would be lost, and output queued at fork would be written twice.
+// The flag lives in the file description, which parent and child share.
+function makeStdioBlocking(): void {
+  for (const stream of [process.stdout, process.stderr]) (stream as unknown as StdioHandle)._handle?.setBlocking?.(true);
+}
+
+interface ProcessInternals {
+  reallyExit(code?: number): void;
+  _exiting: boolean;
+}
+
+function currentExitCode(fallback: number): number {
+  const code = process.exitCode ?? fallback;
+  const number = Number(code);
+  return Number.isInteger(number) ? number : 1;
+}
+
+function writeFatal(error: unknown): void {
+  try {
+    writeSync(2, `${inspect(error)}\n\nNode.js ${process.version}\n`);
+  } catch {
+    // stderr is gone: nothing else to report to
+  }
+}
+
+let childExitsRouted = false;
+
+// Every way a forked child can end reaches _exit after the 'exit' handlers:
+// process.exit() (emits 'exit', then reallyExit), reallyExit itself, an
+// uncaught exception, and the event loop running dry (watchLoopEnd).
+function routeChildExits(): void {
+  if (childExitsRouted) return;
+  childExitsRouted = true;
+  const internals = process as unknown as ProcessInternals;
+  internals.reallyExit = (code?: number) => native._exit(currentExitCode(code ?? 0));
+
+  const emit = process.emit;
+  process.emit = function emitThenExit(this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'exit') return (emit as (event: string | symbol, ...args: unknown[]) => boolean).call(this, event, ...args);
+    const emitted = typeof args[0] === 'number' ? args[0] : 0;
+    try {
+      (emit as (event: string, ...args: unknown[]) => boolean).call(this, event, ...args);
+    } catch (error) {
+      writeFatal(error);
+      native._exit(7); // Node's code for an exception while exiting
+    }
+    return native._exit(currentExitCode(emitted));
+  } as typeof process.emit;
+
+  // Node's own fatal-exception path would end in its teardown; this listener
+  // takes over only while no other 'uncaughtException' listener exists.
+  process.on('uncaughtException', function forkedChildFatal(error: Error): void {
+    if (process.listenerCount('uncaughtException') > 1) return;
+    writeFatal(error);
+    process.exit(1);
+  });
+
+  native.watchLoopEnd(
+    () => {
+      process.emit('beforeExit', currentExitCode(0));
+    },
+    () => {
+      internals._exiting = true;
+      process.emit('exit', currentExitCode(0)); // ends in _exit
+    },
+  );
+}
+
+function becomeChild(): void {
+  makeStdioBlocking();
+  Object.defineProperty(process, 'pid', { value: native.getpid(), writable: false, enumerable: true, configurable: true });
+  Object.defineProperty(process, 'ppid', { get: native.getppid, enumerable: true, configurable: true });
+  routeChildExits();
+}
+
+/**
+ * fork(2): the child's pid in the parent, 0 in the child. Safe in Node 20
+ * without flags (V8's worker threads are parked around the fork). Only the
+ * main thread may fork. In the child: timers, promises, fs, dns and net
+ * work; a thread-pool request the parent had in flight never completes;
+ * process.pid is the child's own; every exit ends in _exit(2) after the
+ * 'exit' handlers ran; stdout and stderr are blocking (in both processes).
+ */
+export function fork(): number {
+  makeStdioBlocking();
+  const pid = native.fork();
+  if (pid === 0) becomeChild();
+  return pid;
+}
+
+// ---- rlimits -----------------------------------------------------------------------
+/** getrlimit(2): `{ soft, hard }` as numbers (Infinity = RLIM_INFINITY), or exact bigints. */
+export function getrlimit(resource: number): Rlimit;
+export function getrlimit(resource: number, options: { bigint: true }): RlimitBigInt;
+export function getrlimit(resource: number, options?: { bigint?: boolean }): Rlimit | RlimitBigInt {
+  return options?.bigint === true ? native.getrlimit(resource, true) : native.getrlimit(resource);
+}
+
+/**
+ * setrlimit(2). Values are integers, Infinity or bigints (RLIM_INFINITY is
+ * Infinity or 2n ** 64n - 1n). `hard` defaults to the current hard limit.
+ */
+export function setrlimit(resource: number, soft: RlimitValue, hard?: RlimitValue): void;
+export function setrlimit(resource: number, limit: { soft: RlimitValue; hard?: RlimitValue }): void;
+export function setrlimit(
+  resource: number,
+  limit: RlimitValue | { soft: RlimitValue; hard?: RlimitValue },
+  hard?: RlimitValue,
+): void {
+  if (typeof limit === 'object' && limit !== null) native.setrlimit(resource, limit.soft, limit.hard);
+  else native.setrlimit(resource, limit, hard);
+}
+
+// ---- signals ------------------------------------------------------------------------
+enum Disposition {
+  Default = 0,
+  Ignore = 1,
+  Handler = 2,
+}
+
+const handlers = new Map<number, SignalHandler>();
+let dispatcherInstalled = false;
+
+function dispatch(signalNumber: number): void {
+  handlers.get(signalNumber)?.(signalNumber);
+}
+
+/**
+ * signal(2) done with sigaction and without SA_RESTART: a handler runs while
+ * the main thread is blocked in a call of this package (the call then
+ * resumes, or throws EINTR after setRestartAfterSignal(false)), and soon
+ * after arrival while JS runs. 'ignore' and 'default' are SIG_IGN and
+ * SIG_DFL (signal(SIGCHLD, 'ignore') makes the kernel reap children).
+ * Refused with EINVAL: SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGPROF and glibc's 32/33. Do not mix with process.on(sig) for one signal.
+ */
+export function signal(signalNumber: number, disposition: SignalDisposition): PreviousDisposition {
+  let mode: Disposition;
+  if (typeof disposition === 'function') mode = Disposition.Handler;
+  else if (disposition === 'ignore') mode = Disposition.Ignore;
+  else if (disposition === 'default') mode = Disposition.Default;
+  else throw new TypeError("disposition must be a function, 'ignore' or 'default'");
+  if (mode === Disposition.Handler && !dispatcherInstalled) {
+    native.setSignalDispatcher(dispatch);
+    dispatcherInstalled = true;
+  }
+  const before = native.signalAction(signalNumber, mode);
+  const previousHandler = handlers.get(signalNumber);
+  if (typeof disposition === 'function') handlers.set(signalNumber, disposition);
+  else handlers.delete(signalNumber);
+  if (before === Disposition.Handler && previousHandler) return previousHandler;
+  if (before === Disposition.Ignore) return 'ignore';
+  if (before === Disposition.Default) return 'default';
+  return 'foreign';
+}
+
+/** Whether a blocking call resumes after its signal handlers ran (true, the default) or throws EINTR. */
+export const setRestartAfterSignal: (restart: boolean) => void = native.setRestartAfterSignal;
+/** The current setRestartAfterSignal() choice. */
+export const getRestartAfterSignal: () => boolean = native.getRestartAfterSignal;

@@ -1,0 +1,247 @@
+// fork() that leaves a working Node in the child (Node 20, no flags needed).
+// Three things break a plain fork(2) of a Node process, each fixed here:
+//  1. V8 marks its heap MADV_DONTFORK: the child would have no JS heap.
+//     Before each fork every private mapping is madvise(MADV_DOFORK)ed.
+//  2. Only the forking thread exists in the child. A V8 platform worker that
+//     was waiting on the task queue's condition variable leaves that variable
+//     in a state where the child's first post to it hangs. Before the fork a
+//     blocking task is posted to every worker of Node's platform (node.h);
+//     once all are parked in it (waiting on our own variable, not V8's) the
+//     process forks and the parent releases them.
+//  3. The child's event loop needs uv_loop_fork() (new epoll fd, new async
+//     and signal pipes), and its exits must never reach Node's teardown; the
+//     TS layer routes them to _exit, with the help of watchLoopEnd() below.
+// This is the only file that includes node.h.
+// node_version.h redefines NAPI_VERSION to the runtime's; keep the build's
+// value so napi.h means the same here as in every other file.
+#pragma push_macro("NAPI_VERSION")
+#undef NAPI_VERSION
+#include <node.h>
+#pragma pop_macro("NAPI_VERSION")
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <uv.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common.h"
+
+namespace sockfd {
+namespace {
+
+// ---- 1. MADV_DOFORK -----------------------------------------------------------
+std::string ReadProcSelfMaps() {
+  std::string text;
+  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n > 0) text.append(chunk, static_cast<size_t>(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  ::close(fd);
+  return text;
+}
+
+// "start-end perms ...": every private ('p') mapping may be copied to the child.
+// Failures are ignored: [vsyscall] and VM_IO mappings refuse, and need nothing.
+void MarkPrivateMappingsForkable() {
+  std::string maps = ReadProcSelfMaps();
+  const char* cursor = maps.c_str();
+  while (*cursor != '\0') {
+    char* end = nullptr;
+    unsigned long long start = std::strtoull(cursor, &end, 16);
+    unsigned long long stop = (*end == '-') ? std::strtoull(end + 1, &end, 16) : 0;
+    bool isPrivate = end[0] == ' ' && end[1] != '\0' && end[2] != '\0' && end[3] != '\0' && end[4] == 'p';
+    if (isPrivate && stop > start)
+      ::madvise(reinterpret_cast<void*>(start), static_cast<size_t>(stop - start), MADV_DOFORK);
+    const char* newline = std::strchr(cursor, '\n');
+    if (newline == nullptr) break;
+    cursor = newline + 1;
+  }
+}
+
+// ---- 2. parking the platform's worker threads ------------------------------------
+struct ParkingLot {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int parked = 0;
+  bool released = false;
+};
+
+class ParkTask : public v8::Task {
+ public:
+  explicit ParkTask(std::shared_ptr<ParkingLot> lot) : lot_(std::move(lot)) {}
+  void Run() override {
+    std::unique_lock<std::mutex> lock(lot_->mutex);
+    if (lot_->released) return;  // a late task (see ParkWorkers) has nothing to do
+    ++lot_->parked;
+    lot_->changed.notify_all();
+    lot_->changed.wait(lock, [&] { return lot_->released; });
+  }
+
+ private:
+  std::shared_ptr<ParkingLot> lot_;
+};
+
+class ParkedWorkers {
+ public:
+  ~ParkedWorkers() { Release(); }
+  void Release() {
+    if (!lot_) return;
+    {
+      std::lock_guard<std::mutex> lock(lot_->mutex);
+      lot_->released = true;
+    }
+    lot_->changed.notify_all();
+    lot_.reset();
+  }
+  // In the child: the parked threads do not exist there, and signalling a
+  // condition variable whose waiters vanished can block forever in glibc.
+  void Abandon() {
+    if (lot_) new std::shared_ptr<ParkingLot>(std::move(lot_));  // leaked on purpose: never touched again
+  }
+  // Posts one blocking task per worker and waits until `expected` of them run.
+  // Node's NumberOfWorkerThreads() also counts its delayed-task scheduler
+  // thread, which runs no tasks: so one task more is posted than can park; it
+  // runs after the release and returns at once.
+  bool Park(v8::Platform* platform, std::chrono::milliseconds timeout) {
+    lot_ = std::make_shared<ParkingLot>();
+    int posted = platform->NumberOfWorkerThreads();
+    int expected = posted > 1 ? posted - 1 : posted;
+    for (int i = 0; i < posted; ++i) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot_));
+    std::unique_lock<std::mutex> lock(lot_->mutex);
+    return lot_->changed.wait_for(lock, timeout, [&] { return lot_->parked >= expected; });
+  }
+
+ private:
+  std::shared_ptr<ParkingLot> lot_;
+};
+
+v8::Platform* CurrentPlatform() {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate == nullptr) return nullptr;
+  node::Environment* environment = node::GetCurrentEnvironment(isolate->GetCurrentContext());
+  return environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
+}
+
+constexpr std::chrono::milliseconds kParkTimeout{5000};
+
+// In a forked child the platform's workers are gone (tasks posted to them
+// never run), so there is nothing to park: its only thread is the caller.
+bool inForkedChild = false;
+
+// fork() -> child's pid in the parent, 0 in the child.
+Napi::Value Fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (::syscall(SYS_gettid) != ::getpid())
+    throw Napi::Error::New(env, "fork: only the main thread can fork (not a worker_thread)");
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
+    throw Napi::Error::New(env, "fork: no event loop");
+  v8::Platform* platform = CurrentPlatform();
+  if (platform == nullptr) throw Napi::Error::New(env, "fork: Node's platform is not reachable from this addon");
+
+  MarkPrivateMappingsForkable();
+  ParkedWorkers workers;
+  if (!inForkedChild && !workers.Park(platform, kParkTimeout)) {
+    workers.Release();
+    throw Napi::Error::New(env, "fork: V8's worker threads did not become idle within 5 s; nothing was forked");
+  }
+  // No signal handler may run between fork and uv_loop_fork in the child.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  pid_t pid = ::fork();
+  int err = errno;
+  if (pid == 0) {
+    inForkedChild = true;
+    workers.Abandon();
+    int rc = uv_loop_fork(loop);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (rc != 0) throw Napi::Error::New(env, std::string("fork: uv_loop_fork in the child: ") + uv_strerror(rc));
+    return Napi::Number::New(env, 0);
+  }
+  workers.Release();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (pid < 0) ThrowErrno(env, "fork", err);
+  return Napi::Number::New(env, pid);
+}
+
+// ---- 3. the child's event loop running dry ----------------------------------------
+// In the child Node's own end of loop would wait forever for worker tasks
+// (DrainTasks) that no thread will run. A referenced prepare handle keeps
+// uv_run going; each iteration, before polling, it checks whether anything
+// else is left. When nothing is: beforeExit(), and if that scheduled nothing,
+// exit() (which emits 'exit' and calls _exit).
+struct LoopEnd {
+  uv_prepare_t prepare;
+  napi_env env;
+  Napi::FunctionReference beforeExit;
+  Napi::FunctionReference exit;
+  std::unique_ptr<Napi::AsyncContext> context;
+};
+LoopEnd* loopEnd = nullptr;
+
+bool LoopAliveWithoutUs(uv_prepare_t* prepare) {
+  uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(prepare);
+  uv_unref(handle);
+  bool alive = uv_loop_alive(prepare->loop) != 0;
+  uv_ref(handle);
+  return alive;
+}
+
+void OnPrepare(uv_prepare_t* prepare) {
+  if (LoopAliveWithoutUs(prepare)) return;
+  LoopEnd* end = loopEnd;
+  Napi::Env env(end->env);
+  Napi::HandleScope scope(env);
+  try {
+    end->beforeExit.MakeCallback(env.Global(), {}, *end->context);
+    if (LoopAliveWithoutUs(prepare)) return;
+    end->exit.MakeCallback(env.Global(), {}, *end->context);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  }
+}
+
+// watchLoopEnd(beforeExit, exit): for the forked child only.
+Napi::Value WatchLoopEnd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction())
+    ThrowTypeError(env, "watchLoopEnd(beforeExit, exit) takes two functions");
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
+    throw Napi::Error::New(env, "watchLoopEnd: no event loop");
+  if (loopEnd == nullptr) {
+    auto end = std::make_unique<LoopEnd>();
+    end->env = env;
+    end->context = std::make_unique<Napi::AsyncContext>(env, "sockfd:fork");
+    int rc = uv_prepare_init(loop, &end->prepare);
+    if (rc == 0) rc = uv_prepare_start(&end->prepare, OnPrepare);
+    if (rc != 0) throw Napi::Error::New(env, std::string("watchLoopEnd: ") + uv_strerror(rc));
+    loopEnd = end.release();  // lives until _exit
+  }
+  loopEnd->beforeExit = Napi::Persistent(info[0].As<Napi::Function>());
+  loopEnd->exit = Napi::Persistent(info[1].As<Napi::Function>());
+  return env.Undefined();
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("watchLoopEnd", Napi::Function::New(env, WatchLoopEnd, "watchLoopEnd"));
+}
+
+}  // namespace
+SOCKFD_REGISTER(fork, Init);
+}  // namespace sockfd
