@@ -6,5 +6,6 @@ export * from './tcp-connection.js';
 export * from './tcp-client.js';
 export * from './tcp-server.js';
 export * from './procfs.js';
+export * from './process.js';
 export * from './async.js';
 export * from './net-handoff.js';
