@@ -1,5 +1,6 @@
 // Shared by the transfer tests: scratch directories, files of known content,
 // a raw client that speaks bytes (for hostile input), waits with bounds.
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,4 +131,28 @@ export function freePort(): number {
   } finally {
     posix.close(fd);
   }
+}
+
+export interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Collects a child's output until it exits; kills it (and rejects) after `timeoutMs`. */
+export function finished(child: ChildProcess, timeoutMs = 30_000): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${child.spawnfile} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
