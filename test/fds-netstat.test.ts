@@ -30,6 +30,13 @@ async function sockfd(...args: string[]): Promise<CliResult> {
   }
 }
 
+/** `sockfd args...` that must succeed; its stdout. */
+async function sockfdOk(...args: string[]): Promise<string> {
+  const result = await sockfd(...args);
+  expect(result, `sockfd ${args.join(' ')}`).toMatchObject({ code: 0, stderr: '' });
+  return result.stdout;
+}
+
 let dir: string;
 let fdsBefore: number[];
 beforeAll(() => {
@@ -72,9 +79,7 @@ describe('sockfd fds', () => {
       const udpPort = said.get('udp')![1]!;
       const [unixA = '', unixB = ''] = said.get('unix')!;
 
-      const result = await sockfd('fds', String(fixture.pid));
-      expect(result.code).toBe(0);
-      const { header, rows } = parseFdsTable(result.stdout);
+      const { header, rows } = parseFdsTable(await sockfdOk('fds', String(fixture.pid)));
       const byFd = new Map(rows.map((row) => [row.FD!, row]));
 
       // Every fd the kernel lists for the pid, with the link target the kernel gives.
@@ -102,7 +107,7 @@ describe('sockfd fds', () => {
       expect(byFd.get(fdOf('file'))?.TARGET).toMatch(/^\//);
 
       // --json carries the same fds and sockets.
-      const json = JSON.parse((await sockfd('fds', '--json', String(fixture.pid))).stdout) as { fd: number; socket?: { state: string } }[];
+      const json = JSON.parse(await sockfdOk('fds', '--json', String(fixture.pid))) as { fd: number; socket?: { state: string } }[];
       expect(json.map((entry) => String(entry.fd))).toEqual(kernelFds);
       expect(json.find((entry) => String(entry.fd) === fdOf('listen'))?.socket?.state).toBe('LISTEN');
     } finally {
@@ -230,9 +235,8 @@ describe('sockfd netstat', () => {
       const ports = new Set([pending.port, serving.port, v6Port].map(String));
       await waitFor('TIME_WAIT', () => (ssRows(ports).some((row) => row.state === 'TIME_WAIT') ? true : undefined));
 
-      const result = await sockfd('netstat', '--tcp');
-      expect(result.code).toBe(0);
-      const ours = netstatRows(result.stdout, ports);
+      const stdout = await sockfdOk('netstat', '--tcp');
+      const ours = netstatRows(stdout, ports);
       const theirs = ssRows(ports);
 
       // netstat's Send-Q of a LISTEN socket is 0; ss puts the backlog limit there.
@@ -251,7 +255,7 @@ describe('sockfd netstat', () => {
       expect(texts).toContain(line('tcp', 100, `127.0.0.1:${serving.port}`, `127.0.0.1:${portOf(client)}`, 'ESTABLISHED'));
       expect(texts).toContain(line('tcp6', 1, `::1:${v6Port}`, ':::*', 'LISTEN'));
       expect(ours.filter((row) => row.state === 'TIME_WAIT' && row.local === `127.0.0.1:${serving.port}`)).toHaveLength(1);
-      expect(lines(result.stdout).slice(0, 2)).toEqual([
+      expect(lines(stdout).slice(0, 2)).toEqual([
         'Active Internet connections (servers and established)',
         'Proto Recv-Q Send-Q Local Address           Foreign Address         State',
       ]);
@@ -272,34 +276,33 @@ describe('sockfd netstat', () => {
       posix.bind(unix, { family: 'AF_UNIX', path: unixPath });
       posix.listen(unix, 3);
 
-      const byPort = await sockfd('netstat', '--port', String(tcp.port));
-      const portLines = lines(byPort.stdout).slice(2);
+      const byPort = await sockfdOk('netstat', '--port', String(tcp.port));
+      const portLines = lines(byPort).slice(2);
       expect(portLines).toEqual([`tcp        0      0 ${`127.0.0.1:${tcp.port}`.padEnd(23)} ${'0.0.0.0:*'.padEnd(23)} LISTEN`]);
-      expect(byPort.stdout).not.toContain('UNIX');
+      expect(byPort).not.toContain('UNIX');
 
       for (const spelling of ['LISTEN', 'listen', 'listening']) {
-        const listening = await sockfd('netstat', '-t', '--state', spelling);
-        const rows = lines(listening.stdout).slice(2);
+        const rows = lines(await sockfdOk('netstat', '-t', '--state', spelling)).slice(2);
         expect(rows.every((row) => row.trimEnd().endsWith(' LISTEN')), spelling).toBe(true);
         expect(rows.some((row) => row.includes(`127.0.0.1:${tcp.port} `)), spelling).toBe(true);
       }
-      const estab = await sockfd('netstat', '--tcp', '--state', 'estab', '--port', String(tcp.port));
-      expect(lines(estab.stdout).slice(2)).toEqual([]);
+      const estab = await sockfdOk('netstat', '--tcp', '--state', 'estab', '--port', String(tcp.port));
+      expect(lines(estab).slice(2)).toEqual([]);
 
-      const udpResult = await sockfd('netstat', '--udp', '--port', String(udpPort));
-      expect(lines(udpResult.stdout).slice(2)).toEqual([`udp        0      0 ${`127.0.0.1:${udpPort}`.padEnd(23)} 0.0.0.0:*`]);
+      const udpResult = await sockfdOk('netstat', '--udp', '--port', String(udpPort));
+      expect(lines(udpResult).slice(2)).toEqual([`udp        0      0 ${`127.0.0.1:${udpPort}`.padEnd(23)} 0.0.0.0:*`]);
       const ssUdp = execFileSync('ss', ['-uan', `( sport = :${udpPort} )`], { encoding: 'utf8' });
       expect(lines(ssUdp).slice(1).map((row) => row.trim().split(/\s+/).slice(0, 4))).toEqual([['UNCONN', '0', '0', `127.0.0.1:${udpPort}`]]);
 
-      const unixResult = await sockfd('netstat', '--unix');
+      const unixResult = await sockfdOk('netstat', '--unix');
       const inode = /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/self/fd/${unix}`))![1]!;
-      expect(lines(unixResult.stdout).slice(0, 2)).toEqual([
+      expect(lines(unixResult).slice(0, 2)).toEqual([
         'Active UNIX domain sockets (servers and established)',
         'Proto RefCnt Flags       Type       State         I-Node   Path',
       ]);
-      const ours = lines(unixResult.stdout).find((row) => row.endsWith(` ${unixPath}`));
+      const ours = lines(unixResult).find((row) => row.endsWith(` ${unixPath}`));
       expect(ours).toMatch(new RegExp(`^unix  \\d+ +\\[ ACC \\] +STREAM +LISTENING +${inode} +${unixPath.replace(/[.]/g, '\\.')}$`));
-      expect(unixResult.stdout).not.toContain('Active Internet');
+      expect(unixResult).not.toContain('Active Internet');
     } finally {
       closeAll(tcp.fd, udp, unix);
     }
@@ -311,9 +314,9 @@ describe('sockfd netstat', () => {
       await waitFor('the fixture to be ready', () => (fixture.stdout().includes('ready\n') ? true : undefined));
       const said = new Map(lines(fixture.stdout()).map((line) => [line.split(' ')[0], line.split(' ').slice(1)] as const));
       const port = said.get('listen')![1]!;
-      const result = await sockfd('netstat', '--tcp', '--programs', '--port', port);
-      expect(lines(result.stdout)[1]).toBe('Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name');
-      const rows = lines(result.stdout).slice(2);
+      const result = await sockfdOk('netstat', '--tcp', '--programs', '--port', port);
+      expect(lines(result)[1]).toBe('Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name');
+      const rows = lines(result).slice(2);
       // listener, client end, accepted end: all three held by the fixture.
       expect(rows).toHaveLength(3);
       for (const row of rows) expect(row.endsWith(` ${fixture.pid}/fd-fixture`), row).toBe(true);
@@ -321,7 +324,7 @@ describe('sockfd netstat', () => {
       const ss = execFileSync('ss', ['-tanp', `( sport = :${port} or dport = :${port} )`], { encoding: 'utf8' });
       const ssPids = lines(ss).slice(1).map((line) => /pid=(\d+)/.exec(line)?.[1]);
       expect(ssPids).toEqual([String(fixture.pid), String(fixture.pid), String(fixture.pid)]);
-      const json = JSON.parse((await sockfd('netstat', '--json', '--programs', '--port', port)).stdout) as { owners: { pid: number; name: string; fd: number }[] }[];
+      const json = JSON.parse(await sockfdOk('netstat', '--json', '--programs', '--port', port)) as { owners: { pid: number; name: string; fd: number }[] }[];
       const ownerFds = json.flatMap((entry) => entry.owners.map((owner) => [owner.pid, owner.name, String(owner.fd)]));
       expect(ownerFds.sort()).toEqual(
         ['listen', 'client', 'accepted'].map((kind) => [fixture.pid, 'fd-fixture', said.get(kind)![0]!]).sort(),
@@ -335,7 +338,7 @@ describe('sockfd netstat', () => {
   it('--json gives the entries; usage errors exit 2', async () => {
     const tcp = listener(5);
     try {
-      const json = JSON.parse((await sockfd('netstat', '--json', '--port', String(tcp.port))).stdout) as unknown[];
+      const json = JSON.parse(await sockfdOk('netstat', '--json', '--port', String(tcp.port))) as unknown[];
       expect(json).toEqual([expect.objectContaining({ protocol: 'tcp', localPort: tcp.port, state: 'LISTEN', recvQ: 0, sendQ: 0 })]);
     } finally {
       closeAll(tcp.fd);
