@@ -5,7 +5,7 @@
 // ephemeral ports are never exhausted.
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
-import { measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { RunOutput } from './harness/model.js';
 import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll } from './harness/peer-io.js';
 
@@ -71,9 +71,9 @@ function netClient(args: readonly string[]): Promise<void> {
 }
 
 async function run(context: BenchContext) {
-  const count = context.quick ? 1_000 : 5_000;
-  const warmup = context.quick ? 100 : 500;
-  const runs = context.quick ? 2 : 5;
+  const count = bySize(context, { full: 5_000, quick: 1_000, smoke: 50 });
+  const warmup = bySize(context, { full: 500, quick: 100, smoke: 5 });
+  const runs = bySize(context, { full: 5, quick: 2, smoke: 1 });
   const runOnce = (impl: string, warm: boolean): Promise<RunOutput> => {
     const n = warm ? warmup : count;
     if (impl === 'C') return pairRun(context, context.c(NAME, 'server', n + warmup), (port) => context.c(NAME, 'client', port, n, warmup));

@@ -5,7 +5,7 @@
 // sockfd vs C, both driven by the same C client.
 import * as posix from '../lib/posix.js';
 import { _exit, fork, signal, waitpid } from '../lib/process.js';
-import { aloneRun, measureCase, pairRun, sizeLabel, type BenchContext, type Benchmark } from './harness/harness.js';
+import { aloneRun, bySize, measureCase, pairRun, sizeLabel, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { CaseResult, RunOutput } from './harness/model.js';
 import { intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
 
@@ -58,10 +58,10 @@ function sockfdServer(args: readonly string[]): void {
 
 async function run(context: BenchContext) {
   const quick = context.quick;
-  const largeHeapMib = quick ? 128 : 512;
-  const small = quick ? { count: 50, warmup: 5, runs: 2 } : { count: 200, warmup: 20, runs: 3 };
-  const large = quick ? { count: 10, warmup: 2, runs: 1 } : { count: 30, warmup: 3, runs: 3 };
-  const server = quick ? { count: 100, warmup: 10, runs: 1 } : { count: 400, warmup: 40, runs: 3 };
+  const largeHeapMib = bySize(context, { full: 512, quick: 128, smoke: 16 });
+  const small = bySize(context, { full: { count: 200, warmup: 20, runs: 3 }, quick: { count: 50, warmup: 5, runs: 2 }, smoke: { count: 5, warmup: 1, runs: 1 } });
+  const large = bySize(context, { full: { count: 30, warmup: 3, runs: 3 }, quick: { count: 10, warmup: 2, runs: 1 }, smoke: { count: 3, warmup: 1, runs: 1 } });
+  const server = bySize(context, { full: { count: 400, warmup: 40, runs: 3 }, quick: { count: 100, warmup: 10, runs: 1 }, smoke: { count: 5, warmup: 1, runs: 1 } });
   // Room for the large heap (V8's default limit depends on the machine's memory).
   const nodeFlags = [`--max-old-space-size=${largeHeapMib * 3}`];
   const cases: CaseResult[] = [];

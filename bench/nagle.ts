@@ -5,7 +5,7 @@
 // it on data it never sends before the body arrives: every round costs ~40 ms.
 // Each mode is one way out; C and sockfd run the same code per mode.
 import * as posix from '../lib/posix.js';
-import { measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { CaseResult, RunOutput } from './harness/model.js';
 import { choiceArg, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
 
@@ -92,17 +92,17 @@ function sockfdClient(args: readonly string[]): void {
 }
 
 /** Rounds per run: Nagle on costs ~40 ms a round, so it gets fewer (still 200 in all by default). */
-function roundsFor(mode: Mode, quick: boolean): { rounds: number; runs: number; warmup: number } {
-  const slow = mode === 'nagle';
-  if (quick) return slow ? { rounds: 10, runs: 1, warmup: 2 } : { rounds: 200, runs: 1, warmup: 50 };
-  return slow ? { rounds: 50, runs: 4, warmup: 5 } : { rounds: 500, runs: 4, warmup: 100 };
+function roundsFor(mode: Mode, context: BenchContext): { rounds: number; runs: number; warmup: number } {
+  if (mode === 'nagle')
+    return bySize(context, { full: { rounds: 50, runs: 4, warmup: 5 }, quick: { rounds: 10, runs: 1, warmup: 2 }, smoke: { rounds: 3, runs: 1, warmup: 1 } });
+  return bySize(context, { full: { rounds: 500, runs: 4, warmup: 100 }, quick: { rounds: 200, runs: 1, warmup: 50 }, smoke: { rounds: 20, runs: 1, warmup: 5 } });
 }
 
 async function run(context: BenchContext) {
   const cases: CaseResult[] = [];
   const parameters: Record<string, string | number> = {};
   for (const mode of modes) {
-    const { rounds, runs, warmup } = roundsFor(mode, context.quick);
+    const { rounds, runs, warmup } = roundsFor(mode, context);
     parameters[`${mode}`] = `${runs} runs x ${rounds} rounds (+${warmup} untimed)`;
     const runOnce = (impl: string, warm: boolean): Promise<RunOutput> => {
       const count = warm ? warmup : rounds;

@@ -3,7 +3,7 @@
 // are the same implementation, each in its own process.
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
-import { measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { RunOutput } from './harness/model.js';
 import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
 
@@ -86,9 +86,9 @@ function netClient(args: readonly string[]): Promise<void> {
 }
 
 async function run(context: BenchContext) {
-  const rounds = context.quick ? 2_000 : 20_000;
-  const runs = context.quick ? 2 : 5;
-  const warmupRounds = context.quick ? 200 : 2_000;
+  const rounds = bySize(context, { full: 20_000, quick: 2_000, smoke: 50 });
+  const runs = bySize(context, { full: 5, quick: 2, smoke: 1 });
+  const warmupRounds = bySize(context, { full: 2_000, quick: 200, smoke: 10 });
   const runOnce = (impl: string, warmup: boolean): Promise<RunOutput> => {
     const count = warmup ? warmupRounds : rounds;
     const clientArgs = (port: number) => [port, count, warmupRounds];
@@ -99,7 +99,7 @@ async function run(context: BenchContext) {
   const result = await measureCase(
     context,
     { name: '1-byte round trip', kind: 'latency', impls, targets: [{ subject: 'sockfd', reference: 'C', ratio: 1.05 }] },
-    { runs, runOnce },
+    { runs, runOnce, warmupRun: context.scale !== 'smoke' },
   );
   return {
     title: 'pingpong: 1-byte request/reply round trip, TCP_NODELAY',

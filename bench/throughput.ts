@@ -4,7 +4,7 @@
 // EOF, so the sender's clock covers delivery.
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
-import { measureCase, pairRun, sizeLabel, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pairRun, sizeLabel, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { CaseResult, RunOutput } from './harness/model.js';
 import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
 
@@ -99,9 +99,9 @@ function netClient(args: readonly string[]): Promise<void> {
 }
 
 async function run(context: BenchContext) {
-  const total = context.quick ? 64 * 1024 * 1024 : 1024 * 1024 * 1024;
-  const warmupTotal = context.quick ? 16 * 1024 * 1024 : 128 * 1024 * 1024;
-  const runs = context.quick ? 2 : 3;
+  const total = bySize(context, { full: 1 << 30, quick: 64 << 20, smoke: 1 << 20 });
+  const warmupTotal = bySize(context, { full: 128 << 20, quick: 16 << 20, smoke: 1 << 20 });
+  const runs = bySize(context, { full: 3, quick: 2, smoke: 1 });
   const cases: CaseResult[] = [];
   for (const chunk of chunkSizes) {
     const runOnce = (impl: string, warmup: boolean): Promise<RunOutput> => {
@@ -114,7 +114,7 @@ async function run(context: BenchContext) {
       await measureCase(
         context,
         { name: `${sizeLabel(chunk)} chunks`, kind: 'throughput', impls, targets },
-        { runs, runOnce },
+        { runs, runOnce, warmupRun: context.scale !== 'smoke' },
       ),
     );
   }

@@ -8,7 +8,7 @@ import { randomFillSync } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveFiles, uploadFile, type TransferFormat } from '../lib/transfer/index.js';
-import { measureCase, pairRun, sizeLabel, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pairRun, sizeLabel, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { RunOutput } from './harness/model.js';
 import { announcePort, choiceArg, intArg, nowNs, printResult } from './harness/peer-io.js';
 
@@ -78,9 +78,9 @@ function makeFile(path: string, size: number): void {
 }
 
 async function run(context: BenchContext) {
-  const size = context.quick ? 64 << 20 : 1 << 30;
-  const warmupSize = context.quick ? 16 << 20 : 128 << 20;
-  const runs = context.quick ? 1 : 3;
+  const size = bySize(context, { full: 1 << 30, quick: 64 << 20, smoke: 1 << 20 });
+  const warmupSize = bySize(context, { full: 128 << 20, quick: 16 << 20, smoke: 64 << 10 });
+  const runs = bySize(context, { full: 3, quick: 1 });
   const { dir, where } = workDir(context, size);
   const outDir = join(dir, 'received');
   mkdirSync(outDir, { recursive: true });

@@ -29,8 +29,10 @@ export interface Benchmark {
 
 /** What the runner gives a benchmark. */
 export interface BenchContext {
-  /** --quick: small sizes, the whole benchmark in well under 10 s. */
+  /** --quick (or --smoke): small sizes, the whole benchmark in well under 10 s. */
   quick: boolean;
+  /** full (default), quick (--quick), smoke (--smoke: the smallest sizes, to check that everything runs). */
+  scale: Scale;
   pin: Pinning;
   /** A progress line on stderr. */
   log(line: string): void;
@@ -40,6 +42,15 @@ export interface BenchContext {
   node(benchmark: string, role: string, args?: readonly (string | number)[], nodeFlags?: readonly string[]): Command;
   /** A directory for the benchmark's files, removed by the runner afterwards. */
   tempDir: string;
+}
+
+/** How big a run is: full (< 1 min per benchmark), quick (< 10 s), smoke (seconds; numbers mean nothing). */
+export type Scale = 'full' | 'quick' | 'smoke';
+
+/** The value for the context's scale; smoke falls back to quick when not given. */
+export function bySize<T>(context: Pick<BenchContext, 'scale'>, sizes: { full: T; quick: T; smoke?: T }): T {
+  if (context.scale === 'smoke') return sizes.smoke ?? sizes.quick;
+  return context.scale === 'quick' ? sizes.quick : sizes.full;
 }
 
 /** The compiled dist/ directory of the peers' entry point. */

@@ -202,7 +202,10 @@ export interface Report {
   version: string;
   command: string;
   startedAt: string;
+  /** --quick or --smoke: small sizes. */
   quick: boolean;
+  /** 'full', 'quick' or 'smoke'. */
+  scale: string;
   mode: PinMode;
   machine: MachineInfo;
   benchmarks: BenchResult[];

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileC } from '../../lib/c-programs.js';
 import { packageRoot } from '../../lib/native.js';
-import { nodePeerCommand, type BenchContext, type Benchmark } from './harness.js';
+import { nodePeerCommand, type BenchContext, type Benchmark, type Scale } from './harness.js';
 import { describePinning, machineInfo } from './machine.js';
 import type { BenchResult, Report } from './model.js';
 import type { Command, Pinning } from './processes.js';
@@ -16,7 +16,7 @@ export const benchCSourceDir: string = join(packageRoot, 'bench', 'c');
 export const benchCBuildDir: string = join(packageRoot, 'build', 'bench-c');
 
 export interface RunOptions {
-  quick: boolean;
+  scale: Scale;
   pin: Pinning;
   /** The command line to record (e.g. 'sockfd bench all --pin'). */
   command: string;
@@ -43,7 +43,8 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
   const tempDir = mkdtempSync(join(tmpdir(), `sockfd-bench-${benchmark.name}-`));
   const log = options.log ?? (() => undefined);
   const context: BenchContext = {
-    quick: options.quick,
+    quick: options.scale !== 'full',
+    scale: options.scale,
     pin: options.pin,
     log: (line) => log(`[${benchmark.name}] ${line}`),
     c(program: string, ...args: (string | number)[]): Command {
@@ -70,7 +71,8 @@ export async function runBenchmarks(benchmarks: readonly Benchmark[], options: R
     version: packageVersion(),
     command: options.command,
     startedAt: new Date().toISOString(),
-    quick: options.quick,
+    quick: options.scale !== 'full',
+    scale: options.scale,
     mode: describePinning(options.pin),
     machine: machineInfo(),
     benchmarks: [],

@@ -115,11 +115,11 @@ export function renderBenchResult(result: BenchResult): string {
 }
 
 /** The header: machine, Node, kernel, pinning mode, command. */
-export function renderReportHeader(report: Pick<Report, 'machine' | 'mode' | 'command' | 'quick' | 'startedAt'>): string {
+export function renderReportHeader(report: Pick<Report, 'machine' | 'mode' | 'command' | 'scale' | 'startedAt'>): string {
   const m = report.machine;
   return [
     `machine: ${m.cpuModel}, ${m.cpus} CPUs; ${m.os}; kernel ${m.kernel}; Node ${m.node}; ${m.cc}`,
-    `mode: ${report.mode.description}${report.quick ? '; --quick (small sizes)' : ''}`,
+    `mode: ${report.mode.description}${report.scale === 'full' ? '' : `; --${report.scale} (small sizes)`}`,
     `command: ${report.command}   (${report.startedAt})`,
   ].join('\n');
 }

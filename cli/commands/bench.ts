@@ -3,7 +3,7 @@
 // a table per benchmark, and optionally writes the report as JSON and SVG.
 import { writeFileSync } from 'node:fs';
 import { type Command, UsageError } from '../command.js';
-import type { Benchmark } from '../../bench/harness/harness.js';
+import type { Benchmark, Scale } from '../../bench/harness/harness.js';
 import { writeReportJson } from '../../bench/harness/json.js';
 import { choosePinning, describePinning } from '../../bench/harness/machine.js';
 import { loadBenchmarksSafely } from '../../bench/harness/registry.js';
@@ -16,7 +16,7 @@ const { benchmarks, failures } = await loadBenchmarksSafely();
 
 export interface BenchOptions {
   names: string[];
-  quick: boolean;
+  scale: Scale;
   /** undefined: not pinned; null: pinned to the CPU chosen automatically; a number: that CPU. */
   pin: number | null | undefined;
   json?: string;
@@ -25,7 +25,7 @@ export interface BenchOptions {
 
 /** Parses the command's arguments; throws UsageError on anything unknown. */
 export function parseBenchArgs(argv: readonly string[], known: readonly string[]): BenchOptions {
-  const options: BenchOptions = { names: [], quick: false, pin: undefined };
+  const options: BenchOptions = { names: [], scale: 'full', pin: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -34,7 +34,8 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
       if (v === undefined || v === '') throw new UsageError(`${flag} needs a file name`);
       return v;
     };
-    if (flag === '--quick') options.quick = true;
+    if (flag === '--quick') options.scale = options.scale === 'smoke' ? 'smoke' : 'quick';
+    else if (flag === '--smoke') options.scale = 'smoke';
     else if (flag === '--pin') {
       if (inline === undefined) options.pin = null;
       else if (/^\d+$/.test(inline)) options.pin = Number(inline);
@@ -54,7 +55,7 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
 function usageText(): string {
   const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
   return [
-    'usage: sockfd bench <name...|all> [--quick] [--pin[=CPU]] [--json FILE] [--svg FILE]',
+    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--json FILE] [--svg FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c, compiled with cc -O2) and Node net,',
     'interleaved run by run after a warm-up, and prints one table per benchmark.',
@@ -65,6 +66,7 @@ function usageText(): string {
     '',
     'options:',
     '  --quick        small sizes: each benchmark in well under 10 s (default: under a minute)',
+    '  --smoke        the smallest sizes: checks that everything runs; the numbers mean nothing',
     '  --pin[=CPU]    run both ends of every run on one CPU (taskset); default: the last allowed CPU',
     '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
     '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
@@ -86,11 +88,11 @@ export const command: Command = {
     const commandLine = ['sockfd bench', ...argv].join(' ');
     const progress = process.stderr.isTTY === true;
     process.stdout.write(
-      renderReportHeader({ machine: machineInfo(), mode: describePinning(pin), command: commandLine, quick: options.quick, startedAt: new Date().toISOString() }) +
+      renderReportHeader({ machine: machineInfo(), mode: describePinning(pin), command: commandLine, scale: options.scale, startedAt: new Date().toISOString() }) +
         '\n\n',
     );
     const report = await runBenchmarks(chosen, {
-      quick: options.quick,
+      scale: options.scale,
       pin,
       command: commandLine,
       log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,

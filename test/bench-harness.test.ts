@@ -1,0 +1,410 @@
+// The benchmark harness: statistics, case results and ratios, the table, the
+// SVG and JSON writers, argument parsing, process handling, and smoke runs
+// of `sockfd bench` at the smallest sizes. Structure only: no timing is
+// asserted anywhere (benchmarks measure speed; tests check correctness).
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { median, pairRatios, percentile, percentiles, summarize } from '../bench/harness/stats.js';
+import { CaseRecorder, runMetric, type BenchResult, type Report } from '../bench/harness/model.js';
+import { formatNs, formatValue, renderBenchResult, renderGrid } from '../bench/harness/table.js';
+import { escapeXml, linearScale, logScale, reportToSvg } from '../bench/harness/svg.js';
+import { REPORT_FORMAT, reportToJson } from '../bench/harness/json.js';
+import { allowedCpus, describePinning, parseCpuList } from '../bench/harness/machine.js';
+import { parseRunOutput, runPair } from '../bench/harness/processes.js';
+import { bySize } from '../bench/harness/harness.js';
+import { parseBenchArgs } from '../cli/commands/bench.js';
+import { UsageError } from '../cli/command.js';
+
+const execFileAsync = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+
+describe('stats', () => {
+  it('median: middle value, or the mean of the two middle values', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([7])).toBe(7);
+    expect(median([])).toBeNaN();
+  });
+
+  it('percentile: nearest rank on sorted values', () => {
+    const oneToHundred = Array.from({ length: 100 }, (_, i) => 100 - i); // unsorted on purpose
+    expect(percentile(oneToHundred, 99)).toBe(99);
+    expect(percentile(oneToHundred, 50)).toBe(50);
+    expect(percentile(oneToHundred, 100)).toBe(100);
+    expect(percentile(oneToHundred, 0)).toBe(1);
+    expect(percentile([5], 99)).toBe(5);
+    expect(percentile([], 50)).toBeNaN();
+    expect(() => percentile([1], 101)).toThrow(RangeError);
+    expect(() => percentile([1], -1)).toThrow(RangeError);
+  });
+
+  it('summarize: count, median, p99, min, max, mean', () => {
+    expect(summarize([4, 1, 3, 2])).toEqual({ count: 4, median: 2.5, p99: 4, min: 1, max: 4, mean: 2.5 });
+    const empty = summarize([]);
+    expect(empty.count).toBe(0);
+    expect(empty.median).toBeNaN();
+  });
+
+  it('percentiles: 101 values from min to max', () => {
+    const values = Array.from({ length: 1000 }, (_, i) => i + 1);
+    const p = percentiles(values);
+    expect(p).toHaveLength(101);
+    expect(p[0]).toBe(1);
+    expect(p[50]).toBe(500);
+    expect(p[99]).toBe(990);
+    expect(p[100]).toBe(1000);
+    expect(percentiles([])).toEqual([]);
+  });
+
+  it('pairRatios: a[i] / b[i], as many as the shorter list', () => {
+    expect(pairRatios([2, 4, 9], [1, 8])).toEqual([2, 0.5]);
+  });
+});
+
+describe('case results', () => {
+  it('runMetric: MB/s from bytes and ns, ops/s from ops and ns, the median for latency', () => {
+    expect(runMetric('throughput', { bytes: 2e9, ns: 1e9 })).toBe(2000);
+    expect(runMetric('rate', { ops: 500, ns: 5e8 })).toBe(1000);
+    expect(runMetric('latency', { samples_ns: [30, 10, 20] })).toBe(20);
+    expect(() => runMetric('latency', { samples_ns: [] })).toThrow(/samples_ns/);
+    expect(() => runMetric('throughput', { ns: 5 })).toThrow(/bytes/);
+    expect(() => runMetric('rate', { ops: 1, ns: 0 })).toThrow(/ns > 0/);
+  });
+
+  it('latency: pooled summary, per-run medians, time ratios pair by pair, targets', () => {
+    const recorder = new CaseRecorder({
+      name: 'rtt',
+      kind: 'latency',
+      impls: ['C', 'sockfd'],
+      targets: [
+        { subject: 'sockfd', reference: 'C', ratio: 1.05 },
+        { subject: 'sockfd', reference: 'C', ratio: 1.3 },
+      ],
+    });
+    recorder.add('C', { samples_ns: [10, 20, 30] });
+    recorder.add('sockfd', { samples_ns: [22, 24, 26] });
+    recorder.add('C', { samples_ns: [10, 10, 10] });
+    recorder.add('sockfd', { samples_ns: [12, 13, 14] });
+    const result = recorder.result();
+    expect(result.unit).toBe('ns');
+    const [c, sockfd] = result.impls;
+    expect(c!.runs).toEqual([20, 10]);
+    expect(sockfd!.runs).toEqual([24, 13]);
+    expect(c!.summary.count).toBe(6);
+    expect(c!.summary.min).toBe(10);
+    expect(c!.summary.max).toBe(30);
+    expect(c!.distribution).toHaveLength(101);
+    expect(result.ratios).toHaveLength(1);
+    const ratio = result.ratios[0]!;
+    expect(ratio).toMatchObject({ subject: 'sockfd', reference: 'C', meaning: 'time' });
+    expect(ratio.pairs[0]).toBeCloseTo(1.2, 12);
+    expect(ratio.pairs[1]).toBeCloseTo(1.3, 12);
+    expect(ratio.median).toBeCloseTo(1.25, 12);
+    expect(result.targets.map((t) => t.met)).toEqual([false, true]);
+  });
+
+  it('throughput: speed ratios against every other implementation; a lower bound target', () => {
+    const recorder = new CaseRecorder({
+      name: '64 KiB',
+      kind: 'throughput',
+      impls: ['C', 'sockfd', 'net'],
+      target: { subject: 'sockfd', reference: 'C', ratio: 0.95 },
+    });
+    recorder.add('C', { bytes: 4e9, ns: 1e9 }); // 4000 MB/s
+    recorder.add('sockfd', { bytes: 3.6e9, ns: 1e9 }); // 3600 MB/s
+    recorder.add('net', { bytes: 2.4e9, ns: 1e9 }); // 2400 MB/s
+    const result = recorder.result();
+    expect(result.unit).toBe('MB/s');
+    expect(result.impls[0]!.distribution).toBeUndefined();
+    expect(result.ratios.map((r) => [r.reference, r.meaning])).toEqual([
+      ['C', 'speed'],
+      ['net', 'speed'],
+    ]);
+    expect(result.ratios[0]!.median).toBeCloseTo(0.9, 12);
+    expect(result.ratios[1]!.median).toBeCloseTo(1.5, 12);
+    expect(result.targets[0]).toMatchObject({ met: false, meaning: 'speed' });
+  });
+
+  it('refuses an unknown implementation and a target it cannot compute', () => {
+    const recorder = new CaseRecorder({ name: 'x', kind: 'rate', impls: ['C', 'sockfd'] });
+    expect(() => recorder.add('net', { ops: 1, ns: 1 })).toThrow(RangeError);
+    const bad = new CaseRecorder({ name: 'y', kind: 'rate', impls: ['C', 'sockfd'], target: { subject: 'sockfd', reference: 'net', ratio: 1 } });
+    bad.add('C', { ops: 1, ns: 1 });
+    bad.add('sockfd', { ops: 1, ns: 1 });
+    expect(() => bad.result()).toThrow(/target/);
+    expect(() => new CaseRecorder({ name: 'z', kind: 'rate', impls: [] })).toThrow(RangeError);
+  });
+
+  it('bySize picks the value of the scale; smoke falls back to quick', () => {
+    const sizes = { full: 3, quick: 2 };
+    expect(bySize({ scale: 'full' }, sizes)).toBe(3);
+    expect(bySize({ scale: 'quick' }, sizes)).toBe(2);
+    expect(bySize({ scale: 'smoke' }, sizes)).toBe(2);
+    expect(bySize({ scale: 'smoke' }, { ...sizes, smoke: 1 })).toBe(1);
+  });
+});
+
+function sampleResult(): BenchResult {
+  const latency = new CaseRecorder({ name: 'round trip', kind: 'latency', impls: ['C', 'sockfd', 'net'], target: { subject: 'sockfd', reference: 'C', ratio: 1.05 } });
+  const speed = new CaseRecorder({ name: '4 KiB chunks <&>', kind: 'throughput', impls: ['C', 'sockfd', 'net'] });
+  for (let run = 1; run <= 2; run++) {
+    latency.add('C', { samples_ns: [10_000 * run, 12_000, 14_000, 50_000] });
+    latency.add('sockfd', { samples_ns: [12_000 * run, 15_000, 16_000, 90_000] });
+    latency.add('net', { samples_ns: [40_000, 45_000, 60_000, 2_000_000] });
+    speed.add('C', { bytes: 3e9, ns: 1e9 * run });
+    speed.add('sockfd', { bytes: 2.7e9, ns: 1e9 * run });
+    speed.add('net', { bytes: 1e9, ns: 1e9 * run });
+  }
+  return {
+    name: 'sample',
+    title: 'sample: <a title> & more',
+    description: 'made up',
+    parameters: { rounds: 4 },
+    cases: [latency.result(), speed.result()],
+    notes: ['a note'],
+    durationMs: 1234,
+  };
+}
+
+function sampleReport(): Report {
+  return {
+    tool: 'sockfd bench',
+    version: '0.0.0',
+    command: 'sockfd bench sample',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    quick: false,
+    scale: 'full',
+    mode: describePinning({ cpu: 1 }),
+    machine: { cpuModel: 'Test CPU', cpus: 2, kernel: '6.0', os: 'Test OS', node: 'v20.0.0', v8: '11', cc: 'cc 12', hostname: 'h' },
+    benchmarks: [sampleResult()],
+  };
+}
+
+describe('table', () => {
+  it('formats durations, rates and throughput', () => {
+    expect(formatNs(850)).toBe('850 ns');
+    expect(formatNs(17_940)).toBe('17.9 µs');
+    expect(formatNs(44_000_000)).toBe('44.0 ms');
+    expect(formatNs(1_500_000_000)).toBe('1.50 s');
+    expect(formatValue(3612.4, 'MB/s')).toBe('3,612 MB/s');
+    expect(formatValue(20513.2, 'ops/s')).toBe('20,513/s');
+  });
+
+  it('renderGrid pads every column to its widest cell', () => {
+    const lines = renderGrid([['a', 'bbb', '1'], ['cccc', 'd', '22']], new Set([2])).split('\n');
+    expect(lines).toEqual(['a     bbb   1', 'cccc  d    22']);
+  });
+
+  it('renders every case, implementation, ratio column and target', () => {
+    const text = renderBenchResult(sampleResult());
+    expect(text).toContain('sample: <a title> & more');
+    expect(text).toContain('sockfd/C');
+    expect(text).toContain('sockfd/net');
+    expect(text).toMatch(/round trip\s+C\s/);
+    expect(text).toMatch(/4 KiB chunks <&>\s+C\s/);
+    // sockfd/C of the throughput case is 0.90 in both pairs.
+    expect(text).toContain('0.90x (0.90-0.90)');
+    expect(text).toMatch(/target for round trip: sockfd at most 1\.05x the time of C: MISSED/);
+    expect(text).toContain('note: a note');
+    expect(text).toContain('p99');
+    expect(text).toContain('MB/s');
+  });
+});
+
+/** Checks that every element opened is closed in order (enough to catch broken markup). */
+function expectBalancedMarkup(svg: string): void {
+  const stack: string[] = [];
+  for (const match of svg.matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
+    const [, closing, name, selfClosing] = match;
+    if (selfClosing) continue;
+    if (closing) expect(stack.pop()).toBe(name);
+    else stack.push(name!);
+  }
+  expect(stack).toEqual([]);
+}
+
+describe('svg', () => {
+  it('escapes text', () => {
+    expect(escapeXml(`<a & "b" 'c'>`)).toBe('&lt;a &amp; &quot;b&quot; &#39;c&#39;&gt;');
+  });
+
+  it('log scale: whole decades around the data, ends at the plot edges', () => {
+    const scale = logScale(15, 4e7, 100, 900);
+    expect(scale.ticks).toEqual([10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8]);
+    expect(scale.x(10)).toBeCloseTo(100, 9);
+    expect(scale.x(1e8)).toBeCloseTo(900, 9);
+    expect(scale.x(1e4)).toBeCloseTo(100 + (3 / 7) * 800, 9);
+  });
+
+  it('linear scale: from 0 past the maximum in even steps', () => {
+    const scale = linearScale(3612, 0, 500);
+    expect(scale.ticks[0]).toBe(0);
+    expect(scale.ticks.at(-1)!).toBeGreaterThanOrEqual(3612);
+    const steps = scale.ticks.slice(1).map((t, i) => t - scale.ticks[i]!);
+    expect(new Set(steps).size).toBe(1);
+    expect(scale.x(scale.ticks.at(-1)!)).toBeCloseTo(500, 9);
+  });
+
+  it('a whole document: balanced, escaped, one box per latency row and one bar per throughput row', () => {
+    const svg = reportToSvg(sampleReport());
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expectBalancedMarkup(svg);
+    expect(svg).toContain('sample: &lt;a title&gt; &amp; more');
+    expect(svg).not.toContain('<a title>');
+    expect(svg.match(/fill-opacity="0\.35"/g)).toHaveLength(3); // boxes: C, sockfd, net
+    expect(svg.match(/fill-opacity="0\.8"/g)).toHaveLength(3); // bars: C, sockfd, net
+    expect(svg).toContain('pinned to CPU 1');
+  });
+});
+
+describe('json', () => {
+  it('keeps the report with a format number and rounds fractions to 6 significant digits', () => {
+    const report = sampleReport();
+    const parsed = JSON.parse(reportToJson(report)) as Report & { format: number };
+    expect(parsed.format).toBe(REPORT_FORMAT);
+    expect(parsed.machine).toEqual(report.machine);
+    expect(parsed.benchmarks[0]!.cases).toHaveLength(2);
+    const ratio = parsed.benchmarks[0]!.cases[1]!.ratios[0]!.median;
+    expect(ratio).toBe(0.9);
+    expect(parsed.mode).toEqual({ pinned: true, cpu: 1, description: report.mode.description });
+  });
+});
+
+describe('machine and pinning', () => {
+  it('parses CPU lists', () => {
+    expect(parseCpuList('0-2,5')).toEqual([0, 1, 2, 5]);
+    expect(parseCpuList('3')).toEqual([3]);
+    expect(() => parseCpuList('a-b')).toThrow(RangeError);
+    expect(allowedCpus().length).toBeGreaterThan(0);
+  });
+
+  it('says which mode was used', () => {
+    expect(describePinning(null)).toMatchObject({ pinned: false });
+    expect(describePinning(null).description).toMatch(/^unpinned/);
+    expect(describePinning({ cpu: 3 })).toMatchObject({ pinned: true, cpu: 3 });
+    expect(describePinning({ cpu: 3 }).description).toContain('taskset -c 3');
+  });
+});
+
+describe('arguments', () => {
+  const known = ['connect', 'pingpong'];
+
+  it('names, all, scales, --pin, --json and --svg in both spellings', () => {
+    expect(parseBenchArgs(['all', '--quick'], known)).toEqual({ names: known, scale: 'quick', pin: undefined });
+    expect(parseBenchArgs(['pingpong', '--pin', '--json', 'a.json', '--svg=b.svg'], known)).toEqual({
+      names: ['pingpong'],
+      scale: 'full',
+      pin: null,
+      json: 'a.json',
+      svg: 'b.svg',
+    });
+    expect(parseBenchArgs(['pingpong', 'pingpong', '--pin=1', '--smoke'], known)).toEqual({ names: ['pingpong'], scale: 'smoke', pin: 1 });
+  });
+
+  it('refuses what it does not know', () => {
+    for (const argv of [[], ['nope'], ['pingpong', '--json'], ['pingpong', '--pin=x'], ['pingpong', '--fast']])
+      expect(() => parseBenchArgs(argv, known), argv.join(' ')).toThrow(UsageError);
+  });
+});
+
+describe('processes', () => {
+  it('parseRunOutput takes the last JSON object line', () => {
+    expect(parseRunOutput('port 5\nnoise\n{"ops":1}\n{"ops":2,"ns":3}\n', 'x')).toEqual({ ops: 2, ns: 3 });
+    expect(() => parseRunOutput('nothing\n', 'x')).toThrow(/no JSON result/);
+  });
+
+  it('a server that dies before announcing its port is reported with its stderr', async () => {
+    const server = { file: process.execPath, args: ['-e', 'console.error("boom from the server"); process.exit(3)'], label: 'dying server' };
+    const client = () => ({ file: process.execPath, args: ['-e', ''], label: 'client' });
+    await expect(runPair(server, client, null, { startMs: 10_000 })).rejects.toThrow(/dying server ended before it announced a port[\s\S]*boom from the server/);
+  });
+
+  it('a client that fails is reported with its exit status and stderr; the server is stopped', async () => {
+    const server = { file: process.execPath, args: ['-e', 'console.log("port 1"); setTimeout(() => {}, 60000)'], label: 'idle server' };
+    const client = () => ({ file: process.execPath, args: ['-e', 'console.error("client trouble"); process.exit(4)'], label: 'bad client' });
+    await expect(runPair(server, client, null)).rejects.toThrow(/bad client failed \(exit status 4\)[\s\S]*client trouble/);
+  });
+});
+
+// The CLI runs from dist/: `npx tsc -p .` first (npm test does it in pretest).
+describe('sockfd bench (smoke runs at the smallest sizes)', () => {
+  const sockfd = join(root, 'bin', 'sockfd.js');
+  const run = (args: string[]) => execFileAsync(process.execPath, [sockfd, 'bench', ...args], { cwd: root, timeout: 120_000, maxBuffer: 16 << 20 });
+
+  it('--help lists every benchmark module in bench/', async () => {
+    const modules = readdirSync(join(root, 'bench'))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => file.slice(0, -3));
+    expect(modules).toContain('pingpong');
+    const { stdout } = await run(['--help']);
+    for (const name of modules) expect(stdout).toMatch(new RegExp(`^  ${name}\\s+\\S`, 'm'));
+    expect(stdout).not.toContain('cannot load');
+  });
+
+  it('an unknown benchmark is a usage error (exit 2)', async () => {
+    await expect(run(['no-such-benchmark'])).rejects.toMatchObject({ code: 2 });
+  });
+
+  it('pingpong --smoke: a table on stdout, a JSON report and an SVG chart of the right shape', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockfd-bench-test-'));
+    try {
+      const json = join(dir, 'r.json');
+      const svg = join(dir, 'r.svg');
+      const { stdout } = await run(['pingpong', '--smoke', '--json', json, '--svg', svg]);
+      expect(stdout).toMatch(/^machine: .+ CPUs; .*kernel .*Node v\d+/m);
+      expect(stdout).toMatch(/^mode: unpinned/m);
+      expect(stdout).toMatch(/case\s+impl\s+median\s+p99\s+min\s+max\s+runs\s+sockfd\/C\s+sockfd\/net/);
+      const report = JSON.parse(readFileSync(json, 'utf8')) as Report & { format: number };
+      expect(report.format).toBe(REPORT_FORMAT);
+      expect(report).toMatchObject({ tool: 'sockfd bench', scale: 'smoke', quick: true, mode: { pinned: false } });
+      expect(report.machine.node).toBe(process.version);
+      expect(report.machine.cpus).toBeGreaterThan(0);
+      expect(report.benchmarks.map((b) => b.name)).toEqual(['pingpong']);
+      const [bench] = report.benchmarks;
+      const [only] = bench!.cases;
+      const rounds = Number(bench!.parameters.rounds);
+      const runs = Number(bench!.parameters.runs);
+      expect(only!.impls.map((i) => i.impl)).toEqual(['C', 'sockfd', 'net']);
+      for (const impl of only!.impls) {
+        expect(impl.runs).toHaveLength(runs);
+        expect(impl.summary.count).toBe(rounds * runs);
+        expect(impl.summary.min).toBeGreaterThan(0);
+        expect(impl.summary.min).toBeLessThanOrEqual(impl.summary.median);
+        expect(impl.summary.median).toBeLessThanOrEqual(impl.summary.max);
+        expect(impl.distribution).toHaveLength(101);
+      }
+      expect(only!.ratios.map((r) => `${r.subject}/${r.reference}`)).toEqual(['sockfd/C', 'sockfd/net']);
+      for (const ratio of only!.ratios) expect(ratio.pairs).toHaveLength(runs);
+      expect(only!.targets).toHaveLength(1);
+      const chart = readFileSync(svg, 'utf8');
+      expect(chart.startsWith('<svg')).toBe(true);
+      expectBalancedMarkup(chart);
+      expect(chart).toContain('pingpong');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('connect --smoke --pin: every run on one CPU, and the report says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockfd-bench-test-'));
+    try {
+      const json = join(dir, 'r.json');
+      const { stdout } = await run(['connect', '--smoke', '--pin', '--json', json]);
+      const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+      expect(report.mode.pinned).toBe(true);
+      expect(allowedCpus()).toContain(report.mode.cpu);
+      expect(stdout).toContain(`mode: pinned: both ends of every run on CPU ${report.mode.cpu}`);
+      const [only] = report.benchmarks[0]!.cases;
+      expect(only).toMatchObject({ kind: 'rate', unit: 'ops/s' });
+      expect(only!.impls.map((i) => i.impl)).toEqual(['C', 'sockfd', 'net']);
+      for (const impl of only!.impls) expect(impl.summary.median).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
