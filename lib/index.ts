@@ -9,3 +9,4 @@ export * from './procfs.js';
 export * from './process.js';
 export * from './async.js';
 export * from './net-handoff.js';
+export * from './transfer/index.js';

@@ -1,5 +1,6 @@
 // `sockfd send-file <host> <port> <file>...`: uploads files to recv-files (or
 // to the tutorial's demo12 with --format tutorial), one connection per file.
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Command, UsageError } from '../command.js';
 import { ProgressBar } from '../../lib/transfer/progress.js';
@@ -78,7 +79,7 @@ export const command: Command = {
     let bytes = 0;
     const started = performance.now();
     for (const file of options.files) {
-      const bar = terminal ? new ProgressBar(file, { columns: process.stderr.columns }) : null;
+      const bar = terminal ? new ProgressBar(basename(file), { columns: process.stderr.columns }) : null;
       try {
         const result = uploadFile({
           host: options.host,

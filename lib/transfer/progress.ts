@@ -8,7 +8,7 @@ import { formatBytes, formatEta, formatRate } from './units.js';
 export interface ProgressBarOptions {
   /** The terminal's fd (default 2: stderr, so stdout keeps only the summaries). */
   fd?: number;
-  /** Terminal width in columns (default 80). */
+  /** Terminal width in columns (default, and when 0: 80). */
   columns?: number;
   intervalMs?: number;
 }
@@ -26,7 +26,7 @@ export class ProgressBar {
     options: ProgressBarOptions = {},
   ) {
     this.#fd = options.fd ?? 2;
-    this.#columns = Math.max(40, options.columns ?? 80);
+    this.#columns = Math.max(40, options.columns || 80); // 0 when the terminal does not say
     this.#intervalMs = options.intervalMs ?? 100;
   }
 

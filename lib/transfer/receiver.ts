@@ -276,7 +276,11 @@ class Upload {
       if (n === 0) throw this.#truncated();
       if (n < 0) continue;
       storage(() => {
-        for (let left = n; left > 0; ) left -= posix.splice(pipeRead, null, this.tempFd, null, left, SPLICE_F_MOVE);
+        for (let left = n; left > 0; ) {
+          const moved = posix.splice(pipeRead, null, this.tempFd, null, left, SPLICE_F_MOVE);
+          if (moved === 0) throw new TransferRefusal('STORAGE_ERROR', 'splice: the file took no bytes');
+          left -= moved;
+        }
       });
       this.received += n;
     }

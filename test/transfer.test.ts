@@ -1,0 +1,189 @@
+// Round trips through a real `sockfd recv-files` process over loopback, in
+// both formats, plus the send-file command (many files, exit status, the
+// server's reason) and 20 concurrent uploads against a bound on children.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFileServer, sockfdCommand, type BackgroundServer } from '../lib/transfer/background-server.js';
+import { UploadRefusedError, uploadFile } from '../lib/transfer/sender.js';
+import { ProgressBar } from '../lib/transfer/progress.js';
+import type { TransferFormat } from '../lib/transfer/protocol.js';
+import { childrenOf, eventually, finished, randomFile, removeDir, scratchDir, sha256, tempFilesIn, type Finished } from './transfer-helpers.js';
+
+function runSockfd(args: string[], timeoutMs = 30_000): Promise<Finished> {
+  return finished(spawn(process.execPath, [sockfdCommand, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
+}
+
+describe('round trips through recv-files', () => {
+  let root: string;
+  let source: string;
+  let dir: string;
+  let server: BackgroundServer;
+
+  beforeAll(async () => {
+    root = scratchDir('transfer');
+    source = join(root, 'source');
+    dir = join(root, 'stored');
+    mkdirSync(source);
+    mkdirSync(dir);
+    server = await startFileServer({ dir, idleTimeoutMs: 5000 });
+  });
+
+  afterAll(async () => {
+    const exit = await server?.stop();
+    expect(exit?.code).toBe(0);
+    removeDir(root);
+  });
+
+  const sizes = [0, 1, 4095, 4096, 4097, 10 * 1024 * 1024];
+  for (const format of ['extended', 'tutorial'] as TransferFormat[]) {
+    for (const size of sizes) {
+      it(`${format}: ${size} bytes arrive unchanged`, () => {
+        const name = `${format}-${size}.bin`;
+        const content = randomFile(source, name, size);
+        const result = uploadFile({ host: '127.0.0.1', port: server.port, path: join(source, name), format });
+        expect(result.size).toBe(size);
+        expect(result.sha256).toBe(format === 'extended' ? sha256(content) : null);
+        const stored = readFileSync(join(dir, name));
+        expect(sha256(stored)).toBe(sha256(content));
+        expect(stored.equals(content)).toBe(true);
+      });
+    }
+
+    it(`${format}: a file named in Chinese`, async () => {
+      const name = `${format}-文件传输-测试.txt`;
+      const content = Buffer.from('这是第1个超级女生，编号001。\n'.repeat(100));
+      writeFileSync(join(source, name), content);
+      uploadFile({ host: '127.0.0.1', port: server.port, path: join(source, name), format });
+      expect(sha256(readFileSync(join(dir, name)))).toBe(sha256(content));
+      const line = await server.waitForLine(new RegExp(`name="${name}"`));
+      expect(line).toMatch(format === 'extended' ? new RegExp(`sha256=${sha256(content)} stored$`) : /sha256=- stored$/);
+      expect(line).toMatch(/^\S+ 127\.0\.0\.1:\d+ /);
+    });
+  }
+
+  it('replaces an existing file only with a complete new one', () => {
+    writeFileSync(join(dir, 'replace.txt'), 'old');
+    writeFileSync(join(source, 'replace.txt'), 'new content');
+    uploadFile({ host: '127.0.0.1', port: server.port, path: join(source, 'replace.txt') });
+    expect(readFileSync(join(dir, 'replace.txt'), 'utf8')).toBe('new content');
+    expect(tempFilesIn(dir)).toEqual([]);
+  });
+
+  it('send-file sends many files in one call and prints one line per file and a total', async () => {
+    const names = ['many-1.bin', 'many-2.bin', 'many-3.txt', 'many-4-空.bin', 'many-5.bin'];
+    const contents = names.map((name, i) => randomFile(source, name, 1000 * (i + 1) + i));
+    const run = await runSockfd(['send-file', '127.0.0.1', String(server.port), ...names.map((n) => join(source, n))]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(names.length + 1);
+    names.forEach((name, i) => {
+      expect(lines[i]).toContain(`sent ${join(source, name)}: ${contents[i]!.length} bytes`);
+      expect(lines[i]).toContain(`sha256 ${sha256(contents[i]!)}`);
+      expect(readFileSync(join(dir, name)).equals(contents[i]!)).toBe(true);
+    });
+    expect(lines[names.length]).toMatch(/^5 of 5 files stored, /);
+  });
+
+  it('send-file on a terminal draws a progress bar (bytes, rate, ETA), then the summary', async () => {
+    const content = randomFile(source, 'tty.bin', 3 * 1024 * 1024);
+    const command = [process.execPath, sockfdCommand, 'send-file', '127.0.0.1', String(server.port), join(source, 'tty.bin')].join(' ');
+    // script(1) gives the command a pseudo-terminal; -e passes its exit status on.
+    const run = await finished(spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/\rtty\.bin +\[=+\] 100% 3\.00 MiB\/3\.00 MiB [\d.]+ [kM]?B\/s ETA 0:00\x1b\[K/);
+    expect(run.stdout).toMatch(/\r\x1b\[Ksent \S+tty\.bin: 3145728 bytes/);
+    expect(readFileSync(join(dir, 'tty.bin')).equals(content)).toBe(true);
+  });
+
+  it('send-file --format tutorial speaks the struct and reports no checksum', async () => {
+    const content = randomFile(source, 'tutorial-cli.bin', 5000);
+    const run = await runSockfd(['send-file', '--format', 'tutorial', '127.0.0.1', String(server.port), join(source, 'tutorial-cli.bin')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('no checksum (tutorial format)');
+    expect(readFileSync(join(dir, 'tutorial-cli.bin')).equals(content)).toBe(true);
+  });
+
+  it('send-file fails with a usage error for a bad port, and exits 1 for a missing file', async () => {
+    expect((await runSockfd(['send-file', '127.0.0.1', 'x', 'f'])).code).toBe(2);
+    const missing = await runSockfd(['send-file', '127.0.0.1', String(server.port), join(source, 'no-such-file')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no-such-file.*No such file or directory/);
+  });
+});
+
+describe('limits and refusals reach the sender', () => {
+  let root: string;
+  let dir: string;
+  let server: BackgroundServer;
+
+  beforeAll(async () => {
+    root = scratchDir('transfer-limit');
+    dir = join(root, 'stored');
+    mkdirSync(dir);
+    server = await startFileServer({ dir, maxSize: 1000 });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    removeDir(root);
+  });
+
+  it('a file above --max-size is refused with the reason; send-file exits 1 and prints it', async () => {
+    randomFile(root, 'big.bin', 1001);
+    randomFile(root, 'small.bin', 1000);
+    expect(() => uploadFile({ host: '127.0.0.1', port: server.port, path: join(root, 'big.bin') })).toThrow(UploadRefusedError);
+    try {
+      uploadFile({ host: '127.0.0.1', port: server.port, path: join(root, 'big.bin') });
+    } catch (error) {
+      expect((error as UploadRefusedError).code).toBe('TOO_LARGE');
+      expect((error as UploadRefusedError).reason).toContain('1000');
+    }
+    const run = await runSockfd(['send-file', '127.0.0.1', String(server.port), join(root, 'big.bin'), join(root, 'small.bin')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/big\.bin: refused by the server: TOO_LARGE: 1001 bytes is more than this server's limit of 1000/);
+    expect(run.stdout).toMatch(/^sent .*small\.bin: 1000 bytes/m);
+    expect(run.stdout).toMatch(/1 of 2 files stored/);
+    const line = await server.waitForLine(/name="big.bin".* refused TOO_LARGE: /);
+    expect(line).toMatch(/ extended name="big.bin" size=- /);
+  });
+
+  it('the tutorial format has no way to say why: the connection just closes', () => {
+    expect(() => uploadFile({ host: '127.0.0.1', port: server.port, path: join(root, 'big.bin'), format: 'tutorial' })).toThrow(
+      /closed the connection after the header without 'ok'/,
+    );
+  });
+});
+
+describe('concurrent uploads', () => {
+  it('20 send-file processes at once against --max-children 4: every file arrives, every child is reaped', async () => {
+    const root = scratchDir('transfer-concurrent');
+    const dir = join(root, 'stored');
+    mkdirSync(dir);
+    const server = await startFileServer({ dir, maxChildren: 4 });
+    try {
+      const contents = Array.from({ length: 20 }, (_, i) => randomFile(root, `c${i}.bin`, 256 * 1024 + i));
+      const runs = await Promise.all(contents.map((_, i) => runSockfd(['send-file', '127.0.0.1', String(server.port), join(root, `c${i}.bin`)], 60_000)));
+      for (const run of runs) expect(run.code, run.stderr).toBe(0);
+      contents.forEach((content, i) => expect(readFileSync(join(dir, `c${i}.bin`)).equals(content)).toBe(true));
+      await eventually(() => (childrenOf(server.pid).length === 0 ? true : undefined), 10_000, 'every child reaped');
+      expect(server.log.filter((line) => / stored$/.test(line))).toHaveLength(20);
+      expect(tempFilesIn(dir)).toEqual([]);
+    } finally {
+      await server.stop();
+      removeDir(root);
+    }
+  });
+});
+
+describe('the progress bar layout', () => {
+  it('shows percent, bytes, rate and ETA in the given width', () => {
+    const line = new ProgressBar('file.bin', { columns: 80 }).render(512 * 1024, 1024 * 1024, 1000);
+    expect(line).toHaveLength(79);
+    expect(line.endsWith('  50% 512 KiB/1.00 MiB 524.3 kB/s ETA 0:01')).toBe(true);
+    expect(line.startsWith('file.bin ')).toBe(true);
+    expect(line).toMatch(/\[=+> *\]/);
+  });
+});
