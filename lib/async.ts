@@ -108,31 +108,26 @@ export function releaseWatcher(fd: number): void {
 
 // ---- starvation guard ------------------------------------------------------------
 // A call that succeeds at once never returns to the event loop: a peer that
-// keeps a socket full could starve timers and other sockets. After this many
-// immediate results in one turn of the loop, the next call yields first.
-const IMMEDIATE_BUDGET = 512;
+// keeps a socket full could starve timers and other sockets. Immediate
+// results are counted since the last time any call really waited (a
+// readiness callback, i.e. a turn of the loop); past the budget, the next
+// call first yields with setImmediate.
+const IMMEDIATE_BUDGET = 1024;
 let immediateResults = 0;
-let budgetResetPending = false;
 
-function resetBudget(): void {
+/** Lets the event loop run (timers, other sockets) before the calls go on. */
+async function yieldTurn(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
   immediateResults = 0;
-  budgetResetPending = false;
-}
-
-function mustYield(): boolean {
-  if (!budgetResetPending) {
-    budgetResetPending = true;
-    setImmediate(resetBudget).unref();
-  }
-  return ++immediateResults > IMMEDIATE_BUDGET;
-}
-
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 // ---- one call: its waits, deadline and signal --------------------------------------
 let lastWaitId = 0;
+
+function nextWaitId(): number {
+  lastWaitId = (lastWaitId + 1) >>> 0 || 1;
+  return lastWaitId;
+}
 
 function validateOptions(syscall: string, options: AsyncOptions): void {
   const { signal, timeout } = options;
@@ -142,7 +137,8 @@ function validateOptions(syscall: string, options: AsyncOptions): void {
     throw new RangeError(`${syscall}: options.timeout must be a number of ms from 0 to ${2 ** 31 - 1}, got ${String(timeout)}`);
 }
 
-class Operation {
+/** The deadline and abort signal of one call, which may wait several times. */
+class Guard {
   #failure: Error | undefined;
   #timer: NodeJS.Timeout | undefined;
   #signal: AbortSignal | undefined;
@@ -152,11 +148,8 @@ class Operation {
   constructor(
     readonly syscall: string,
     readonly fd: number,
-    options: AsyncOptions | undefined,
+    { signal, timeout }: AsyncOptions,
   ) {
-    if (options === undefined) return;
-    validateOptions(syscall, options);
-    const { signal, timeout } = options;
     if (signal !== undefined) {
       if (signal.aborted) throw new AbortError(syscall, signal.reason);
       this.#signal = signal;
@@ -169,11 +162,9 @@ class Operation {
     }
   }
 
-  /** Resolves when the fd is ready for `events` (or has an error to report). */
   wait(events: number): Promise<number> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    lastWaitId = (lastWaitId + 1) >>> 0 || 1;
-    this.#waitId = lastWaitId;
+    this.#waitId = nextWaitId();
     return native.asyncWait(this.fd, events, this.#waitId);
   }
 
@@ -187,17 +178,30 @@ class Operation {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
   }
+}
 
-  /** A wait ended by close() says "poll: ..."; the caller called recv (or accept, ...). */
-  explain(error: unknown): unknown {
-    if (this.syscall === 'poll' || !isSyscallError(error, 'EBADF') || error.syscall !== 'poll') return error;
-    const renamed = new Error(this.syscall + error.message.slice('poll'.length)) as SyscallError & { fd: number };
-    renamed.code = 'EBADF';
-    renamed.errno = EBADF;
-    renamed.syscall = this.syscall;
-    renamed.fd = this.fd;
-    return renamed;
-  }
+/** The call's Guard, or undefined when it has neither signal nor timeout (the common case costs nothing). */
+function guard(syscall: string, fd: number, options: AsyncOptions | undefined): Guard | undefined {
+  if (options === undefined) return undefined;
+  validateOptions(syscall, options);
+  if (options.signal === undefined && options.timeout === undefined) return undefined;
+  return new Guard(syscall, fd, options);
+}
+
+/** Resolves when `fd` is ready for `events` (or has an error to report), within the call's guard. */
+function readiness(fd: number, events: number, guarded: Guard | undefined): Promise<number> {
+  return guarded === undefined ? native.asyncWait(fd, events, nextWaitId()) : guarded.wait(events);
+}
+
+/** A wait ended by close() says "poll: ..."; the caller called recv (or accept, ...). */
+function explain(error: unknown, syscall: string, fd: number): unknown {
+  if (syscall === 'poll' || !isSyscallError(error, 'EBADF') || error.syscall !== 'poll') return error;
+  const renamed = new Error(syscall + error.message.slice('poll'.length)) as SyscallError & { fd: number };
+  renamed.code = 'EBADF';
+  renamed.errno = EBADF;
+  renamed.syscall = syscall;
+  renamed.fd = fd;
+  return renamed;
 }
 
 /**
@@ -211,41 +215,42 @@ async function untilDone<T>(
   options: AsyncOptions | undefined,
   once: () => T | number,
 ): Promise<T> {
-  const operation = new Operation(syscall, fd, options);
+  const guarded = guard(syscall, fd, options);
   try {
-    if (mustYield()) await yieldToLoop();
+    if (++immediateResults > IMMEDIATE_BUDGET) await yieldTurn();
     for (;;) {
       const result = once();
       if (typeof result !== 'number' || result >= 0) return result as T;
-      await operation.wait(events);
+      await readiness(fd, events, guarded);
+      immediateResults = 0; // a readiness callback: the loop has turned
     }
   } catch (error) {
-    throw operation.explain(error);
+    throw explain(error, syscall, fd);
   } finally {
-    operation.end();
+    guarded?.end();
+  }
+}
+
+/** One wait for `events`, for waitReadable/waitWritable. */
+async function waitOnce(fd: number, events: number, options: AsyncOptions | undefined): Promise<void> {
+  const guarded = guard('poll', fd, options);
+  try {
+    await readiness(fd, events, guarded);
+  } finally {
+    guarded?.end();
   }
 }
 
 // ---- the calls ------------------------------------------------------------------------
 
 /** Resolves when `fd` is readable (data, a connection to accept, EOF or an error). */
-export async function waitReadable(fd: number, options?: AsyncOptions): Promise<void> {
-  const operation = new Operation('poll', fd, options);
-  try {
-    await operation.wait(READABLE);
-  } finally {
-    operation.end();
-  }
+export function waitReadable(fd: number, options?: AsyncOptions): Promise<void> {
+  return waitOnce(fd, READABLE, options);
 }
 
 /** Resolves when `fd` is writable (room in the send buffer, a finished connect, or an error). */
-export async function waitWritable(fd: number, options?: AsyncOptions): Promise<void> {
-  const operation = new Operation('poll', fd, options);
-  try {
-    await operation.wait(WRITABLE);
-  } finally {
-    operation.end();
-  }
+export function waitWritable(fd: number, options?: AsyncOptions): Promise<void> {
+  return waitOnce(fd, WRITABLE, options);
 }
 
 /**
@@ -265,15 +270,15 @@ export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<A
  * going on: close the socket.
  */
 export async function connectAsync(fd: number, address: AddressInput, options?: AsyncOptions): Promise<void> {
-  const operation = new Operation('connect', fd, options);
+  const guarded = guard('connect', fd, options);
   try {
     if (native.tryConnect(fd, address) === 0) return;
-    await operation.wait(WRITABLE);
+    await readiness(fd, WRITABLE, guarded);
     native.connectResult(fd);
   } catch (error) {
-    throw operation.explain(error);
+    throw explain(error, 'connect', fd);
   } finally {
-    operation.end();
+    guarded?.end();
   }
 }
 
@@ -306,20 +311,23 @@ export async function sendAllAsync(fd: number, data: Data, options?: AsyncIoOpti
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const { flags, offset = 0 } = options ?? {};
   const total = options?.length ?? bytes.byteLength - offset;
-  const operation = new Operation('send', fd, options);
+  const guarded = guard('send', fd, options);
   try {
-    if (mustYield()) await yieldToLoop();
+    if (++immediateResults > IMMEDIATE_BUDGET) await yieldTurn();
     let sent = 0;
     do {
       const n = native.trySend(fd, bytes, flags, offset + sent, total - sent);
       if (n >= 0) sent += n;
-      else await operation.wait(WRITABLE);
+      else {
+        await readiness(fd, WRITABLE, guarded);
+        immediateResults = 0;
+      }
     } while (sent < total);
     return total;
   } catch (error) {
-    throw operation.explain(error);
+    throw explain(error, 'send', fd);
   } finally {
-    operation.end();
+    guarded?.end();
   }
 }
 
@@ -336,20 +344,23 @@ export async function recvExactlyAsync(
 ): Promise<BinaryData> {
   const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
   const total = buffer.byteLength;
-  const operation = new Operation('recv', fd, options);
+  const guarded = guard('recv', fd, options);
   try {
-    if (mustYield()) await yieldToLoop();
+    if (++immediateResults > IMMEDIATE_BUDGET) await yieldTurn();
     let received = 0;
     while (received < total) {
       const n = native.tryRecv(fd, buffer, options?.flags, received, total - received);
       if (n > 0) received += n;
       else if (n === 0) throw new EndOfStreamError('recv', received, total);
-      else await operation.wait(READABLE);
+      else {
+        await readiness(fd, READABLE, guarded);
+        immediateResults = 0;
+      }
     }
     return buffer;
   } catch (error) {
-    throw operation.explain(error);
+    throw explain(error, 'recv', fd);
   } finally {
-    operation.end();
+    guarded?.end();
   }
 }

@@ -1,0 +1,222 @@
+// `sockfd bench async-echo`: an echo server on Node's event loop serving 100
+// concurrent clients, each sending a small request and waiting for its echo,
+// again and again. Requests per second and the round-trip distribution (p99)
+// of sockfd's promise API (lib/async.ts) against Node's net, interleaved.
+//
+// Two cases: both ends written with the same API (what a program built on it
+// gets), and the server alone (the same net client load against each server).
+import { once } from 'node:events';
+import net from 'node:net';
+import * as posix from '../lib/posix.js';
+import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllAsync } from '../lib/async.js';
+import { measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import { CaseRecorder, type CaseResult, type CaseSpec, type RunOutput } from './harness/model.js';
+import { announcePort, intArg, nowNs, printResult } from './harness/peer-io.js';
+
+const CLIENTS = 100;
+const MESSAGE = 64;
+const HOST = '127.0.0.1';
+
+// ---- servers -----------------------------------------------------------------------
+// Each serves `clients` connections and ends when all of them have closed.
+
+async function sockfdServer(args: readonly string[]): Promise<void> {
+  const clients = intArg(args, 0, 'clients');
+  const listenFd = posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_NONBLOCK);
+  posix.bind(listenFd, { family: 'AF_INET', address: HOST, port: 0 });
+  posix.listen(listenFd, posix.SOMAXCONN);
+  const address = posix.getsockname(listenFd);
+  if (address.family !== 'AF_INET') throw new Error('getsockname: not an IPv4 address');
+  announcePort(address.port);
+  const sessions: Promise<void>[] = [];
+  for (let i = 0; i < clients; i++) {
+    const { fd } = await acceptAsync(listenFd);
+    posix.setsockopt(fd, posix.IPPROTO_TCP, posix.TCP_NODELAY, 1);
+    sessions.push(echo(fd));
+  }
+  posix.close(listenFd);
+  await Promise.all(sessions);
+}
+
+async function echo(fd: number): Promise<void> {
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (;;) {
+      const n = await recvAsync(fd, buffer);
+      if (n === 0) return;
+      await sendAllAsync(fd, buffer, { length: n });
+    }
+  } finally {
+    posix.close(fd);
+  }
+}
+
+async function netServer(args: readonly string[]): Promise<void> {
+  const clients = intArg(args, 0, 'clients');
+  let closed = 0;
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('close', () => {
+      if (++closed === clients) server.close();
+    });
+  });
+  server.listen(0, HOST, () => announcePort((server.address() as net.AddressInfo).port));
+  await once(server, 'close');
+}
+
+// ---- clients -----------------------------------------------------------------------
+// Each opens `clients` connections, then every connection does `rounds`
+// request/echo round trips of `size` bytes; prints ops, ns and every round trip.
+
+function clientArgs(args: readonly string[]): { port: number; clients: number; rounds: number; size: number } {
+  return {
+    port: intArg(args, 0, 'port'),
+    clients: intArg(args, 1, 'clients'),
+    rounds: intArg(args, 2, 'rounds'),
+    size: intArg(args, 3, 'size'),
+  };
+}
+
+function report(clients: number, rounds: number, elapsedNs: number, samples: Float64Array): void {
+  printResult({ ops: clients * rounds, ns: elapsedNs, samples_ns: Array.from(samples, Math.round) });
+}
+
+async function sockfdClient(args: readonly string[]): Promise<void> {
+  const { port, clients, rounds, size } = clientArgs(args);
+  const fds = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const fd = posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_NONBLOCK);
+      posix.setsockopt(fd, posix.IPPROTO_TCP, posix.TCP_NODELAY, 1);
+      await connectAsync(fd, { family: 'AF_INET', address: HOST, port });
+      return fd;
+    }),
+  );
+  const samples = new Float64Array(clients * rounds);
+  const start = nowNs();
+  await Promise.all(
+    fds.map(async (fd, client) => {
+      const request = Buffer.alloc(size, client);
+      const reply = Buffer.allocUnsafe(size);
+      for (let round = 0; round < rounds; round++) {
+        const sent = nowNs();
+        await sendAllAsync(fd, request);
+        await recvExactlyAsync(fd, reply);
+        samples[client * rounds + round] = nowNs() - sent;
+      }
+      posix.close(fd);
+    }),
+  );
+  report(clients, rounds, nowNs() - start, samples);
+}
+
+/** One net connection's round trips, written the way net is meant to be used: events. */
+function netRounds(socket: net.Socket, rounds: number, size: number, samples: Float64Array, first: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = Buffer.alloc(size, first);
+    let pending = size;
+    let round = 0;
+    let sent = nowNs();
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      pending -= chunk.length;
+      if (pending > 0) return;
+      samples[first + round] = nowNs() - sent;
+      pending = size;
+      if (++round === rounds) {
+        socket.end(resolve);
+        return;
+      }
+      sent = nowNs();
+      socket.write(request);
+    });
+    socket.write(request);
+  });
+}
+
+async function netClient(args: readonly string[]): Promise<void> {
+  const { port, clients, rounds, size } = clientArgs(args);
+  const sockets = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const socket = net.connect({ host: HOST, port, noDelay: true });
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  const samples = new Float64Array(clients * rounds);
+  const start = nowNs();
+  await Promise.all(sockets.map((socket, client) => netRounds(socket, rounds, size, samples, client * rounds)));
+  report(clients, rounds, nowNs() - start, samples);
+}
+
+// ---- the benchmark ---------------------------------------------------------------
+
+interface Variant {
+  /** Which client drives which server for each implementation. */
+  roles: Record<'sockfd' | 'net', { server: string; client: string }>;
+  name: string;
+  note: string;
+}
+
+const bothEnds: Variant = {
+  name: `echo, ${CLIENTS} clients, both ends`,
+  roles: { sockfd: { server: 'sockfd-server', client: 'sockfd-client' }, net: { server: 'net-server', client: 'net-client' } },
+  note: 'client and server written with the API compared (sockfd: async/await; net: data events)',
+};
+const serverOnly: Variant = {
+  name: `echo, ${CLIENTS} clients, server only`,
+  roles: { sockfd: { server: 'sockfd-server', client: 'net-client' }, net: { server: 'net-server', client: 'net-client' } },
+  note: 'the same net client load against each server',
+};
+
+/** Runs one variant: every run gives a rate (requests/s) and round trips (latency), so two cases come out. */
+async function measureVariant(context: BenchContext, variant: Variant, rounds: number, runs: number): Promise<CaseResult[]> {
+  const impls = ['sockfd', 'net'] as const;
+  const latencySpec: CaseSpec = { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note };
+  const latency = new CaseRecorder(latencySpec);
+  const rate = await measureCase(
+    context,
+    { name: `${variant.name}: requests/s`, kind: 'rate', impls, target: { subject: 'sockfd', reference: 'net', ratio: 1 }, note: variant.note },
+    {
+      runs,
+      async runOnce(impl, warmup): Promise<RunOutput> {
+        const { server, client } = variant.roles[impl as 'sockfd' | 'net'];
+        const perClient = warmup ? Math.max(1, rounds >> 2) : rounds;
+        const output = await pairRun(context, context.node('async-echo', server, [CLIENTS]), (port) =>
+          context.node('async-echo', client, [port, CLIENTS, perClient, MESSAGE]),
+        );
+        if (!warmup) latency.add(impl, output);
+        return output;
+      },
+    },
+  );
+  return [rate, latency.result()];
+}
+
+export const benchmark: Benchmark = {
+  name: 'async-echo',
+  summary: `echo on the event loop, ${CLIENTS} concurrent clients: requests/s and p99, sockfd promise API vs net`,
+  cPrograms: [],
+  peers: {
+    'sockfd-server': sockfdServer,
+    'net-server': netServer,
+    'sockfd-client': sockfdClient,
+    'net-client': netClient,
+  },
+  async run(context) {
+    const rounds = context.quick ? 50 : 1000;
+    const runs = context.quick ? 2 : 4;
+    const cases: CaseResult[] = [];
+    for (const variant of [bothEnds, serverOnly]) cases.push(...(await measureVariant(context, variant, rounds, runs)));
+    return {
+      title: `Echo on the event loop: ${CLIENTS} concurrent clients`,
+      description:
+        `${CLIENTS} connections over loopback, each sending a ${MESSAGE}-byte request and waiting for its echo, ` +
+        `${rounds} times, all at once, with TCP_NODELAY. sockfd's side tries each call first and waits for ` +
+        'readiness from a uv_poll_t only on EAGAIN; net reads through libuv streams. Server and client run in ' +
+        'separate processes; requests/s is over the whole run, the round trip is per request (p99 under load).',
+      parameters: { clients: CLIENTS, message: MESSAGE, roundsPerClient: rounds, runs },
+      cases,
+      notes: [],
+    };
+  },
+};
