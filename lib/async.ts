@@ -364,3 +364,14 @@ export async function recvExactlyAsync(
     guarded?.end();
   }
 }
+
+/**
+ * One recv() of at most `maxlen` bytes into a new Buffer, as the tutorial's
+ * recv(buffer, maxlen): whatever has arrived. null when the peer has closed.
+ */
+export async function recvSomeAsync(fd: number, maxlen: number, options?: AsyncOptions & { flags?: number }): Promise<Buffer | null> {
+  if (!Number.isInteger(maxlen) || maxlen < 1) throw new RangeError(`maxlen must be a positive integer, got ${maxlen}`);
+  const buffer = Buffer.allocUnsafe(maxlen);
+  const n = await recvAsync(fd, buffer, options);
+  return n === 0 ? null : buffer.subarray(0, n);
+}
