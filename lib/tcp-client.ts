@@ -4,10 +4,12 @@
 // reads, length-prefixed messages) come from TcpConnection.
 import { Socket } from './socket.js';
 import { gethostbyname, inet_pton } from './posix.js';
-import { AF_INET6 } from './constants.js';
+import { AF_INET, AF_INET6 } from './constants.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Data } from './posix.js';
 import { TcpConnection, notConnectedError } from './tcp-connection.js';
+import { lookup } from 'node:dns/promises';
+import * as asyncCalls from './async.js';
 
 export interface TcpClientOptions {
   /** TCP_NODELAY on the connection (Nagle's algorithm off). Default false, as in C. */
@@ -145,4 +147,64 @@ export class TcpClient implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+
+  // ---- async: the same calls on the event loop (lib/async.ts) ------------------------
+  #connecting = false;
+
+  /**
+   * connect() without blocking the loop. A name is resolved by Node's resolver
+   * (IPv4, as gethostbyname), not by a blocking gethostbyname(); `options`
+   * (signal, timeout) bound the connect itself.
+   */
+  async connectAsync(host: string, port: number, options?: asyncCalls.AsyncOptions): Promise<this> {
+    if (this.#connection || this.#connecting) throw new AlreadyConnectedError();
+    this.#connecting = true;
+    try {
+      const address = await TcpClient.#resolveAsync(host, port);
+      this.#ip = host;
+      this.#port = port;
+      const socket = Socket.tcp(address.family === 'AF_INET6' ? 'AF_INET6' : 'AF_INET');
+      try {
+        if (this.#options.noDelay) socket.noDelay = true;
+        if (this.#options.bindAddress !== undefined) socket.bind({ family: address.family, address: this.#options.bindAddress, port: 0 } as AddressInput);
+        await socket.connectAsync(address, options);
+        this.#connection = new TcpConnection(socket, socket.peerAddress);
+      } catch (error) {
+        socket.close();
+        throw error;
+      }
+      return this;
+    } finally {
+      this.#connecting = false;
+    }
+  }
+
+  /** resolveServer() for connectAsync: a literal as is, a name through Node's resolver (IPv4, as gethostbyname). */
+  static async #resolveAsync(host: string, port: number): Promise<AddressInput> {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0..65535, got ${port}`);
+    if (inet_pton(AF_INET6, host) !== null) return { family: 'AF_INET6', address: host, port };
+    if (inet_pton(AF_INET, host) !== null) return { family: 'AF_INET', address: host, port };
+    try {
+      const { address } = await lookup(host, { family: 4 });
+      return { family: 'AF_INET', address, port };
+    } catch {
+      throw new HostNotFoundError(host);
+    }
+  }
+
+  /** Sends all of `data` without blocking the loop. Returns the byte count. */
+  async sendAsync(data: Data, options?: asyncCalls.AsyncOptions): Promise<number> {
+    return this.#live('send').socket.sendAllAsync(data, options);
+  }
+
+  /** One recv() of at most `maxlen` bytes without blocking the loop; null when the server closed. */
+  async recvAsync(maxlen: number, options?: asyncCalls.AsyncOptions): Promise<Buffer | null> {
+    return asyncCalls.recvSomeAsync(this.#live('recv').fd, maxlen, options);
+  }
+
+  /** Exactly `n` bytes without blocking the loop; EndOfStreamError when the server closes first. */
+  async recvExactlyAsync(n: number, options?: asyncCalls.AsyncOptions): Promise<Buffer> {
+    return this.#live('recv').socket.recvExactlyAsync(n, options);
+  }
+  // ---- end of async ------------------------------------------------------------------
 }
