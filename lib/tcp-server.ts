@@ -8,6 +8,7 @@ import { SOMAXCONN } from './constants.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Data } from './posix.js';
 import { TcpConnection, notConnectedError } from './tcp-connection.js';
+import * as asyncCalls from './async.js';
 
 export interface TcpServerOptions {
   /** listen() backlog. Default SOMAXCONN; the tutorial's class uses 5. */
@@ -191,4 +192,41 @@ export class TcpServer implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+
+  // ---- async: the same calls on the event loop (lib/async.ts) ------------------------
+
+  /**
+   * accept() without blocking the loop: resolves with the next connection,
+   * which becomes "the client" as with accept(). Many may be pending at once.
+   */
+  async acceptAsync(options?: asyncCalls.AsyncOptions): Promise<TcpConnection> {
+    if (!this.#listener) throw notConnectedError('accept');
+    const { socket, address } = await this.#listener.acceptAsync(options);
+    try {
+      if (this.#options.noDelay) socket.noDelay = true;
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    const connection = new TcpConnection(socket, address);
+    this.#client = connection;
+    this.#connections.add(connection);
+    return connection;
+  }
+
+  /** Sends all of `data` to the current client without blocking the loop. */
+  async sendAsync(data: Data, options?: asyncCalls.AsyncOptions): Promise<number> {
+    return this.#current('send').socket.sendAllAsync(data, options);
+  }
+
+  /** One recv() of at most `maxlen` bytes from the current client; null when it closed. */
+  async recvAsync(maxlen: number, options?: asyncCalls.AsyncOptions): Promise<Buffer | null> {
+    return asyncCalls.recvSomeAsync(this.#current('recv').fd, maxlen, options);
+  }
+
+  /** Exactly `n` bytes from the current client without blocking the loop. */
+  async recvExactlyAsync(n: number, options?: asyncCalls.AsyncOptions): Promise<Buffer> {
+    return this.#current('recv').socket.recvExactlyAsync(n, options);
+  }
+  // ---- end of async ------------------------------------------------------------------
 }
