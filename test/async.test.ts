@@ -481,3 +481,41 @@ describe('the Socket class', () => {
     expect(address).toEqual(a.localAddress);
   });
 });
+
+describe('TcpClient and TcpServer, async', () => {
+  it('acceptAsync, connectAsync (by IP and by name), sendAsync, recvAsync, recvExactlyAsync', async () => {
+    const { TcpClient } = await import('../lib/tcp-client.js');
+    const { TcpServer } = await import('../lib/tcp-server.js');
+    using server = new TcpServer({ bindAddress: '127.0.0.1' }).initServer(0);
+    using byIp = new TcpClient();
+    using byName = new TcpClient();
+    const [first] = await Promise.all([server.acceptAsync({ timeout: 10_000 }), byIp.connectAsync('127.0.0.1', server.port)]);
+    expect(server.clientIp()).toBe('127.0.0.1');
+    expect(await byIp.sendAsync('hello server')).toBe(12);
+    expect((await server.recvExactlyAsync(12)).toString()).toBe('hello server');
+    expect(await server.sendAsync('hi')).toBe(2);
+    expect((await byIp.recvAsync(100))?.toString()).toBe('hi');
+
+    const [second] = await Promise.all([server.acceptAsync(), byName.connectAsync('localhost', server.port)]);
+    expect(second).not.toBe(first);
+    await byName.sendAsync('by name');
+    expect((await server.recvAsync(100))?.toString()).toBe('by name'); // the current client is the latest
+    byName.close();
+    expect(await server.recvAsync(100)).toBeNull();
+    expect((await byIp.recvExactlyAsync(0)).length).toBe(0);
+    expect(server.connections.size).toBe(2);
+  });
+
+  it('connectAsync to a closed port rejects ECONNREFUSED and leaves the client unconnected', async () => {
+    const { TcpClient } = await import('../lib/tcp-client.js');
+    const bound = posix.socket(posix.AF_INET, posix.SOCK_STREAM);
+    posix.bind(bound, loopback(0));
+    const address = posix.getsockname(bound);
+    if (address.family !== 'AF_INET') throw new Error('expected AF_INET');
+    using client = new TcpClient();
+    expect(await rejection(client.connectAsync('127.0.0.1', address.port))).toMatchObject({ code: 'ECONNREFUSED' });
+    expect(client.connected).toBe(false);
+    expect(await rejection(client.recvAsync(1))).toMatchObject({ code: 'ENOTCONN' });
+    posix.close(bound);
+  });
+});
