@@ -217,6 +217,22 @@ describe('live sockets', () => {
     }
   });
 
+  it('reads only the sockets asked for by inode', () => {
+    const { listenFd, client, server } = tcpPair();
+    const [x, y] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+    try {
+      const wanted = new Set([inodeOf(server), inodeOf(x)]);
+      const found = readSockets({ inodes: wanted });
+      expect(found.map((entry) => [entry.protocol, entry.inode]).sort()).toEqual([
+        ['tcp', inodeOf(server)],
+        ['unix', inodeOf(x)],
+      ].sort());
+      expect(readSockets({ inodes: new Set() })).toEqual([]);
+    } finally {
+      closeAll(listenFd, client, server, x, y);
+    }
+  });
+
   it('reads another process\'s network namespace through /proc/<pid>/net (here the same one)', () => {
     const { fd, port } = listener();
     try {
