@@ -246,7 +246,7 @@ void OnReady(uv_poll_t* handle, int status, int events) {
 Watcher* WatcherOf(Napi::Env env, Registry& r, int fd) {
   auto found = r.watchers.find(fd);
   if (found != r.watchers.end()) return found->second;
-  int flags = Checked(env, "fcntl", [&] { return ::fcntl(fd, F_GETFL); });
+  int flags = Checked(env, "poll", [&] { return ::fcntl(fd, F_GETFL); });  // EBADF before libuv sees the fd
   auto* w = new Watcher{};
   w->registry = &r;
   w->fd = fd;
