@@ -70,8 +70,9 @@ describe('sockfd demo: the command', () => {
       [['time-wait'], serverLines('time-wait')],
       [['exhaust', 'only-one'], clientLines('exhaust', '192.168.101.139')],
     ];
-    for (const [args, expected] of cases) {
-      const { code, stdout } = await runCli(['demo', ...args]);
+    const results = await Promise.all(cases.map(([args]) => runCli(['demo', ...args])));
+    for (const [index, [args, expected]] of cases.entries()) {
+      const { code, stdout } = results[index]!;
       expect(code, args.join(' ')).toBe(255);
       expect(lines(stdout), args.join(' ')).toEqual(expected);
       // The C programs end the usage with an empty line ("\n\n").
@@ -184,9 +185,10 @@ describe('client and server twins (demo1/demo2, demo5, demo6, demo7/demo8)', () 
       ['class-client', Buffer.from('接收：ab\0cd\n')],
     ] as const) {
       const server = new TcpServer({ bindAddress: '127.0.0.1' }).initServer(0);
+      server.listener.receiveTimeout = 15_000; // bounds the blocking accept() and recv()s below
       const client = start(['demo', twin, '127.0.0.1', String(server.port), '--sleep-ms', '0']);
       // accept() blocks this thread only until the twin (another process) connects.
-      server.accept();
+      server.accept().socket.receiveTimeout = 15_000;
       server.recv(1024);
       server.send(Buffer.from('ab\0cd'));
       server.recv(1024);
@@ -269,7 +271,7 @@ describe('files and fds (demo3, demo4, fd-hold, close-std)', () => {
   });
 });
 
-describe('exhaust, byteorder, nagle', () => {
+describe.concurrent('exhaust, byteorder, nagle', () => {
   const expectExhausted = (result: { code: number | null; stdout: string; stderr: string }, limit: number) => {
     expect(result.code).toBe(255);
     expect(result.stderr).toBe('socket: Too many open files\n');
@@ -319,7 +321,7 @@ describe('exhaust, byteorder, nagle', () => {
   });
 });
 
-describe('the states the kernel really has (backlog, time-wait) against ss', () => {
+describe.concurrent('the states the kernel really has (backlog, time-wait) against ss', () => {
   it('backlog: backlog+1 ESTABLISHED on the server side, the table equal to ss -tan', async () => {
     const twin = start(['demo', 'backlog', '0', '--backlog', '3', '--clients', '8', '--settle-ms', '300', '--hold-ms', '20000']);
     await twin.waitFor(/（pid \d+，端口(\d+)/);
