@@ -1,0 +1,115 @@
+// fork() in Node 20 without flags. Every fork runs inside a fixture process
+// (test/fixtures/process), never in the test runner itself.
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket as NetSocket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Fixture, childrenOf, eventually, fdTable, procStat } from './fixtures/process/spawn-fixture.js';
+
+const started: Fixture[] = [];
+function run(name: string, args: string[] = []): Fixture {
+  const fixture = new Fixture(name, args);
+  started.push(fixture);
+  return fixture;
+}
+afterEach(() => {
+  for (const fixture of started.splice(0)) fixture.killGroup();
+});
+
+interface StressReport {
+  forks: number;
+  ok: number;
+  hangs: number;
+  crashes: unknown[];
+  wrong: unknown[];
+  byWay: Record<string, number>;
+}
+
+describe('fork()', () => {
+  it('forks 200 times under GC pressure: no hang, no crash, every exit status right', async () => {
+    const fixture = run('fork-stress.mjs', ['200']);
+    const exit = await fixture.exit(240_000);
+    const result = JSON.parse(fixture.text.trim().split('\n').pop()!) as StressReport;
+    expect({ hangs: result.hangs, crashes: result.crashes, wrong: result.wrong }).toEqual({ hangs: 0, crashes: [], wrong: [] });
+    expect(result.forks).toBe(200);
+    expect(result.ok).toBe(200);
+    expect(result.byWay).toEqual({ 'process.exit': 50, _exit: 50, 'loop-dry': 50, uncaught: 50 });
+    // the uncaught exceptions were reported on stderr, as Node does
+    expect(fixture.stderr.match(/ends by an uncaught exception/g)?.length).toBe(50);
+    expect(exit).toEqual({ code: 0, signal: null });
+  }, 300_000);
+
+  it('leaves a working child: pid, ppid, timers, promises, fs, dns, net and a fork of its own', async () => {
+    const fixture = run('child-life.mjs');
+    const life = await fixture.firstJson<Record<string, unknown>>(30_000);
+    expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+    expect(life.pid).not.toBe(life.parentPid);
+    expect(life.getpid).toBe(life.pid);
+    expect(life.statPid).toBe(life.pid);
+    expect(life.ppid).toBe(life.parentPid);
+    expect(life.getppid).toBe(life.parentPid);
+    expect(life).toMatchObject({ timer: 'fired', address: '127.0.0.1', echoed: 'ping', grandchildExit: 42 });
+  });
+
+  for (const ending of ['exit', 'dry']) {
+    it(`passes 4 MiB from a forked child through a stdout pipe (child ends by ${ending === 'exit' ? 'process.exit' : 'its loop running dry'})`, async () => {
+      const fixture = run('stdout-pipe.mjs', [ending, '4']);
+      expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+      const pattern = Buffer.alloc(65536);
+      for (let i = 0; i < pattern.length; i++) pattern[i] = 97 + (i % 26);
+      expect(fixture.stdout.length).toBe(4 * 1024 * 1024);
+      for (let offset = 0; offset < fixture.stdout.length; offset += pattern.length)
+        expect(fixture.stdout.subarray(offset, offset + pattern.length).equals(pattern)).toBe(true);
+    });
+  }
+});
+
+function echoClient(port: number, payload: Buffer): Promise<{ socket: NetSocket; echoed: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+    let echoed = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      echoed = Buffer.concat([echoed, data]);
+      if (echoed.length >= payload.length) resolve({ socket, echoed });
+    });
+    socket.on('error', reject);
+    socket.setTimeout(30_000, () => reject(new Error('echo timed out')));
+  });
+}
+
+describe('fork-per-connection echo server', () => {
+  for (const [reaping, clients] of [['handler', 20], ['ignore', 20]] as const) {
+    it(`serves ${clients} concurrent clients, leaks no fd and leaves no zombie (SIGCHLD ${reaping === 'handler' ? 'handler + waitpid' : "'ignore'"})`, async () => {
+      const server = run('echo-server.mjs', [reaping]);
+      const { port, listenFd } = await server.firstJson<{ port: number; listenFd: number }>();
+      const parentBefore = fdTable(server.pid);
+      const listening = parentBefore.get(listenFd)!;
+      expect(listening).toMatch(/^socket:/);
+
+      const payloads = Array.from({ length: clients }, (_, i) => randomBytes(16_384 + i * 1024));
+      const sessions = await Promise.all(payloads.map((payload) => echoClient(port, payload)));
+      sessions.forEach(({ echoed }, i) => expect(echoed.equals(payloads[i]!)).toBe(true));
+
+      // every connection is open: one child each, holding its connection and
+      // the sockets it inherited (Node's stdio socketpairs), not the listening one
+      const inherited = new Set([...parentBefore.values()].filter((target) => target.startsWith('socket:')));
+      const children = childrenOf(server.pid);
+      expect(children.length).toBe(clients);
+      for (const child of children) {
+        const sockets = [...fdTable(child).values()].filter((target) => target.startsWith('socket:'));
+        expect(sockets).not.toContain(listening);
+        expect(sockets.filter((target) => !inherited.has(target)).length).toBe(1);
+      }
+      // the parent closed every accepted fd: its table is what it was
+      expect(fdTable(server.pid)).toEqual(parentBefore);
+
+      for (const { socket } of sessions) socket.end();
+      // a child that exited but was not reaped stays listed with state Z
+      await eventually(() => childrenOf(server.pid).length === 0, 20_000);
+      expect(childrenOf(server.pid).map((pid) => procStat(pid)?.state)).toEqual([]);
+      expect(fdTable(server.pid)).toEqual(parentBefore);
+
+      process.kill(server.pid, 'SIGTERM');
+      expect(await server.exit()).toEqual({ code: 0, signal: null });
+    }, 120_000);
+  }
+});
