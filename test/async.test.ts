@@ -326,6 +326,23 @@ describe('many waits on one fd', () => {
     posix.close(server);
   });
 
+  it('aborting one of many waits on an fd rejects that one only', async () => {
+    const [client, server] = await connectedPair();
+    const controller = new AbortController();
+    const others = Array.from({ length: 10 }, () => waitReadable(server));
+    const aborted = waitReadable(server, { signal: controller.signal });
+    const timedOut = waitReadable(server, { timeout: 1 });
+    expect(await rejection(timedOut)).toMatchObject({ name: 'TimeoutError', syscall: 'poll' });
+    controller.abort();
+    expect(await rejection(aborted)).toMatchObject({ name: 'AbortError', syscall: 'poll' });
+    expect(watcherStats().waiters).toBe(10);
+    posix.send(client, 'x');
+    await Promise.all(others);
+    expect(watcherStats().waiters).toBe(0);
+    posix.close(client);
+    posix.close(server);
+  });
+
   it('many recvfromAsync on one UDP socket each take exactly one datagram', async () => {
     const receiver = posix.socket(posix.AF_INET, posix.SOCK_DGRAM);
     posix.bind(receiver, loopback(0));
