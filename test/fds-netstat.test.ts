@@ -133,7 +133,7 @@ describe('sockfd fds', () => {
     expect(missing).toMatchObject({ code: 1, stdout: '', stderr: `sockfd fds: no process with pid ${2 ** 22 + 1}\n` });
     for (const args of [['abc'], ['0'], ['1', '2'], ['--bogus']]) {
       const result = await sockfd('fds', ...args);
-      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stderr, args.join(' ')).toMatch(/^sockfd fds: .*\n\nusage: sockfd fds/s);
     }
     const help = await sockfd('fds', '--help');
@@ -345,7 +345,7 @@ describe('sockfd netstat', () => {
     }
     for (const args of [['--state', 'sleeping'], ['--port', 'http'], ['--port', '70000'], ['extra'], ['--nope']]) {
       const result = await sockfd('netstat', ...args);
-      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stderr, args.join(' ')).toMatch(/^sockfd netstat: .*usage: sockfd netstat/s);
     }
   });
