@@ -30,7 +30,7 @@ export interface BackgroundServer {
   readonly errors: string[];
   /** Resolves with the first log line (printed so far or to come) that matches; rejects after `timeoutMs` or when the server exits. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  /** SIGTERM, then resolves when the server exited (after its uploads ended). */
+  /** SIGTERM, then resolves when the server exited (after its uploads ended) and its output was read. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -55,7 +55,7 @@ export function startFileServer(options: BackgroundServerOptions): Promise<Backg
   const errors: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })), // after its output was read to the end
   );
   createInterface({ input: child.stderr! }).on('line', (line) => errors.push(line));
   createInterface({ input: child.stdout! }).on('line', (line) => {
