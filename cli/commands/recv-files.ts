@@ -125,7 +125,7 @@ export const command: Command = {
           finished: (record) => line(formatRecord(record)),
           childDied: (pid, status, removed) =>
             line(
-              `recv-files: child ${pid} ended by ${signalName(status.signal)}` +
+              `recv-files: child ${pid} ${status.signal !== null ? `ended by ${signalName(status.signal)}` : `failed (exit status ${status.exitCode})`}` +
                 (removed.length > 0 ? `; removed its temporary file${removed.length > 1 ? 's' : ''} ${removed.join(', ')}` : ''),
             ),
           stopping: (sig) => line(`recv-files: ${signalName(sig)}: stopping (no new connections; uploads in progress are dropped)`),

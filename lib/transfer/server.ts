@@ -46,7 +46,7 @@ export interface ServerEvents {
   finished?(record: UploadRecord): void;
   /** In the child, when SIGTERM reached it during an upload. */
   childStopping?(signal: number): void;
-  /** In the parent, a child that did not exit normally, with the temporary files removed after it. */
+  /** In the parent, a child that was killed or crashed, with the temporary files removed after it. */
   childDied?(pid: number, status: WaitStatus, removedTempFiles: string[]): void;
   /** In the parent, when a stop signal arrived. */
   stopping?(signal: number): void;
@@ -99,7 +99,7 @@ class Children {
 
   ended(pid: number, status: WaitStatus): void {
     this.live.delete(pid);
-    if (status.exitCode !== null) return; // it ran to its end and cleaned up after itself
+    if (status.exitCode === 0 || status.exitCode === 1) return; // stored or not: it ran to its end and cleaned up after itself
     this.events.childDied?.(pid, status, this.removeTempFilesOf(pid));
   }
 
