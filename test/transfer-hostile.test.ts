@@ -288,6 +288,25 @@ describe('hostile input against recv-files', () => {
     goodUpload();
   });
 
+  it('a child killed outright (SIGKILL) mid-upload: the parent removes its temporary file when it reaps it', async () => {
+    const fd = connectLoopback(server.port);
+    try {
+      sendAll(fd, encodeExtendedHeader('keep.txt', 100_000));
+      expect(parseReply(readExactly(fd, 2))?.code).toBe(ReplyCode.OK);
+      sendAll(fd, randomBytes(10_000));
+      await eventually(() => (tempFilesIn(dir).length > 0 ? true : undefined), 10_000, 'the temporary file');
+      const [child] = childrenOf(server.pid);
+      expect(child).toBeGreaterThan(0);
+      process.kill(child!, 'SIGKILL');
+      await server.waitForLine(new RegExp(`child ${child} ended by SIGKILL; removed its temporary file \\.sockfd-upload-${child}-`));
+      expect(tempFilesIn(dir)).toEqual([]);
+      expect(readUntilClosed(fd).closed).toBe(true);
+    } finally {
+      posix.close(fd);
+    }
+    goodUpload();
+  });
+
   it('a symbolic link in the directory is replaced, never followed', () => {
     writeFileSync(join(source, 'link'), 'replaces the link itself');
     uploadFile({ host: '127.0.0.1', port: server.port, path: join(source, 'link') });
