@@ -286,6 +286,9 @@ describe('sockfd netstat', () => {
         expect(rows.every((row) => row.trimEnd().endsWith(' LISTEN')), spelling).toBe(true);
         expect(rows.some((row) => row.includes(`127.0.0.1:${tcp.port} `)), spelling).toBe(true);
       }
+      // netstat's habits: -n and -a change nothing, -l is --state LISTEN.
+      expect(await sockfdOk('netstat', '-nlt', '--port', String(tcp.port))).toBe(await sockfdOk('netstat', '--tcp', '--state', 'LISTEN', '--port', String(tcp.port)));
+      expect(await sockfdOk('netstat', '-na', '--port', String(tcp.port))).toBe(byPort);
       const estab = await sockfdOk('netstat', '--tcp', '--state', 'estab', '--port', String(tcp.port));
       expect(lines(estab).slice(2)).toEqual([]);
 
@@ -343,7 +346,7 @@ describe('sockfd netstat', () => {
     } finally {
       closeAll(tcp.fd);
     }
-    for (const args of [['--state', 'sleeping'], ['--port', 'http'], ['--port', '70000'], ['extra'], ['--nope']]) {
+    for (const args of [['--state', 'sleeping'], ['--port', 'http'], ['--port', '70000'], ['extra'], ['--nope'], ['-l', '--state', 'estab']]) {
       const result = await sockfd('netstat', ...args);
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stderr, args.join(' ')).toMatch(/^sockfd netstat: .*usage: sockfd netstat/s);

@@ -14,7 +14,7 @@ import {
   tcpStates,
 } from '../../lib/procfs.js';
 
-const usage = `usage: sockfd netstat [--tcp] [--udp] [--unix] [--port N] [--state NAME] [--programs] [--json]
+const usage = `usage: sockfd netstat [-tuxlp] [--port N] [--state NAME] [--json]
 
 The sockets of this machine's network namespace as \`netstat -na\` shows them
 (Proto, Recv-Q, Send-Q, Local Address, Foreign Address, State), read from
@@ -30,6 +30,9 @@ options:
                      LAST_ACK, CLOSING, CLOSE (ss spellings work too: estab,
                      time-wait, syn-recv; for Unix sockets LISTEN means
                      LISTENING and ESTABLISHED means CONNECTED)
+  -l, --listening    only listening sockets (same as --state LISTEN)
+  -n, -a             accepted and ignored, so \`sockfd netstat -nap\` works as
+                     netstat's habit has it: output is always numeric and all
   -p, --programs     add netstat -p's column PID/Program name (the processes
                      of other users show as -, as in netstat)
       --json         the entries as JSON, one array (with --programs, each
@@ -175,6 +178,9 @@ function parse(argv: string[]): NetstatOptions {
         unix: { type: 'boolean', short: 'x' },
         port: { type: 'string' },
         programs: { type: 'boolean', short: 'p' },
+        listening: { type: 'boolean', short: 'l' },
+        numeric: { type: 'boolean', short: 'n' },
+        all: { type: 'boolean', short: 'a' },
         state: { type: 'string', short: 's' },
         json: { type: 'boolean' },
       },
@@ -189,6 +195,8 @@ function parse(argv: string[]): NetstatOptions {
   if (!any || values.unix) protocols.push('unix');
   const filter: NetstatFilter = { protocols };
   if (values.port !== undefined) filter.port = parsePort(values.port);
+  if (values.listening && values.state !== undefined) throw new UsageError('--listening and --state together: choose one');
+  if (values.listening) filter.state = 'LISTEN';
   if (values.state !== undefined) {
     const state = normalizeState(values.state);
     if (state === undefined) throw new UsageError(`unknown state '${values.state}' (one of ${tcpStates.join(', ')})`);
