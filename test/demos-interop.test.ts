@@ -8,7 +8,7 @@ import { cProgram } from '../lib/c-programs.js';
 import { listFds } from '../lib/procfs.js';
 import { TcpClient } from '../lib/tcp-client.js';
 import { TcpServer } from '../lib/tcp-server.js';
-import { Running, lines, listeningPort, packageDir, startCli } from './helpers/twins.js';
+import { Running, lines, listeningPort, packageDir, startCli, until } from './helpers/twins.js';
 
 const FAST_C = { ...process.env, SOCKFD_SLEEP_SCALE: '0.01' };
 const FAST_TWIN = ['--sleep-ms', '10'];
@@ -165,14 +165,6 @@ function tcpStates(pid: number): string[] {
   return listFds(pid)
     .flatMap((entry) => (entry.socket && entry.socket.protocol !== 'unix' ? [entry.socket.state] : []))
     .sort();
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 interface ForkServerRun {
