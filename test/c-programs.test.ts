@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
 import { connect, createServer, type Socket as NetSocket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cProgram, cProgramNames, cProgramSource, compileC } from '../lib/c-programs.js';
 import { childPids, listFds } from '../lib/procfs.js';
@@ -244,6 +244,12 @@ describe('client and server exchanges', () => {
   });
 });
 
+/** True when process `pid` ignores `signal` (SigIgn in /proc/<pid>/status: bit signo-1). */
+function ignores(pid: number, signal: NodeJS.Signals): boolean {
+  const mask = /^SigIgn:\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0';
+  return ((BigInt(`0x${mask}`) >> BigInt(osConstants.signals[signal] - 1)) & 1n) === 1n;
+}
+
 describe('demo10: the fork-per-connection server', () => {
   it('serves several concurrent demo7 clients, each in a child; recv(): Invalid argument as in the tutorial', async () => {
     // detached: FathEXIT runs kill(0,SIGTERM), which must reach demo10's group, not ours.
@@ -290,6 +296,10 @@ describe('demo10: the fork-per-connection server', () => {
         localPort: port,
         remotePort: idle.localPort,
       });
+      // The child closes the listener *before* it installs ChldEXIT; until then it
+      // still has the parent's FathEXIT (the lesson's race). signal(SIGINT,SIG_IGN)
+      // comes right after signal(SIGTERM,ChldEXIT): wait until SIGINT is ignored.
+      await waitFor('the child to install its handlers', () => (ignores(childPid, 'SIGINT') ? true : undefined));
       const stopped = await server.stop('SIGTERM');
       expect(lines(stopped.stdout)).toContain('父进程退出，sig=15');
       await waitFor('the child to exit', () => {
