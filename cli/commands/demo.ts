@@ -57,11 +57,12 @@ export const command: Command = {
         return 0;
       }
       if (!twin) throw new UsageError(`no twin called '${wanted}'`);
-      process.stdout.write(`usage: sockfd demo ${twin.name} [args...]${twin.programs.length ? `   (the tutorial's ${twin.programs.join(', ')})` : ''}\n\n${twin.usage}\n`);
+      process.stdout.write(`sockfd demo ${twin.name}${twin.programs.length ? `   (the tutorial's ${twin.programs.join(', ')})` : ''}\n\n${twin.usage}\n`);
       return 0;
     }
     const twin = findDemo(demos, name);
     if (!twin) throw new UsageError(`no twin called '${name}'`);
+    if (rest.includes('--help') || rest.includes('-h')) return command.run(['help', name]);
     try {
       return await twin.run(rest);
     } catch (error) {

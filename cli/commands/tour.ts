@@ -48,9 +48,10 @@ class Tour {
   }
 
   /** Starts `sockfd args...` (shown as the user would type it). */
-  start(args: string[], options: StartOptions = {}): Running {
-    this.say(this.paint('dim', `  $ sockfd ${args.join(' ')}${options.detached ? ' &' : ''}`));
-    const running = startCli(args, { cwd: this.dir, ...options });
+  start(args: string[], options: StartOptions & { background?: boolean } = {}): Running {
+    const { background, ...rest } = options;
+    this.say(this.paint('dim', `  $ sockfd ${args.join(' ')}${background ? ' &' : ''}`));
+    const running = startCli(args, { cwd: this.dir, ...rest });
     this.#started.push(running);
     return running;
   }
@@ -115,7 +116,7 @@ const steps: Step[] = [
     title: 'fds of a fresh process, and the lowest free fd',
     why: 'A file and a socket are both small integers in the same table, /proc/<pid>/fd. open() and\nsocket() take the lowest free number. Node itself holds a couple of dozen fds, so the numbers\nare higher than the C program\'s 3 and 4. Closing 0, 1 and 2 frees the lowest: the next open() gets 0.',
     async run(tour) {
-      const holder = tour.start(['demo', 'fd-hold', '--quiet', '--hold-ms', '30000']);
+      const holder = tour.start(['demo', 'fd-hold', '--quiet', '--hold-ms', '30000'], { background: true });
       const match = await holder.waitFor(/文件描述符fd=(\d+)\nsockfd=(\d+)\n/);
       tour.show(match[0]);
       const [fd, sockfd] = [Number(match[1]), Number(match[2])];
@@ -125,7 +126,7 @@ const steps: Step[] = [
       tour.check(fds.code === 0 && fds.stdout.includes('socket:['), 'sockfd fds lists both');
       holder.stop();
 
-      const closer = tour.start(['demo', 'close-std', '0', '1', '2', '--hold-ms', '30000'], { input: '8\n' });
+      const closer = tour.start(['demo', 'close-std', '0', '1', '2', '--hold-ms', '30000'], { input: '8\n', background: true });
       await until(() => readlinkOr(`/proc/${closer.pid}/fd/0`).endsWith('data.txt'), 'close-std to open data.txt', 10_000).catch(() => {});
       await tour.run(['fds', String(closer.pid)], { only: /^pid |^ +FD |^ +[0-3] / });
       tour.check(
@@ -164,7 +165,7 @@ const steps: Step[] = [
     title: 'client and server (demo1, demo2)',
     why: 'demo2 binds INADDR_ANY, listens and accepts one client; demo1 connects and sends three\nrequests, each answered "ok". When the client closes, the server\'s recv() returns 0: iret=0.',
     async run(tour) {
-      const server = tour.start(['demo', 'server', '0']);
+      const server = tour.start(['demo', 'server', '0'], { background: true });
       const port = await listeningPort(server.pid);
       const client = await tour.run(['demo', 'client', '127.0.0.1', String(port), '--sleep-ms', '200']);
       const served = await server.end();
@@ -179,7 +180,7 @@ const steps: Step[] = [
     title: 'inet_addr() vs gethostbyname() (demo5)',
     why: 'inet_addr() only reads dotted IPs: "localhost" becomes INADDR_NONE and connect() fails.\ngethostbyname() (demo1) resolves the same name.',
     async run(tour) {
-      const server = tour.start(['demo', 'server', '0']);
+      const server = tour.start(['demo', 'server', '0'], { background: true });
       const port = await listeningPort(server.pid);
       const byInetAddr = await tour.run(['demo', 'inet-addr', 'localhost', String(port)]);
       tour.check(byInetAddr.code === 255 && byInetAddr.stderr.startsWith('connect: '), `inet_addr("localhost") fails: ${byInetAddr.stderr.trim()}`);
@@ -193,7 +194,7 @@ const steps: Step[] = [
     title: 'the classes (demo7, demo8: TcpClient, TcpServer)',
     why: 'The same exchange through ctcpclient/ctcpserver, here TcpClient and TcpServer: ten rounds,\n编号N not zero-padded (to_string), and the server reports the client\'s IP.',
     async run(tour) {
-      const server = tour.start(['demo', 'class-server', '0']);
+      const server = tour.start(['demo', 'class-server', '0'], { background: true });
       const port = await listeningPort(server.pid);
       const client = await tour.run(['demo', 'class-client', '127.0.0.1', String(port), '--sleep-ms', '50'], { maxLines: 4 });
       const served = await server.end();
@@ -208,9 +209,9 @@ const steps: Step[] = [
     title: 'the fork server (demo10) with three clients',
     why: 'The parent accepts and forks a child per client. The parent closes the connection, the\nchild the listening socket: compare their fds. SIGTERM to the parent: it signals its process\ngroup, every child prints 子进程<pid>退出，sig=15.',
     async run(tour) {
-      const server = tour.start(['demo', 'fork-server', '0'], { detached: true });
+      const server = tour.start(['demo', 'fork-server', '0'], { detached: true, background: true });
       const port = await listeningPort(server.pid);
-      const clients = [1, 2, 3].map(() => tour.start(['demo', 'class-client', '127.0.0.1', String(port), '--sleep-ms', '400']));
+      const clients = [1, 2, 3].map(() => tour.start(['demo', 'class-client', '127.0.0.1', String(port), '--sleep-ms', '400'], { background: true }));
       await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childrenOf(server.pid).length === 3, 'three children');
       const children = childrenOf(server.pid);
       tour.say(tour.paint('dim', `  (parent ${server.pid}, children ${children.join(', ')})`));
@@ -239,7 +240,7 @@ const steps: Step[] = [
       mkdirSync(target);
       const size = 300_000;
       writeFileSync(join(source, 'blob.bin'), randomBytes(size));
-      const server = tour.start(['demo', 'file-server', '0', target], { detached: true });
+      const server = tour.start(['demo', 'file-server', '0', target], { detached: true, background: true });
       const port = await listeningPort(server.pid);
       const client = await tour.run(['demo', 'file-client', '127.0.0.1', String(port), 'blob.bin', String(size)], { cwd: source });
       await until(() => server.stdout.includes('接收文件内容成功。') || !server.running, 'the server to finish the file', 10_000).catch(() => {});
@@ -280,7 +281,7 @@ const steps: Step[] = [
     title: 'send and receive buffer sizes',
     why: 'Each socket has a send and a receive buffer in the kernel: getsockopt(SO_SNDBUF/SO_RCVBUF).',
     async run(tour) {
-      const server = tour.start(['demo', 'server', '0']);
+      const server = tour.start(['demo', 'server', '0'], { background: true });
       const port = await listeningPort(server.pid);
       const result = await tour.run(['demo', 'bufsize', '127.0.0.1', String(port), '--sleep-ms', '0'], { only: /bufsize/ });
       await server.end();
