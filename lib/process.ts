@@ -157,9 +157,10 @@ function routeChildExits(): void {
 }
 
 // V8 hands optimizing compiles to its worker threads, which the child does not
-// have: queued there they never finish and hot code stays slow (measured 5-10x).
-// Compiling on the main thread instead is what these two flags select.
-const compileOnMainThread = ['--no-concurrent-recompilation', '--no-concurrent-osr'];
+// have: queued there they never finish. For on-stack replacement (hot loops,
+// measured 5-10x slower without it) a flag set now moves the compile to the
+// main thread; function-level TurboFan is decided at start-up (docs/process.md).
+const compileOnMainThread = ['--no-concurrent-osr'];
 
 function becomeChild(): void {
   for (const flag of compileOnMainThread) setFlagsFromString(flag);
