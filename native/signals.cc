@@ -5,7 +5,13 @@
 // the JS handlers itself (Blocking() in common.h); when JS is not blocked the
 // loop wakes up and runs them. libuv's own signal handling (process.on('SIGx'))
 // uses SA_RESTART, which is why a blocked accept() never lets it run.
+// A signal that arrives while JS runs (not blocked) can be followed by a
+// blocking call before the loop gets to run its handler; so until it has
+// been handled, a timer keeps interrupting the main thread with a signal of
+// our own (kNudgeSignal), and the blocked call sees EINTR.
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <uv.h>
@@ -36,6 +42,34 @@ struct Delivery {
 };
 Delivery* delivery = nullptr;
 
+// The nudge: a POSIX timer aimed at the main thread (SIGEV_THREAD_ID).
+int NudgeSignal() { return SIGRTMAX; }
+timer_t nudgeTimer;
+std::atomic<bool> nudgeArmed{false};
+bool nudgeTimerValid = false;
+
+void OnNudge(int) {}  // exists only to make a blocked call return EINTR
+
+void SetNudge(bool on) {
+  if (!nudgeTimerValid) return;
+  itimerspec when{};
+  if (on) {
+    when.it_value.tv_nsec = 1000000;      // 1 ms after the signal,
+    when.it_interval.tv_nsec = 10000000;  // then every 10 ms until it is handled
+  }
+  timer_settime(nudgeTimer, 0, &when, nullptr);  // async-signal-safe
+  nudgeArmed.store(on);
+}
+
+void CreateNudgeTimer() {
+  sigevent event{};
+  event.sigev_notify = SIGEV_THREAD_ID;
+  event.sigev_signo = NudgeSignal();
+  event._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  nudgeTimerValid = timer_create(CLOCK_MONOTONIC, &event, &nudgeTimer) == 0;
+  nudgeArmed.store(false);
+}
+
 bool OnMainThread() { return ::syscall(SYS_gettid) == ::getpid(); }
 
 void OnSignal(int sig) {
@@ -48,13 +82,14 @@ void OnSignal(int sig) {
   } else {
     pendingSignals[sig].store(true);
     if (uv_async_t* async = wakeup.load()) uv_async_send(async);
+    if (!nudgeArmed.load()) SetNudge(true);
   }
   errno = savedErrno;
 }
 
-bool AnyPending() {
+bool AnyPending(bool includingRunning = false) {
   for (int sig = 1; sig < NSIG; ++sig)
-    if (pendingSignals[sig].load() && !delivery->running[sig]) return true;
+    if (pendingSignals[sig].load() && (includingRunning || !delivery->running[sig])) return true;
   return false;
 }
 
@@ -79,6 +114,7 @@ void Deliver(Napi::Env env, bool viaLoop) {
     }
     delivery->running[sig] = false;
   }
+  if (nudgeArmed.load() && !AnyPending(true)) SetNudge(false);
 }
 
 void OnWakeup(uv_async_t* async) {
@@ -94,11 +130,19 @@ void OnWakeup(uv_async_t* async) {
 
 void Cleanup(void*) {
   wakeup.store(nullptr);
+  SetNudge(false);
   if (delivery == nullptr) return;
   uv_close(reinterpret_cast<uv_handle_t*>(delivery->async),
            [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
   delete delivery;
   delivery = nullptr;
+}
+
+// A forked child: timers are not inherited and the main thread's id changed;
+// signals pending in the parent are not the child's (as in C).
+void AfterForkInChild() {
+  for (auto& pending : pendingSignals) pending.store(false);
+  CreateNudgeTimer();
 }
 
 void EnsureDelivery(Napi::Env env) {
@@ -120,6 +164,13 @@ void EnsureDelivery(Napi::Env env) {
     throw Napi::Error::New(env, std::string("signal: uv_async_init: ") + uv_strerror(rc));
   }
   uv_unref(reinterpret_cast<uv_handle_t*>(owned->async));  // never keeps the process alive
+  struct sigaction nudge {};
+  sigemptyset(&nudge.sa_mask);
+  nudge.sa_flags = 0;  // no SA_RESTART
+  nudge.sa_handler = OnNudge;
+  Checked(env, "sigaction", [&] { return ::sigaction(NudgeSignal(), &nudge, nullptr); });
+  CreateNudgeTimer();
+  pthread_atfork(nullptr, nullptr, AfterForkInChild);
   delivery = owned.release();
   wakeup.store(delivery->async);
   napi_add_env_cleanup_hook(env, Cleanup, nullptr);
@@ -133,6 +184,7 @@ const char* RefusalReason(int sig) {
   if (sig == SIGFPE || sig == SIGILL) return "a hardware fault cannot be ignored or resumed from JS";
   if (sig == SIGPROF) return "V8's CPU profiler (--prof, --cpu-prof, inspector) samples with it";
   if (sig >= 32 && sig < SIGRTMIN) return "glibc reserves it for its threads (cancellation, setxid)";
+  if (sig == NudgeSignal()) return "sockfd uses SIGRTMAX to interrupt blocking calls while a handled signal waits for its handler";
   return nullptr;
 }
 
