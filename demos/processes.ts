@@ -50,7 +50,7 @@ export class Running {
   }
 
   /** Waits (bounded) until stdout matches `pattern`; returns the match. */
-  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const match = this.stdout.match(pattern);
@@ -83,7 +83,7 @@ export function startCli(args: readonly string[], options: StartOptions = {}): R
 }
 
 /** The port `pid` listens on, read back from its fds and /proc/net (polls, bounded, until it listens). */
-export async function listeningPort(pid: number, timeoutMs = 10_000): Promise<number> {
+export async function listeningPort(pid: number, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
