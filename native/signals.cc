@@ -8,7 +8,7 @@
 // A signal that arrives while JS runs (not blocked) can be followed by a
 // blocking call before the loop gets to run its handler; so until it has
 // been handled, a timer keeps interrupting the main thread with a signal of
-// our own (kNudgeSignal), and the blocked call sees EINTR.
+// our own (SIGRTMAX), and the blocked call sees EINTR.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -251,12 +251,23 @@ void Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
+// Whether the EINTR that Blocking() just saw came with a signal of signal():
+// only then does setRestartAfterSignal(false) report it. A nudge that fires
+// as its signal was being handled, or a stop/continue, just resumes the call.
+static bool signalArrived = false;
+
 void RunPendingSignalHandlers(Napi::Env env) {
+  signalArrived = false;
   if (delivery == nullptr || delivery->env != static_cast<napi_env>(env) || delivery->dispatcher.IsEmpty()) return;
+  signalArrived = AnyPending(true);
   Deliver(env, false);
 }
 
-bool RestartAfterSignal() { return restartAfterSignal.load(); }
+bool RestartAfterSignal() {
+  bool arrived = signalArrived;
+  signalArrived = false;
+  return restartAfterSignal.load() || !arrived;
+}
 
 SOCKFD_REGISTER(signals, Init);
 }  // namespace sockfd
