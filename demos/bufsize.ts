@@ -3,7 +3,7 @@
 import * as posix from '../lib/posix.js';
 import type { Demo } from './demo.js';
 import { runHostClient } from './client.js';
-import { clientUsage, print, twinHelp } from './tutorial-io.js';
+import { clientUsage, print, sleepOption, twinHelp } from './tutorial-io.js';
 
 export const demo: Demo = {
   name: 'bufsize',
@@ -12,7 +12,7 @@ export const demo: Demo = {
   usage: twinHelp(
     'The TCP buffer section: demo1 with getsockopt(SO_SNDBUF) and getsockopt(SO_RCVBUF) after\nconnect(), printing send bufsize=N / recv bufsize=M (Linux reports twice the\nbytes it counts as payload: the rest is its bookkeeping), then the three rounds.',
     clientUsage('bufsize', '192.168.101.139'),
-    { 'sleep-ms': { description: 'pause after each reply (the C sleep(1))', defaultValue: 1000 } },
+    sleepOption,
   ),
   run: (argv) =>
     runHostClient('bufsize', argv, 3, (sockfd) => {

@@ -2,11 +2,9 @@
 // Ten rounds of "这是第N个超级女生，编号N。" (not zero-padded: to_string()).
 import { HostNotFoundError, TcpClient } from '../lib/tcp-client.js';
 import type { Demo } from './demo.js';
-import { C_FAILURE, STRERROR_SUCCESS, clientUsage, parseTwinArgs, perror, perrorText, portArgument, print, sleep, twinHelp, type TwinOption } from './tutorial-io.js';
+import { C_FAILURE, STRERROR_SUCCESS, clientUsage, parseTwinArgs, perror, perrorText, portArgument, print, sleep, sleepOption, twinHelp } from './tutorial-io.js';
 
-const options: Record<string, TwinOption> = {
-  'sleep-ms': { description: 'pause after each reply (the C sleep(1))', defaultValue: 1000 },
-};
+const options = sleepOption;
 
 const usageLines = (): string => clientUsage('class-client', '192.168.101.138');
 

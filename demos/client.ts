@@ -2,12 +2,10 @@
 // three request/reply rounds, close.
 import * as posix from '../lib/posix.js';
 import type { Demo } from './demo.js';
-import { clientRounds } from './exchange.js';
-import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, twinHelp, type TwinOption } from './tutorial-io.js';
+import { clientRounds, tcpSocket } from './exchange.js';
+import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, sleepOption, twinHelp } from './tutorial-io.js';
 
-const options: Record<string, TwinOption> = {
-  'sleep-ms': { description: 'pause after each reply (the C sleep(1))', defaultValue: 1000 },
-};
+const options = sleepOption;
 
 /** demo1 and its variants: connect through gethostbyname, then `rounds` exchanges. */
 export async function runHostClient(name: string, argv: string[], rounds: number, extra?: (fd: number) => void): Promise<number> {
@@ -17,13 +15,8 @@ export async function runHostClient(name: string, argv: string[], rounds: number
     return C_FAILURE;
   }
   const [host, port] = positionals as [string, string];
-  let sockfd: number;
-  try {
-    sockfd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0); // 第1步：创建客户端的socket。
-  } catch (error) {
-    perror('socket', error);
-    return C_FAILURE;
-  }
+  const sockfd = tcpSocket(); // 第1步：创建客户端的socket。
+  if (sockfd === null) return C_FAILURE;
   const h = posix.gethostbyname(host); // 第2步：向服务器发起连接请求。
   const address = h?.h_addr_list[0];
   if (address === undefined) {

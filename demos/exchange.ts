@@ -12,6 +12,26 @@ export function girl(n: number): string {
 /** The C programs' `char buffer[1024]`. */
 export const BUFFER_SIZE = 1024;
 
+/** socket(AF_INET, SOCK_STREAM, 0) with perror("socket"); null on failure. */
+export function tcpSocket(): number | null {
+  try {
+    return posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0);
+  } catch (error) {
+    perror('socket', error);
+    return null;
+  }
+}
+
+/** `iret = recv(fd, buffer, sizeof(buffer), 0)` into a zeroed buffer: -1 on failure, as C sees it. */
+function recvIret(fd: number, buffer: Buffer): number {
+  buffer.fill(0);
+  try {
+    return posix.recv(fd, buffer);
+  } catch {
+    return -1;
+  }
+}
+
 /**
  * The client loop: `rounds` times send a request, print 发送：, recv() into a
  * zeroed 1024-byte buffer, print 接收： up to the first NUL, sleep(1).
@@ -27,13 +47,7 @@ export async function clientRounds(fd: number, rounds: number, sleepMs: number):
       break;
     }
     print('发送：', request, '\n');
-    buffer.fill(0);
-    let iret: number;
-    try {
-      iret = posix.recv(fd, buffer);
-    } catch {
-      iret = -1;
-    }
+    const iret = recvIret(fd, buffer);
     if (iret <= 0) {
       print(`iret=${iret}\n`);
       break;
@@ -47,13 +61,7 @@ export async function clientRounds(fd: number, rounds: number, sleepMs: number):
 export function serverReplies(clientfd: number): void {
   const buffer = Buffer.alloc(BUFFER_SIZE);
   for (;;) {
-    buffer.fill(0);
-    let iret: number;
-    try {
-      iret = posix.recv(clientfd, buffer);
-    } catch {
-      iret = -1;
-    }
+    const iret = recvIret(clientfd, buffer);
     if (iret <= 0) {
       print(`iret=${iret}\n`);
       break;
@@ -71,13 +79,8 @@ export function serverReplies(clientfd: number): void {
 
 /** demo2/demo6's set-up: socket, bind(address, port), listen(5); perror and null on failure. */
 export function listenSocket(address: string | number, port: number, backlog = 5): number | null {
-  let listenfd: number;
-  try {
-    listenfd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0);
-  } catch (error) {
-    perror('socket', error);
-    return null;
-  }
+  const listenfd = tcpSocket();
+  if (listenfd === null) return null;
   try {
     posix.bind(listenfd, { family: 'AF_INET', address, port });
   } catch (error) {

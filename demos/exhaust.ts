@@ -3,6 +3,7 @@
 import * as posix from '../lib/posix.js';
 import { getrlimit, setrlimit } from '../lib/process.js';
 import type { Demo } from './demo.js';
+import { tcpSocket } from './exchange.js';
 import { UsageError } from '../cli/command.js';
 import { C_FAILURE, clientUsage, parseTwinArgs, perror, print, twinHelp, type TwinOption } from './tutorial-io.js';
 
@@ -44,13 +45,8 @@ export const demo: Demo = {
       return C_FAILURE;
     }
     for (;;) {
-      let sockfd: number;
-      try {
-        sockfd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0);
-      } catch (error) {
-        perror('socket', error);
-        return C_FAILURE;
-      }
+      const sockfd = tcpSocket();
+      if (sockfd === null) return C_FAILURE;
       print(`sockfd = ${sockfd}\n`);
     }
   },

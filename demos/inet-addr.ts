@@ -2,12 +2,10 @@
 // works; a host name becomes INADDR_NONE (255.255.255.255) and connect() fails.
 import * as posix from '../lib/posix.js';
 import type { Demo } from './demo.js';
-import { clientRounds } from './exchange.js';
-import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, twinHelp, type TwinOption } from './tutorial-io.js';
+import { clientRounds, tcpSocket } from './exchange.js';
+import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, sleepOption, twinHelp } from './tutorial-io.js';
 
-const options: Record<string, TwinOption> = {
-  'sleep-ms': { description: 'pause after each reply (the C sleep(1))', defaultValue: 1000 },
-};
+const options = sleepOption;
 
 const usageLines = (): string => clientUsage('inet-addr', '192.168.101.138');
 
@@ -27,13 +25,8 @@ export const demo: Demo = {
       return C_FAILURE;
     }
     const [ip, port] = positionals as [string, string];
-    let sockfd: number;
-    try {
-      sockfd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0);
-    } catch (error) {
-      perror('socket', error);
-      return C_FAILURE;
-    }
+    const sockfd = tcpSocket();
+    if (sockfd === null) return C_FAILURE;
     // 指定服务端的IP地址方法2：只能用IP，不能用域名和主机名。
     const s_addr = posix.inet_addr(ip);
     try {

@@ -98,6 +98,11 @@ export interface ParsedArgs {
   strings: Record<string, string | undefined>;
 }
 
+/** The clients' --sleep-ms: the C programs sleep(1) after each reply. */
+export const sleepOption: Record<string, TwinOption> = {
+  'sleep-ms': { description: 'pause after each reply (the C sleep(1))', defaultValue: 1000 },
+};
+
 /** Parses the sockfd-only options (--sleep-ms 10, --reuseaddr); the rest are the C program's argv. */
 export function parseTwinArgs(argv: string[], options: Record<string, TwinOption>): ParsedArgs {
   const config: Record<string, { type: 'string' | 'boolean' }> = {};

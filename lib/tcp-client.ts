@@ -7,7 +7,7 @@ import { gethostbyname, inet_pton } from './posix.js';
 import { AF_INET, AF_INET6 } from './constants.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Data } from './posix.js';
-import { TcpConnection, notConnectedError } from './tcp-connection.js';
+import { TcpConnection, TcpEndpoint, notConnectedError } from './tcp-connection.js';
 import { lookup } from 'node:dns/promises';
 import * as asyncCalls from './async.js';
 
@@ -49,13 +49,14 @@ export function resolveServer(host: string, port: number): AddressInput {
   return { family: 'AF_INET', address, port };
 }
 
-export class TcpClient implements Disposable {
+export class TcpClient extends TcpEndpoint implements Disposable {
   readonly #options: TcpClientOptions;
   #connection: TcpConnection | null = null;
   #ip = '';
   #port = 0;
 
   constructor(options: TcpClientOptions = {}) {
+    super();
     this.#options = { ...options };
   }
 
@@ -111,29 +112,8 @@ export class TcpClient implements Disposable {
     return this.#connection;
   }
 
-  /** Sends all of `data` (string as UTF-8, or binary). Returns the byte count. */
-  send(data: Data): number {
-    return this.#live('send').send(data);
-  }
-
-  /** One recv() of at most `maxlen` bytes; null when the server closed the connection. */
-  recv(maxlen: number): Buffer | null {
-    return this.#live('recv').recv(maxlen);
-  }
-
-  /** Exactly `n` bytes; EndOfStreamError when the server closes first. */
-  recvExactly(n: number): Buffer {
-    return this.#live('recv').recvExactly(n);
-  }
-
-  /** One length-prefixed message (see TcpConnection.sendMessage). */
-  sendMessage(data: Data): void {
-    this.#live('send').sendMessage(data);
-  }
-
-  /** One length-prefixed message; null when the server closed between messages. */
-  recvMessage(maxBytes?: number): Buffer | null {
-    return this.#live('recv').recvMessage(maxBytes);
+  protected override connectionFor(syscall: string): TcpConnection {
+    return this.#live(syscall);
   }
 
   /** Closes the connection; false when there was none (as the C close()). */

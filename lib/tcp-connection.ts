@@ -136,3 +136,37 @@ export class TcpConnection implements Disposable {
     this.close();
   }
 }
+
+/**
+ * The data calls TcpClient and TcpServer share: each forwards to the
+ * connection it talks to (the client's one, the server's current client).
+ */
+export abstract class TcpEndpoint {
+  /** The connection the data calls use; throws ENOTCONN (naming `syscall`) when there is none. */
+  protected abstract connectionFor(syscall: string): TcpConnection;
+
+  /** Sends all of `data` (a string as UTF-8, or binary). Returns the byte count. */
+  send(data: Data): number {
+    return this.connectionFor('send').send(data);
+  }
+
+  /** One recv() of at most `maxlen` bytes; null when the peer closed the connection. */
+  recv(maxlen: number): Buffer | null {
+    return this.connectionFor('recv').recv(maxlen);
+  }
+
+  /** Exactly `n` bytes; EndOfStreamError when the peer closes first. */
+  recvExactly(n: number): Buffer {
+    return this.connectionFor('recv').recvExactly(n);
+  }
+
+  /** One length-prefixed message (see TcpConnection.sendMessage). */
+  sendMessage(data: Data): void {
+    this.connectionFor('send').sendMessage(data);
+  }
+
+  /** One length-prefixed message; null when the peer closed between messages. */
+  recvMessage(maxBytes?: number): Buffer | null {
+    return this.connectionFor('recv').recvMessage(maxBytes);
+  }
+}

@@ -3,11 +3,11 @@
 // talks to "the client" it accepted last, so the tutorial's programs read the
 // same; unlike it, every accepted connection is also handed out as a
 // TcpConnection and kept until closed, so one server can hold many.
-import { Socket } from './socket.js';
+import { Socket, type AcceptedSocket } from './socket.js';
 import { SOMAXCONN } from './constants.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Data } from './posix.js';
-import { TcpConnection, notConnectedError } from './tcp-connection.js';
+import { TcpConnection, TcpEndpoint, notConnectedError } from './tcp-connection.js';
 import * as asyncCalls from './async.js';
 
 export interface TcpServerOptions {
@@ -34,7 +34,7 @@ function bindAddressOf(address: string, port: number): AddressInput {
   return address.includes(':') ? { family: 'AF_INET6', address, port } : { family: 'AF_INET', address, port };
 }
 
-export class TcpServer implements Disposable {
+export class TcpServer extends TcpEndpoint implements Disposable {
   readonly #options: Required<TcpServerOptions>;
   #listener: Socket | null = null;
   #port = 0;
@@ -42,6 +42,7 @@ export class TcpServer implements Disposable {
   readonly #connections = new Set<TcpConnection>();
 
   constructor(options: TcpServerOptions = {}) {
+    super();
     this.#options = {
       backlog: options.backlog ?? SOMAXCONN,
       reuseAddr: options.reuseAddr ?? false,
@@ -108,7 +109,11 @@ export class TcpServer implements Disposable {
    */
   accept(): TcpConnection {
     if (!this.#listener) throw notConnectedError('accept');
-    const { socket, address } = this.#listener.accept();
+    return this.#adopt(this.#listener.accept());
+  }
+
+  /** An accepted socket becomes a TcpConnection, the current client, one of `connections`. */
+  #adopt({ socket, address }: AcceptedSocket): TcpConnection {
     try {
       if (this.#options.noDelay) socket.noDelay = true;
     } catch (error) {
@@ -131,29 +136,9 @@ export class TcpServer implements Disposable {
     return this.#client;
   }
 
-  /** Sends all of `data` to the current client. */
-  send(data: Data): number {
-    return this.#current('send').send(data);
-  }
-
-  /** One recv() of at most `maxlen` bytes from the current client; null when it closed. */
-  recv(maxlen: number): Buffer | null {
-    return this.#current('recv').recv(maxlen);
-  }
-
-  /** Exactly `n` bytes from the current client. */
-  recvExactly(n: number): Buffer {
-    return this.#current('recv').recvExactly(n);
-  }
-
-  /** One length-prefixed message to the current client. */
-  sendMessage(data: Data): void {
-    this.#current('send').sendMessage(data);
-  }
-
-  /** One length-prefixed message from the current client; null when it closed between messages. */
-  recvMessage(maxBytes?: number): Buffer | null {
-    return this.#current('recv').recvMessage(maxBytes);
+  /** The data calls (send, recv, recvExactly, sendMessage, recvMessage) go to the current client. */
+  protected override connectionFor(syscall: string): TcpConnection {
+    return this.#current(syscall);
   }
 
   /** Closes the listening socket; false when it was not open (closelisten()). */
@@ -201,17 +186,7 @@ export class TcpServer implements Disposable {
    */
   async acceptAsync(options?: asyncCalls.AsyncOptions): Promise<TcpConnection> {
     if (!this.#listener) throw notConnectedError('accept');
-    const { socket, address } = await this.#listener.acceptAsync(options);
-    try {
-      if (this.#options.noDelay) socket.noDelay = true;
-    } catch (error) {
-      socket.close();
-      throw error;
-    }
-    const connection = new TcpConnection(socket, address);
-    this.#client = connection;
-    this.#connections.add(connection);
-    return connection;
+    return this.#adopt(await this.#listener.acceptAsync(options));
   }
 
   /** Sends all of `data` to the current client without blocking the loop. */
