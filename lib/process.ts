@@ -131,8 +131,9 @@ function routeChildExits(): void {
     try {
       (emit as (event: string, ...args: unknown[]) => boolean).call(this, event, ...args);
     } catch (error) {
+      // As Node: the error is reported, the exit code stays unless it was 0.
       writeFatal(error);
-      native._exit(7); // Node's code for an exception while exiting
+      native._exit(currentExitCode(emitted) || 1);
     }
     return native._exit(currentExitCode(emitted));
   } as typeof process.emit;

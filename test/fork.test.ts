@@ -50,6 +50,40 @@ describe('fork()', () => {
     expect(life).toMatchObject({ timer: 'fired', address: '127.0.0.1', echoed: 'ping', grandchildExit: 42 });
   });
 
+  it('ends a child with the status plain Node gives for each way out', async () => {
+    interface Ended {
+      exitCode: number | null;
+      signal: number | null;
+      hung: boolean;
+      output: string;
+    }
+    const fixture = run('exit-paths.mjs');
+    const results = await fixture.firstJson<Record<string, Ended> & { workerThreadRefusals: string[] }>(60_000);
+    expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+    const codes = Object.fromEntries(
+      Object.entries(results)
+        .filter(([name]) => name !== 'workerThreadRefusals')
+        .map(([name, ended]) => [name, (ended as Ended).hung ? 'hung' : (ended as Ended).signal ?? (ended as Ended).exitCode]),
+    );
+    // the values `node -e` gives for the same code without any fork
+    expect(codes).toEqual({
+      'beforeExit schedules more work, then the loop runs dry': 23,
+      "an 'exit' handler changes process.exitCode": 31,
+      'process.exitCode and the loop running dry': 9,
+      'an unhandled rejection': 1,
+      "an 'uncaughtException' listener keeps the child going": 12,
+      "an exception in an 'exit' handler": 1,
+      'process.reallyExit': 44,
+    });
+    expect(results['an unhandled rejection']!.output).toMatch(/^Error: rejected in the child\n/);
+    expect(results["an exception in an 'exit' handler"]!.output).toMatch(/^Error: thrown while exiting\n/);
+    expect(results["an 'uncaughtException' listener keeps the child going"]!.output).toBe('handled: thrown in a timer\n');
+    expect(results.workerThreadRefusals).toEqual([
+      'fork: only the main thread can fork (not a worker_thread)',
+      'signal: only the main thread may install signal handlers',
+    ]);
+  });
+
   for (const ending of ['exit', 'dry']) {
     it(`passes 4 MiB from a forked child through a stdout pipe (child ends by ${ending === 'exit' ? 'process.exit' : 'its loop running dry'})`, async () => {
       const fixture = run('stdout-pipe.mjs', [ending, '4']);
