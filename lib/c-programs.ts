@@ -22,7 +22,7 @@ export interface CompileOptions {
   /** Directory for the binary (default build/c). */
   outDir?: string;
   /**
-   * Flags added after the defaults (`-O2`), e.g. ['-lpthread']. They are not
+   * Flags added after `-O2 -o out source`, e.g. ['-Wall', '-lpthread']. They are not
    * part of the cache key: build variants of one source into different outDirs.
    */
   flags?: readonly string[];
@@ -70,7 +70,8 @@ function plan(source: string, options: CompileOptions): CompilePlan {
   // A private temporary name, renamed into place: two test files compiling the
   // same program at once each produce a whole binary, and rename is atomic.
   const temporary = `${output}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const args = ['-O2', ...(options.flags ?? []), '-o', temporary, source];
+  // Flags after the source, where the linker needs libraries (-lpthread).
+  const args = ['-O2', '-o', temporary, source, ...(options.flags ?? [])];
   return { output, build: { compiler, args, temporary } };
 }
 
