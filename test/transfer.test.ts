@@ -158,6 +158,40 @@ describe('limits and refusals reach the sender', () => {
   });
 });
 
+describe('a server that gives up mid-upload', () => {
+  it("send-file reports the reason the server sent before it closed, not just the broken pipe", async () => {
+    const root = scratchDir('transfer-gives-up');
+    try {
+      randomFile(root, 'big.bin', 32 * 1024 * 1024); // more than the socket buffers hold
+      // A server that reads the header, says go on, takes a little content, says why it stops and closes.
+      const script = `
+        const net = require('node:net');
+        const server = net.createServer((socket) => {
+          let seen = 0;
+          socket.on('data', (chunk) => {
+            seen += chunk.length;
+            if (seen > 18 && !socket.wentOn) { socket.wentOn = true; socket.write(Buffer.from([0, 0])); return; }
+            if (socket.wentOn && seen > 100000 && !socket.said) {
+              socket.said = true;
+              socket.pause();
+              socket.end(Buffer.concat([Buffer.from([7, 14]), Buffer.from('disk is full!!')]), () => socket.destroy());
+              server.close();
+            }
+          });
+        }).listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));`;
+      const fake = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = finished(fake);
+      const port = await new Promise<number>((resolve) => fake.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      const run = await runSockfd(['send-file', '127.0.0.1', String(port), join(root, 'big.bin')]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('big.bin: failed on the server: STORAGE_ERROR: disk is full!!');
+      await exited;
+    } finally {
+      removeDir(root);
+    }
+  });
+});
+
 describe('concurrent uploads', () => {
   it('20 clients at once against --max-children 4: every file arrives, every child is reaped', async () => {
     // The tutorial's C client (lib/c-programs): 20 Node processes would cost seconds of start-up alone.

@@ -6,7 +6,7 @@ import { type Command, UsageError } from '../command.js';
 import { ProgressBar } from '../../lib/transfer/progress.js';
 import { DEFAULT_SEND_TIMEOUT_MS, UploadRefusedError, uploadFile, type SendResult } from '../../lib/transfer/sender.js';
 import { formatBytes, formatDuration, formatRate } from '../../lib/transfer/units.js';
-import type { TransferFormat } from '../../lib/transfer/protocol.js';
+import { outcomeOfCode, type TransferFormat } from '../../lib/transfer/protocol.js';
 
 const usage = `usage: sockfd send-file [options] <host> <port> <file>...
 
@@ -64,7 +64,7 @@ function summary(file: string, result: SendResult): string {
 }
 
 function failure(error: unknown): string {
-  if (error instanceof UploadRefusedError) return `refused by the server: ${error.code}: ${error.reason}`;
+  if (error instanceof UploadRefusedError) return `${outcomeOfCode(error.code) === 'failed' ? 'failed on the server' : 'refused by the server'}: ${error.code}: ${error.reason}`;
   return error instanceof Error ? error.message : String(error);
 }
 

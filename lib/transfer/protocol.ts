@@ -55,6 +55,14 @@ const codeNames = new Map<number, ReplyCodeName>(
   (Object.entries(ReplyCode) as [ReplyCodeName, number][]).map(([name, code]) => [code, name]),
 );
 
+/** Codes that say the upload broke (the other non-OK codes say the server refused it). */
+const FAILURE_CODES: ReadonlySet<string> = new Set<ReplyCodeName>(['TRUNCATED', 'TIMEOUT', 'SHUTTING_DOWN', 'STORAGE_ERROR']);
+
+/** 'stored' for OK, 'failed' when the upload broke, 'refused' when the server would not take it. */
+export function outcomeOfCode(codeName: string): 'stored' | 'refused' | 'failed' {
+  return codeName === 'OK' ? 'stored' : FAILURE_CODES.has(codeName) ? 'failed' : 'refused';
+}
+
 /** The name of a reply code, or `CODE_<n>` for a code this version does not know. */
 export function replyCodeName(code: number): string {
   return codeNames.get(code) ?? `CODE_${code}`;

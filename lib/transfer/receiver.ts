@@ -39,6 +39,7 @@ import {
   splitTutorialHeader,
   encodeReply,
   formatOfFirstByte,
+  outcomeOfCode,
   type ReplyCodeName,
   type TransferFormat,
 } from './protocol.js';
@@ -98,8 +99,6 @@ export interface UploadRecord {
   /** The published file's path (outcome 'stored'). */
   path: string | null;
 }
-
-const failureCodes: ReadonlySet<ReplyCodeName> = new Set(['TRUNCATED', 'TIMEOUT', 'SHUTTING_DOWN', 'STORAGE_ERROR']);
 
 /** The upload was stopped because the server is shutting down. Throw it from a signal handler. */
 export class ShutdownError extends Error {
@@ -373,7 +372,7 @@ class Upload {
       received: this.received,
       durationMs: performance.now() - this.started,
       sha256: this.sha256,
-      outcome: code === 'OK' ? 'stored' : failureCodes.has(code) ? 'failed' : 'refused',
+      outcome: outcomeOfCode(code),
       code,
       reason,
       path: this.path,

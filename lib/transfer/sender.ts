@@ -23,13 +23,14 @@ import {
 } from '../constants.js';
 import { isSyscallError, type SyscallError } from '../errors.js';
 import { formatAddress } from '../sockaddr.js';
-import { recvFullWithin, retryOnEagain, sendAllWithin, waitReady } from './deadline-io.js';
+import { IdleTimeoutError, recvFullWithin, retryOnEagain, sendAllWithin, waitReady } from './deadline-io.js';
 import {
   DIGEST_ALGORITHM,
   TUTORIAL_OK,
   decodeReply,
   encodeExtendedHeader,
   encodeTutorialHeader,
+  outcomeOfCode,
   type Reply,
   type TransferFormat,
 } from './protocol.js';
@@ -37,6 +38,8 @@ import {
 export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /** Hashed and sent in blocks of 1 MiB: the block is still in cache when sendfile takes it. */
 const BLOCK_SIZE = 1 << 20;
+/** How long a failed send waits for the server's reason. */
+const REASON_WAIT_MS = 1000;
 
 export interface SendOptions {
   /** 'extended' (default: 64-bit size, SHA-256, reasons) or 'tutorial' (demo12's struct, files < 2 GiB). */
@@ -65,7 +68,7 @@ export class UploadRefusedError extends Error {
     readonly code: string,
     readonly reason: string,
   ) {
-    super(`the server refused the file: ${code}: ${reason}`);
+    super(`the server ${outcomeOfCode(code) === 'failed' ? 'failed to store' : 'refused'} the file: ${code}: ${reason}`);
   }
 }
 
@@ -150,6 +153,39 @@ function sendFileRange(socketFd: number, fileFd: number, offset: number, count: 
   }
 }
 
+/** Extended content: each block hashed, then sent with sendfile(2); then the SHA-256 trailer. Returns the digest. */
+function sendHashedContent(fd: number, fileFd: number, size: number, timeoutMs: number, progress: (n: number) => void): Buffer {
+  const hash = createHash(DIGEST_ALGORITHM);
+  const block = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, Math.max(size, 1)));
+  for (let offset = 0; offset < size; ) {
+    const length = Math.min(block.length, size - offset);
+    const n = readSync(fileFd, block, 0, length, offset);
+    if (n === 0) throw new UploadFailedError(`the file shrank while it was being sent (${offset} of ${size} bytes)`);
+    hash.update(block.subarray(0, n));
+    sendFileRange(fd, fileFd, offset, n, timeoutMs, progress);
+    offset += n;
+  }
+  const digest = hash.digest();
+  sendAllWithin(fd, digest, timeoutMs);
+  return digest;
+}
+
+/**
+ * The server stopped reading mid-upload (EPIPE, ECONNRESET, a stall): it
+ * has usually said why before closing (SHUTTING_DOWN, STORAGE_ERROR, ...).
+ * That reason, when one is waiting, explains the failure better.
+ */
+function reasonAfterBrokenSend(fd: number, error: unknown): unknown {
+  if (!(isSyscallError(error) || error instanceof IdleTimeoutError)) return error;
+  try {
+    const reply = readReply(fd, REASON_WAIT_MS, 'during the content');
+    if (reply.code !== 0) return new UploadRefusedError(reply.codeName, reply.reason);
+  } catch {
+    // no reason arrived: the original failure stands
+  }
+  return error;
+}
+
 /**
  * Uploads the file at `path` over the connected socket `fd` (which it leaves
  * open). Resolves when the server confirmed; throws UploadRefusedError with
@@ -180,19 +216,13 @@ export function sendFileOnSocket(fd: number, path: string, options: SendOptions 
     }
     sendAllWithin(fd, encodeExtendedHeader(name, size), timeoutMs);
     expectOk(readReply(fd, timeoutMs, 'after the header'));
-    const hash = createHash(DIGEST_ALGORITHM);
-    const block = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, Math.max(size, 1)));
-    for (let offset = 0; offset < size; ) {
-      const length = Math.min(block.length, size - offset);
-      const n = readSync(fileFd, block, 0, length, offset);
-      if (n === 0) throw new UploadFailedError(`the file shrank while it was being sent (${offset} of ${size} bytes)`);
-      hash.update(block.subarray(0, n));
-      sendFileRange(fd, fileFd, offset, n, timeoutMs, progress);
-      offset += n;
+    let digest: Buffer;
+    try {
+      digest = sendHashedContent(fd, fileFd, size, timeoutMs, progress);
+      posix.shutdown(fd, SHUT_WR); // the end of the upload: the server checks that nothing follows the digest
+    } catch (error) {
+      throw reasonAfterBrokenSend(fd, error);
     }
-    const digest = hash.digest();
-    sendAllWithin(fd, digest, timeoutMs);
-    posix.shutdown(fd, SHUT_WR); // the end of the upload: the server checks that nothing follows the digest
     const reply = readReply(fd, timeoutMs, 'after the content');
     expectOk(reply);
     const sha256 = digest.toString('hex');
