@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -168,8 +169,12 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     inForkedChild = true;
     workers.Abandon();
     int rc = uv_loop_fork(loop);
+    if (rc != 0) {
+      // A child without a working loop cannot run JS safely, nor exit through Node.
+      dprintf(STDERR_FILENO, "fork: uv_loop_fork in the child: %s\n", uv_strerror(rc));
+      ::_exit(127);
+    }
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    if (rc != 0) throw Napi::Error::New(env, std::string("fork: uv_loop_fork in the child: ") + uv_strerror(rc));
     return Napi::Number::New(env, 0);
   }
   workers.Release();
