@@ -116,6 +116,21 @@ describe('building', () => {
     }
   });
 
+  it('passes extra flags, libraries after the source (C with cc)', async () => {
+    const dir = tempDir();
+    try {
+      const source = join(dir, 'flags.c');
+      writeFileSync(
+        source,
+        '#include <math.h>\n#include <stdio.h>\nint main(void) { volatile double x = 2.0; printf("%s %.0f\\n", WORD, pow(x, 10.0)); return 0; }\n',
+      );
+      const binary = await compileC(source, { outDir: dir, flags: ['-DWORD="flags"', '-lm'] });
+      expect((await runProgram(binary, []).finished).stdout).toBe('flags 1024\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names only programs that exist', () => {
     expect(() => cProgramSource('no-such-program')).toThrow(RangeError);
     expect(() => cProgramSource('../lib/x')).toThrow(RangeError);
