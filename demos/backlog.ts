@@ -12,7 +12,7 @@ const options: Record<string, TwinOption> = {
   backlog: { description: "listen()'s second argument (the tutorial's 3)", defaultValue: 3 },
   clients: { description: 'clients that connect (non-blocking connect()s from this process)', defaultValue: 8 },
   'settle-ms': { description: 'wait this long after the connects before reading the table', defaultValue: 200 },
-  'hold-ms': { description: 'then stay alive this long so netstat/ss can look (the C sleeps 100000 s)', defaultValue: 100_000 },
+  'hold-ms': { description: 'then stay alive this long so netstat/ss can look (the C sleeps 100000 s)', defaultValue: 100_000, sleep: true },
 };
 
 const describe = (counts: Map<string, number>): string =>

@@ -9,7 +9,7 @@ import { createDataFile, writeDataLine } from './file-write.js';
 import { C_FAILURE, parseTwinArgs, print, sleep, twinHelp, type TwinOption } from './tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
-  'hold-ms': { description: 'how long to stay alive for probing (the C sleep(100))', defaultValue: 100_000 },
+  'hold-ms': { description: 'how long to stay alive for probing (the C sleep(100))', defaultValue: 100_000, sleep: true },
   quiet: { kind: 'flag', description: 'print only what the C program prints (no fd listing)' },
 };
 

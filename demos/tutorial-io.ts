@@ -89,6 +89,15 @@ export interface TwinOption {
   kind?: 'number' | 'flag' | 'text';
   /** Default of a number option. */
   defaultValue?: number;
+  /** A C sleep: its default follows SOCKFD_SLEEP_SCALE, as the C reference programs' sleeps do. */
+  sleep?: boolean;
+}
+
+/** SOCKFD_SLEEP_SCALE (see c/sockfd_sleep.h): 0.01 turns sleep(1) into 10 ms. 1 when unset or invalid. */
+export function sleepScale(): number {
+  const text = process.env.SOCKFD_SLEEP_SCALE;
+  const scale = text === undefined || text.trim() === '' ? NaN : Number(text);
+  return Number.isFinite(scale) && scale >= 0 && scale <= 1e6 ? scale : 1;
 }
 
 export interface ParsedArgs {
@@ -100,7 +109,7 @@ export interface ParsedArgs {
 
 /** The clients' --sleep-ms: the C programs sleep(1) after each reply. */
 export const sleepOption: Record<string, TwinOption> = {
-  'sleep-ms': { description: 'pause after each reply (the C sleep(1))', defaultValue: 1000 },
+  'sleep-ms': { description: 'pause after each reply (the C sleep(1); SOCKFD_SLEEP_SCALE scales it)', defaultValue: 1000, sleep: true },
 };
 
 /** Parses the sockfd-only options (--sleep-ms 10, --reuseaddr); the rest are the C program's argv. */
@@ -121,7 +130,7 @@ export function parseTwinArgs(argv: string[], options: Record<string, TwinOption
     } else if (option.kind === 'text') {
       result.strings[name] = typeof value === 'string' ? value : undefined;
     } else if (value === undefined) {
-      result.numbers[name] = option.defaultValue ?? 0;
+      result.numbers[name] = Math.round((option.defaultValue ?? 0) * (option.sleep ? sleepScale() : 1));
     } else if (typeof value !== 'string' || !/^\d+$/.test(value)) {
       throw new UsageError(`--${name} takes a non-negative integer, got '${String(value)}'`);
     } else {

@@ -189,6 +189,7 @@ describe('whole messages and binary data', () => {
 
   it('8 MiB of random bytes round-trip intact through an echo server in a worker thread', async () => {
     const server = new TcpServer({ bindAddress: '127.0.0.1' }).initServer(0);
+    server.listener.receiveTimeout = 15_000; // bounds accept() should the worker never connect
     const worker = new Worker(
       `const { TcpClient } = await import(${JSON.stringify(new URL('../dist/lib/index.js', import.meta.url).href)});
        const { workerData } = await import('node:worker_threads');
@@ -202,6 +203,7 @@ describe('whole messages and binary data', () => {
       worker.once('error', reject);
     });
     const connection = server.accept();
+    connection.socket.receiveTimeout = 15_000;
     const payload = randomBytes(8 * 1024 * 1024);
     // Send and receive in chunks so that neither side's buffers fill while the other waits.
     const chunks: Buffer[] = [];

@@ -28,18 +28,6 @@ export function run(command: string, args: readonly string[], options: SpawnOpti
 
 /** The TCP states `ss -tan` reports on `port`: "local peer STATE" with netstat's state names, sorted. */
 export function ssStates(port: number, state?: string): string[] {
-  const names: Record<string, string> = {
-    ESTAB: 'ESTABLISHED',
-    'SYN-SENT': 'SYN_SENT',
-    'SYN-RECV': 'SYN_RECV',
-    'FIN-WAIT-1': 'FIN_WAIT1',
-    'FIN-WAIT-2': 'FIN_WAIT2',
-    'TIME-WAIT': 'TIME_WAIT',
-    'CLOSE-WAIT': 'CLOSE_WAIT',
-    'LAST-ACK': 'LAST_ACK',
-    LISTEN: 'LISTEN',
-    CLOSING: 'CLOSING',
-  };
   const filter = `( sport = :${port} or dport = :${port} )`;
   const args = state === undefined ? ['-tanH', filter] : ['-tanH', 'state', state, filter];
   const text = execFileSync('ss', args, { encoding: 'utf8' });
@@ -50,8 +38,10 @@ export function ssStates(port: number, state?: string): string[] {
       const columns = line.trim().split(/\s+/);
       // With a state filter ss leaves the State column out.
       const [stateName, local, peer] = state === undefined ? [columns[0]!, columns[3]!, columns[4]!] : [state, columns[2]!, columns[3]!];
-      const normal = names[stateName.toUpperCase()] ?? names[stateName] ?? stateName.toUpperCase().replace(/-/g, '_');
-      return `${local} ${peer.replace(/^0\.0\.0\.0:\*$/, '0.0.0.0:*')} ${normal}`;
+      // ss spells ESTAB, SYN-SENT, FIN-WAIT-1; netstat (and sockfd) ESTABLISHED, SYN_SENT, FIN_WAIT1.
+      const upper = stateName.toUpperCase();
+      const normal = upper === 'ESTAB' ? 'ESTABLISHED' : upper.replace(/-(?=\d)/, '').replace(/-/g, '_');
+      return `${local} ${peer} ${normal}`;
     })
     .sort();
 }
