@@ -32,8 +32,15 @@ function startWorker(body: string, data: unknown = null): { worker: Worker; mess
   return { worker, messages, exited };
 }
 
+/** The worker's first message; a failure inside the worker rejects with its stack. */
 function firstMessage(worker: Worker): Promise<unknown> {
-  return new Promise((resolve) => worker.once('message', resolve));
+  return new Promise((resolve, reject) =>
+    worker.once('message', (message: unknown) => {
+      const failure = (message as { failed?: string } | null)?.failed;
+      if (failure === undefined) resolve(message);
+      else reject(new Error(`the worker failed: ${failure}`));
+    }),
+  );
 }
 
 const fdOpen = (fd: number) => existsSync(`/proc/self/fd/${fd}`);
