@@ -124,19 +124,21 @@ function routeChildExits(): void {
   const internals = process as unknown as ProcessInternals;
   internals.reallyExit = (code?: number) => native._exit(currentExitCode(code ?? 0));
 
-  const emit = process.emit;
-  process.emit = function emitThenExit(this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'exit') return (emit as (event: string | symbol, ...args: unknown[]) => boolean).call(this, event, ...args);
+  type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
+  const emit = process.emit as Emit;
+  const emitThenExit: Emit = function (event, ...args) {
+    if (event !== 'exit') return emit.call(this, event, ...args);
     const emitted = typeof args[0] === 'number' ? args[0] : 0;
     try {
-      (emit as (event: string, ...args: unknown[]) => boolean).call(this, event, ...args);
+      emit.call(this, event, ...args);
     } catch (error) {
       // As Node: the error is reported, the exit code stays unless it was 0.
       writeFatal(error);
       native._exit(currentExitCode(emitted) || 1);
     }
     return native._exit(currentExitCode(emitted));
-  } as typeof process.emit;
+  };
+  process.emit = emitThenExit as typeof process.emit;
 
   // Node's own fatal-exception path would end in its teardown; this listener
   // takes over only while no other 'uncaughtException' listener exists.
