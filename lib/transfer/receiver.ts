@@ -49,6 +49,8 @@ export const DEFAULT_MAX_SIZE = 2 ** 40;
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** Reads of 1 MiB: few system calls per GiB, and the buffer stays in cache. */
 export const DEFAULT_BUFFER_SIZE = 1 << 20;
+/** The buffer holds a whole header (260 bytes at most) and a page of content. */
+const MIN_BUFFER_SIZE = 4096;
 /** A pipe's capacity when F_SETPIPE_SZ is refused (Linux default: 16 pages). */
 const DEFAULT_PIPE_CAPACITY = 65536;
 
@@ -169,25 +171,26 @@ class Upload {
     return this.buffer.subarray(0, length);
   }
 
+  /** The rest of a header whose first byte is already in the buffer: `total` bytes in all. */
+  #headerAfterFirstByte(total: number): Buffer {
+    const n = recvFullWithin(this.fd, this.buffer, this.idle, 1, total - 1);
+    if (n < total - 1) throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${total} header bytes`);
+    return this.buffer.subarray(0, total);
+  }
+
   readHeader(): void {
     const first = recvFullWithin(this.fd, this.buffer, this.idle, 0, 1);
     if (first === 0) throw new TransferRefusal('TRUNCATED', 'the connection closed before a header arrived');
     this.format = formatOfFirstByte(this.buffer[0]!);
     const { maxSize } = this.options;
     if (this.format === 'tutorial') {
-      const n = recvFullWithin(this.fd, this.buffer, this.idle, 1, TUTORIAL_HEADER_SIZE - 1);
-      if (n < TUTORIAL_HEADER_SIZE - 1)
-        throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${TUTORIAL_HEADER_SIZE} header bytes`);
-      const fields = splitTutorialHeader(this.buffer.subarray(0, TUTORIAL_HEADER_SIZE));
+      const fields = splitTutorialHeader(this.#headerAfterFirstByte(TUTORIAL_HEADER_SIZE));
       if (fields.nameBytes !== null) this.name = fields.nameBytes.toString('utf8');
       const shown = fields.nameBytes ?? this.buffer.subarray(0, TUTORIAL_HEADER_SIZE - 4);
       this.options.onHeader?.({ format: 'tutorial', name: shown.toString('utf8'), size: fields.size });
       this.size = checkTutorialFields(fields, maxSize).size;
     } else {
-      const n = recvFullWithin(this.fd, this.buffer, this.idle, 1, EXTENDED_FIXED_SIZE - 1);
-      if (n < EXTENDED_FIXED_SIZE - 1)
-        throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${EXTENDED_FIXED_SIZE} header bytes`);
-      const fixed = decodeExtendedFixed(this.buffer.subarray(0, EXTENDED_FIXED_SIZE));
+      const fixed = decodeExtendedFixed(this.#headerAfterFirstByte(EXTENDED_FIXED_SIZE));
       const nameBytes = this.recvExactly(fixed.nameLength, 'the name');
       this.name = nameBytes.toString('utf8');
       this.options.onHeader?.({ format: 'extended', name: this.name, size: fixed.size });
@@ -392,7 +395,7 @@ export function receiveUpload(fd: number, options: ReceiveOptions): UploadRecord
     maxSize: options.maxSize ?? DEFAULT_MAX_SIZE,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     fsync: options.fsync ?? false,
-    bufferSize: options.bufferSize ?? DEFAULT_BUFFER_SIZE,
+    bufferSize: Math.max(options.bufferSize ?? DEFAULT_BUFFER_SIZE, MIN_BUFFER_SIZE),
     shouldStop: options.shouldStop,
     onHeader: options.onHeader,
   });
