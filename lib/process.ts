@@ -183,9 +183,23 @@ function becomeChild(): void {
  */
 export function fork(): number {
   makeStdioBlocking();
-  const pid = native.fork();
+  const pid = forkWhenWorkersPark();
   if (pid === 0) becomeChild();
   return pid;
+}
+
+const forkAttempts = 3;
+
+// Between attempts control returns to JS, where V8 can serve what a busy
+// worker waits for (a GC it requested from the main thread, say).
+function forkWhenWorkersPark(): number {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return native.fork();
+    } catch (error) {
+      if (attempt === forkAttempts || (error as { code?: unknown }).code !== 'ERR_FORK_WORKERS_BUSY') throw error;
+    }
+  }
 }
 
 // ---- rlimits -----------------------------------------------------------------------

@@ -136,7 +136,11 @@ v8::Platform* CurrentPlatform() {
   return environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
 }
 
-constexpr std::chrono::milliseconds kParkTimeout{5000};
+// A worker task may itself wait for the main thread (a background allocation
+// asking for a GC, say): then parking cannot finish while we wait. fork()
+// gives up, and lib/process.ts lets JS run (and V8 do what it waits for)
+// before trying again.
+constexpr std::chrono::milliseconds kParkTimeout{2000};
 
 // In a forked child the platform's workers are gone (tasks posted to them
 // never run), so there is nothing to park: its only thread is the caller.
@@ -157,7 +161,9 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   ParkedWorkers workers;
   if (!inForkedChild && !workers.Park(platform, kParkTimeout)) {
     workers.Release();
-    throw Napi::Error::New(env, "fork: V8's worker threads did not become idle within 5 s; nothing was forked");
+    Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
+    error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
+    throw error;
   }
   // No signal handler may run between fork and uv_loop_fork in the child.
   sigset_t all, previous;
