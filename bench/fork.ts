@@ -59,9 +59,9 @@ function sockfdServer(args: readonly string[]): void {
 async function run(context: BenchContext) {
   const quick = context.quick;
   const largeHeapMib = bySize(context, { full: 512, quick: 128, smoke: 16 });
-  const small = bySize(context, { full: { count: 200, warmup: 20, runs: 3 }, quick: { count: 50, warmup: 5, runs: 2 }, smoke: { count: 5, warmup: 1, runs: 1 } });
-  const large = bySize(context, { full: { count: 30, warmup: 3, runs: 3 }, quick: { count: 10, warmup: 2, runs: 1 }, smoke: { count: 3, warmup: 1, runs: 1 } });
-  const server = bySize(context, { full: { count: 400, warmup: 40, runs: 3 }, quick: { count: 100, warmup: 10, runs: 1 }, smoke: { count: 5, warmup: 1, runs: 1 } });
+  const small = bySize(context, { full: { count: 100, warmup: 10, runs: 3 }, quick: { count: 30, warmup: 5, runs: 1 }, smoke: { count: 5, warmup: 1, runs: 1 } });
+  const large = bySize(context, { full: { count: 20, warmup: 3, runs: 3 }, quick: { count: 10, warmup: 2, runs: 1 }, smoke: { count: 3, warmup: 1, runs: 1 } });
+  const server = bySize(context, { full: { count: 100, warmup: 10, runs: 3 }, quick: { count: 30, warmup: 5, runs: 1 }, smoke: { count: 5, warmup: 1, runs: 1 } });
   // Room for the large heap (V8's default limit depends on the machine's memory).
   const nodeFlags = [`--max-old-space-size=${largeHeapMib * 3}`];
   const cases: CaseResult[] = [];

@@ -13,6 +13,7 @@ import { CaseRecorder, runMetric, type BenchResult, type Report } from '../bench
 import { formatNs, formatValue, renderBenchResult, renderGrid } from '../bench/harness/table.js';
 import { escapeXml, linearScale, logScale, reportToSvg } from '../bench/harness/svg.js';
 import { REPORT_FORMAT, reportToJson } from '../bench/harness/json.js';
+import { reportToMarkdown } from '../bench/harness/markdown.js';
 import { allowedCpus, describePinning, parseCpuList } from '../bench/harness/machine.js';
 import { parseRunOutput, runPair } from '../bench/harness/processes.js';
 import { bySize } from '../bench/harness/harness.js';
@@ -259,6 +260,27 @@ describe('svg', () => {
     expect(svg.match(/fill-opacity="0\.35"/g)).toHaveLength(3); // boxes: C, sockfd, net
     expect(svg.match(/fill-opacity="0\.8"/g)).toHaveLength(3); // bars: C, sockfd, net
     expect(svg).toContain('pinned to CPU 1');
+  });
+});
+
+describe('markdown', () => {
+  it('one table per kind with the machine, the mode and the targets', () => {
+    const text = reportToMarkdown(sampleReport());
+    expect(text).toContain('Machine: Test CPU, 2 CPUs, Test OS, kernel 6.0, Node v20.0.0');
+    expect(text).toContain('Mode: pinned: both ends of every run on CPU 1');
+    expect(text).toContain('`sockfd bench sample`');
+    expect(text).toContain('| case | impl | median | p99 | min | max | sockfd/C | sockfd/net |');
+    expect(text).toContain('| case | impl | median MB/s | min | max | sockfd/C | sockfd/net |');
+    expect(text).toMatch(/\| 4 KiB chunks <&> \| sockfd \| 2,025 MB\/s \| 1,350 MB\/s \| 2,700 MB\/s \| 0\.90x \| 2\.70x \|/);
+    expect(text).toContain('**missed** (');
+  });
+
+  it('a failed benchmark shows its error instead of tables', () => {
+    const report = sampleReport();
+    report.benchmarks = [{ ...sampleResult(), title: 'sample: FAILED', cases: [], error: 'server crashed' }];
+    expect(reportToMarkdown(report)).toContain('server crashed');
+    expect(renderBenchResult(report.benchmarks[0]!)).toContain('server crashed');
+    expectBalancedMarkup(reportToSvg(report));
   });
 });
 

@@ -174,6 +174,8 @@ export interface BenchResult {
   /** Remarks found while running (a skipped implementation, a file system used...). */
   notes: string[];
   durationMs: number;
+  /** Set when the benchmark failed: why (its cases are then empty). */
+  error?: string;
 }
 
 /** Machine facts recorded with every report. */

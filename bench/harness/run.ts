@@ -26,6 +26,9 @@ export interface RunOptions {
   onResult?: (result: BenchResult) => void;
 }
 
+/** How long one benchmark may take at each scale (on an idle 2-CPU machine). */
+export const timeBudgetMs: Record<Scale, number> = { full: 60_000, quick: 10_000, smoke: 10_000 };
+
 /** Compiles bench/c/<program>.c unless up to date; resolves to the binary's path. */
 export function compileBenchProgram(program: string): Promise<string> {
   if (!/^[a-z0-9_-]+$/.test(program)) throw new RangeError(`not a C program name: '${program}'`);
@@ -58,7 +61,14 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
   const started = performance.now();
   try {
     const partial = await benchmark.run(context);
-    return { name: benchmark.name, ...partial, durationMs: performance.now() - started };
+    const durationMs = performance.now() - started;
+    const budgetMs = timeBudgetMs[options.scale];
+    // Said, not hidden: the bound is a promise of every benchmark (a loaded machine breaks it too).
+    const notes =
+      durationMs > budgetMs
+        ? [...partial.notes, `took ${(durationMs / 1000).toFixed(0)} s, over the ${budgetMs / 1000} s budget of ${options.scale === 'full' ? 'a default' : `a --${options.scale}`} run (a busy machine, or sizes to reduce)`]
+        : partial.notes;
+    return { name: benchmark.name, ...partial, notes, durationMs };
   } finally {
     rmSync(tempDir, { recursive: true, force: true });
   }
@@ -78,7 +88,15 @@ export async function runBenchmarks(benchmarks: readonly Benchmark[], options: R
     benchmarks: [],
   };
   for (const benchmark of benchmarks) {
-    const result = await runBenchmark(benchmark, options);
+    const started = performance.now();
+    let result: BenchResult;
+    try {
+      result = await runBenchmark(benchmark, options);
+    } catch (error) {
+      // One failing benchmark must not cost the results of the others.
+      const message = error instanceof Error ? error.message : String(error);
+      result = { name: benchmark.name, title: `${benchmark.name}: FAILED`, description: benchmark.summary, parameters: {}, cases: [], notes: [], durationMs: performance.now() - started, error: message };
+    }
     report.benchmarks.push(result);
     options.onResult?.(result);
   }

@@ -82,6 +82,7 @@ function targetLines(c: CaseResult): string[] {
 
 /** One benchmark as a table, with its notes and targets underneath. */
 export function renderBenchResult(result: BenchResult): string {
+  if (result.error !== undefined) return `${result.title}\n\n${result.error}\n(${(result.durationMs / 1000).toFixed(1)} s)`;
   const references = referencesOf(result);
   const subject = subjectOf(result);
   const lines: string[] = [result.title, ''];

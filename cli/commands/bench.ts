@@ -8,6 +8,7 @@ import { writeReportJson } from '../../bench/harness/json.js';
 import { choosePinning, describePinning } from '../../bench/harness/machine.js';
 import { loadBenchmarksSafely } from '../../bench/harness/registry.js';
 import { runBenchmarks } from '../../bench/harness/run.js';
+import { reportToMarkdown } from '../../bench/harness/markdown.js';
 import { reportToSvg } from '../../bench/harness/svg.js';
 import { renderBenchResult, renderReportHeader } from '../../bench/harness/table.js';
 import { machineInfo } from '../../bench/harness/machine.js';
@@ -21,6 +22,7 @@ export interface BenchOptions {
   pin: number | null | undefined;
   json?: string;
   svg?: string;
+  markdown?: string;
 }
 
 /** Parses the command's arguments; throws UsageError on anything unknown. */
@@ -42,6 +44,7 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
       else throw new UsageError(`--pin=CPU needs a CPU number, got '${inline}'`);
     } else if (flag === '--json') options.json = value();
     else if (flag === '--svg') options.svg = value();
+    else if (flag === '--markdown') options.markdown = value();
     else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
     else if (arg === 'all') options.names.push(...known);
     else if (known.includes(arg)) options.names.push(arg);
@@ -55,7 +58,7 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
 function usageText(): string {
   const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
   return [
-    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--json FILE] [--svg FILE]',
+    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--json FILE] [--svg FILE] [--markdown FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c, compiled with cc -O2) and Node net,',
     'interleaved run by run after a warm-up, and prints one table per benchmark.',
@@ -70,6 +73,7 @@ function usageText(): string {
     '  --pin[=CPU]    run both ends of every run on one CPU (taskset); default: the last allowed CPU',
     '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
     '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
+    '  --markdown FILE  write the tables as Markdown (as in docs/benchmarks.md)',
     '',
     'Results are numbers, not verdicts: no benchmark is a test. Ratios are sockfd/other, pair by pair.',
   ].join('\n');
@@ -109,6 +113,11 @@ export const command: Command = {
       writeFileSync(options.svg, reportToSvg(report));
       process.stdout.write(`wrote ${options.svg}\n`);
     }
-    return 0;
+    if (options.markdown) {
+      writeFileSync(options.markdown, reportToMarkdown(report));
+      process.stdout.write(`wrote ${options.markdown}\n`);
+    }
+    // Missed targets are results; a benchmark that could not run is a failure.
+    return report.benchmarks.some((b) => b.error !== undefined) ? 1 : 0;
   },
 };

@@ -1,0 +1,51 @@
+// The report as Markdown tables (`--markdown FILE`), the form the results
+// take in docs/benchmarks.md and the README: one table per benchmark, the
+// machine and the command above them.
+import type { BenchResult, CaseResult, Report } from './model.js';
+import { formatNs, formatRatio, formatValue } from './table.js';
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+function ratioText(c: CaseResult, impl: string, reference: string): string {
+  const ratio = c.ratios.find((r) => r.subject === impl && r.reference === reference);
+  return ratio ? formatRatio(ratio.median) : '';
+}
+
+function benchTable(result: BenchResult): string {
+  const references = [...new Set(result.cases.flatMap((c) => c.ratios.map((r) => r.reference)))];
+  const subject = result.cases.flatMap((c) => c.ratios).at(0)?.subject ?? 'sockfd';
+  const lines: string[] = [`### ${cell(result.title)}`, ''];
+  if (result.error !== undefined) return [...lines, 'Failed:', '', '```', result.error, '```'].join('\n');
+  for (const kind of new Set(result.cases.map((c) => c.kind))) {
+    const cases = result.cases.filter((c) => c.kind === kind);
+    const values = kind === 'latency' ? ['median', 'p99', 'min', 'max'] : [`median ${cases[0]!.unit}`, 'min', 'max'];
+    const head = ['case', 'impl', ...values, ...references.map((r) => `${subject}/${r}`)];
+    lines.push(`| ${head.map(cell).join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+    for (const c of cases)
+      for (const impl of c.impls) {
+        const s = impl.summary;
+        const shown = kind === 'latency' ? [s.median, s.p99, s.min, s.max].map(formatNs) : [s.median, s.min, s.max].map((v) => formatValue(v, c.unit));
+        lines.push(`| ${[c.name, impl.impl, ...shown, ...references.map((r) => ratioText(c, impl.impl, r))].map(cell).join(' | ')} |`);
+      }
+    lines.push('');
+  }
+  for (const c of result.cases)
+    for (const t of c.targets)
+      lines.push(
+        `- target (${c.name}): ${t.subject} ${t.meaning === 'time' ? 'at most' : 'at least'} ${formatRatio(t.ratio)} ${t.meaning === 'time' ? 'the time' : 'the speed'} of ${t.reference}: **${t.met ? 'met' : 'missed'}** (${formatRatio(t.measured)})`,
+      );
+  return lines.join('\n').trimEnd();
+}
+
+/** The whole report as Markdown. */
+export function reportToMarkdown(report: Report): string {
+  const m = report.machine;
+  return [
+    `Machine: ${m.cpuModel}, ${m.cpus} CPUs, ${m.os}, kernel ${m.kernel}, Node ${m.node}, ${m.cc}.`,
+    `Mode: ${report.mode.description}. Command: \`${report.command}\` (${report.startedAt}).`,
+    '',
+    ...report.benchmarks.map((b) => benchTable(b) + '\n'),
+  ].join('\n');
+}
