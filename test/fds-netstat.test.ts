@@ -21,7 +21,12 @@ interface CliResult {
 
 async function sockfd(...args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, ['bin/sockfd.js', ...args], { encoding: 'utf8', timeout: 20_000 });
+    // A busy machine (benchmarks leave tens of thousands of TIME_WAIT) makes big tables.
+    const { stdout, stderr } = await execFileAsync(process.execPath, ['bin/sockfd.js', ...args], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      maxBuffer: 256 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -168,7 +173,8 @@ const portOfAddress = (address: string) => address.slice(address.lastIndexOf(':'
 
 /** `ss -tan` rows; addresses written as netstat writes them (no brackets around IPv6). */
 function ssRows(ports: Set<string>): Row[] {
-  const text = execFileSync('ss', ['-tan'], { encoding: 'utf8' });
+  const filter = [...ports].map((port) => `sport = :${port} or dport = :${port}`).join(' or ');
+  const text = execFileSync('ss', ['-tan', `( ${filter} )`], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   return lines(text)
     .slice(1)
     .map((line) => line.trim().split(/\s+/))
