@@ -24,7 +24,7 @@ async function sockfd(...args: string[]): Promise<CliResult> {
     // A busy machine (benchmarks leave tens of thousands of TIME_WAIT) makes big tables.
     const { stdout, stderr } = await execFileAsync(process.execPath, ['bin/sockfd.js', ...args], {
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 50_000,
       maxBuffer: 256 * 1024 * 1024,
     });
     return { code: 0, stdout, stderr };
