@@ -178,12 +178,13 @@ interface ForkServerRun {
 
 /**
  * A fork server (twin or C) in a process group of its own, 3 concurrent C
- * demo7 clients at 0.2 s per round, SIGTERM to the parent mid-session.
+ * demo7 clients at 1 s per round, SIGTERM to the parent mid-session.
  */
 async function forkServerScenario(startServer: () => Running): Promise<ForkServerRun> {
   const server = startServer();
   const port = await listeningPort(server.pid);
-  const clients = [0, 1, 2].map(() => startC('demo7', ['127.0.0.1', String(port)], { ...process.env, SOCKFD_SLEEP_SCALE: '0.2' }));
+  // The tutorial's 1 s between rounds: sessions outlast the set-up even on a loaded machine.
+  const clients = [0, 1, 2].map(() => startC('demo7', ['127.0.0.1', String(port)], { ...process.env, SOCKFD_SLEEP_SCALE: '1' }));
   await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childrenOf(server.pid).length === 3, 'three children');
   await until(() => (server.stdout.match(/接收：这是第2个/g) ?? []).length === 3, 'a second round on every connection');
   const children = childrenOf(server.pid);

@@ -211,7 +211,7 @@ const steps: Step[] = [
     async run(tour) {
       const server = tour.start(['demo', 'fork-server', '0'], { detached: true, background: true });
       const port = await listeningPort(server.pid);
-      const clients = [1, 2, 3].map(() => tour.start(['demo', 'class-client', '127.0.0.1', String(port), '--sleep-ms', '400'], { background: true }));
+      const clients = [1, 2, 3].map(() => tour.start(['demo', 'class-client', '127.0.0.1', String(port)], { background: true }));
       await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childrenOf(server.pid).length === 3, 'three children');
       const children = childrenOf(server.pid);
       tour.say(tour.paint('dim', `  (parent ${server.pid}, children ${children.join(', ')})`));
