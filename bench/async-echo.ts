@@ -203,7 +203,7 @@ export const benchmark: Benchmark = {
     'net-client': netClient,
   },
   async run(context) {
-    const rounds = context.quick ? 50 : 1000;
+    const rounds = context.quick ? 50 : 500;
     const runs = context.quick ? 2 : 4;
     const cases: CaseResult[] = [];
     for (const variant of [bothEnds, serverOnly]) cases.push(...(await measureVariant(context, variant, rounds, runs)));
