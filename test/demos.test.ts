@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir, endianness } from 'node:os';
 import { join } from 'node:path';
 import { cProgramSync } from '../lib/c-programs.js';
+import { TcpServer } from '../lib/tcp-server.js';
 import { lines, listeningPort, run, runCli, ssStates, startCli, tableStates, Running } from './helpers/twins.js';
 
 const girl = (n: number): string => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
@@ -181,7 +182,6 @@ describe('client and server twins (demo1/demo2, demo5, demo6, demo7/demo8)', () 
   });
 
   it('a reply with a NUL byte is printed up to the NUL by demo1 (char buffer) and whole by demo7 (std::string)', async () => {
-    const { TcpServer } = await import('../lib/tcp-server.js');
     for (const [twin, expected] of [
       ['client', Buffer.from('接收：ab\n')],
       ['class-client', Buffer.from('接收：ab\0cd\n')],
