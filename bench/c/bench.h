@@ -54,15 +54,21 @@ static inline void set_int_option(int fd, int level, int name, int value, const 
   if (setsockopt(fd, level, name, &value, sizeof value) == -1) die(what);
 }
 
-/* A listening TCP socket on 127.0.0.1, port chosen by the kernel, announced on stdout. */
-static inline int listen_announced(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd == -1) die("socket");
+/* 127.0.0.1:port (0: the kernel chooses). */
+static inline struct sockaddr_in loopback(int port) {
   struct sockaddr_in address;
   memset(&address, 0, sizeof address);
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
+  address.sin_port = htons((uint16_t)port);
+  return address;
+}
+
+/* A listening TCP socket on 127.0.0.1, port chosen by the kernel, announced on stdout. */
+static inline int listen_announced(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd == -1) die("socket");
+  struct sockaddr_in address = loopback(0);
   if (bind(fd, (struct sockaddr *)&address, sizeof address) == -1) die("bind");
   if (listen(fd, SOMAXCONN) == -1) die("listen");
   socklen_t length = sizeof address;
@@ -83,11 +89,7 @@ static inline int accept_one(int listener) {
 static inline int connect_loopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd == -1) die("socket");
-  struct sockaddr_in address;
-  memset(&address, 0, sizeof address);
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons((uint16_t)port);
+  struct sockaddr_in address = loopback(port);
   if (connect(fd, (struct sockaddr *)&address, sizeof address) == -1) die("connect");
   return fd;
 }

@@ -2,7 +2,7 @@
 // log scale (box p25-p75, line p1-p99, tick at the median, dots at min and
 // max) and bars for throughput and rates. One chart per benchmark; several
 // benchmarks stack into one document.
-import type { BenchResult, CaseResult, Report } from './model.js';
+import type { BenchResult, CaseResult, ImplResult, Report } from './model.js';
 import { formatNs, formatValue } from './table.js';
 
 const WIDTH = 960;
@@ -27,9 +27,14 @@ function text(x: number, y: number, content: string, attributes = ''): string {
   return `<text x="${num(x)}" y="${num(y)}" ${FONT}${size} ${attributes}>${escapeXml(content)}</text>`;
 }
 
+/** The same colour for C, sockfd and net in every chart; other names take the palette in order. */
+const fixedColors: Record<string, string> = { C: palette[0]!, sockfd: palette[1]!, net: palette[2]! };
+
 function colorOf(impls: string[], impl: string): string {
-  let index = impls.indexOf(impl);
-  if (index < 0) index = impls.push(impl) - 1;
+  const fixed = fixedColors[impl];
+  if (fixed) return fixed;
+  let index = impls.indexOf(impl) + 3;
+  if (index < 3) index = impls.push(impl) - 1 + 3;
   return palette[index % palette.length]!;
 }
 
@@ -60,9 +65,23 @@ interface Section {
   body: string;
 }
 
-function latencySection(cases: CaseResult[], impls: string[], top: number): Section {
-  const all = cases.flatMap((c) => c.impls.flatMap((i) => (i.distribution?.length ? [i.distribution[0]!, i.distribution[100]!] : [])));
-  const scale = logScale(Math.min(...all), Math.max(...all), PLOT_LEFT, PLOT_RIGHT);
+interface Axis {
+  x(value: number): number;
+  ticks: number[];
+}
+
+/**
+ * The layout both kinds of chart share: a bold row per case, a row per
+ * implementation drawn by `drawRow` at its vertical middle, gridlines at the
+ * axis ticks with their labels, and a legend line underneath.
+ */
+function rowsSection(
+  cases: CaseResult[],
+  impls: string[],
+  top: number,
+  axis: { scale: Axis; tickLabel(tick: number): string; gridColor: string; legend: string },
+  drawRow: (c: CaseResult, impl: ImplResult, color: string, mid: number) => string[],
+): Section {
   const parts: string[] = [];
   let y = top + 10;
   const rowsTop = y;
@@ -70,62 +89,68 @@ function latencySection(cases: CaseResult[], impls: string[], top: number): Sect
     parts.push(text(10, y + 14, c.name, 'font-weight="bold"'));
     y += ROW;
     for (const impl of c.impls) {
-      const d = impl.distribution;
-      const color = colorOf(impls, impl.impl);
-      const mid = y + ROW / 2;
-      parts.push(text(24, mid + 4, `${impl.impl}  ${formatNs(impl.summary.median)}`));
-      if (d && d.length === 101) {
-        const [x1, x25, x50, x75, x99] = [d[1]!, d[25]!, d[50]!, d[75]!, d[99]!].map((v) => scale.x(v));
-        const summary = `${c.name} ${impl.impl}: median ${formatNs(d[50]!)}, p99 ${formatNs(d[99]!)}, min ${formatNs(d[0]!)}, max ${formatNs(d[100]!)}`;
-        parts.push(`<g><title>${escapeXml(summary)}</title>`);
-        parts.push(`<line x1="${num(x1!)}" x2="${num(x99!)}" y1="${num(mid)}" y2="${num(mid)}" stroke="${color}" stroke-width="2"/>`);
-        parts.push(
-          `<rect x="${num(x25!)}" y="${num(mid - 6)}" width="${num(Math.max(1, x75! - x25!))}" height="12" fill="${color}" fill-opacity="0.35" stroke="${color}"/>`,
-        );
-        parts.push(`<line x1="${num(x50!)}" x2="${num(x50!)}" y1="${num(mid - 8)}" y2="${num(mid + 8)}" stroke="#000" stroke-width="2"/>`);
-        for (const v of [d[0]!, d[100]!]) parts.push(`<circle cx="${num(scale.x(v))}" cy="${num(mid)}" r="2.5" fill="${color}"/>`);
-        parts.push('</g>');
-      }
+      parts.push(...drawRow(c, impl, colorOf(impls, impl.impl), y + ROW / 2));
       y += ROW;
     }
     y += 6;
   }
-  const grid = scale.ticks.map((tick) => {
-    const x = scale.x(tick);
-    return `<line x1="${num(x)}" x2="${num(x)}" y1="${num(rowsTop)}" y2="${num(y)}" stroke="#ccc"/>` + text(x, y + 16, formatNs(tick).replace(/\.0+ /, ' '), 'text-anchor="middle" fill="#444"');
+  const grid = axis.scale.ticks.map((tick) => {
+    const x = axis.scale.x(tick);
+    return (
+      `<line x1="${num(x)}" x2="${num(x)}" y1="${num(rowsTop)}" y2="${num(y)}" stroke="${axis.gridColor}"/>` +
+      text(x, y + 16, axis.tickLabel(tick), 'text-anchor="middle" fill="#444"')
+    );
   });
-  const legend = text(PLOT_LEFT, y + 36, 'log scale; box p25-p75, line p1-p99, black tick median, dots min and max', 'fill="#444"');
+  const legend = text(PLOT_LEFT, y + 36, axis.legend, 'fill="#444"');
   return { height: y + 46 - top, body: [...grid, ...parts, legend].join('\n') };
+}
+
+function latencySection(cases: CaseResult[], impls: string[], top: number): Section {
+  const all = cases.flatMap((c) => c.impls.flatMap((i) => (i.distribution?.length ? [i.distribution[0]!, i.distribution[100]!] : [])));
+  const scale = logScale(Math.min(...all), Math.max(...all), PLOT_LEFT, PLOT_RIGHT);
+  const axis = {
+    scale,
+    tickLabel: (tick: number) => formatNs(tick).replace(/\.0+ /, ' '),
+    gridColor: '#ccc',
+    legend: 'log scale; box p25-p75, line p1-p99, black tick median, dots min and max',
+  };
+  return rowsSection(cases, impls, top, axis, (c, impl, color, mid) => {
+    const parts = [text(24, mid + 4, `${impl.impl}  ${formatNs(impl.summary.median)}`)];
+    const d = impl.distribution;
+    if (!d || d.length !== 101) return parts;
+    const [x1, x25, x50, x75, x99] = [d[1]!, d[25]!, d[50]!, d[75]!, d[99]!].map((v) => scale.x(v)) as [number, number, number, number, number];
+    const summary = `${c.name} ${impl.impl}: median ${formatNs(d[50]!)}, p99 ${formatNs(d[99]!)}, min ${formatNs(d[0]!)}, max ${formatNs(d[100]!)}`;
+    parts.push(
+      `<g><title>${escapeXml(summary)}</title>`,
+      `<line x1="${num(x1)}" x2="${num(x99)}" y1="${num(mid)}" y2="${num(mid)}" stroke="${color}" stroke-width="2"/>`,
+      `<rect x="${num(x25)}" y="${num(mid - 6)}" width="${num(Math.max(1, x75 - x25))}" height="12" fill="${color}" fill-opacity="0.35" stroke="${color}"/>`,
+      `<line x1="${num(x50)}" x2="${num(x50)}" y1="${num(mid - 8)}" y2="${num(mid + 8)}" stroke="#000" stroke-width="2"/>`,
+      ...[d[0]!, d[100]!].map((v) => `<circle cx="${num(scale.x(v))}" cy="${num(mid)}" r="2.5" fill="${color}"/>`),
+      '</g>',
+    );
+    return parts;
+  });
 }
 
 function barSection(cases: CaseResult[], impls: string[], top: number): Section {
   const unit = cases[0]!.unit;
   const scale = linearScale(Math.max(...cases.flatMap((c) => c.impls.map((i) => i.summary.max))), PLOT_LEFT, PLOT_RIGHT - 60);
-  const parts: string[] = [];
-  let y = top + 10;
-  const rowsTop = y;
-  for (const c of cases) {
-    parts.push(text(10, y + 14, c.name, 'font-weight="bold"'));
-    y += ROW;
-    for (const impl of c.impls) {
-      const color = colorOf(impls, impl.impl);
-      const mid = y + ROW / 2;
-      const s = impl.summary;
-      parts.push(text(24, mid + 4, impl.impl));
-      parts.push(`<rect x="${PLOT_LEFT}" y="${num(mid - 7)}" width="${num(Math.max(0, scale.x(s.median) - PLOT_LEFT))}" height="14" fill="${color}" fill-opacity="0.8"/>`);
+  const axis = {
+    scale,
+    tickLabel: (tick: number) => Math.round(tick).toLocaleString('en-US'),
+    gridColor: '#ddd',
+    legend: `${unit}; bar: median of the runs, line: min to max`,
+  };
+  return rowsSection(cases, impls, top, axis, (c, impl, color, mid) => {
+    const s = impl.summary;
+    return [
+      text(24, mid + 4, impl.impl),
+      `<rect x="${PLOT_LEFT}" y="${num(mid - 7)}" width="${num(Math.max(0, scale.x(s.median) - PLOT_LEFT))}" height="14" fill="${color}" fill-opacity="0.8"/>`,
       // The spread of the runs, min to max.
-      parts.push(`<line x1="${num(scale.x(s.min))}" x2="${num(scale.x(s.max))}" y1="${num(mid)}" y2="${num(mid)}" stroke="#000"/>`);
-      parts.push(text(scale.x(s.max) + 6, mid + 4, formatValue(s.median, unit), 'fill="#222"'));
-      y += ROW;
-    }
-    y += 6;
-  }
-  const grid = scale.ticks.map((tick) => {
-    const x = scale.x(tick);
-    return `<line x1="${num(x)}" x2="${num(x)}" y1="${num(rowsTop)}" y2="${num(y)}" stroke="#ddd"/>` + text(x, y + 16, Math.round(tick).toLocaleString('en-US'), 'text-anchor="middle" fill="#444"');
+      `<line x1="${num(scale.x(s.min))}" x2="${num(scale.x(s.max))}" y1="${num(mid)}" y2="${num(mid)}" stroke="#000"/>`,
+      text(scale.x(s.max) + 6, mid + 4, formatValue(s.median, c.unit), 'fill="#222"'),
+    ];
   });
-  const legend = text(PLOT_LEFT, y + 36, `${unit}; bar: median of the runs, line: min to max`, 'fill="#444"');
-  return { height: y + 46 - top, body: [...grid, ...parts, legend].join('\n') };
 }
 
 /** The chart of one benchmark as SVG elements, `top` pixels down; returns its height. */
