@@ -1,6 +1,6 @@
 // Dispatch for the `sockfd` command: every module in cli/commands exports
 // `command`, found by reading the directory, so a new command edits no list.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Command, UsageError } from './command.js';
@@ -35,10 +35,19 @@ function overview(commands: Command[]): string {
   ].join('\n');
 }
 
+// A command's module is named after it: load just that one when the word
+// matches a file, so `sockfd netstat` does not import every demo and benchmark.
+async function loadCommand(word: string): Promise<Command | undefined> {
+  if (!/^[a-z][a-z0-9-]*$/.test(word) || !existsSync(join(commandsDir, `${word}.js`))) return undefined;
+  const module = (await import(pathToFileURL(join(commandsDir, `${word}.js`)).href)) as { command?: Command };
+  return module.command?.name === word ? module.command : undefined;
+}
+
 /** Runs `sockfd argv...`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const commands = await loadCommands();
   const [first, ...rest] = argv;
+  const direct = first === undefined ? undefined : await loadCommand(first);
+  const commands = direct ? [direct] : await loadCommands();
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     if (first === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
     process.stdout.write(overview(commands) + '\n');
