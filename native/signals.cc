@@ -254,7 +254,7 @@ void Init(Napi::Env env, Napi::Object exports) {
 // Whether the EINTR that Blocking() just saw came with a signal of signal():
 // only then does setRestartAfterSignal(false) report it. A nudge that fires
 // as its signal was being handled, or a stop/continue, just resumes the call.
-static bool signalArrived = false;
+static thread_local bool signalArrived = false;  // per thread: worker_threads block too
 
 void RunPendingSignalHandlers(Napi::Env env) {
   signalArrived = false;
