@@ -7,6 +7,8 @@ import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isSyscallError } from '../lib/errors.js';
+import { getpid, kill, signal } from '../lib/process.js';
+import { SIGPIPE } from '../lib/constants.js';
 import { UsageError } from '../cli/command.js';
 
 /** `return -1;` from main(): the shell sees 255. */
@@ -23,8 +25,15 @@ function writeAll(fd: number, data: string | Uint8Array): void {
   try {
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     // A closed stdout/stderr (close-std): C's iostreams fail silently too.
-    if (isSyscallError(error, 'EBADF') || (error as NodeJS.ErrnoException).code === 'EBADF') return;
+    if (code === 'EBADF') return;
+    // The reader went away (`| head`): a C program dies of SIGPIPE there, silently. Node
+    // ignores SIGPIPE, so restore the default action and take the same death.
+    if (code === 'EPIPE') {
+      signal(SIGPIPE, 'default');
+      kill(getpid(), SIGPIPE);
+    }
     throw error;
   }
 }

@@ -3,12 +3,14 @@
 // with the C-against-C run as the expected output, and the bytes each side
 // puts on the wire compared with what the C program sends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cProgram } from '../lib/c-programs.js';
 import { listFds } from '../lib/procfs.js';
 import { TcpClient } from '../lib/tcp-client.js';
 import { TcpServer } from '../lib/tcp-server.js';
-import { Running, lines, listeningPort, packageDir, startCli, until } from './helpers/twins.js';
+import { Running, lines, listeningPort, packageDir, run, startCli, until } from './helpers/twins.js';
 
 const FAST_C = { ...process.env, SOCKFD_SLEEP_SCALE: '0.01' };
 const FAST_TWIN = ['--sleep-ms', '10'];
@@ -16,7 +18,8 @@ const FAST_TWIN = ['--sleep-ms', '10'];
 const binaries: Record<string, string> = {};
 const started: Running[] = [];
 beforeAll(async () => {
-  for (const name of ['demo1', 'demo2', 'demo5', 'demo7', 'demo8', 'demo10']) binaries[name] = await cProgram(name);
+  for (const name of ['demo1', 'demo2', 'demo3', 'demo4', 'demo5', 'demo7', 'demo8', 'demo10', 'bufsize-client', 'fd-hold', 'exhaust'])
+    binaries[name] = await cProgram(name);
 });
 afterAll(() => {
   for (const running of started) running.stop('SIGKILL');
@@ -261,5 +264,78 @@ describe('demo10, the fork server, against C clients', () => {
     await server.finished;
     expect(lines(cClient.stdout)).toHaveLength(20);
     expect(twinClient).toEqual(cClient);
+  });
+});
+
+/** fd numbers differ (Node holds a couple of dozen fds itself): compare the rest. */
+const withoutFds = (text: string): string => text.replace(/(fd=|sockfd = )\d+/g, '$1N');
+
+describe('the other programs: the same lines as the C, fd numbers aside', () => {
+  it('demo3 / demo4: the same lines and the same data.txt', async () => {
+    const cDir = mkdtempSync(join(tmpdir(), 'sockfd-c-'));
+    const twinDir = mkdtempSync(join(tmpdir(), 'sockfd-twin-'));
+    try {
+      const cWrite = await run(binaries['demo3']!, [], { cwd: cDir });
+      const twinWrite = await startCli(['demo', 'demo3'], { cwd: twinDir }).end();
+      expect(withoutFds(twinWrite.stdout)).toBe(withoutFds(cWrite.stdout));
+      expect(readFileSync(join(twinDir, 'data.txt'))).toEqual(readFileSync(join(cDir, 'data.txt')));
+      const cRead = await run(binaries['demo4']!, [], { cwd: cDir });
+      const twinRead = await startCli(['demo', 'demo4'], { cwd: twinDir }).end();
+      expect(withoutFds(twinRead.stdout)).toBe(withoutFds(cRead.stdout));
+      expect(cRead.stdout).toBe('文件描述符fd=3\n我是一只傻傻鸟。\n');
+    } finally {
+      rmSync(cDir, { recursive: true, force: true });
+      rmSync(twinDir, { recursive: true, force: true });
+    }
+  });
+
+  it('fd-hold: the same two lines', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockfd-hold-'));
+    try {
+      const c = await run(binaries['fd-hold']!, [], { cwd: dir, env: { ...process.env, SOCKFD_SLEEP_SCALE: '0' } });
+      const twin = await startCli(['demo', 'fd-hold', '--quiet', '--hold-ms', '0'], { cwd: dir }).end();
+      expect(c.stdout).toBe('文件描述符fd=3\nsockfd=4\n');
+      expect(withoutFds(twin.stdout)).toBe(withoutFds(c.stdout));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exhaust under ulimit -n 64: the same last line and error as the C loop', async () => {
+    const underLimit = (command: string, args: string[]) =>
+      run('sh', ['-c', 'ulimit -n 64 && exec "$0" "$@"', command, ...args], { cwd: packageDir });
+    const c = await underLimit(binaries['exhaust']!, ['127.0.0.1', '5005']);
+    const twin = await underLimit(process.execPath, ['bin/sockfd.js', 'demo', 'exhaust', '127.0.0.1', '5005']);
+    expect(c.stdout.startsWith('sockfd = 3\n')).toBe(true);
+    expect(lines(twin.stdout).at(-1)).toBe(lines(c.stdout).at(-1));
+    expect(twin.stderr).toBe(c.stderr);
+    expect(twin.code).toBe(c.code);
+  });
+
+  it('bufsize: the same buffer sizes and lines as the C client against the C server', async () => {
+    const [cc, tc] = await Promise.all([
+      session(() => startC('demo2', ['0']), (port) => startC('bufsize-client', ['127.0.0.1', String(port)])),
+      session(() => startC('demo2', ['0']), (port) => startTwin(['bufsize', '127.0.0.1', String(port), ...FAST_TWIN])),
+    ]);
+    expect(lines(cc.client.stdout)[0]).toMatch(/^send bufsize=\d+$/);
+    expect(tc).toEqual(cc);
+  });
+
+  it('a reader that goes away (| head -1): the twin dies of SIGPIPE, silently, as the C client does', async () => {
+    // The client prints a line, head exits, the next line (300 ms later) meets a closed pipe.
+    const writerStatus = async (client: (port: number) => string) => {
+      const server = startC('demo2', ['0']);
+      const port = await listeningPort(server.pid);
+      const result = await run('bash', ['-c', `${client(port)} | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`], {
+        cwd: packageDir,
+        env: { ...process.env, SOCKFD_SLEEP_SCALE: '0.3' },
+      });
+      server.stop();
+      return { status: result.stdout.trim(), stderr: result.stderr };
+    };
+    const c = await writerStatus((port) => `${binaries['demo1']} 127.0.0.1 ${port}`);
+    const twin = await writerStatus((port) => `${process.execPath} bin/sockfd.js demo client 127.0.0.1 ${port} --sleep-ms 300`);
+    expect(c).toEqual({ status: '141', stderr: '' }); // 128 + SIGPIPE
+    expect(twin).toEqual(c);
   });
 });
