@@ -128,3 +128,15 @@ export function sizeLabel(bytes: number): string {
   }
   return `${value} ${units[unit]}`;
 }
+
+/**
+ * How much work a run of one implementation gets so that it lasts about
+ * `seconds`, from the rate its warm-up run reached (work units per second):
+ * `full` when that fits, else less, never below `min`. A slow implementation
+ * then keeps the benchmark within its time bound; its rate stays comparable.
+ */
+export function workWithin(full: number, ratePerSecond: number | undefined, seconds: number, min: number, unit = 1): number {
+  if (ratePerSecond === undefined || !(ratePerSecond > 0)) return full;
+  const fitting = Math.floor((ratePerSecond * seconds) / unit) * unit;
+  return Math.max(min, Math.min(full, fitting));
+}
