@@ -16,7 +16,7 @@ import { REPORT_FORMAT, reportToJson } from '../bench/harness/json.js';
 import { reportToMarkdown } from '../bench/harness/markdown.js';
 import { allowedCpus, describePinning, parseCpuList } from '../bench/harness/machine.js';
 import { parseRunOutput, runPair } from '../bench/harness/processes.js';
-import { bySize } from '../bench/harness/harness.js';
+import { bySize, workWithin } from '../bench/harness/harness.js';
 import { parseBenchArgs } from '../cli/commands/bench.js';
 import { UsageError } from '../cli/command.js';
 
@@ -138,6 +138,14 @@ describe('case results', () => {
     bad.add('sockfd', { ops: 1, ns: 1 });
     expect(() => bad.result()).toThrow(/target/);
     expect(() => new CaseRecorder({ name: 'z', kind: 'rate', impls: [] })).toThrow(RangeError);
+  });
+
+  it('workWithin: the full work when it fits the time, else what the warm-up rate allows, never below the minimum', () => {
+    expect(workWithin(1000, undefined, 3, 10)).toBe(1000);
+    expect(workWithin(1000, 100, 3, 10)).toBe(300);
+    expect(workWithin(1000, 1, 3, 10)).toBe(10);
+    expect(workWithin(1000, 1e6, 3, 10)).toBe(1000);
+    expect(workWithin(2 ** 30, 5e6, 1, 2 ** 20, 2 ** 20)).toBe(4 * 2 ** 20); // whole MiB
   });
 
   it('bySize picks the value of the scale; smoke falls back to quick', () => {
