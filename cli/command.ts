@@ -9,6 +9,11 @@ export interface Command {
   summary: string;
   /** The full `--help` text of the command (starts with a "usage:" line). */
   usage: string;
+  /**
+   * When true, `--help` after the first argument is the command's to handle
+   * (`sockfd demo client --help` is the twin's help, not the demo list).
+   */
+  ownsHelp?: boolean;
   /** Runs the command; resolves to the exit code. */
   run(argv: string[]): Promise<number> | number;
 }

@@ -62,7 +62,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sockfd: unknown command '${first}'\n\n${overview(commands)}\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const asksHelp = (word: string | undefined) => word === '--help' || word === '-h';
+  if (asksHelp(rest[0]) || (!command.ownsHelp && rest.some(asksHelp))) {
     process.stdout.write(command.usage + '\n');
     return 0;
   }

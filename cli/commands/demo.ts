@@ -45,6 +45,7 @@ const usage = [
 export const command: Command = {
   name: 'demo',
   summary: 'run the twin of a tutorial program (sockfd demo --help lists them)',
+  ownsHelp: true,
   usage,
   async run(argv) {
     const [name, ...rest] = argv;
