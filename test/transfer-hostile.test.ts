@@ -294,10 +294,11 @@ describe('hostile input against recv-files', () => {
       sendAll(fd, encodeExtendedHeader('keep.txt', 100_000));
       expect(parseReply(readExactly(fd, 2))?.code).toBe(ReplyCode.OK);
       sendAll(fd, randomBytes(10_000));
-      await eventually(() => (tempFilesIn(dir).length > 0 ? true : undefined), 10_000, 'the temporary file');
-      const [child] = childrenOf(server.pid);
-      expect(child).toBeGreaterThan(0);
-      process.kill(child!, 'SIGKILL');
+      const temp = await eventually(() => tempFilesIn(dir)[0], 10_000, 'the temporary file');
+      // The uploading child is the one named in its temporary file (the previous upload's child may not be reaped yet).
+      const child = Number(/^\.sockfd-upload-(\d+)-/.exec(temp)?.[1]);
+      expect(childrenOf(server.pid)).toContain(child);
+      process.kill(child, 'SIGKILL');
       await server.waitForLine(new RegExp(`child ${child} ended by SIGKILL; removed its temporary file \\.sockfd-upload-${child}-`));
       expect(tempFilesIn(dir)).toEqual([]);
       expect(readUntilClosed(fd).closed).toBe(true);
