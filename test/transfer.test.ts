@@ -9,6 +9,8 @@ import { startFileServer, sockfdCommand, type BackgroundServer } from '../lib/tr
 import { UploadRefusedError, uploadFile } from '../lib/transfer/sender.js';
 import { ProgressBar } from '../lib/transfer/progress.js';
 import { cProgram } from '../lib/c-programs.js';
+import { getrlimit, setrlimit } from '../lib/process.js';
+import { RLIMIT_FSIZE } from '../lib/constants.js';
 import type { TransferFormat } from '../lib/transfer/protocol.js';
 import { childrenOf, eventually, finished, randomFile, removeDir, scratchDir, sha256, tempFilesIn, type Finished } from './transfer-helpers.js';
 
@@ -155,6 +157,39 @@ describe('limits and refusals reach the sender', () => {
     expect(() => uploadFile({ host: '127.0.0.1', port: server.port, path: join(root, 'big.bin'), format: 'tutorial' })).toThrow(
       /closed the connection after the header without 'ok'/,
     );
+  });
+});
+
+describe('a write that fails on the server (file-size limit, as a full disk)', () => {
+  it('the upload fails with STORAGE_ERROR and the write error, the temporary file is removed, the old file stays', async () => {
+    const root = scratchDir('transfer-efbig');
+    const dir = join(root, 'stored');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'big.bin'), 'old content');
+    randomFile(root, 'big.bin', 3 * 1024 * 1024);
+    // The server inherits RLIMIT_FSIZE from this process at spawn (synchronous); the limit is restored right after.
+    const saved = getrlimit(RLIMIT_FSIZE);
+    setrlimit(RLIMIT_FSIZE, 1024 * 1024);
+    const starting = startFileServer({ dir });
+    setrlimit(RLIMIT_FSIZE, saved.soft, saved.hard);
+    const server = await starting;
+    try {
+      let refusal: unknown;
+      try {
+        uploadFile({ host: '127.0.0.1', port: server.port, path: join(root, 'big.bin') });
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal).toBeInstanceOf(UploadRefusedError);
+      expect((refusal as UploadRefusedError).code).toBe('STORAGE_ERROR');
+      expect((refusal as UploadRefusedError).reason).toMatch(/File too large/);
+      expect(readFileSync(join(dir, 'big.bin'), 'utf8')).toBe('old content');
+      expect(tempFilesIn(dir)).toEqual([]);
+      await server.waitForLine(/name="big.bin" size=3145728 .* failed STORAGE_ERROR: write: File too large/);
+    } finally {
+      await server.stop();
+      removeDir(root);
+    }
   });
 });
 

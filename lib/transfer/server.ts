@@ -17,6 +17,7 @@ import {
   SIGINT,
   SIGKILL,
   SIGTERM,
+  SIGXFSZ,
   SOCK_CLOEXEC,
   SOCK_STREAM,
   SOL_SOCKET,
@@ -197,6 +198,7 @@ function serveChild(listenFd: number, connection: posix.Accepted, options: Serve
     posix.close(listenFd);
     let stopSignal = 0;
     signal(SIGINT, 'ignore'); // Ctrl-C reaches the whole group; the parent decides, as in demo12
+    signal(SIGXFSZ, 'ignore'); // a file-size limit (RLIMIT_FSIZE) then fails write() with EFBIG: a STORAGE_ERROR with a reason
     signal(SIGTERM, (sig) => {
       if (stopSignal === 0) options.events?.childStopping?.(sig);
       stopSignal = sig;
