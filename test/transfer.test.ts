@@ -160,6 +160,26 @@ describe('limits and refusals reach the sender', () => {
   });
 });
 
+describe('IPv6', () => {
+  it('recv-files --bind ::1 and send-file to ::1', async () => {
+    const root = scratchDir('transfer-ipv6');
+    const dir = join(root, 'stored');
+    mkdirSync(dir);
+    const server = await startFileServer({ dir, bind: '::1' });
+    try {
+      expect(server.log[0]).toMatch(/listening on \[::1\]:\d+,/);
+      const content = randomFile(root, 'six.bin', 70_000);
+      const result = uploadFile({ host: '::1', port: server.port, path: join(root, 'six.bin') });
+      expect(result.sha256).toBe(sha256(content));
+      expect(readFileSync(join(dir, 'six.bin')).equals(content)).toBe(true);
+      expect(await server.waitForLine(/ \[::1\]:\d+ extended name="six.bin" /)).toBeTruthy();
+    } finally {
+      await server.stop();
+      removeDir(root);
+    }
+  });
+});
+
 describe('a write that fails on the server (file-size limit, as a full disk)', () => {
   it('the upload fails with STORAGE_ERROR and the write error, the temporary file is removed, the old file stays', async () => {
     const root = scratchDir('transfer-efbig');
