@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
 import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllAsync } from '../lib/async.js';
-import { measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, type CaseResult, type CaseSpec, type RunOutput } from './harness/model.js';
 import { announcePort, intArg, nowNs, printResult } from './harness/peer-io.js';
 
@@ -178,6 +178,7 @@ async function measureVariant(context: BenchContext, variant: Variant, rounds: n
     { name: `${variant.name}: requests/s`, kind: 'rate', impls, target: { subject: 'sockfd', reference: 'net', ratio: 1 }, note: variant.note },
     {
       runs,
+      warmupRun: !context.quick,
       async runOnce(impl, warmup): Promise<RunOutput> {
         const { server, client } = variant.roles[impl as 'sockfd' | 'net'];
         const perClient = warmup ? Math.max(1, rounds >> 2) : rounds;
@@ -203,8 +204,8 @@ export const benchmark: Benchmark = {
     'net-client': netClient,
   },
   async run(context) {
-    const rounds = context.quick ? 50 : 500;
-    const runs = context.quick ? 2 : 4;
+    const rounds = bySize(context, { full: 500, quick: 50, smoke: 5 });
+    const runs = bySize(context, { full: 4, quick: 2, smoke: 1 });
     const cases: CaseResult[] = [];
     for (const variant of [bothEnds, serverOnly]) cases.push(...(await measureVariant(context, variant, rounds, runs)));
     return {
