@@ -13,7 +13,7 @@ import { EBADF, ETIMEDOUT, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
 import { isSyscallError, type SyscallError } from './errors.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Accepted, BinaryData, Data, Received } from './posix.js';
-import { EndOfStreamError } from './socket.js';
+import { EndOfStreamError } from './errors.js';
 
 /** How long a call may take, and a signal that ends it early. */
 export interface AsyncOptions {

@@ -17,3 +17,16 @@ export function isSyscallError(error: unknown, code?: string): error is SyscallE
   if (typeof candidate.code !== 'string' || typeof candidate.errno !== 'number' || typeof candidate.syscall !== 'string') return false;
   return code === undefined || candidate.code === code;
 }
+
+/** recvExactly()/recvExactlyAsync() met end of stream before it had every byte. */
+export class EndOfStreamError extends Error {
+  override name = 'EndOfStreamError';
+  readonly code = 'ERR_END_OF_STREAM';
+  constructor(
+    readonly syscall: string,
+    readonly received: number,
+    readonly expected: number,
+  ) {
+    super(`${syscall}: connection closed by peer after ${received} of ${expected} bytes`);
+  }
+}

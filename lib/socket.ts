@@ -33,22 +33,11 @@ import {
 } from './constants.js';
 import type { AddressInput, SockAddr } from './sockaddr.js';
 import type { BinaryData, Data, Linger, SockOptInput, SockOptValue, TcpInfo } from './posix.js';
-import type { SyscallError } from './errors.js';
+import { EndOfStreamError, type SyscallError } from './errors.js';
+
+export { EndOfStreamError };
 import { isSyscallError } from './errors.js';
 import * as asyncCalls from './async.js';
-
-/** recvExactly() met end of stream before it had every byte. */
-export class EndOfStreamError extends Error {
-  override name = 'EndOfStreamError';
-  readonly code = 'ERR_END_OF_STREAM';
-  constructor(
-    readonly syscall: string,
-    readonly received: number,
-    readonly expected: number,
-  ) {
-    super(`${syscall}: connection closed by peer after ${received} of ${expected} bytes`);
-  }
-}
 
 /** An operation on a Socket that was already closed. */
 function closedError(syscall: string): SyscallError {

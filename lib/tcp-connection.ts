@@ -2,7 +2,8 @@
 // TcpServer.accept() hands out. The tutorial's send/recv(maxlen) plus what its
 // classes lack: every byte sent (no partial sends), exact-length reads and
 // length-prefixed messages, binary data throughout.
-import { EndOfStreamError, Socket } from './socket.js';
+import { EndOfStreamError } from './errors.js';
+import { Socket } from './socket.js';
 import { ENOTCONN } from './constants.js';
 import type { Data } from './posix.js';
 import type { SockAddr } from './sockaddr.js';

@@ -359,27 +359,12 @@ auto Attempt(Napi::Env env, const char* syscall, Call&& call) -> decltype(call()
   }
 }
 
-int ArgFlags(const Napi::CallbackInfo& info, size_t index) {
-  return static_cast<int>(ArgIntOr(info, index, "flags", 0, INT32_MAX, 0));
-}
-
-// A zero-length receive would return 0, which reads as end-of-file.
-Bytes ArgReceiveBuffer(const Napi::CallbackInfo& info, size_t index, size_t offsetIndex, const char* syscall) {
-  Bytes bytes = ArgBytes(info, index, "buffer", StringPolicy::Refuse, offsetIndex);
-  if (bytes.length == 0)
-    ThrowRangeError(info.Env(), std::string(syscall) +
-                                    ": the buffer has no room; a 0 result would be indistinguishable from EOF");
-  return bytes;
-}
-
 // accept and connect have no per-call "don't wait" flag: the async forms put
 // the fd in non-blocking mode (as net does) before the call.
 void MakeNonBlocking(Napi::Env env, int fd, const char* syscall) {
   int flags = Checked(env, syscall, [&] { return ::fcntl(fd, F_GETFL); });
   if ((flags & O_NONBLOCK) == 0) Checked(env, syscall, [&] { return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK); });
 }
-
-Napi::Value Count(Napi::Env env, ssize_t n) { return Napi::Number::New(env, static_cast<double>(n)); }
 
 // tryRecv(fd, buffer, flags?, offset?, length?) -> bytes | -EAGAIN
 Napi::Value TryRecv(const Napi::CallbackInfo& info) {

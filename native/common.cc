@@ -166,4 +166,16 @@ Bytes ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name, S
   return bytes;
 }
 
+Bytes ArgReceiveBuffer(const Napi::CallbackInfo& info, size_t index, size_t offsetIndex, const char* syscall) {
+  Bytes bytes = ArgBytes(info, index, "buffer", StringPolicy::Refuse, offsetIndex);
+  if (bytes.length == 0)
+    ThrowRangeError(info.Env(), std::string(syscall) +
+                                    ": the buffer has no room; a 0 result would be indistinguishable from EOF");
+  return bytes;
+}
+
+int ArgFlags(const Napi::CallbackInfo& info, size_t index) {
+  return static_cast<int>(ArgIntOr(info, index, "flags", 0, INT32_MAX, 0));
+}
+
 }  // namespace sockfd

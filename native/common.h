@@ -62,6 +62,13 @@ enum class StringPolicy { Refuse, AcceptUtf8 };
 // checked against the view's length (RangeError).
 Bytes ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name,
                StringPolicy strings, size_t offsetIndex);
+// A buffer to receive into: as ArgBytes, but a zero-length range is a
+// RangeError (its 0 result would read as end of stream).
+Bytes ArgReceiveBuffer(const Napi::CallbackInfo& info, size_t index, size_t offsetIndex, const char* syscall);
+// send/recv flags (MSG_*), 0 when omitted.
+int ArgFlags(const Napi::CallbackInfo& info, size_t index);
+// A byte count as a JS number.
+inline Napi::Value Count(Napi::Env env, ssize_t n) { return Napi::Number::New(env, static_cast<double>(n)); }
 // The same for a value that is not a call argument (arrays of buffers).
 Bytes ValueBytes(Napi::Env env, napi_value value, const char* name, StringPolicy strings);
 

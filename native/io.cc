@@ -16,21 +16,6 @@
 namespace sockfd {
 namespace {
 
-int ArgFlags(const Napi::CallbackInfo& info, size_t index) {
-  return static_cast<int>(ArgIntOr(info, index, "flags", 0, INT32_MAX, 0));
-}
-
-// A zero-length receive would return 0, which reads as end-of-file.
-Bytes ArgReceiveBuffer(const Napi::CallbackInfo& info, size_t index, size_t offsetIndex, const char* syscall) {
-  Bytes bytes = ArgBytes(info, index, "buffer", StringPolicy::Refuse, offsetIndex);
-  if (bytes.length == 0)
-    ThrowRangeError(info.Env(), std::string(syscall) +
-                                    ": the buffer has no room; a 0 result would be indistinguishable from EOF");
-  return bytes;
-}
-
-Napi::Value Count(Napi::Env env, ssize_t n) { return Napi::Number::New(env, static_cast<double>(n)); }
-
 // send(fd, data, flags?, offset?, length?)
 Napi::Value Send(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
