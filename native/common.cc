@@ -24,6 +24,13 @@ void InitAll(Napi::Env env, Napi::Object exports) {
   for (const Registration& r : Registrations()) r.fn(env, exports);
 }
 
+Napi::Object ConstantsObject(Napi::Env env, Napi::Object exports) {
+  if (exports.Has("constants")) return exports.Get("constants").As<Napi::Object>();
+  Napi::Object constants = Napi::Object::New(env);
+  exports.Set("constants", constants);
+  return constants;
+}
+
 // ---- errors ---------------------------------------------------------------
 std::string ErrnoName(int err) {
   const char* name = strerrorname_np(err);  // glibc >= 2.32: names from the headers

@@ -21,6 +21,10 @@ void InitAll(Napi::Env env, Napi::Object exports);
 #define SOCKFD_REGISTER(name, fn) \
   static ::sockfd::Registrar sockfd_registrar_##name(#name, fn)
 
+// The shared `constants` object of the exports, created by whichever concern
+// registers first; every concern adds the constants of its own headers.
+Napi::Object ConstantsObject(Napi::Env env, Napi::Object exports);
+
 // ---- errors ---------------------------------------------------------------
 // An Error whose message reads like perror ("bind: Address already in use")
 // and which carries code ('EADDRINUSE'), errno (positive, as in C) and syscall.

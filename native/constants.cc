@@ -74,12 +74,10 @@ void ErrnoConstants(Napi::Env env, Napi::Object constants) {
 #undef C
 
 void Init(Napi::Env env, Napi::Object exports) {
-  Napi::Object constants = exports.Has("constants") ? exports.Get("constants").As<Napi::Object>()
-                                                    : Napi::Object::New(env);
+  Napi::Object constants = ConstantsObject(env, exports);
   SocketConstants(env, constants);
   FileConstants(env, constants);
   ErrnoConstants(env, constants);
-  exports.Set("constants", constants);
 }
 
 }  // namespace

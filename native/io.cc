@@ -132,12 +132,11 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writev", Napi::Function::New(env, Writev, "writev"));
   exports.Set("sendfile", Napi::Function::New(env, SendFile, "sendfile"));
   exports.Set("splice", Napi::Function::New(env, Splice, "splice"));
-  Napi::Object constants = exports.Has("constants") ? exports.Get("constants").As<Napi::Object>() : Napi::Object::New(env);
+  Napi::Object constants = ConstantsObject(env, exports);
   constants.Set("SPLICE_F_MOVE", SPLICE_F_MOVE);
   constants.Set("SPLICE_F_NONBLOCK", SPLICE_F_NONBLOCK);
   constants.Set("SPLICE_F_MORE", SPLICE_F_MORE);
   constants.Set("IOV_MAX", IOV_MAX);
-  exports.Set("constants", constants);
 }
 
 }  // namespace

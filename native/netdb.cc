@@ -191,13 +191,12 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inet_ntop", Napi::Function::New(env, InetNtop, "inet_ntop"));
   exports.Set("gethostbyname", Napi::Function::New(env, GetHostByName, "gethostbyname"));
   exports.Set("getaddrinfo", Napi::Function::New(env, GetAddrInfo, "getaddrinfo"));
-  Napi::Object constants = exports.Has("constants") ? exports.Get("constants").As<Napi::Object>() : Napi::Object::New(env);
+  Napi::Object constants = ConstantsObject(env, exports);
 #define C(name) constants.Set(#name, Napi::Number::New(env, name))
   C(AI_PASSIVE); C(AI_CANONNAME); C(AI_NUMERICHOST); C(AI_NUMERICSERV); C(AI_ADDRCONFIG); C(AI_V4MAPPED); C(AI_ALL);
   C(EAI_AGAIN); C(EAI_BADFLAGS); C(EAI_FAIL); C(EAI_FAMILY); C(EAI_MEMORY); C(EAI_NONAME); C(EAI_SERVICE);
   C(EAI_SOCKTYPE); C(EAI_SYSTEM); C(EAI_OVERFLOW);
 #undef C
-  exports.Set("constants", constants);
 }
 
 }  // namespace

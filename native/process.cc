@@ -152,10 +152,8 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("_exit", Napi::Function::New(env, Exit, "_exit"));
   exports.Set("getrlimit", Napi::Function::New(env, GetRLimit, "getrlimit"));
   exports.Set("setrlimit", Napi::Function::New(env, SetRLimit, "setrlimit"));
-  Napi::Object constants = exports.Has("constants") ? exports.Get("constants").As<Napi::Object>()
-                                                    : Napi::Object::New(env);
+  Napi::Object constants = ConstantsObject(env, exports);
   ProcessConstants(env, constants);
-  exports.Set("constants", constants);
 }
 
 }  // namespace
