@@ -67,6 +67,17 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t index, const char* name, i
   Napi::Env env = info.Env();
   if (index >= info.Length()) ThrowTypeError(env, std::string("missing argument: ") + name);
   napi_value value = info[index];
+  double number;
+  // Hot path: one call for an ordinary number; anything else takes the slow path.
+  if (napi_get_value_double(env, value, &number) == napi_ok) {
+    if (number >= static_cast<double>(min) && number <= static_cast<double>(max) && std::trunc(number) == number)
+      return static_cast<int64_t>(number);
+    if (!std::isfinite(number) || std::trunc(number) != number)
+      ThrowTypeError(env, std::string(name) + " must be an integer, got " +
+                              (std::isfinite(number) ? std::to_string(number) : "a non-finite number"));
+    ThrowRangeError(env, std::string(name) + " is out of range (" + std::to_string(min) + ".." +
+                             std::to_string(max) + "), got " + std::to_string(static_cast<int64_t>(number)));
+  }
   napi_valuetype type;
   napi_typeof(env, value, &type);
   if (type == napi_bigint) {
@@ -78,17 +89,7 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t index, const char* name, i
                                ".." + std::to_string(max) + ")");
     return result;
   }
-  if (type != napi_number)
-    ThrowTypeError(env, std::string(name) + " must be an integer");
-  double number;
-  napi_get_value_double(env, value, &number);
-  if (!std::isfinite(number) || std::trunc(number) != number)
-    ThrowTypeError(env, std::string(name) + " must be an integer, got " +
-                            (std::isfinite(number) ? std::to_string(number) : "a non-finite number"));
-  if (number < static_cast<double>(min) || number > static_cast<double>(max))
-    ThrowRangeError(env, std::string(name) + " is out of range (" + std::to_string(min) + ".." +
-                             std::to_string(max) + "), got " + std::to_string(static_cast<int64_t>(number)));
-  return static_cast<int64_t>(number);
+  ThrowTypeError(env, std::string(name) + " must be an integer");
 }
 
 int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min,
@@ -109,15 +110,14 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t index, const char* 
 
 Bytes ValueBytes(Napi::Env env, napi_value value, const char* name, StringPolicy strings) {
   Bytes bytes;
-  bool is = false;
-  napi_is_typedarray(env, value, &is);
-  if (is) {  // Buffer is a Uint8Array: the hot path
-    napi_typedarray_type type;
-    size_t elements;
-    void* data;
-    napi_get_typedarray_info(env, value, &type, &elements, &data, nullptr, nullptr);
+  napi_typedarray_type elementType;
+  size_t elements;
+  void* data;
+  // Buffer is a Uint8Array: the hot path is one call, which fails (without
+  // throwing) for anything that is not a TypedArray.
+  if (napi_get_typedarray_info(env, value, &elementType, &elements, &data, nullptr, nullptr) == napi_ok) {
     size_t width = 1;
-    switch (type) {
+    switch (elementType) {
       case napi_int16_array: case napi_uint16_array: width = 2; break;
       case napi_int32_array: case napi_uint32_array: case napi_float32_array: width = 4; break;
       case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: width = 8; break;
@@ -127,6 +127,7 @@ Bytes ValueBytes(Napi::Env env, napi_value value, const char* name, StringPolicy
     bytes.length = elements * width;
     return bytes;
   }
+  bool is = false;
   napi_is_dataview(env, value, &is);
   if (is) {
     size_t length;
