@@ -10,6 +10,18 @@ export interface SyscallError extends Error {
   syscall: string;
 }
 
+/**
+ * A SyscallError made in JS, for failures the addon did not throw (a call on
+ * a closed Socket, a connection that never came): `${syscall}: ${text}`.
+ */
+export function syscallError(syscall: string, code: string, errno: number, text: string): SyscallError {
+  const error = new Error(`${syscall}: ${text}`) as SyscallError;
+  error.code = code;
+  error.errno = errno;
+  error.syscall = syscall;
+  return error;
+}
+
 /** True when `error` came from a failing system call (optionally with that errno name). */
 export function isSyscallError(error: unknown, code?: string): error is SyscallError {
   if (!(error instanceof Error)) return false;

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import * as posix from './posix.js';
 import { AF_INET, AF_INET6, AF_UNIX, EBADF, EINVAL, SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_TYPE } from './constants.js';
-import type { SyscallError } from './errors.js';
+import { syscallError, type SyscallError } from './errors.js';
 import { Socket } from './socket.js';
 import { releaseWatcher } from './async.js';
 
@@ -15,23 +15,15 @@ export interface ToNetSocketOptions {
   allowHalfOpen?: boolean;
 }
 
-function handOffError(caller: string, errno: number, code: string, why: string): SyscallError {
-  const error = new Error(`${caller}: ${why}`) as SyscallError;
-  error.code = code;
-  error.errno = errno;
-  error.syscall = caller;
-  return error;
-}
-
 /** The fd of a stream socket net can own (TCP or Unix-domain), checked before anything changes hands. */
 function streamFd(caller: string, socket: Socket | number): number {
   const fd = socket instanceof Socket ? socket.fd : socket;
-  if (fd < 0) throw handOffError(caller, EBADF, 'EBADF', 'the socket is closed (Bad file descriptor)');
+  if (fd < 0) throw syscallError(caller, 'EBADF', EBADF, 'the socket is closed (Bad file descriptor)');
   if (posix.getsockopt(fd, SOL_SOCKET, SO_TYPE) !== SOCK_STREAM)
-    throw handOffError(caller, EINVAL, 'EINVAL', `fd ${fd} is not a SOCK_STREAM socket; net serves TCP and Unix-domain streams only (node:dgram takes datagrams)`);
+    throw syscallError(caller, 'EINVAL', EINVAL, `fd ${fd} is not a SOCK_STREAM socket; net serves TCP and Unix-domain streams only (node:dgram takes datagrams)`);
   const domain = posix.getsockopt(fd, SOL_SOCKET, SO_DOMAIN);
   if (domain !== AF_INET && domain !== AF_INET6 && domain !== AF_UNIX)
-    throw handOffError(caller, EINVAL, 'EINVAL', `fd ${fd} is neither AF_INET, AF_INET6 nor AF_UNIX`);
+    throw syscallError(caller, 'EINVAL', EINVAL, `fd ${fd} is neither AF_INET, AF_INET6 nor AF_UNIX`);
   return fd;
 }
 
@@ -65,7 +57,7 @@ export function toNetSocket(socket: Socket | number, options: ToNetSocketOptions
 export function toNetServer<S extends net.Server = net.Server>(socket: Socket | number, server?: S): S {
   const fd = streamFd('toNetServer', socket);
   if (posix.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN) !== 1)
-    throw handOffError('toNetServer', EINVAL, 'EINVAL', `fd ${fd} is not listening: call listen() first`);
+    throw syscallError('toNetServer', 'EINVAL', EINVAL, `fd ${fd} is not listening: call listen() first`);
   giveUp(socket, fd);
   const target = server ?? (net.createServer() as S);
   target.listen({ fd });

@@ -33,7 +33,7 @@ import {
 } from './constants.js';
 import type { AddressInput, SockAddr } from './sockaddr.js';
 import type { BinaryData, Data, Linger, SockOptInput, SockOptValue, TcpInfo } from './posix.js';
-import { EndOfStreamError, type SyscallError } from './errors.js';
+import { EndOfStreamError, syscallError, type SyscallError } from './errors.js';
 
 export { EndOfStreamError };
 import { isSyscallError } from './errors.js';
@@ -41,11 +41,7 @@ import * as asyncCalls from './async.js';
 
 /** An operation on a Socket that was already closed. */
 function closedError(syscall: string): SyscallError {
-  const error = new Error(`${syscall}: Bad file descriptor (socket is closed)`) as SyscallError;
-  error.code = 'EBADF';
-  error.errno = EBADF;
-  error.syscall = syscall;
-  return error;
+  return syscallError(syscall, 'EBADF', EBADF, 'Bad file descriptor (socket is closed)');
 }
 
 const leaks = new FinalizationRegistry<number>((fd) => {

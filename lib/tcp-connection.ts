@@ -2,12 +2,11 @@
 // TcpServer.accept() hands out. The tutorial's send/recv(maxlen) plus what its
 // classes lack: every byte sent (no partial sends), exact-length reads and
 // length-prefixed messages, binary data throughout.
-import { EndOfStreamError } from './errors.js';
+import { EndOfStreamError, syscallError, type SyscallError } from './errors.js';
 import { Socket } from './socket.js';
 import { ENOTCONN } from './constants.js';
 import type { Data } from './posix.js';
 import type { SockAddr } from './sockaddr.js';
-import type { SyscallError } from './errors.js';
 
 /** Bytes in the length prefix of sendMessage()/recvMessage(): a 32-bit big-endian unsigned count. */
 export const MESSAGE_HEADER_BYTES = 4;
@@ -28,11 +27,7 @@ export class MessageTooLargeError extends Error {
 
 /** A call on a TcpClient/TcpServer that has no connection (the C classes return false here). */
 export function notConnectedError(syscall: string): SyscallError {
-  const error = new Error(`${syscall}: Transport endpoint is not connected`) as SyscallError;
-  error.code = 'ENOTCONN';
-  error.errno = ENOTCONN;
-  error.syscall = syscall;
-  return error;
+  return syscallError(syscall, 'ENOTCONN', ENOTCONN, 'Transport endpoint is not connected');
 }
 
 /** The dotted (or IPv6) text of an address, '' for non-IP families. */
