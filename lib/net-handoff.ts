@@ -5,7 +5,7 @@
 import net from 'node:net';
 import * as posix from './posix.js';
 import { AF_INET, AF_INET6, AF_UNIX, EBADF, EINVAL, SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_TYPE } from './constants.js';
-import { syscallError, type SyscallError } from './errors.js';
+import { syscallError } from './errors.js';
 import { Socket } from './socket.js';
 import { releaseWatcher } from './async.js';
 
