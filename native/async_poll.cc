@@ -354,8 +354,7 @@ auto Attempt(Napi::Env env, const char* syscall, Call&& call) -> decltype(call()
     int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK) return -EAGAIN;
     if (err != EINTR) ThrowErrno(env, syscall, err);
-    RunPendingSignalHandlers(env);
-    if (!RestartAfterSignal()) ThrowErrno(env, syscall, EINTR);
+    HandleInterruption(env, syscall);
   }
 }
 

@@ -83,6 +83,14 @@ void RunPendingSignalHandlers(Napi::Env env);
 // Whether blocking calls resume after EINTR (default) or report it.
 bool RestartAfterSignal();
 
+// After a call failed with EINTR: runs the JS handlers of the signals that
+// arrived, then returns so the caller can resume, or throws `syscall: EINTR`
+// when the process asked for that with setRestartAfterSignal(false).
+inline void HandleInterruption(Napi::Env env, const char* syscall) {
+  RunPendingSignalHandlers(env);
+  if (!RestartAfterSignal()) ThrowErrno(env, syscall, EINTR);
+}
+
 // Runs a system call that may block. On EINTR the JS handlers of the signals
 // that arrived run first, then the call resumes (or throws EINTR when the
 // process asked for that with setRestartAfterSignal(false)). Any other
@@ -95,8 +103,7 @@ auto Blocking(Napi::Env env, const char* syscall, Call&& call) -> decltype(call(
     if (result != -1) return result;
     int err = errno;
     if (err != EINTR) ThrowErrno(env, syscall, err);
-    RunPendingSignalHandlers(env);
-    if (!RestartAfterSignal()) ThrowErrno(env, syscall, EINTR);
+    HandleInterruption(env, syscall);
   }
 }
 

@@ -102,8 +102,7 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
     ready = ::poll(entries.data(), count, timeout);
     if (ready != -1) break;
     if (errno != EINTR) ThrowErrno(env, "poll", errno);
-    RunPendingSignalHandlers(env);
-    if (!RestartAfterSignal()) ThrowErrno(env, "poll", EINTR);
+    HandleInterruption(env, "poll");
     if (timeout > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
       timeout = left > 0 ? static_cast<int>(left) : 0;

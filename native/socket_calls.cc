@@ -73,8 +73,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   if (::connect(fd, address.get(), address.length) == 0) return env.Undefined();
   int err = errno;
   if (err != EINTR) ThrowErrno(env, "connect", err);
-  RunPendingSignalHandlers(env);
-  if (!RestartAfterSignal()) ThrowErrno(env, "connect", EINTR);
+  HandleInterruption(env, "connect");
   pollfd entry{fd, POLLOUT, 0};
   Blocking(env, "connect", [&] { return ::poll(&entry, 1, -1); });
   int soError = 0;
