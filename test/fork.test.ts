@@ -2,18 +2,10 @@
 // (test/fixtures/process), never in the test runner itself.
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket as NetSocket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Fixture, childrenOf, eventually, fdTable, procStat } from './fixtures/process/spawn-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { childrenOf, eventually, fdTable, fixtureRunner, procStat } from './fixtures/process/spawn-fixture.js';
 
-const started: Fixture[] = [];
-function run(name: string, args: string[] = []): Fixture {
-  const fixture = new Fixture(name, args);
-  started.push(fixture);
-  return fixture;
-}
-afterEach(() => {
-  for (const fixture of started.splice(0)) fixture.killGroup();
-});
+const run = fixtureRunner();
 
 interface StressReport {
   forks: number;

@@ -1,20 +1,12 @@
 // getpid, getppid, waitpid, kill, _exit, getrlimit, setrlimit. Calls that
 // fork or lower RLIMIT_NOFILE run in fixtures (test/fixtures/process).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as root from '../lib/index.js';
 import * as posix from '../lib/posix.js';
 import { _exit, fork, getpid, getppid, getrlimit, kill, setrlimit, waitpid, type WaitStatus } from '../lib/process.js';
-import { Fixture } from './fixtures/process/spawn-fixture.js';
+import { fixtureRunner } from './fixtures/process/spawn-fixture.js';
 
-const started: Fixture[] = [];
-function run(name: string, args: string[] = []): Fixture {
-  const fixture = new Fixture(name, args);
-  started.push(fixture);
-  return fixture;
-}
-afterEach(() => {
-  for (const fixture of started.splice(0)) fixture.killGroup();
-});
+const run = fixtureRunner();
 
 describe('identity', () => {
   it('getpid and getppid are the kernel’s', () => {
