@@ -281,6 +281,9 @@ describe('demo10: the fork-per-connection server', () => {
     await waitFor('three perror lines', () => (lines(server.stderr()).length >= 3 ? true : undefined));
     expect(lines(server.stdout()).sort()).toEqual(expectedOut.sort());
     expect(lines(server.stderr())).toEqual(['recv(): Invalid argument', 'recv(): Invalid argument', 'recv(): Invalid argument']);
+    // A child that has printed its perror line may not have exited yet; a SIGTERM then would
+    // (rightly, as in C) reach it too and add its 子进程…退出 line. Stop the parent once it is alone.
+    await waitFor('the children to exit', () => (childPids(server.pid).length === 0 ? true : undefined));
     const stopped = await server.stop('SIGTERM');
     expect(lines(stopped.stdout).at(-1)).toBe('父进程退出，sig=15');
     expect(stopped.code).toBe(0);
@@ -351,6 +354,7 @@ describe('demo11 / demo12: the file transfer', () => {
       expect(lines(server.stdout())).toEqual(['客户端已连接(127.0.0.1)。', `文件信息结构体photo.bin(${content.length})。`, '接收文件内容成功。']);
       const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
       expect(sha(readFileSync(join(to, 'photo.bin')))).toBe(sha(content));
+      await waitFor('the child to exit', () => (childPids(server.pid).length === 0 ? true : undefined));
       const stopped = await server.stop('SIGTERM');
       expect(lines(stopped.stdout).at(-1)).toBe('父进程退出，sig=15');
     } finally {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
 import { cProgram } from '../lib/c-programs.js';
+import { childPids } from '../lib/procfs.js';
 import { sockfdCommand, startFileServer, type BackgroundServer } from '../lib/transfer/background-server.js';
 import { uploadFile } from '../lib/transfer/sender.js';
 import { connectLoopback, eventually, finished, freePort, randomFile, readExactly, removeDir, scratchDir, type Finished } from './transfer-helpers.js';
@@ -42,7 +43,12 @@ async function startGroupServer(command: string, args: (port: number) => string[
   return { child, output, port };
 }
 
+// A child that has sent its last reply may still be alive; a SIGTERM then reaches it too
+// (kill(0, SIGTERM)) and adds a 子进程…退出 line. Stop the parent once it is alone.
 async function stopGroupServer(server: GroupServer): Promise<Finished> {
+  const parent = server.child.pid!;
+  // Best effort: a stuck child must not keep the server running; the output check then fails.
+  await eventually(() => (childPids(parent).length === 0 ? true : undefined), 10_000).catch(() => undefined);
   server.child.kill('SIGTERM');
   return server.output;
 }
