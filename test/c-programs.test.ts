@@ -21,6 +21,7 @@ import {
   stopAll,
 } from './helpers/c-peers.js';
 import { until } from '../tools/until.js';
+import { classGirl, clientLines, firewallNote, girl, serverLines } from '../tools/tutorial-text.js';
 import { freePort } from './helpers/loopback.js';
 
 afterEach(stopAll);
@@ -29,25 +30,13 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'sockfd-c-'));
 }
 
-// demo1/demo5 style request: number padded to three digits.
-const padded = (n: number) => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
-// demo7 style request: `编号1`, not padded (to_string in the C++).
-const unpadded = (n: number) => `这是第${n}个超级女生，编号${n}。`;
 const rounds = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
-
-function clientLines(count: number, message: (n: number) => string): string[] {
-  return rounds(count).flatMap((n) => [`发送：${message(n)}`, '接收：ok']);
-}
-function serverLines(count: number, message: (n: number) => string): string[] {
-  return rounds(count).flatMap((n) => [`接收：${message(n)}`, '发送：ok']);
-}
 
 const serverUsage = (program: string) => [
   `Using:./${program} 通讯端口`,
   `Example:./${program} 5005`,
   '',
-  '注意：运行服务端程序的Linux系统的防火墙必须要开通5005端口。',
-  '      如果是云服务器，还要开通云平台的访问策略。',
+  ...firewallNote,
   '',
 ];
 const clientUsage = (program: string, example: string) => [`Using:./${program} 服务端的IP 服务端的端口`, `Example:./${program} ${example} 5005`, ''];
@@ -201,18 +190,18 @@ describe('client and server exchanges', () => {
   it('demo1 against demo2: three rounds, iret=0 when the client leaves', async () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     const client = await (await runC('demo1', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(3, girl));
     expect(client.stderr).toBe('');
     expect(client.code).toBe(0);
     const served = await server.finished;
-    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(3, padded), 'iret=0']);
+    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(3, girl), 'iret=0']);
     expect(served.code).toBe(0);
   });
 
   it('demo1 resolves a host name with gethostbyname (localhost)', async () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     const client = await (await runC('demo1', ['localhost', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(3, girl));
     expect(lines((await server.finished).stdout).at(-1)).toBe('iret=0');
   });
 
@@ -225,18 +214,18 @@ describe('client and server exchanges', () => {
   it('demo5 (inet_addr) against demo6 (INADDR_ANY): ten rounds', async () => {
     const { server, port } = await startCServer('demo6', (p) => [String(p)]);
     const client = await (await runC('demo5', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(10, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(10, girl));
     const served = await server.finished;
-    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(10, padded), 'iret=0']);
+    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(10, girl), 'iret=0']);
   });
 
-  it('demo7 against demo8 (the classes): ten rounds, 编号1 unpadded, recv(): Success at the end', async () => {
+  it('demo7 against demo8 (the classes): ten rounds, 编号1 classGirl, recv(): Success at the end', async () => {
     const { server, port } = await startCServer('demo8', (p) => [String(p)]);
     const client = await (await runC('demo7', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(10, unpadded));
+    expect(lines(client.stdout)).toEqual(clientLines(10, classGirl));
     expect(client.code).toBe(0);
     const served = await server.finished;
-    expect(lines(served.stdout)).toEqual(['客户端已连接(127.0.0.1)。', ...serverLines(10, unpadded)]);
+    expect(lines(served.stdout)).toEqual(['客户端已连接(127.0.0.1)。', ...serverLines(10, classGirl)]);
     // recv() returned 0 and errno was never set: perror says Success, as in the tutorial.
     expect(served.stderr).toBe('recv(): Success\n');
   });
@@ -244,8 +233,8 @@ describe('client and server exchanges', () => {
   it('rw-client (write/read) against demo2: ten rounds', async () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     const client = await (await runC('rw-client', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(10, padded));
-    expect(lines((await server.finished).stdout)).toEqual(['客户端已连接。', ...serverLines(10, padded), 'iret=0']);
+    expect(lines(client.stdout)).toEqual(clientLines(10, girl));
+    expect(lines((await server.finished).stdout)).toEqual(['客户端已连接。', ...serverLines(10, girl), 'iret=0']);
   });
 
   it('bufsize-client prints the socket buffer sizes, then talks as demo1', async () => {
@@ -254,7 +243,7 @@ describe('client and server exchanges', () => {
     const [send = '', recv = '', ...rest] = lines(client.stdout);
     expect(send).toMatch(/^send bufsize=[1-9]\d*$/);
     expect(recv).toMatch(/^recv bufsize=[1-9]\d*$/);
-    expect(rest).toEqual(clientLines(3, padded));
+    expect(rest).toEqual(clientLines(3, girl));
     await server.finished;
   });
 });
@@ -271,11 +260,11 @@ describe('demo10: the fork-per-connection server', () => {
     const { server, port } = await startCServer('demo10', (p) => [String(p)], { detached: true });
     const clients = await Promise.all(rounds(3).map(() => runC('demo7', ['127.0.0.1', String(port)], { env: fastSleep })));
     for (const client of await Promise.all(clients.map((c) => c.finished))) {
-      expect(lines(client.stdout)).toEqual(clientLines(10, unpadded));
+      expect(lines(client.stdout)).toEqual(clientLines(10, classGirl));
       expect(client.code).toBe(0);
     }
     // Each child writes whole lines; three conversations interleave line by line.
-    const expectedOut = rounds(3).flatMap(() => ['客户端已连接(127.0.0.1)。', ...serverLines(10, unpadded)]);
+    const expectedOut = rounds(3).flatMap(() => ['客户端已连接(127.0.0.1)。', ...serverLines(10, classGirl)]);
     await until(() => (lines(server.stdout()).length >= expectedOut.length ? true : undefined), 'three children to finish');
     // errno was left at EINVAL by signal(SIGKILL,SIG_IGN) in the ignore-all loop.
     await until(() => (lines(server.stderr()).length >= 3 ? true : undefined), 'three perror lines');
@@ -443,7 +432,7 @@ describe('the handshake and close lessons', () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     // sleep(1000) at scale 0.001 is one second.
     const client = await (await runC('timewait-client', ['127.0.0.1', String(port)], { env: { SOCKFD_SLEEP_SCALE: '0.001' } })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(3, girl));
     await server.finished;
   });
 });

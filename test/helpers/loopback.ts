@@ -26,15 +26,11 @@ export function listener(backlog = 16): { fd: number; port: number } {
   return { fd, port: address.port };
 }
 
-/**
- * listener + a client connected to it + the accepted side, as fds (blocking;
- * `nonBlocking` makes both ends O_NONBLOCK, ready for the async calls).
- */
-export function tcpPair(options: { nonBlocking?: boolean } = {}): { listenFd: number; port: number; client: number; server: number } {
+/** listener + a client connected to it + the accepted side, as (blocking) fds. */
+export function tcpPair(): { listenFd: number; port: number; client: number; server: number } {
   const { fd: listenFd, port } = listener();
   const client = connectLoopback(port);
-  const { fd: server } = posix.accept4(listenFd, options.nonBlocking ? posix.SOCK_NONBLOCK : 0);
-  if (options.nonBlocking) posix.fcntl(client, posix.F_SETFL, posix.fcntl(client, posix.F_GETFL) | posix.O_NONBLOCK);
+  const { fd: server } = posix.accept(listenFd);
   return { listenFd, port, client, server };
 }
 
@@ -44,6 +40,14 @@ export function socketPair(): { listening: Socket; client: Socket; server: Socke
   const client = Socket.tcp().connect(listening.localAddress as posix.InetAddress);
   const { socket: server } = listening.accept();
   return { listening, client, server };
+}
+
+/** The same made by the async calls (connectAsync/acceptAsync): both ends non-blocking and already watched by the loop. */
+export async function asyncSocketPair(): Promise<{ client: Socket; server: Socket }> {
+  using listening = Socket.tcp().bind({ family: 'AF_INET', address: '127.0.0.1', port: 0 }).listen();
+  const client = Socket.tcp();
+  const [, accepted] = await Promise.all([client.connectAsync(listening.localAddress as posix.InetAddress), listening.acceptAsync()]);
+  return { client, server: accepted.socket };
 }
 
 /** The same with the tutorial's classes: a TcpServer on 127.0.0.1, a connected TcpClient, the accepted connection. */
