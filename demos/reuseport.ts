@@ -11,11 +11,11 @@ import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../cli/command.js';
+import { UsageError } from '../tools/usage-error.js';
 import { Socket } from '../lib/socket.js';
 import { toNetServer } from '../lib/net-handoff.js';
 import type { AddressInput } from '../lib/sockaddr.js';
-import type { Demo } from './demo.js';
+import type { Demo } from './support/demo.js';
 
 const WORKER_FLAG = '--reuseport-worker';
 const thisFile = fileURLToPath(import.meta.url);

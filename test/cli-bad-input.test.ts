@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
-import { sockfdCommand as cliPath, startFileServer, type BackgroundServer } from '../lib/transfer/background-server.js';
+import { sockfdCommand as cliPath, startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { listeningPort, run, runCli, startCli } from './helpers/twins.js';
 import { freePort, removeDir, scratchDir } from './transfer-helpers.js';
 

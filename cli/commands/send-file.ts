@@ -6,7 +6,7 @@ import { type Command, UsageError } from '../command.js';
 import { SIGINT, SIGTERM } from '../../lib/constants.js';
 import { isSyscallError } from '../../lib/errors.js';
 import { signal } from '../../lib/process.js';
-import { ProgressBar } from '../../lib/transfer/progress.js';
+import { ProgressBar } from '../../tools/progress.js';
 import { systemErrorText } from '../../lib/transfer/receiver.js';
 import { DEFAULT_SEND_TIMEOUT_MS, UploadRefusedError, uploadFile, type SendResult } from '../../lib/transfer/sender.js';
 import { formatBytes, formatDuration, formatRate } from '../../lib/transfer/units.js';

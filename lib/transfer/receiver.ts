@@ -26,6 +26,7 @@ import {
   SO_RCVLOWAT,
   F_SETPIPE_SZ,
   MSG_DONTWAIT,
+  MSG_NOSIGNAL,
   MSG_PEEK,
   O_CLOEXEC,
   O_CREAT,
@@ -38,18 +39,8 @@ import {
 } from '../constants.js';
 import { isSyscallError } from '../errors.js';
 import { formatAddress } from '../sockaddr.js';
-import {
-  DeadlineError,
-  IdleTimeoutError,
-  StopRequestedError,
-  recvFullWithin,
-  recvSomeWithin,
-  retryOnEagain,
-  sendAllWithin,
-  waitReady,
-  writeAll,
-  type WaitLimits,
-} from './deadline-io.js';
+import { TimeoutError } from '../async.js';
+import { IdleTimeoutError, StopRequestedError, recvFull, recvSome, sendAll, untilReady, writeAll, type WaitOptions } from '../io.js';
 import {
   DIGEST_ALGORITHM,
   DIGEST_SIZE,
@@ -157,10 +148,18 @@ export class ShutdownError extends Error {
 function toRefusal(error: unknown): TransferRefusal {
   if (error instanceof TransferRefusal) return error;
   if (error instanceof IdleTimeoutError) return new TransferRefusal('TIMEOUT', `the client sent nothing for ${error.timeoutMs} ms`);
-  if (error instanceof DeadlineError) return new TransferRefusal('TIMEOUT', `the whole header did not arrive within ${error.limitMs} ms`);
+  if (error instanceof HeaderDeadline) return new TransferRefusal('TIMEOUT', `the whole header did not arrive within ${error.limitMs} ms`);
   if (error instanceof ShutdownError || error instanceof StopRequestedError) return new TransferRefusal('SHUTTING_DOWN', 'the server is shutting down');
   if (isSyscallError(error)) return new TransferRefusal('TRUNCATED', `the connection failed: ${error.message}`);
   throw error; // a bug, not a client's doing: let it surface
+}
+
+/** The header's deadline passed (a TimeoutError of one of its reads, or none of its time left). */
+class HeaderDeadline extends Error {
+  override name = 'HeaderDeadline';
+  constructor(readonly limitMs: number) {
+    super(`the header did not arrive within ${limitMs} ms`);
+  }
 }
 
 /** "Permission denied" for an error of the addon or of node:fs, from its errno: no paths, no call names. */
@@ -250,32 +249,39 @@ class Upload {
   }
 
   /** Each wait of the content: the idle timeout, and the server's stop pipe. */
-  get idle(): WaitLimits {
-    return { idleMs: this.options.idleTimeoutMs, stopFd: this.options.stopFd };
+  get idle(): WaitOptions {
+    return { idleTimeout: this.options.idleTimeoutMs, stopFd: this.options.stopFd };
   }
 
-  /** Waits of the header: also the deadline of the whole header, counted from the accept. */
-  get headerLimits(): WaitLimits {
+  /** A read of the header: also bounded by what is left of the whole header's deadline, counted from the accept. */
+  #headerRead(offset: number, length: number): number {
     const { headerTimeoutMs, acceptedAt } = this.options;
-    return { ...this.idle, deadline: { at: acceptedAt + headerTimeoutMs, step: 'the header', limitMs: headerTimeoutMs } };
+    const left = Math.floor(acceptedAt + headerTimeoutMs - performance.now());
+    if (left <= 0) throw new HeaderDeadline(headerTimeoutMs);
+    try {
+      return recvFull(this.fd, this.buffer, { ...this.idle, timeout: left, offset, length });
+    } catch (error) {
+      if (error instanceof TimeoutError) throw new HeaderDeadline(headerTimeoutMs);
+      throw error;
+    }
   }
 
   /** Reads exactly `length` bytes into the buffer's start or reports what was missing. */
   recvExactly(length: number, what: string): Buffer {
-    const n = recvFullWithin(this.fd, this.buffer, this.headerLimits, 0, length);
+    const n = this.#headerRead(0, length);
     if (n < length) throw new TransferRefusal('TRUNCATED', `the connection closed after ${n} of the ${length} bytes of ${what}`);
     return this.buffer.subarray(0, length);
   }
 
   /** The rest of a header whose first byte is already in the buffer: `total` bytes in all. */
   #headerAfterFirstByte(total: number): Buffer {
-    const n = recvFullWithin(this.fd, this.buffer, this.headerLimits, 1, total - 1);
+    const n = this.#headerRead(1, total - 1);
     if (n < total - 1) throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${total} header bytes`);
     return this.buffer.subarray(0, total);
   }
 
   readHeader(): void {
-    const first = recvFullWithin(this.fd, this.buffer, this.headerLimits, 0, 1);
+    const first = this.#headerRead(0, 1);
     if (first === 0) throw new TransferRefusal('TRUNCATED', 'the connection closed before a header arrived');
     this.format = formatOfFirstByte(this.buffer[0]!);
     const { maxSize } = this.options;
@@ -319,7 +325,7 @@ class Upload {
   }
 
   replyReady(): void {
-    sendAllWithin(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK'), this.idle);
+    sendAll(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK'), { flags: MSG_NOSIGNAL, ...this.idle });
   }
 
   receiveContent(): void {
@@ -346,10 +352,10 @@ class Upload {
     const size = this.size!;
     while (this.received < size) {
       this.#checkStop();
-      const n = recvSomeWithin(fd, buffer, 0, Math.min(buffer.length, size - this.received), this.idle);
+      const n = recvSome(fd, buffer, { offset: 0, length: Math.min(buffer.length, size - this.received), ...this.idle });
       if (n === 0) throw this.#truncated();
       hash.update(buffer.subarray(0, n));
-      storage('writing the file', () => writeAll(this.tempFd, buffer, 0, n));
+      storage('writing the file', () => writeAll(this.tempFd, buffer, { length: n }));
       this.received += n;
       this.#rate.add(n);
     }
@@ -374,10 +380,8 @@ class Upload {
     }
     while (this.received < size) {
       this.#checkStop();
-      waitReady(this.fd, POLLIN, this.idle, 'splice');
-      const n = retryOnEagain(
-        () => posix.splice(this.fd, null, pipeWrite, null, Math.min(capacity, size - this.received), SPLICE_F_MOVE | SPLICE_F_NONBLOCK),
-        -1,
+      const n = untilReady('splice', this.fd, POLLIN, { ...this.idle }, () =>
+        posix.splice(this.fd, null, pipeWrite, null, Math.min(capacity, size - this.received), SPLICE_F_MOVE | SPLICE_F_NONBLOCK),
       );
       if (n === 0) throw this.#truncated();
       if (n < 0) continue;
@@ -396,9 +400,9 @@ class Upload {
   /** Extended: the SHA-256 trailer must match, then the client's half-close must follow. */
   checkTrailer(digest: Buffer): void {
     this.sha256 = digest.toString('hex');
-    const trailer = recvFullWithin(this.fd, this.buffer, this.idle, 0, DIGEST_SIZE);
+    const trailer = recvFull(this.fd, this.buffer, { offset: 0, length: DIGEST_SIZE, ...this.idle });
     if (trailer < DIGEST_SIZE) throw new TransferRefusal('TRUNCATED', `the connection closed after the content, before its ${DIGEST_SIZE}-byte SHA-256`);
-    const extra = recvSomeWithin(this.fd, this.buffer, DIGEST_SIZE, 1, this.idle);
+    const extra = recvSome(this.fd, this.buffer, { offset: DIGEST_SIZE, length: 1, ...this.idle });
     if (extra !== 0) throw new TransferRefusal('TOO_MUCH_DATA', `more bytes followed the ${this.size} bytes of content and the SHA-256`);
     if (!digest.equals(this.buffer.subarray(0, DIGEST_SIZE)))
       throw new TransferRefusal('CHECKSUM_MISMATCH', `SHA-256 of what arrived is ${this.sha256}, the client announced ${this.buffer.toString('hex', 0, DIGEST_SIZE)}`);
@@ -427,14 +431,14 @@ class Upload {
   }
 
   replyStored(): void {
-    sendAllWithin(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK', this.sha256 ?? ''), this.idle.idleMs);
+    sendAll(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK', this.sha256 ?? ''), { flags: MSG_NOSIGNAL, idleTimeout: this.options.idleTimeoutMs });
   }
 
   /** Best effort: the refusal reaches an extended client that still listens; the tutorial's format has no way to say why. */
   replyRefused(refusal: TransferRefusal): void {
     if (this.format !== 'extended') return;
     try {
-      sendAllWithin(this.fd, encodeReply(refusal.code, refusal.reason), Math.min(this.idle.idleMs, 1000));
+      sendAll(this.fd, encodeReply(refusal.code, refusal.reason), { flags: MSG_NOSIGNAL, idleTimeout: Math.min(this.options.idleTimeoutMs, 1000) });
     } catch {
       // the client is gone or stalled: nothing more to tell it
     }

@@ -5,7 +5,7 @@
 // every field has its own width, chosen once, so frames overwrite each other
 // exactly and nothing jumps while the numbers change.
 import { writeSync } from 'node:fs';
-import { formatBytes, formatEta, formatRate } from './units.js';
+import { formatBytes, formatEta, formatRate } from '../lib/transfer/units.js';
 
 export interface ProgressBarOptions {
   /** The terminal's fd (default 2: stderr, so stdout keeps only the summaries). */
