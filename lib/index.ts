@@ -9,6 +9,8 @@ export * from './tcp-server.js';
 export * from './procfs.js';
 export * from './process.js';
 export * from './async.js';
+export * from './msg-async.js';
+export * from './activation.js';
 export * from './io.js';
 export * from './net-handoff.js';
 export * from './transfer/index.js';
