@@ -1,6 +1,7 @@
 // sockfd: real POSIX sockets for Node.js. Every call and constant is a named
 // export here and in 'sockfd/posix'; the classes build on them.
 export * from './posix.js';
+export * from './fs-at.js';
 export * from './socket.js';
 export * from './tcp-connection.js';
 export * from './tcp-client.js';
