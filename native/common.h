@@ -122,7 +122,7 @@ class Bytes {
   enum class Kind { TypedArray, DataView, ArrayBuffer, String };
   napi_env env_ = nullptr;
   napi_value value_ = nullptr;
-  const char* name_ = "buffer";
+  std::string name_;  // a copy: callers may pass a temporary's c_str()
   Kind kind_ = Kind::String;
   size_t start_ = 0;
   size_t viewLength_ = 0;
