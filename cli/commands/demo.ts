@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Command, UsageError } from '../command.js';
-import type { Demo } from '../../demos/demo.js';
+import type { Demo } from '../../demos/support/demo.js';
 
 const demosDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demos');
 
@@ -71,7 +71,8 @@ export const command: Command = {
         process.stderr.write(`sockfd demo ${twin.name}: ${error.message}\n\n${twin.usage}\n`);
         return 2;
       }
-      throw error;
+      process.stderr.write(`sockfd demo ${twin.name}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
     }
   },
 };
