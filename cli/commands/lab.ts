@@ -98,7 +98,7 @@ function printStatus(names: LabNames, json: boolean): number {
   if (wire) {
     say(`  wire: pid ${wire.pid}${wire.running ? '' : ' (not running)'}; ${describeSettings(wire.settings, wire.counters?.remaining)}`);
     for (const [direction, c] of Object.entries(wire.counters?.directions ?? {}))
-      say(`    ${direction}: ${c.frames} frames in (${c.bytes} bytes), ${c.delivered} delivered, ${c.lost} lost, ${c.ruleDrops} dropped by rules, ${c.queueDrops} queue drops`);
+      say(`    ${direction}: ${c.frames} frames in (${c.bytes} bytes), ${c.delivered} delivered, ${c.lost} lost, ${c.ruleDrops} dropped by rules, ${c.queueDrops} queue drops, ${c.overruns ?? 0} overruns`);
     for (const drop of wire.counters?.recentDrops.slice(-5) ?? []) say(`    dropped by rule ${drop.rule}: ${drop.summary}`);
   }
   return 0;
@@ -227,6 +227,11 @@ async function run(argv: string[]): Promise<number> {
       case 'scenario': {
         const { runScenario } = await import('../../tools/lab/scenarios.js');
         return await runScenario(names, rest);
+      }
+      case 'peer': {
+        // Internal: the small programs the scenarios run on the hosts.
+        const { runPeer } = await import('../../tools/lab/peers.js');
+        return await runPeer(rest);
       }
       case 'wire': {
         // Internal: the wire itself, started by `lab up` inside the wire namespace.

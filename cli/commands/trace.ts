@@ -10,7 +10,7 @@ import { renderSvg } from '../../tools/lab/svg.js';
 import { LabError, labNames, wireInterface } from '../../tools/lab/namespaces.js';
 import { isUp } from '../../tools/lab/lab.js';
 import { readSettings } from '../../tools/lab/settings.js';
-import { cliPath } from '../../demos/processes.js';
+import { cliPath } from '../../tools/processes.js';
 
 const usage = `usage: sockfd trace [--lab | --interface IF] [--port N] [--count N] [--json] [--svg FILE] [--no-kernel]
 
@@ -134,7 +134,7 @@ async function run(argv: string[]): Promise<number> {
     process.off('SIGTERM', stop);
     process.stderr.write(`${total} segment${total === 1 ? '' : 's'} captured\n`);
     if (values.svg !== undefined) {
-      writeFileSync(values.svg, renderSvg(records, { statesFrom: statesFrom.replace(/ \(.*$/, ''), title: `sockfd trace on ${where}` }));
+      writeFileSync(values.svg, renderSvg(records, { statesFrom: statesFrom.startsWith('states: derived from the segments and checked') ? 'states: derived from the segments, checked against the kernel (sock:inet_sock_set_state)' : statesFrom, title: `sockfd trace on ${where}` }));
       process.stderr.write(`picture: ${values.svg}\n`);
     }
     return 0;

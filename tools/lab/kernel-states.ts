@@ -102,6 +102,9 @@ export class KernelStates {
    * when orphaned) shows in the kernel as going to CLOSED from FIN_WAIT1/2 or CLOSING.
    */
   confirm(local: string, remote: string, state: string): boolean {
+    // A server's SYN_RECV is a request socket, which the tracepoint reports only
+    // when the final ACK arrives (LISTEN -> SYN_RECV -> ESTABLISHED at once).
+    if (state === 'SYN_RECV') return false;
     const index = this.#events.findIndex((event) => {
       if (event.local !== local || event.remote !== remote) return false;
       if (event.to === state) return true;

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath } from '../../demos/processes.js';
+import { cliPath } from '../processes.js';
 import {
   type LabNames, type LabRecord, type Place, LabError, createNamespaces, deleteNamespaces, existingPlaces,
   hostAddress, hostInterface, hostNames, namespacePids, netnsDir, readRecord, removeBookkeeping, sh, wireInterface, writeRecord,

@@ -48,6 +48,8 @@ export interface DirectionCounters {
   ruleDrops: number;
   /** Dropped because the rate-limited queue was full. */
   queueDrops: number;
+  /** Dropped by the kernel before the wire could read them (its socket buffer was full). */
+  overruns: number;
 }
 
 /** A segment a teaching rule dropped (for `lab status` and the scenarios). */

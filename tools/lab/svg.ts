@@ -6,12 +6,12 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, flagNames } from './packet.js';
 import type { TraceRecord } from './trace-format.js';
 
-const WIDTH = 760;
-const LEFT = 190;
-const RIGHT = 570;
-const TOP = 96;
+const WIDTH = 820;
+const LEFT = 200;
+const RIGHT = 620;
+const TOP = 110;
 const PX_PER_MS = 3;
-const MIN_STEP = 30; // px between two segments leaving, however close in time
+const MIN_STEP = 40; // px between two segments leaving, however close in time
 const MAX_GAP = 90; // px for a pause; longer pauses are cut and labelled
 const MIN_FLIGHT = 14; // px an arrow falls at least (loopback: no measurable flight)
 const MAX_FLIGHT = 180;
@@ -68,7 +68,8 @@ export function renderSvg(records: readonly TraceRecord[], options: SvgOptions):
   out.push(`<marker id="headRed" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#b3261e"/></marker></defs>`);
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="${WIDTH / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(options.title ?? 'TCP: every segment, both ends')}</text>`);
-  out.push(`<text x="${WIDTH / 2}" y="46" text-anchor="middle" fill="#555">${escapeXml(options.statesFrom)}; time runs down, arrows slope by their real flight time</text>`);
+  out.push(`<text x="${WIDTH / 2}" y="46" text-anchor="middle" fill="#555" font-size="12">${escapeXml(options.statesFrom)}</text>`);
+  out.push(`<text x="${WIDTH / 2}" y="62" text-anchor="middle" fill="#555" font-size="12">time runs down; each arrow leaves when the segment was sent and lands when it arrived</text>`);
   for (const [endpoint, name] of [[client, '客户端 client'], [server, '服务端 server']] as const) {
     out.push(`<text x="${x(endpoint)}" y="${TOP - 22}" text-anchor="middle" font-weight="bold">${escapeXml(name)}</text>`);
     out.push(`<text x="${x(endpoint)}" y="${TOP - 6}" text-anchor="middle" fill="#333">${escapeXml(endpoint)}</text>`);

@@ -132,7 +132,7 @@ export class Connection {
     if (deliveredAt === undefined) {
       notes.push('dropped by the wire');
     } else {
-      if (segment.length > 0 && !retransmission) from.unacked.push({ end: seq + segment.length, deliveredAt });
+      if ((segment.length > 0 || fin) && !retransmission) from.unacked.push({ end: seq + segment.length + (fin ? 1 : 0), deliveredAt });
       // The receiver's side.
       if (rst) {
         to.state = to.state === 'SYN_RECV' && to.isn === undefined ? 'LISTEN' : 'CLOSED';

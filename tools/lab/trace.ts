@@ -10,7 +10,7 @@
 // dropped it), and the receiver's state changes only when it did arrive.
 import { readFileSync } from 'node:fs';
 import {
-  AF_PACKET, ETH_P_ALL, MSG_DONTWAIT, PACKET_OUTGOING, POLLIN, SOCK_RAW,
+  AF_PACKET, ARPHRD_LOOPBACK, ETH_P_ALL, MSG_DONTWAIT, PACKET_OUTGOING, POLLIN, SOCK_RAW,
   bind, close, htons, isSyscallError, poll, recvfrom, socket,
 } from '../../lib/posix.js';
 import { type HostName, hostNames, wireInterface } from './namespaces.js';
@@ -51,10 +51,11 @@ function ifindexOf(name: string): number {
   }
 }
 
-function openCapture(ifname: string): number {
+/** A packet socket for every frame on `ifname` (on every interface when undefined). */
+function openCapture(ifname: string | undefined): number {
   const fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
   try {
-    bind(fd, { family: 'AF_PACKET', protocol: ETH_P_ALL, ifname });
+    bind(fd, ifname === undefined ? { family: 'AF_PACKET', protocol: ETH_P_ALL, ifindex: 0 } : { family: 'AF_PACKET', protocol: ETH_P_ALL, ifname });
     return fd;
   } catch (error) {
     close(fd);
@@ -76,9 +77,10 @@ const SETTLE_MS = 3;
 
 /** Captures until `count` segments were reported or `stopped()`; resolves to how many were. */
 export async function capture(options: CaptureOptions): Promise<number> {
-  const sides: { fd: number; ifindex: number; host?: HostName }[] = options.lab
-    ? hostNames.map((host) => ({ fd: openCapture(wireInterface[host]), ifindex: ifindexOf(wireInterface[host]), host }))
-    : [{ fd: openCapture(options.interface ?? 'lo'), ifindex: ifindexOf(options.interface ?? 'lo') }];
+  // On the wire one socket sees both interfaces, so a frame's arrival on one side
+  // and its departure on the other come in the order the kernel saw them.
+  const sides: { fd: number; ifindex: number; host?: HostName }[] = [{ fd: openCapture(options.lab ? undefined : (options.interface ?? 'lo')), ifindex: 0 }];
+  const hostOfIfindex = new Map<number, HostName>(options.lab ? hostNames.map((host) => [ifindexOf(wireInterface[host]), host]) : []);
   const kernel = options.kernelStates ? KernelStates.start() : undefined;
   if (kernel) await kernel.ready();
   options.onStatesSource?.(
@@ -178,13 +180,18 @@ export async function capture(options: CaptureOptions): Promise<number> {
           const frame = decodeFrame(buffer.subarray(0, received.bytes));
           if (!wanted(frame)) continue;
           if (!options.lab) {
+            // On a loopback device every frame shows twice, leaving and coming back: keep one (as libpcap does).
+            const address = received.address as { pkttype?: number; hatype?: number };
+            if (address.hatype === ARPHRD_LOOPBACK && address.pkttype === PACKET_OUTGOING) continue;
             settle(frame, at, at);
             continue;
           }
-          const address = received.address as { pkttype?: number };
+          const address = received.address as { pkttype?: number; ifindex?: number };
+          const host = hostOfIfindex.get(address.ifindex ?? -1);
+          if (host === undefined) continue;
           const key = frameKey(frame);
           if (address.pkttype !== PACKET_OUTGOING) {
-            pending.push({ key, frame, sentAt: at, ...(side.host && { from: side.host }) });
+            pending.push({ key, frame, sentAt: at, from: host });
           } else {
             const index = pending.findIndex((p) => p.key === key);
             if (index < 0) continue; // left before we started

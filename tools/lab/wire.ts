@@ -11,8 +11,8 @@
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import {
-  AF_PACKET, ETH_P_ALL, MSG_DONTWAIT, PACKET_IGNORE_OUTGOING, POLLIN, SOCK_RAW, SOL_PACKET,
-  bind, close, htons, poll, recv, send, setsockopt, socket, isSyscallError,
+  AF_PACKET, ETH_P_ALL, MSG_DONTWAIT, PACKET_IGNORE_OUTGOING, PACKET_STATISTICS, POLLIN, SOCK_RAW, SOL_PACKET,
+  SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, bind, close, getsockopt, htons, poll, recv, send, setsockopt, socket, isSyscallError,
 } from '../../lib/posix.js';
 import { type HostName, type LabNames, wireInterface, writeJsonAtomic } from './namespaces.js';
 import { decodeFrame, fixTransportChecksum, flagLetters } from './packet.js';
@@ -24,6 +24,14 @@ import {
 const QUEUE_LIMIT = 2000;
 const READ_BURST = 64;
 const MAX_FRAME = 65536;
+const RECEIVE_BUFFER = 8 << 20;
+
+/** Frames the kernel dropped because a packet socket's buffer was full (PACKET_STATISTICS; reading resets it). */
+export function takeOverruns(fd: number): number {
+  const stats = Buffer.alloc(8); // struct tpacket_stats { unsigned tp_packets, tp_drops; }
+  getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, stats);
+  return stats.readUInt32LE(4);
+}
 
 interface Queued {
   frame: Buffer;
@@ -41,13 +49,19 @@ interface Side {
   counters: DirectionCounters;
 }
 
-const newCounters = (): DirectionCounters => ({ frames: 0, bytes: 0, ipv4: 0, delivered: 0, lost: 0, ruleDrops: 0, queueDrops: 0 });
+const newCounters = (): DirectionCounters => ({ frames: 0, bytes: 0, ipv4: 0, delivered: 0, lost: 0, ruleDrops: 0, queueDrops: 0, overruns: 0 });
 
 /** Opens a packet socket that sees every frame arriving on `ifname` (not the ones it sends). */
 export function openPacketSocket(ifname: string, ignoreOutgoing: boolean): number {
   const fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
   try {
     if (ignoreOutgoing) setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+    // Room for bursts while the loop is busy (a full buffer drops frames: counted as overruns).
+    try {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER);
+    } catch {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, RECEIVE_BUFFER);
+    }
     bind(fd, { family: 'AF_PACKET', protocol: ETH_P_ALL, ifname });
     return fd;
   } catch (error) {
@@ -199,6 +213,13 @@ export function runWire(names: LabNames): never {
         }
       } catch {
         // settings momentarily absent (being replaced): keep the old ones
+      }
+      for (const side of [sides['132'], sides['133']]) {
+        const overruns = takeOverruns(side.fd);
+        if (overruns > 0) {
+          side.counters.overruns += overruns;
+          dirty = true;
+        }
       }
       if (dirty) writeCounters();
     }
