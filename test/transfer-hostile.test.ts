@@ -330,13 +330,13 @@ describe('hostile input against recv-files', () => {
   });
 });
 
-describe('SIGTERM to the server mid-transfer', () => {
+describe('SIGTERM to the server mid-transfer, with no grace period', () => {
   it('the upload in progress is dropped with SHUTTING_DOWN, its temporary file removed, the server exits 0', async () => {
     const root = scratchDir('hostile-term');
     const dir = join(root, 'dir');
     mkdirSync(dir);
     writeFileSync(join(dir, 'target.bin'), 'old content');
-    const server = await startFileServer({ dir, idleTimeoutMs: 30_000 });
+    const server = await startFileServer({ dir, idleTimeoutMs: 30_000, graceMs: 0 });
     const fd = connectLoopback(server.port);
     try {
       sendAll(fd, encodeExtendedHeader('target.bin', 1_000_000));
@@ -346,7 +346,7 @@ describe('SIGTERM to the server mid-transfer', () => {
       const children = childrenOf(server.pid);
       expect(children).toHaveLength(1);
       const exit = await server.stop();
-      expect(exit.code).toBe(0);
+      expect(exit.code, server.errors.join('\n')).toBe(0);
       const reply = parseReply(readUntilClosed(fd).data);
       expect(reply?.code).toBe(ReplyCode.SHUTTING_DOWN);
       expect(tempFilesIn(dir)).toEqual([]);

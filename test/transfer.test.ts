@@ -96,7 +96,11 @@ describe('round trips through recv-files', () => {
     // script(1) gives the command a pseudo-terminal; -e passes its exit status on.
     const run = await finished(spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/\rtty\.bin +\[=+\] 100% 3\.00 MiB\/3\.00 MiB [\d.]+ [kM]?B\/s ETA 0:00\x1b\[K/);
+    expect(run.stdout).toMatch(/\rtty\.bin +\[=+\] 100% 3\.00 MiB\/3\.00 MiB +[\d.]+ (B|KiB|MiB|GiB)\/s ETA +0:00\x1b\[K/);
+    // A fixed layout: every frame has the same width, whatever the numbers.
+    const frames = run.stdout.split('\r').filter((frame) => frame.endsWith('\x1b[K') && frame.startsWith('tty.bin'));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(new Set(frames.map((frame) => frame.length)).size).toBe(1);
     expect(run.stdout).toMatch(/\r\x1b\[Ksent \S+tty\.bin: 3145728 bytes/);
     expect(readFileSync(join(dir, 'tty.bin')).equals(content)).toBe(true);
   });
@@ -205,7 +209,7 @@ describe('a write that fails on the server (file-size limit, as a full disk)', (
       expect((refusal as UploadRefusedError).reason).toMatch(/File too large/);
       expect(readFileSync(join(dir, 'big.bin'), 'utf8')).toBe('old content');
       expect(tempFilesIn(dir)).toEqual([]);
-      await server.waitForLine(/name="big.bin" size=3145728 .* failed STORAGE_ERROR: write: File too large/);
+      await server.waitForLine(/name="big.bin" size=3145728 .* failed STORAGE_ERROR: writing the file: File too large$/);
     } finally {
       await server.stop();
       removeDir(root);
@@ -282,10 +286,22 @@ describe('concurrent uploads', () => {
 
 describe('the progress bar layout', () => {
   it('shows percent, bytes, rate and ETA in the given width', () => {
-    const line = new ProgressBar('file.bin', { columns: 80 }).render(512 * 1024, 1024 * 1024, 1000);
+    const bar = new ProgressBar('file.bin', { columns: 80 });
+    const line = bar.render(512 * 1024, 1024 * 1024, 1000);
     expect(line).toHaveLength(79);
-    expect(line.endsWith('  50% 512 KiB/1.00 MiB 524.3 kB/s ETA 0:01')).toBe(true);
+    expect(line.endsWith('  50%  512 KiB/1.00 MiB  512 KiB/s ETA     0:01')).toBe(true);
     expect(line.startsWith('file.bin ')).toBe(true);
     expect(line).toMatch(/\[=+> *\]/);
+  });
+
+  it('keeps one width from the first frame to the last, and one unit system (binary) for sizes and rates', () => {
+    const bar = new ProgressBar('a-rather-long-file-name-that-is-cut.iso', { columns: 100 });
+    const total = 5 * 1024 ** 3;
+    const frames = [0, 1, 1023, 1024, 99_999, 10 * 1024 ** 2, 1024 ** 3, total - 1, total].flatMap((done) =>
+      [1, 999, 60_000, 7_200_000].map((ms) => bar.render(done, total, ms)),
+    );
+    expect(new Set(frames.map((frame) => frame.length))).toEqual(new Set([99]));
+    for (const frame of frames) expect(frame).not.toMatch(/\b(kB|MB|GB)\b/);
+    expect(frames.at(-1)).toMatch(/ 100% 5\.00 GiB\/5\.00 GiB +[\d.]+ (B|KiB|MiB|GiB)\/s ETA +0:00$/);
   });
 });
