@@ -6,7 +6,7 @@ import { type Command, UsageError } from '../command.js';
 import { type LabNames, type Place, LabError, labNames, hostNames, type HostName } from '../../tools/lab/namespaces.js';
 import { execArgv, labDown, labSet, labStatus, labUp, labUnavailable } from '../../tools/lab/lab.js';
 import {
-  type DropRule, type WireSettings, describeRule, describeSettings, parseNumber, parseRate,
+  type DropRule, type WireSettings, describeRule, describeSettings, parseNumber, parseRate, withDropRule,
 } from '../../tools/lab/settings.js';
 import { parseFlagLetters } from '../../tools/lab/packet.js';
 
@@ -164,9 +164,8 @@ async function set(names: LabNames, argv: string[]): Promise<number> {
   const change = settingsFrom(values, current);
   if (Object.keys(change).length === 0 && !rule && !values['clear-drops']) throw new UsageError('set needs something to change');
   const next = await labSet(names, (settings) => {
-    const drops = values['clear-drops'] ? [] : [...settings.drops];
-    if (rule) drops.push({ id: Math.max(0, ...settings.drops.map((r) => r.id)) + 1, ...rule });
-    return { ...settings, ...change, drops };
+    const changed = { ...settings, ...change, ...(values['clear-drops'] && { drops: [] }) };
+    return rule ? withDropRule(changed, rule) : changed;
   });
   process.stdout.write(`wire: ${describeSettings(next)}\n`);
   if (rule) process.stdout.write(`the wire drops the next ${describeRule({ id: 0, ...rule })}\n`);

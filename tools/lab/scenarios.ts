@@ -10,7 +10,7 @@ import { Running, cliPath } from '../processes.js';
 import { UsageError } from '../usage-error.js';
 import { type LabNames, type Place, hostAddress } from './namespaces.js';
 import { isUp, labDown, labSet, labUp } from './lab.js';
-import { type WireSettings, defaultSettings, readSettings } from './settings.js';
+import { type WireSettings, defaultSettings, readSettings, withDropRule } from './settings.js';
 import { type TraceRecord, recordLine } from './trace-format.js';
 import { TCP_ACK, TCP_FIN, TCP_SYN, TCP_RST } from './packet.js';
 
@@ -256,7 +256,7 @@ const scenarios: Record<ScenarioName, { title: string; settings: Partial<WireSet
       serverRun.stop('SIGTERM');
       await run.finish('132', serverRun);
       // A half-open connection: the wire drops the handshake's final ACK.
-      await labSet(run.names, (s) => ({ ...s, drops: [...s.drops, { id: Math.max(0, ...s.drops.map((r) => r.id)) + 1, count: 1, flags: '.', from: '133', data: false }] }));
+      await labSet(run.names, (s) => withDropRule(s, { count: 1, flags: '.', from: '133', data: false }));
       run.say('');
       run.say('  $ sockfd lab set --drop 1 --flags . --from 133 --no-data     (drop the final ACK of the next handshake)');
       const demo2 = run.start('132', 'sockfd', ['demo', 'server', String(run.port)]);
@@ -324,7 +324,7 @@ const scenarios: Record<ScenarioName, { title: string; settings: Partial<WireSet
     title: 'A lost segment and its retransmission',
     settings: { delayMs: 5 },
     async body(run) {
-      await labSet(run.names, (s) => ({ ...s, drops: [...s.drops, { id: Math.max(0, ...s.drops.map((r) => r.id)) + 1, count: 1, flags: 'P.', from: '133', data: true }] }));
+      await labSet(run.names, (s) => withDropRule(s, { count: 1, flags: 'P.', from: '133', data: true }));
       run.say('  $ sockfd lab set --drop 1 --flags P. --from 133 --data     (drop the client\'s first data segment)');
       const records = await clientServer(run);
       const dropped = records.find((r) => r.dropped);
@@ -333,7 +333,8 @@ const scenarios: Record<ScenarioName, { title: string; settings: Partial<WireSet
       run.check(resent !== undefined && dropped !== undefined && resent.seq === dropped.seq, `the client sent it again${resent && dropped ? `, ${((resent.time - dropped.time) * 1000).toFixed(0)} ms later` : ''}`);
       explain(run, [
         'The first request never reached 132, so no ACK came back; when its retransmission timer ran out',
-        '(at least 200 ms on Linux) the client sent the same bytes again, and the exchange went on:',
+        '(about 200 ms here; Linux waits at least that, or sends a tail-loss probe) the client sent the',
+        'same bytes again, and the exchange went on:',
         'TCP is reliable because the sender keeps data until it is acknowledged.',
       ]);
       return records;

@@ -71,6 +71,11 @@ export interface WireCounters {
   recentDrops: DroppedSegment[];
 }
 
+/** The settings with one more teaching rule (its id the next free one). */
+export function withDropRule(settings: WireSettings, rule: Omit<DropRule, 'id'>): WireSettings {
+  return { ...settings, drops: [...settings.drops, { id: Math.max(0, ...settings.drops.map((r) => r.id)) + 1, ...rule }] };
+}
+
 export const settingsFile = (names: LabNames): string => join(names.stateDir, 'wire-settings.json');
 export const countersFile = (names: LabNames): string => join(names.stateDir, 'wire-counters.json');
 
