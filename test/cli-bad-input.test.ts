@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
 import { sockfdCommand as cliPath, startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { listeningPort, run, runCli, startCli } from './helpers/twins.js';
-import { freePort, removeDir, scratchDir } from './transfer-helpers.js';
+import { removeDir, scratchDir } from './helpers/transfer.js';
+import { freePort } from './helpers/loopback.js';
 
 /** No stack trace, no Node-internal error text. */
 function expectClean(output: { stdout: string; stderr: string }): void {

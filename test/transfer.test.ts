@@ -12,7 +12,9 @@ import { cProgram } from '../tools/c-programs.js';
 import { getrlimit, setrlimit } from '../lib/process.js';
 import { RLIMIT_FSIZE } from '../lib/constants.js';
 import type { TransferFormat } from '../lib/transfer/protocol.js';
-import { childrenOf, eventually, finished, randomFile, removeDir, scratchDir, sha256, tempFilesIn, type Finished } from './transfer-helpers.js';
+import { finished, randomFile, removeDir, scratchDir, sha256, tempFilesIn, type Finished } from './helpers/transfer.js';
+import { until } from '../tools/until.js';
+import { childPids } from '../lib/procfs.js';
 
 function runSockfd(args: string[], timeoutMs = 30_000): Promise<Finished> {
   return finished(spawn(process.execPath, [sockfdCommand, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
@@ -262,7 +264,7 @@ describe('concurrent uploads', () => {
     try {
       const contents = Array.from({ length: 20 }, (_, i) => randomFile(root, `c${i}.bin`, 256 * 1024 + i));
       let mostChildren = 0; // zombies included: a child counts until the server reaps it
-      const sampler = setInterval(() => (mostChildren = Math.max(mostChildren, childrenOf(server.pid).length)), 5);
+      const sampler = setInterval(() => (mostChildren = Math.max(mostChildren, childPids(server.pid).length)), 5);
       const runs = await Promise.all(
         contents.map((content, i) =>
           finished(spawn(demo11, ['127.0.0.1', String(server.port), `c${i}.bin`, String(content.length)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }), 60_000),
@@ -272,9 +274,9 @@ describe('concurrent uploads', () => {
       expect(mostChildren).toBeLessThanOrEqual(4);
       for (const run of runs) expect(run.code, run.stdout + run.stderr).toBe(0);
       contents.forEach((content, i) => expect(readFileSync(join(dir, `c${i}.bin`)).equals(content)).toBe(true));
-      await eventually(() => (childrenOf(server.pid).length === 0 ? true : undefined), 10_000, 'every child reaped');
+      await until(() => (childPids(server.pid).length === 0 ? true : undefined), 'every child reaped', 10_000);
       const stored = (): number => server.log.filter((line) => / stored$/.test(line)).length;
-      await eventually(() => (stored() >= 20 ? true : undefined), 10_000, '20 log lines');
+      await until(() => (stored() >= 20 ? true : undefined), '20 log lines', 10_000);
       expect(stored()).toBe(20);
       expect(tempFilesIn(dir)).toEqual([]);
     } finally {

@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, UsageError } from '../command.js';
-import { listFds } from '../../lib/procfs.js';
+import { childPids, listFds } from '../../lib/procfs.js';
 import { Running, listeningPort, startCli, until, type Finished, type StartOptions } from '../../tools/processes.js';
+import { classGirl, clientLines, girl } from '../../tools/tutorial-text.js';
 
 interface Check {
   ok: boolean;
@@ -32,8 +33,6 @@ export function noColor(env: NodeJS.ProcessEnv = process.env): boolean {
 const ansi = { bold: '\x1b[1m', dim: '\x1b[2m', cyan: '\x1b[36m', green: '\x1b[32m', red: '\x1b[31m', reset: '\x1b[0m' };
 const MAX_SHOWN_LINES = 14;
 
-const girl = (n: number): string => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
-const classGirl = (n: number): string => `这是第${n}个超级女生，编号${n}。`;
 const outputLines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
 
 /** Shared state of one tour: output, checks, the processes it started, its scratch directory. */
@@ -82,6 +81,11 @@ class Tour {
     for (const line of shown) this.say(`    ${line}`);
   }
 
+  /** A measurement shown to the reader, not a check: it cannot fail the tour. */
+  report(text: string): void {
+    this.say(this.paint('cyan', `  → ${text}`));
+  }
+
   check(ok: boolean, text: string): boolean {
     this.checks.push({ ok, text });
     this.say(ok ? this.paint('green', `  ✓ ${text}`) : this.paint('red', `  ✗ ${text}`));
@@ -116,14 +120,6 @@ function tcpStates(pid: number): string[] {
   return listFds(pid)
     .flatMap((entry) => (entry.socket && entry.socket.protocol !== 'unix' ? [entry.socket.state] : []))
     .sort();
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 function readlinkOr(path: string): string {
@@ -199,7 +195,7 @@ const steps: Step[] = [
       const served = await server.end();
       tour.say(tour.paint('dim', '  (the server printed)'));
       tour.show(served.stdout);
-      tour.check(outputLines(client.stdout).join('\n') === [1, 2, 3].flatMap((n) => [`发送：${girl(n)}`, '接收：ok']).join('\n'), 'three rounds, 发送：/接收：ok');
+      tour.check(outputLines(client.stdout).join('\n') === clientLines(3, girl).join('\n'), 'three rounds, 发送：/接收：ok');
       tour.check(outputLines(served.stdout).at(-1) === 'iret=0' && served.stdout.startsWith('客户端已连接。\n'), 'the server: 客户端已连接。 ... iret=0');
     },
   },
@@ -240,8 +236,8 @@ const steps: Step[] = [
       const server = tour.start(['demo', 'fork-server', '0'], { detached: true, background: true });
       const port = await listeningPort(server.pid);
       const clients = [1, 2, 3].map(() => tour.start(['demo', 'class-client', '127.0.0.1', String(port)], { background: true }));
-      await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childrenOf(server.pid).length === 3, 'three children');
-      const children = childrenOf(server.pid);
+      await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childPids(server.pid).length === 3, 'three children');
+      const children = childPids(server.pid);
       tour.say(tour.paint('dim', `  (parent ${server.pid}, children ${children.join(', ')})`));
       await tour.run(['fds', String(server.pid)], { only: /^pid |^ +FD | tcp / });
       await tour.run(['fds', String(children[0])], { only: /^pid |^ +FD | tcp / });
@@ -286,7 +282,7 @@ const steps: Step[] = [
     title: "listen()'s backlog and the accept queue",
     why: 'A server that never accept()s, listen(fd, 3), and eight clients: backlog+1 = 4 complete the\nhandshake and wait in the accept queue (ESTABLISHED). This kernel (Linux >= 4.10) drops the\nothers\' SYNs while the queue is full, so they wait in SYN_SENT; the tutorial\'s 3.10 kernel\nkept them half-open in SYN_RECV.',
     async run(tour) {
-      const result = await tour.run(['demo', 'backlog', '0', '--hold-ms', '0', '--settle-ms', '300'], { maxLines: 20 });
+      const result = await tour.run(['demo', 'backlog', '0', '--hold-ms', '0'], { maxLines: 20 });
       tour.check(result.stdout.includes('服务端：ESTABLISHED 4个'), 'the server side has backlog+1 = 4 ESTABLISHED connections');
       const leftOut = (result.stdout.match(/ (SYN_SENT|SYN_RECV)$/gm) ?? []).length;
       tour.check(leftOut === 4, `the other 4 are not established (${leftOut} in SYN_SENT/SYN_RECV)`);
@@ -323,9 +319,12 @@ const steps: Step[] = [
     async run(tour) {
       const result = await tour.run(['demo', 'nagle', '--rounds', '10']);
       const medians = [...result.stdout.matchAll(/中位数 (\d+\.\d+) ms/g)].map((m) => Number(m[1]));
+      tour.check(result.code === 0 && medians.length === 2, 'both modes ran and were measured');
+      // Timing is what this step shows, not what it checks (speed belongs to `sockfd bench nagle`):
+      // report what this machine measured against what the tutorial describes.
       const [nagle = NaN, noDelay = NaN] = medians;
-      tour.check(nagle >= 20, `Nagle on: a median of ${nagle} ms per request, the delayed-ACK stall`);
-      tour.check(noDelay * 4 < nagle, `TCP_NODELAY: ${noDelay} ms, the stall is gone`);
+      tour.report(`measured here: Nagle on, a median of ${nagle} ms per request (the tutorial: ~40 ms, the delayed ACK)`);
+      tour.report(`measured here: TCP_NODELAY, a median of ${noDelay} ms per request (no stall)`);
     },
   },
 ];
