@@ -11,19 +11,14 @@ import * as posix from '../lib/posix.js';
 import { ReplyCode, encodeExtendedHeader, encodeTutorialHeader } from '../lib/transfer/protocol.js';
 import { sockfdCommand, startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { run } from './helpers/twins.js';
-import {
-  childrenOf,
-  connectLoopback,
-  eventually,
-  finished,
-  parseReply,
-  readExactly,
-  readUntilClosed,
-  removeDir,
-  scratchDir,
-  sendAll,
-  tempFilesIn,
-} from './transfer-helpers.js';
+import { finished, parseReply, readUntilClosed, removeDir, scratchDir, tempFilesIn } from './helpers/transfer.js';
+import { connectLoopback } from './helpers/loopback.js';
+import { recvExactly, sendAll as sendAllBounded } from '../lib/io.js';
+import { childPids as childrenOf } from '../lib/procfs.js';
+import { until } from '../tools/until.js';
+
+const readExactly = (fd: number, n: number): Buffer => recvExactly(fd, n, { idleTimeout: 10_000 });
+const sendAll = (fd: number, data: Uint8Array): void => void sendAllBounded(fd, data, { flags: posix.MSG_NOSIGNAL, idleTimeout: 10_000 });
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -97,7 +92,7 @@ describe('stopping recv-files', () => {
     const srv = await server({ dir, graceMs: 30_000 });
     const content = randomBytes(2_000_000);
     const fd = startUpload(srv.port, 'kept.bin', content, 500_000);
-    await eventually(() => (tempFilesIn(dir).length === 1 ? true : undefined), 10_000, 'the temporary file');
+    await until(() => (tempFilesIn(dir).length === 1 ? true : undefined), 'the temporary file', 10_000);
     srv.kill('SIGTERM');
     await srv.waitForLine(/^recv-files: SIGTERM: stopping: no new connections; 1 upload in progress may finish within 30000 ms \(a second SIGTERM or SIGINT drops it at once\)$/);
     expect(refused(srv.port)).toBe(true);
@@ -116,7 +111,7 @@ describe('stopping recv-files', () => {
     const srv = await server({ dir, graceMs: 600_000 });
     const content = randomBytes(1_000_000);
     const fd = startUpload(srv.port, 'old.bin', content, 100_000);
-    await eventually(() => (tempFilesIn(dir).length === 1 ? true : undefined), 10_000, 'the temporary file');
+    await until(() => (tempFilesIn(dir).length === 1 ? true : undefined), 'the temporary file', 10_000);
     const child = childrenOf(srv.pid)[0]!;
     srv.kill('SIGTERM');
     await srv.waitForLine(/SIGTERM: stopping: .* 1 upload in progress may finish within 600000 ms/);
@@ -137,7 +132,7 @@ describe('stopping recv-files', () => {
     const srv = await server({ dir, graceMs: 300 });
     const content = randomBytes(1_000_000);
     const fds = ['a.bin', 'b.bin'].map((name) => startUpload(srv.port, name, content, 10_000));
-    await eventually(() => (tempFilesIn(dir).length === 2 ? true : undefined), 10_000, 'two temporary files');
+    await until(() => (tempFilesIn(dir).length === 2 ? true : undefined), 'two temporary files', 10_000);
     const exit = await srv.stop('SIGTERM');
     expect(exit.code).toBe(0);
     for (const fd of fds) expect(parseReply(readUntilClosed(fd).data)?.code).toBe(ReplyCode.SHUTTING_DOWN);
@@ -151,7 +146,7 @@ describe('stopping recv-files', () => {
     const srv = await server({ dir, graceMs: 5_000 });
     const fd = socket(connectLoopback(srv.port));
     sendAll(fd, encodeExtendedHeader('never.bin', 10).subarray(0, 10)); // part of a header
-    await eventually(() => (srv.log.length >= 1 ? true : undefined));
+    await until(() => (srv.log.length >= 1 ? true : undefined), 'the condition', 10_000);
     const exit = await srv.stop('SIGTERM');
     expect(exit.code).toBe(0);
     expect(readUntilClosed(fd).closed).toBe(true);
@@ -164,14 +159,14 @@ describe('temporary files left by a SIGKILL', () => {
     const { root, dir } = scratch('stale');
     const first = await startFileServer({ dir });
     const fd = startUpload(first.port, 'killed.bin', randomBytes(1_000_000), 50_000);
-    const [temp] = await eventually(() => (tempFilesIn(dir).length === 1 ? tempFilesIn(dir) : undefined), 10_000, 'the temporary file');
+    const [temp] = await until(() => (tempFilesIn(dir).length === 1 ? tempFilesIn(dir) : undefined), 'the temporary file', 10_000);
     const children = childrenOf(first.pid);
     expect(children).toHaveLength(1);
     // The whole server at once, as the OOM killer or `kill -9 -PGID` does: nobody cleans up.
     for (const pid of [...children, first.pid]) process.kill(pid, 'SIGKILL');
     await first.exited;
     posix.close(fd);
-    await eventually(() => (alive(children[0]!) ? undefined : true), 10_000, 'the child gone');
+    await until(() => (alive(children[0]!) ? undefined : true), 'the child gone', 10_000);
     expect(tempFilesIn(dir)).toEqual([temp]);
     // Files that are not its own stay: a live writer's, names of another shape, a symbolic link, a directory.
     const live = `.sockfd-upload-${process.pid}-0123456789ab.part`;
@@ -214,7 +209,7 @@ describe('slow and idle clients against a good upload', () => {
     const { root, dir } = scratch('idle');
     const srv = await server({ dir, maxChildren: 4 });
     const idle = Array.from({ length: 200 }, () => socket(connectLoopback(srv.port)));
-    await eventually(() => (srv.log.length > 0 ? true : undefined)); // listening
+    await until(() => (srv.log.length > 0 ? true : undefined), 'the condition', 10_000); // listening
     expect(childrenOf(srv.pid)).toEqual([]);
     const good = await goodUpload(srv.port, root, 'good.bin');
     expect(good.code, good.stderr).toBe(0);
@@ -233,7 +228,7 @@ describe('slow and idle clients against a good upload', () => {
     const idle = Array.from({ length: 20 }, () => socket(connectLoopback(srv.port)));
     const stop = trickle([...slowContent, ...slowHeader], 500);
     cleanups.push(stop);
-    await eventually(() => (childrenOf(srv.pid).length === 4 ? true : undefined), 10_000, 'four children');
+    await until(() => (childrenOf(srv.pid).length === 4 ? true : undefined), 'four children', 10_000);
     const good = await goodUpload(srv.port, root, 'good.bin');
     stop();
     expect(good.code, good.stderr).toBe(0);
@@ -250,7 +245,7 @@ describe('slow and idle clients against a good upload', () => {
     const { dir } = scratch('busy');
     const srv = await server({ dir, maxChildren: 1, slotWaitMs: 500 });
     const holder = startUpload(srv.port, 'holder.bin', Buffer.alloc(1_000_000), 1);
-    await eventually(() => (childrenOf(srv.pid).length === 1 ? true : undefined), 10_000, 'the slot taken');
+    await until(() => (childrenOf(srv.pid).length === 1 ? true : undefined), 'the slot taken', 10_000);
     const fd = socket(connectLoopback(srv.port));
     sendAll(fd, encodeExtendedHeader('waiting.bin', 10));
     const reply = parseReply(readUntilClosed(fd, 10_000).data);
@@ -268,7 +263,7 @@ describe('the directory is worked on by its fd', () => {
     const srv = await server({ dir });
     const content = randomBytes(500_000);
     const fd = startUpload(srv.port, 'swapped.bin', content, 100_000);
-    await eventually(() => (tempFilesIn(dir).length === 1 ? true : undefined), 10_000, 'the temporary file');
+    await until(() => (tempFilesIn(dir).length === 1 ? true : undefined), 'the temporary file', 10_000);
     renameSync(dir, join(root, 'moved'));
     symlinkSync(elsewhere, dir);
     expect(finishUpload(fd, content, 100_000)?.code).toBe(ReplyCode.OK);
@@ -300,10 +295,10 @@ describe('recv-files --json', () => {
     const output = finished(child, 30_000);
     let text = '';
     child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    const listening = await eventually(() => {
+    const listening = await until(() => {
       const first = text.split('\n')[0];
       return first && text.includes('\n') ? (JSON.parse(first) as { event: string; port: number }) : undefined;
-    });
+    }, 'the condition', 10_000);
     expect(listening.event).toBe('listening');
     expect((await goodUpload(listening.port, root, 'j.bin')).code).toBe(0);
     const tutorial = socket(connectLoopback(listening.port));

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sockfdCommand } from '../tools/background-server.js';
-import { eventually, finished } from './transfer-helpers.js';
+import { finished } from './helpers/transfer.js';
+import { until } from '../tools/until.js';
 
 /** Pids of live processes whose environment holds `marker` (zombies have none to read: they are dead). */
 function processesWith(marker: string): number[] {
@@ -45,7 +46,7 @@ async function interruptTour(waitFor: RegExp, signal: 'SIGINT' | 'SIGTERM', toGr
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // Something the tour started runs when the signal comes.
-    await eventually(() => (processesWith(marker).some((pid) => pid !== tour.pid) ? true : undefined), 10_000, 'a process of the tour');
+    await until(() => (processesWith(marker).some((pid) => pid !== tour.pid) ? true : undefined), 'a process of the tour', 10_000);
     if (toGroup) process.kill(-tour.pid!, signal);
     else tour.kill(signal);
     const result = await done;
@@ -53,7 +54,7 @@ async function interruptTour(waitFor: RegExp, signal: 'SIGINT' | 'SIGTERM', toGr
     expect(result.stderr).toMatch(new RegExp(`^sockfd tour: ${signal}: stopped \\d+ running process(es)? of the tour and removed `, 'm'));
     expect(result.stderr).not.toMatch(/^ {4}at /m);
     // SIGKILLed, each one: the last of them may still be on its way out when the tour exits (bounded).
-    await eventually(() => (processesWith(marker).length === 0 ? true : undefined), 5_000, `no process of the tour left: ${processesWith(marker).join(' ')}`);
+    await until(() => (processesWith(marker).length === 0 ? true : undefined), `no process of the tour left: ${processesWith(marker).join(' ')}`, 5_000);
     expect(readdirSync(scratch)).toEqual([]); // the tour's own directory is gone
   } finally {
     try {

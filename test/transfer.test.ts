@@ -326,7 +326,7 @@ describe('Ctrl+C during send-file on a terminal', () => {
       const result = finished(tty, 30_000);
       let output = '';
       tty.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      await eventually(() => (/big\.bin +\[[=> ]+\] +\d+%/.test(output) ? true : undefined), 15_000, 'the progress bar');
+      await until(() => /big\.bin +\[[=> ]+\] +\d+%/.test(output), 'the progress bar', 15_000);
       tty.stdin!.write('\x03');
       const { code } = await result;
       expect(code, output).toBe(130);
