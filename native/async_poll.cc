@@ -404,7 +404,7 @@ Napi::Value TryRecv(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recv");
   int flags = ArgFlags(info, 2) | MSG_DONTWAIT;
-  return Count(info.Env(), Attempt(info.Env(), fd, "recv", [&] { return ::recv(fd, buffer.data(), buffer.length, flags); }));
+  return Count(info.Env(), Attempt(info.Env(), fd, "recv", [&] { return ::recv(fd, buffer.Acquire("recv"), buffer.length, flags); }));
 }
 
 // trySend(fd, data, flags?, offset?, length?) -> bytes | -EAGAIN. MSG_NOSIGNAL:
@@ -413,7 +413,7 @@ Napi::Value TrySend(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 3);
   int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
-  return Count(info.Env(), Attempt(info.Env(), fd, "send", [&] { return ::send(fd, data.data(), data.length, flags); }));
+  return Count(info.Env(), Attempt(info.Env(), fd, "send", [&] { return ::send(fd, data.Acquire("send"), data.length, flags); }));
 }
 
 // tryRecvfrom(fd, buffer, flags?, offset?, length?) -> { bytes, address } | -EAGAIN
@@ -425,7 +425,7 @@ Napi::Value TryRecvFrom(const Napi::CallbackInfo& info) {
   SockAddr peer;
   ssize_t n = Attempt(env, fd, "recvfrom", [&] {
     peer.length = sizeof peer.storage;
-    return ::recvfrom(fd, buffer.data(), buffer.length, flags, peer.get(), &peer.length);
+    return ::recvfrom(fd, buffer.Acquire("recvfrom"), buffer.length, flags, peer.get(), &peer.length);
   });
   if (n < 0) return Count(env, n);
   Napi::Object result = Napi::Object::New(env);
@@ -441,7 +441,7 @@ Napi::Value TrySendTo(const Napi::CallbackInfo& info) {
   int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
   SockAddr address = ArgSockAddr(info, 3);
   return Count(info.Env(), Attempt(info.Env(), fd, "sendto", [&] {
-    return ::sendto(fd, data.data(), data.length, flags, address.get(), address.length);
+    return ::sendto(fd, data.Acquire("sendto"), data.length, flags, address.get(), address.length);
   }));
 }
 
