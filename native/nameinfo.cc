@@ -7,26 +7,11 @@
 #include <vector>
 
 #include "common.h"
+#include "name_lookup.h"
 #include "sockaddr.h"
 
 namespace sockfd {
 namespace {
-
-// An EAI_* failure: `getnameinfo: Name or service not known`, code 'EAI_NONAME'.
-[[noreturn]] void ThrowGai(Napi::Env env, const char* syscall, int rc) {
-  if (rc == EAI_SYSTEM) ThrowErrno(env, syscall, errno);
-  const char* code = "EAI_UNKNOWN";
-  switch (rc) {
-#define N(x) case x: code = #x; break;
-    N(EAI_AGAIN) N(EAI_BADFLAGS) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_MEMORY) N(EAI_NONAME) N(EAI_OVERFLOW)
-#undef N
-  }
-  Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": " + gai_strerror(rc));
-  error.Value().Set("code", code);
-  error.Value().Set("errno", rc);
-  error.Value().Set("syscall", syscall);
-  throw error;
-}
 
 // getnameinfo(address, flags?) -> { host, service }
 Napi::Value GetNameInfo(const Napi::CallbackInfo& info) {
@@ -61,30 +46,14 @@ Napi::Value GetHostByAddr(const Napi::CallbackInfo& info) {
     scratch.resize(scratch.size() * 4);
   }
   if (result == nullptr) return env.Null();
-  Napi::Object host = Napi::Object::New(env);
-  host.Set("h_name", entry.h_name ? entry.h_name : "");
-  Napi::Array aliases = Napi::Array::New(env);
-  for (uint32_t i = 0; entry.h_aliases && entry.h_aliases[i]; ++i) aliases.Set(i, entry.h_aliases[i]);
-  host.Set("h_aliases", aliases);
-  host.Set("h_addrtype", entry.h_addrtype);
-  host.Set("h_length", entry.h_length);
-  Napi::Array addresses = Napi::Array::New(env);
-  char address[INET6_ADDRSTRLEN];
-  for (uint32_t i = 0; entry.h_addr_list && entry.h_addr_list[i]; ++i) {
-    inet_ntop(entry.h_addrtype, entry.h_addr_list[i], address, sizeof address);
-    addresses.Set(i, address);
-  }
-  host.Set("h_addr_list", addresses);
-  return host;
+  return FromHostEnt(env, entry);
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getnameinfo", Napi::Function::New(env, GetNameInfo, "getnameinfo"));
   exports.Set("gethostbyaddr", Napi::Function::New(env, GetHostByAddr, "gethostbyaddr"));
   Napi::Object constants = ConstantsObject(env, exports);
-#define C(name) constants.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
-  C(NI_NUMERICHOST); C(NI_NUMERICSERV); C(NI_NOFQDN); C(NI_NAMEREQD); C(NI_DGRAM); C(NI_MAXHOST); C(NI_MAXSERV);
-#undef C
+  SOCKFD_CONSTANT(NI_NUMERICHOST); SOCKFD_CONSTANT(NI_NUMERICSERV); SOCKFD_CONSTANT(NI_NOFQDN); SOCKFD_CONSTANT(NI_NAMEREQD); SOCKFD_CONSTANT(NI_DGRAM); SOCKFD_CONSTANT(NI_MAXHOST); SOCKFD_CONSTANT(NI_MAXSERV);
 }
 
 }  // namespace

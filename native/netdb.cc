@@ -10,9 +10,49 @@
 #include <vector>
 
 #include "common.h"
+#include "name_lookup.h"
 #include "sockaddr.h"
 
 namespace sockfd {
+namespace {
+const char* GaiName(int code) {
+#define N(x) case x: return #x;
+  switch (code) {
+    N(EAI_AGAIN) N(EAI_BADFLAGS) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_MEMORY) N(EAI_NONAME)
+    N(EAI_SERVICE) N(EAI_SOCKTYPE) N(EAI_SYSTEM) N(EAI_OVERFLOW) N(EAI_NODATA) N(EAI_ADDRFAMILY)
+    default: return "EAI_UNKNOWN";
+  }
+#undef N
+}
+}  // namespace
+
+Napi::Value FromHostEnt(Napi::Env env, const hostent& entry) {
+  Napi::Object host = Napi::Object::New(env);
+  host.Set("h_name", entry.h_name ? entry.h_name : "");
+  Napi::Array aliases = Napi::Array::New(env);
+  for (uint32_t i = 0; entry.h_aliases && entry.h_aliases[i]; ++i) aliases.Set(i, entry.h_aliases[i]);
+  host.Set("h_aliases", aliases);
+  host.Set("h_addrtype", entry.h_addrtype);
+  host.Set("h_length", entry.h_length);
+  Napi::Array addresses = Napi::Array::New(env);
+  char text[INET6_ADDRSTRLEN];
+  for (uint32_t i = 0; entry.h_addr_list && entry.h_addr_list[i]; ++i) {
+    inet_ntop(entry.h_addrtype, entry.h_addr_list[i], text, sizeof text);
+    addresses.Set(i, text);
+  }
+  host.Set("h_addr_list", addresses);
+  return host;
+}
+
+void ThrowGai(Napi::Env env, const char* syscall, int rc) {
+  if (rc == EAI_SYSTEM) ThrowErrno(env, syscall, errno);
+  Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": " + gai_strerror(rc));
+  error.Value().Set("code", GaiName(rc));
+  error.Value().Set("errno", rc);
+  error.Value().Set("syscall", syscall);
+  throw error;
+}
+
 namespace {
 
 Napi::Value Unsigned(Napi::Env env, uint32_t value) { return Napi::Number::New(env, static_cast<double>(value)); }
@@ -98,32 +138,9 @@ Napi::Value GetHostByName(const Napi::CallbackInfo& info) {
     scratch.resize(scratch.size() * 4);
   }
   if (result == nullptr) return env.Null();
-  Napi::Object host = Napi::Object::New(env);
-  host.Set("h_name", entry.h_name ? entry.h_name : "");
-  Napi::Array aliases = Napi::Array::New(env);
-  for (uint32_t i = 0; entry.h_aliases && entry.h_aliases[i]; ++i) aliases.Set(i, entry.h_aliases[i]);
-  host.Set("h_aliases", aliases);
-  host.Set("h_addrtype", entry.h_addrtype);
-  host.Set("h_length", entry.h_length);
-  Napi::Array addresses = Napi::Array::New(env);
-  char text[INET6_ADDRSTRLEN];
-  for (uint32_t i = 0; entry.h_addr_list && entry.h_addr_list[i]; ++i) {
-    inet_ntop(entry.h_addrtype, entry.h_addr_list[i], text, sizeof text);
-    addresses.Set(i, text);
-  }
-  host.Set("h_addr_list", addresses);
-  return host;
+  return FromHostEnt(env, entry);
 }
 
-const char* GaiName(int code) {
-#define N(x) case x: return #x;
-  switch (code) {
-    N(EAI_AGAIN) N(EAI_BADFLAGS) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_MEMORY) N(EAI_NONAME)
-    N(EAI_SERVICE) N(EAI_SOCKTYPE) N(EAI_SYSTEM) N(EAI_OVERFLOW) N(EAI_NODATA) N(EAI_ADDRFAMILY)
-    default: return "EAI_UNKNOWN";
-  }
-#undef N
-}
 
 int HintField(Napi::Env env, Napi::Object hints, const char* key) {
   return static_cast<int>(FieldInt(env, hints, "hints", key, 0, INT32_MAX, 0));
@@ -159,14 +176,7 @@ Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
   addrinfo* head = nullptr;
   int rc = getaddrinfo(hasNode ? node.c_str() : nullptr, hasService ? service.c_str() : nullptr, &hints, &head);
   AddrInfoList list(rc == 0 ? head : nullptr);
-  if (rc != 0) {
-    if (rc == EAI_SYSTEM) ThrowErrno(env, "getaddrinfo", errno);
-    Napi::Error error = Napi::Error::New(env, std::string("getaddrinfo: ") + gai_strerror(rc));
-    error.Value().Set("code", GaiName(rc));
-    error.Value().Set("errno", rc);
-    error.Value().Set("syscall", "getaddrinfo");
-    throw error;
-  }
+  if (rc != 0) ThrowGai(env, "getaddrinfo", rc);
   Napi::Array results = Napi::Array::New(env);
   uint32_t i = 0;
   for (addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
@@ -196,11 +206,9 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gethostbyname", Napi::Function::New(env, GetHostByName, "gethostbyname"));
   exports.Set("getaddrinfo", Napi::Function::New(env, GetAddrInfo, "getaddrinfo"));
   Napi::Object constants = ConstantsObject(env, exports);
-#define C(name) constants.Set(#name, Napi::Number::New(env, name))
-  C(AI_PASSIVE); C(AI_CANONNAME); C(AI_NUMERICHOST); C(AI_NUMERICSERV); C(AI_ADDRCONFIG); C(AI_V4MAPPED); C(AI_ALL);
-  C(EAI_AGAIN); C(EAI_BADFLAGS); C(EAI_FAIL); C(EAI_FAMILY); C(EAI_MEMORY); C(EAI_NONAME); C(EAI_SERVICE);
-  C(EAI_SOCKTYPE); C(EAI_SYSTEM); C(EAI_OVERFLOW);
-#undef C
+  SOCKFD_CONSTANT(AI_PASSIVE); SOCKFD_CONSTANT(AI_CANONNAME); SOCKFD_CONSTANT(AI_NUMERICHOST); SOCKFD_CONSTANT(AI_NUMERICSERV); SOCKFD_CONSTANT(AI_ADDRCONFIG); SOCKFD_CONSTANT(AI_V4MAPPED); SOCKFD_CONSTANT(AI_ALL);
+  SOCKFD_CONSTANT(EAI_AGAIN); SOCKFD_CONSTANT(EAI_BADFLAGS); SOCKFD_CONSTANT(EAI_FAIL); SOCKFD_CONSTANT(EAI_FAMILY); SOCKFD_CONSTANT(EAI_MEMORY); SOCKFD_CONSTANT(EAI_NONAME); SOCKFD_CONSTANT(EAI_SERVICE);
+  SOCKFD_CONSTANT(EAI_SOCKTYPE); SOCKFD_CONSTANT(EAI_SYSTEM); SOCKFD_CONSTANT(EAI_OVERFLOW);
 }
 
 }  // namespace
