@@ -80,3 +80,25 @@ describe('sockfd tour stops everything it started on a signal', () => {
     await interruptTour(/^ {2}\$ sockfd demo file-server 0 \S+ &$/m, 'SIGINT', false);
   }, 150_000);
 });
+
+describe('sockfd bench stops the peers it started on a signal', () => {
+  it('SIGTERM to sockfd bench alone while a benchmark runs: its servers and clients are gone, exit 143', async () => {
+    const marker = `SOCKFD_BENCH_SIGNAL_TEST=${process.pid}-${Date.now()}`;
+    const [key, value] = marker.split('=') as [string, string];
+    const bench = spawn(process.execPath, [sockfdCommand, 'bench', 'throughput', 'pingpong', '--quick'], {
+      env: { ...process.env, [key]: value },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const done = finished(bench, 120_000);
+    try {
+      await until(() => processesWith(marker).some((pid) => pid !== bench.pid), 'a peer of the benchmark', 60_000, 20);
+      bench.kill('SIGTERM');
+      const result = await done;
+      expect(result.code, result.stderr).toBe(143);
+      expect(result.stderr).toMatch(/sockfd bench: SIGTERM: stopped \d+ process(es)? of the benchmark\n$/);
+      await until(() => processesWith(marker).length === 0, `no peer left: ${processesWith(marker).join(' ')}`, 5_000);
+    } finally {
+      for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
+    }
+  }, 150_000);
+});
