@@ -10,6 +10,7 @@ import { type Command, UsageError } from '../command.js';
 import { childPids, listFds } from '../../lib/procfs.js';
 import { Running, listeningPort, startCli, until, type Finished, type StartOptions } from '../../tools/processes.js';
 import { classGirl, clientLines, girl } from '../../tools/tutorial-text.js';
+import { labChapter } from '../../tools/lab/tour-chapter.js';
 
 interface Check {
   ok: boolean;
@@ -332,6 +333,7 @@ export const command: Command = {
         }
         tour.say();
       }
+      await labChapter(tour); // the two machines (sockfd lab); skipped, saying why, where no lab can be made
     } finally {
       tour.cleanUp();
     }
