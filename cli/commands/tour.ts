@@ -381,7 +381,10 @@ export const command: Command = {
         if (outcome !== null) tour.check(false, `the step failed: ${(outcome as Error).message.split('\n')[0]}`);
         tour.say();
       }
-      await labChapter(tour); // the two machines (sockfd lab); skipped, saying why, where no lab can be made
+      // The two machines (sockfd lab); skipped, saying why, where no lab can be made. On a signal
+      // the chapter's scenario gets it too and removes the lab it made.
+      const labOutcome = await Promise.race([labChapter(tour).then(() => null), interrupted.then((signal) => ({ signal }))]);
+      if (labOutcome !== null) await stop(labOutcome.signal);
     } finally {
       await tour.cleanUp();
       process.off('SIGINT', onInt);

@@ -39,7 +39,17 @@ export async function labChapter(tour: TourOutput): Promise<void> {
   }
   for (const scenario of ['handshake', 'close']) {
     tour.say(tour.paint('dim', `  $ sockfd lab scenario ${scenario}`));
-    const done = await new Running(process.execPath, [cliPath, 'lab', 'scenario', scenario]).end(60_000);
+    const running = new Running(process.execPath, [cliPath, 'lab', 'scenario', scenario]);
+    // A signal to the tour alone reaches the scenario too, which then removes the lab it made.
+    const forward = (signal: NodeJS.Signals) => (): void => void running.stop(signal);
+    const handlers = (['SIGINT', 'SIGTERM'] as const).map((signal) => [signal, forward(signal)] as const);
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    let done;
+    try {
+      done = await running.end(60_000);
+    } finally {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    }
     if (done.code !== 0 && /needs root|refused|unshare/.test(done.stderr) && !/[✓✗]/.test(done.stdout)) {
       tour.say(`  skipped: ${done.stderr.trim().replace(/^sockfd lab: /, '')}`);
       break;
