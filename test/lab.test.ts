@@ -137,7 +137,7 @@ describe.runIf(isRoot)('sockfd lab (root)', () => {
         return Number(values!.split(/\s+/)[index]);
       };
       const errorsBefore = udpReceiveBufferErrors();
-      const receiver = onHost(names, '132', 'python3', ['-c', 'import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", 6107)); s.settimeout(1.0)\nn=0\nprint("ready", flush=True)\ntry:\n  while True:\n    s.recv(100); n+=1\nexcept socket.timeout: pass\nprint(n)']);
+      const receiver = onHost(names, '132', 'python3', ['-c', 'import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", 6107)); s.settimeout(20.0)\nn=0\nprint("ready", flush=True)\ntry:\n  while True:\n    s.recv(100); n+=1; s.settimeout(1.0)\nexcept socket.timeout: pass\nprint(n)']);
       await receiver.waitFor(/ready/);
       onHostSync(names, '133', 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(2000):\n  s.sendto(b"%d" % i, ("192.168.28.132", 6107))\n  if i % 20 == 0: time.sleep(0.002)']);
       const received = Number((await receiver.end(20_000)).stdout.trim().split('\n').at(-1));
