@@ -1,5 +1,6 @@
 // Byte order and address text: htons/htonl/ntohs/ntohl, inet_addr,
-// inet_aton, inet_ntoa, inet_pton, inet_ntop, gethostbyname, getaddrinfo.
+// inet_aton, inet_ntoa, inet_pton, inet_ntop, gethostbyname, gethostbyaddr,
+// getaddrinfo, getnameinfo.
 // The real C library functions, so results are this host's.
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -10,49 +11,9 @@
 #include <vector>
 
 #include "common.h"
-#include "name_lookup.h"
 #include "sockaddr.h"
 
 namespace sockfd {
-namespace {
-const char* GaiName(int code) {
-#define N(x) case x: return #x;
-  switch (code) {
-    N(EAI_AGAIN) N(EAI_BADFLAGS) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_MEMORY) N(EAI_NONAME)
-    N(EAI_SERVICE) N(EAI_SOCKTYPE) N(EAI_SYSTEM) N(EAI_OVERFLOW) N(EAI_NODATA) N(EAI_ADDRFAMILY)
-    default: return "EAI_UNKNOWN";
-  }
-#undef N
-}
-}  // namespace
-
-Napi::Value FromHostEnt(Napi::Env env, const hostent& entry) {
-  Napi::Object host = Napi::Object::New(env);
-  host.Set("h_name", entry.h_name ? entry.h_name : "");
-  Napi::Array aliases = Napi::Array::New(env);
-  for (uint32_t i = 0; entry.h_aliases && entry.h_aliases[i]; ++i) aliases.Set(i, entry.h_aliases[i]);
-  host.Set("h_aliases", aliases);
-  host.Set("h_addrtype", entry.h_addrtype);
-  host.Set("h_length", entry.h_length);
-  Napi::Array addresses = Napi::Array::New(env);
-  char text[INET6_ADDRSTRLEN];
-  for (uint32_t i = 0; entry.h_addr_list && entry.h_addr_list[i]; ++i) {
-    inet_ntop(entry.h_addrtype, entry.h_addr_list[i], text, sizeof text);
-    addresses.Set(i, text);
-  }
-  host.Set("h_addr_list", addresses);
-  return host;
-}
-
-void ThrowGai(Napi::Env env, const char* syscall, int rc) {
-  if (rc == EAI_SYSTEM) ThrowErrno(env, syscall, errno);
-  Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": " + gai_strerror(rc));
-  error.Value().Set("code", GaiName(rc));
-  error.Value().Set("errno", rc);
-  error.Value().Set("syscall", syscall);
-  throw error;
-}
-
 namespace {
 
 Napi::Value Unsigned(Napi::Env env, uint32_t value) { return Napi::Number::New(env, static_cast<double>(value)); }
@@ -123,24 +84,103 @@ Napi::Value InetNtop(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), text);
 }
 
+// Runs a reentrant *_r lookup, growing the caller's scratch buffer on ERANGE
+// (bounded: 1 KiB x 4^7 = 16 MiB at most). The result points into the
+// caller's hostent and scratch, alive until it has been converted.
+template <typename Lookup>
+const hostent* WithScratch(std::vector<char>& scratch, Lookup&& lookup) {
+  scratch.assign(1024, 0);
+  hostent* result = nullptr;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (lookup(scratch, result) != ERANGE) break;
+    scratch.resize(scratch.size() * 4);
+  }
+  return result;
+}
+
+// A hostent as { h_name, h_aliases, h_addrtype, h_length, h_addr_list (as text) }, null for NULL.
+Napi::Value HostEntValue(Napi::Env env, const hostent* entry) {
+  if (entry == nullptr) return env.Null();
+  Napi::Object host = Napi::Object::New(env);
+  host.Set("h_name", entry->h_name ? entry->h_name : "");
+  Napi::Array aliases = Napi::Array::New(env);
+  for (uint32_t i = 0; entry->h_aliases && entry->h_aliases[i]; ++i) aliases.Set(i, entry->h_aliases[i]);
+  host.Set("h_aliases", aliases);
+  host.Set("h_addrtype", entry->h_addrtype);
+  host.Set("h_length", entry->h_length);
+  Napi::Array addresses = Napi::Array::New(env);
+  char text[INET6_ADDRSTRLEN];
+  for (uint32_t i = 0; entry->h_addr_list && entry->h_addr_list[i]; ++i) {
+    inet_ntop(entry->h_addrtype, entry->h_addr_list[i], text, sizeof text);
+    addresses.Set(i, text);
+  }
+  host.Set("h_addr_list", addresses);
+  return host;
+}
+
 // gethostbyname(name) -> { h_name, h_aliases, h_addrtype, h_length, h_addr_list } or null,
 // where h_addr_list holds the addresses as text. Uses the reentrant variant.
 Napi::Value GetHostByName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = ArgText(info, 0, "name");
   hostent entry{};
-  hostent* result = nullptr;
   int herr = 0;
-  std::vector<char> scratch(1024);
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    int rc = gethostbyname_r(name.c_str(), &entry, scratch.data(), scratch.size(), &result, &herr);
-    if (rc != ERANGE) break;
-    scratch.resize(scratch.size() * 4);
-  }
-  if (result == nullptr) return env.Null();
-  return FromHostEnt(env, entry);
+  std::vector<char> scratch;
+  return HostEntValue(env, WithScratch(scratch, [&](std::vector<char>& buffer, hostent*& result) {
+    return gethostbyname_r(name.c_str(), &entry, buffer.data(), buffer.size(), &result, &herr);
+  }));
 }
 
+// gethostbyaddr(address, af = AF_INET) -> hostent | null, the address given as text.
+Napi::Value GetHostByAddr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string text = ArgText(info, 0, "address");
+  int af = static_cast<int>(ArgIntOr(info, 1, "af", 0, INT32_MAX, AF_INET));
+  if (af != AF_INET && af != AF_INET6) ThrowErrno(env, "gethostbyaddr", EAFNOSUPPORT);
+  unsigned char raw[sizeof(in6_addr)];
+  if (inet_pton(af, text.c_str(), raw) != 1)
+    ThrowTypeError(env, "gethostbyaddr: address is not an IPv" + std::string(af == AF_INET ? "4" : "6") + " address: '" + text + "'");
+  hostent entry{};
+  int herr = 0;
+  std::vector<char> scratch;
+  return HostEntValue(env, WithScratch(scratch, [&](std::vector<char>& buffer, hostent*& result) {
+    return gethostbyaddr_r(raw, af == AF_INET ? 4 : 16, af, &entry, buffer.data(), buffer.size(), &result, &herr);
+  }));
+}
+
+const char* GaiName(int code) {
+#define N(x) case x: return #x;
+  switch (code) {
+    N(EAI_AGAIN) N(EAI_BADFLAGS) N(EAI_FAIL) N(EAI_FAMILY) N(EAI_MEMORY) N(EAI_NONAME)
+    N(EAI_SERVICE) N(EAI_SOCKTYPE) N(EAI_SYSTEM) N(EAI_OVERFLOW) N(EAI_NODATA) N(EAI_ADDRFAMILY)
+    default: return "EAI_UNKNOWN";
+  }
+#undef N
+}
+
+// An EAI_* failure: `getaddrinfo: Name or service not known`, code 'EAI_NONAME', errno the EAI value.
+[[noreturn]] void ThrowGai(Napi::Env env, const char* syscall, int rc) {
+  if (rc == EAI_SYSTEM) ThrowErrno(env, syscall, errno);
+  Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": " + gai_strerror(rc));
+  error.Value().Set("code", GaiName(rc));
+  error.Value().Set("errno", rc);
+  error.Value().Set("syscall", syscall);
+  throw error;
+}
+
+// getnameinfo(address, flags?) -> { host, service }
+Napi::Value GetNameInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SockAddr address = ArgSockAddr(info, 0);
+  int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  char host[NI_MAXHOST], service[NI_MAXSERV];
+  int rc = getnameinfo(address.get(), address.length, host, sizeof host, service, sizeof service, flags);
+  if (rc != 0) ThrowGai(env, "getnameinfo", rc);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("host", host);
+  result.Set("service", service);
+  return result;
+}
 
 int HintField(Napi::Env env, Napi::Object hints, const char* key) {
   return static_cast<int>(FieldInt(env, hints, "hints", key, 0, INT32_MAX, 0));
@@ -205,10 +245,13 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inet_ntop", Napi::Function::New(env, InetNtop, "inet_ntop"));
   exports.Set("gethostbyname", Napi::Function::New(env, GetHostByName, "gethostbyname"));
   exports.Set("getaddrinfo", Napi::Function::New(env, GetAddrInfo, "getaddrinfo"));
+  exports.Set("getnameinfo", Napi::Function::New(env, GetNameInfo, "getnameinfo"));
+  exports.Set("gethostbyaddr", Napi::Function::New(env, GetHostByAddr, "gethostbyaddr"));
   Napi::Object constants = ConstantsObject(env, exports);
   SOCKFD_CONSTANT(AI_PASSIVE); SOCKFD_CONSTANT(AI_CANONNAME); SOCKFD_CONSTANT(AI_NUMERICHOST); SOCKFD_CONSTANT(AI_NUMERICSERV); SOCKFD_CONSTANT(AI_ADDRCONFIG); SOCKFD_CONSTANT(AI_V4MAPPED); SOCKFD_CONSTANT(AI_ALL);
   SOCKFD_CONSTANT(EAI_AGAIN); SOCKFD_CONSTANT(EAI_BADFLAGS); SOCKFD_CONSTANT(EAI_FAIL); SOCKFD_CONSTANT(EAI_FAMILY); SOCKFD_CONSTANT(EAI_MEMORY); SOCKFD_CONSTANT(EAI_NONAME); SOCKFD_CONSTANT(EAI_SERVICE);
   SOCKFD_CONSTANT(EAI_SOCKTYPE); SOCKFD_CONSTANT(EAI_SYSTEM); SOCKFD_CONSTANT(EAI_OVERFLOW);
+  SOCKFD_CONSTANT(NI_NUMERICHOST); SOCKFD_CONSTANT(NI_NUMERICSERV); SOCKFD_CONSTANT(NI_NOFQDN); SOCKFD_CONSTANT(NI_NAMEREQD); SOCKFD_CONSTANT(NI_DGRAM); SOCKFD_CONSTANT(NI_MAXHOST); SOCKFD_CONSTANT(NI_MAXSERV);
 }
 
 }  // namespace
