@@ -65,7 +65,9 @@ Napi::Value OpenAt(const Napi::CallbackInfo& info) {
   std::string path = ArgPath(info, 1, "path");
   int flags = static_cast<int>(ArgIntOr(info, 2, "flags", INT32_MIN, INT32_MAX, O_RDONLY));
   mode_t mode = static_cast<mode_t>(ArgIntOr(info, 3, "mode", 0, 07777, 0666));
-  int fd = Blocking(info.Env(), "openat", [&] { return ::openat(dirfd, path.c_str(), flags, mode); });
+  // After signal handlers ran, the directory fd must still be the directory it was (Blocking's check).
+  auto call = [&] { return ::openat(dirfd, path.c_str(), flags, mode); };
+  int fd = dirfd >= 0 ? Blocking(info.Env(), "openat", {dirfd}, call) : Blocking(info.Env(), "openat", call);
   return Napi::Number::New(info.Env(), fd);
 }
 
@@ -131,7 +133,7 @@ Napi::Value Fstat(const Napi::CallbackInfo& info) {
 Napi::Value Fstatvfs(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   struct statvfs st {};
-  Blocking(info.Env(), "fstatvfs", [&] { return ::fstatvfs(fd, &st); });
+  Blocking(info.Env(), "fstatvfs", {fd}, [&] { return ::fstatvfs(fd, &st); });
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
   auto number = [&](const char* key, double value) { result.Set(key, Napi::Number::New(env, value)); };

@@ -117,6 +117,9 @@ describe('hostile input against recv-files', () => {
     ['.', Buffer.from('.')],
     ['..', Buffer.from('..')],
     ['a control character', Buffer.from('a\x01b')],
+    ['a right-to-left override', Buffer.from('invoice\u202Efdp.exe')],
+    ['a zero-width space', Buffer.from('keep\u200B.txt')],
+    ['a leading BOM', Buffer.from('\uFEFF..')],
   ];
 
   for (const [label, name] of badNames) {

@@ -4,7 +4,7 @@
 // kernel behaved as the tutorial says. Exit 0 only when every check held.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, UsageError } from '../command.js';
 import { childPids, listFds } from '../../lib/procfs.js';
@@ -23,6 +23,11 @@ interface Step {
   /** What to look for, before the commands run. */
   why: string;
   run(tour: Tour): Promise<void>;
+}
+
+/** NO_COLOR (no-color.org): set and not empty disables colour; set but empty does not. */
+export function noColor(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NO_COLOR !== undefined && env.NO_COLOR !== '';
 }
 
 const ansi = { bold: '\x1b[1m', dim: '\x1b[2m', cyan: '\x1b[36m', green: '\x1b[32m', red: '\x1b[31m', reset: '\x1b[0m' };
@@ -46,11 +51,16 @@ class Tour {
     process.stdout.write(text + '\n');
   }
 
-  /** Starts `sockfd args...` (shown as the user would type it). */
+  /**
+   * Starts `sockfd args...` (shown as the user would type it), always in a
+   * process group of its own (detached), so that the clean-up can stop it
+   * and every process it started with one kill(-pgid), whatever the signal
+   * or the terminal did.
+   */
   start(args: string[], options: StartOptions & { background?: boolean } = {}): Running {
     const { background, ...rest } = options;
     this.say(this.paint('dim', `  $ sockfd ${args.join(' ')}${background ? ' &' : ''}`));
-    const running = startCli(args, { cwd: this.dir, ...rest });
+    const running = startCli(args, { cwd: this.dir, ...rest, detached: true });
     this.#started.push(running);
     return running;
   }
@@ -82,10 +92,26 @@ class Tour {
     return ok;
   }
 
-  /** Stops what is still running (by pid) and removes the scratch directory. */
-  cleanUp(): void {
-    for (const running of this.#started) running.stop('SIGKILL');
+  /**
+   * Stops every process the tour started, with its children (SIGKILL to each
+   * one's process group), waits for them (bounded), removes the scratch
+   * directory. Returns how many were still running.
+   */
+  async cleanUp(): Promise<number> {
+    let stopped = 0;
+    for (const running of this.#started) {
+      const pid = running.child.pid;
+      if (pid === undefined) continue;
+      if (running.running) stopped++;
+      try {
+        process.kill(-pid, 'SIGKILL'); // the group: the twin and whatever it forked, even after the twin itself ended
+      } catch {
+        // no process of that group is left
+      }
+    }
+    await Promise.race([Promise.allSettled(this.#started.map((running) => running.finished)), pause(5_000)]);
     rmSync(this.dir, { recursive: true, force: true });
+    return stopped;
   }
 }
 
@@ -103,6 +129,8 @@ function readlinkOr(path: string): string {
     return '';
   }
 }
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -309,7 +337,10 @@ the classes, the fork server, a file transfer, the backlog, TIME_WAIT and
 SO_REUSEADDR, buffer sizes, Nagle. Each step explains what to look for, runs the
 twins (sockfd demo ...) and the tools (sockfd fds ...) as separate processes, and
 checks that the kernel did what the tutorial says. Colours on a terminal only
-(or --no-color, or NO_COLOR set). Exit status 0 when every check held, 1 otherwise.`;
+(not with --no-color, nor with NO_COLOR set to a non-empty value). Ctrl+C or
+SIGTERM at any moment stops every process the tour started and removes its
+scratch directory. Exit status 0 when every check held, 1 otherwise, 130/143
+when stopped by SIGINT/SIGTERM.`;
 
 export const command: Command = {
   name: 'tour',
@@ -318,22 +349,41 @@ export const command: Command = {
   async run(argv) {
     const unknown = argv.filter((arg) => arg !== '--no-color');
     if (unknown.length) throw new UsageError(`unknown argument '${unknown[0]}'`);
-    const color = process.stdout.isTTY === true && !argv.includes('--no-color') && process.env.NO_COLOR === undefined;
+    const color = process.stdout.isTTY === true && !argv.includes('--no-color') && !noColor();
     const tour = new Tour(color);
     const started = Date.now();
+    // Ctrl+C or SIGTERM at any moment: stop every process of the tour, remove its directory, exit 130/143.
+    let interrupt: (signal: 'SIGINT' | 'SIGTERM') => void = () => {};
+    const interrupted = new Promise<'SIGINT' | 'SIGTERM'>((resolve) => (interrupt = resolve));
+    const onInt = () => interrupt('SIGINT');
+    const onTerm = () => interrupt('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const stop = async (signal: 'SIGINT' | 'SIGTERM'): Promise<never> => {
+      const stopped = await tour.cleanUp();
+      process.stderr.write(`sockfd tour: ${signal}: stopped ${stopped} running process${stopped === 1 ? '' : 'es'} of the tour and removed ${tour.dir}\n`);
+      // Steps still waiting on timers of their own must not keep the process alive: leave now.
+      process.exit(128 + osConstants.signals[signal]);
+    };
     try {
       for (const [index, step] of steps.entries()) {
         tour.say(tour.paint('bold', tour.paint('cyan', `[${index + 1}/${steps.length}] ${step.section} — ${step.title}`)));
         for (const line of step.why.split('\n')) tour.say(`  ${line}`);
-        try {
-          await step.run(tour);
-        } catch (error) {
-          tour.check(false, `the step failed: ${(error as Error).message.split('\n')[0]}`);
-        }
+        const outcome = await Promise.race([
+          step.run(tour).then(
+            () => null,
+            (error: unknown) => error,
+          ),
+          interrupted.then((signal) => ({ signal })),
+        ]);
+        if (outcome !== null && typeof outcome === 'object' && 'signal' in outcome) await stop(outcome.signal as 'SIGINT' | 'SIGTERM');
+        if (outcome !== null) tour.check(false, `the step failed: ${(outcome as Error).message.split('\n')[0]}`);
         tour.say();
       }
     } finally {
-      tour.cleanUp();
+      await tour.cleanUp();
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
     }
     const failed = tour.checks.filter((check) => !check.ok);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -16,6 +16,9 @@ import { getSystemErrorMap } from 'node:util';
 import * as posix from '../posix.js';
 import { fstatat, fstatvfs, openat, renameat, unlinkat } from '../fs-at.js';
 import {
+  F_GETFL,
+  F_SETFL,
+  O_NONBLOCK,
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
   O_DIRECTORY,
@@ -541,6 +544,17 @@ function receiveInto(fd: number, dirFd: number, options: ReceiveOptions): Upload
     stopFd: options.stopFd,
   });
   const peer = peerOf(fd);
+  // Non-blocking for the upload (every wait is a bounded poll(), splice() included); the caller's flags come back after.
+  const flags = posix.fcntl(fd, F_GETFL);
+  if ((flags & O_NONBLOCK) === 0) posix.fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  try {
+    return receiveOn(upload, fd, peer, options);
+  } finally {
+    if ((flags & O_NONBLOCK) === 0) posix.fcntl(fd, F_SETFL, flags);
+  }
+}
+
+function receiveOn(upload: Upload, fd: number, peer: string, options: ReceiveOptions): UploadRecord {
   try {
     // The server may have raised SO_RCVLOWAT while it waited for the whole header: back to byte by byte.
     posix.setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, 1);

@@ -18,7 +18,7 @@
 // polls, and each child drops its upload (SHUTTING_DOWN, temporary file
 // removed). A child that has not ended 2 s later is killed and its
 // temporary file removed by the parent. Each upload's fate is one event.
-import { readdirSync, writeSync } from 'node:fs';
+import { readFileSync, readdirSync, writeSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as posix from '../posix.js';
 import { fstatat, unlinkat } from '../fs-at.js';
@@ -219,13 +219,18 @@ function sleepMs(ms: number): void {
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it does, someone else's). */
-function processExists(pid: number): boolean {
+/** Whether a process with this pid runs (EPERM: it does, someone else's; a zombie writes no more: it does not). */
+function processRuns(pid: number): boolean {
   try {
     kill(pid, 0);
-    return true;
   } catch (error) {
     return !isSyscallError(error, 'ESRCH');
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false; // gone in between
   }
 }
 
@@ -263,7 +268,7 @@ function removeTempFilesOf(dirFd: number, owner: (pid: number) => boolean): stri
 
 /** At start: the temporary files left by writers that no longer run (killed with SIGKILL, a crash), and only those. */
 export function removeStaleTempFiles(dirFd: number): string[] {
-  return removeTempFilesOf(dirFd, (pid) => pid !== process.pid && !processExists(pid));
+  return removeTempFilesOf(dirFd, (pid) => pid !== process.pid && !processRuns(pid));
 }
 
 /** A listening TCP socket for `options` (SO_REUSEADDR, SOCK_CLOEXEC, non-blocking). */
@@ -338,7 +343,7 @@ function serveChild(entry: Waiting, parentFds: number[], stop: StopPipe, dirFd: 
     const record = receiveUpload(entry.fd, {
       ...options,
       dirFd,
-      acceptedAt: entry.acceptedAt,
+      acceptedAt: performance.now(), // the header is complete: the time it waited for a slot is not the client's
       stopFd: stop.read,
       shouldStop: () => stopSignal !== 0,
       onHeader: options.events?.header?.bind(options.events),
@@ -453,6 +458,13 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
     const peekBuffer = Buffer.alloc(MAX_HEADER_SIZE);
     const accepting = (): boolean => options.maxConnections === undefined || connections < options.maxConnections;
 
+    // With SO_RCVLOWAT raised, poll() does not report every byte: look again before calling a client idle.
+    const madeProgress = (entry: Waiting): boolean => {
+      const before = entry.seen;
+      const state = peekHeader(entry, peekBuffer, false);
+      if (state === 'ready') entry.readyAt = performance.now();
+      return entry.seen > before || state === 'ready';
+    };
     const drop = (entry: Waiting, code: ReplyCodeName, reason: string): void => {
       waiting.splice(waiting.indexOf(entry), 1);
       turnAway(entry, code, reason);
@@ -487,8 +499,10 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
         if (entry.readyAt !== null) {
           if (now - entry.readyAt >= slotWaitMs)
             drop(entry, 'BUSY', `all ${maxChildren} upload slots stayed taken for ${slotWaitMs} ms; try again later`);
-        } else if (now - entry.progressAt >= idleMs) {
+        } else if (now - entry.progressAt >= idleMs && !madeProgress(entry)) {
           drop(entry, 'TIMEOUT', `the client sent nothing for ${idleMs} ms`);
+        } else if (entry.readyAt !== null) {
+          // complete after all: forked on the next turn
         } else if (now - entry.acceptedAt >= headerMs) {
           drop(entry, 'TIMEOUT', `the whole header did not arrive within ${headerMs} ms`);
         }
