@@ -477,26 +477,32 @@ export class Socket implements Disposable {
     }
   }
 
+  /** sendmsg() without blocking the loop (options: control, flags, address, signal, timeout). */
   async sendmsgAsync(buffers: DataBuffers, options?: msgAsync.SendMsgOptions): Promise<number> {
     return msgAsync.sendmsgAsync(this.#live('sendmsg'), buffers, options);
   }
 
+  /** recvmsg() without blocking the loop (options: controlLength, flags, signal, timeout). */
   async recvmsgAsync(buffers: Buffers, options?: msgAsync.RecvMsgOptions): Promise<ReceivedMessage> {
     return msgAsync.recvmsgAsync(this.#live('recvmsg'), buffers, options);
   }
 
+  /** sendFds() without blocking the loop. */
   async sendFdsAsync(data: DataBuffers, fds: ReadonlyArray<number | Socket>, options?: Omit<msgAsync.SendMsgOptions, 'control'>): Promise<number> {
     return msgAsync.sendFdsAsync(this.#live('sendmsg'), data, fds.map(fdOf), options);
   }
 
+  /** recvFds() without blocking the loop; the fds are close-on-exec unless flags say otherwise. */
   async recvFdsAsync(buffer: Buffers, maxFds: number, options?: Omit<msgAsync.RecvMsgOptions, 'controlLength'>): Promise<ReceivedFds> {
     return msgAsync.recvFdsAsync(this.#live('recvmsg'), buffer, maxFds, options);
   }
 
+  /** sendmmsg() without blocking the loop: how many messages went (at least 1). */
   async sendmmsgAsync(messages: readonly OutgoingMessage[], options?: Omit<msgAsync.SendMsgOptions, 'control' | 'address'>): Promise<number> {
     return msgAsync.sendmmsgAsync(this.#live('sendmmsg'), messages, options);
   }
 
+  /** recvmmsg() without blocking the loop: the datagrams that are there (at least 1). */
   async recvmmsgAsync(buffers: readonly Buffers[], options?: msgAsync.RecvMsgOptions): Promise<ReceivedMessage[]> {
     return msgAsync.recvmmsgAsync(this.#live('recvmmsg'), buffers, options);
   }
