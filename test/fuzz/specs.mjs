@@ -170,6 +170,7 @@ export function makeSpecs(w) {
     ip_mreqn: { args: (ctx) => [w.object({ multiaddr: w.maybe(() => '239.1.2.3'), address: w.maybe(() => '127.0.0.1'), ifindex: w.maybe(() => r.pick([0, 1, 'lo'])) }, ctx)] },
     ip_mreq_source: { args: (ctx) => [w.object({ multiaddr: w.maybe(() => '232.1.2.3'), interface: w.maybe(() => '127.0.0.1'), sourceaddr: w.maybe(() => '127.0.0.1') }, ctx)] },
     ipv6_mreq: { args: (ctx) => [w.object({ multiaddr: w.maybe(() => 'ff02::1'), ifindex: w.maybe(() => r.pick([0, 1, 'lo'])) }, ctx)] },
+    packet_mreq: { args: (ctx) => [w.object({ ifindex: w.maybe(() => r.pick([1, 'lo', 0])), type: w.maybe(() => r.int(4)), address: w.maybe(() => r.pick(['aa:bb:cc:dd:ee:ff', w.buffer(ctx), undefined])) }, ctx)] },
     if_nametoindex: { args: () => [w.maybe(() => r.pick(['lo', 'no-such-if', '', 'x'.repeat(20)]))] },
     if_indextoname: { args: () => [w.maybe(() => r.pick([1, 0, 2 ** 31 - 1]))] },
     if_nameindex: { args: () => [] },
