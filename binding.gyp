@@ -1,21 +1,35 @@
 {
+  # Two addons:
+  #  sockfd       the N-API core (native/*.cc). ABI-stable: one build serves
+  #               every Node version (prebuilds/linux-x64/sockfd.napi.node).
+  #  sockfd_node  what needs node.h/V8 (native/node/*.cc): fork's worker
+  #               parking, V8 fast calls. Built per Node ABI
+  #               (NODE_MODULE_VERSION), loaded lazily by lib/native.ts
+  #               (nodeAddon()). node-gyp-build takes the first .node file of
+  #               build/Release in name order: sockfd.node sorts before
+  #               sockfd_node.node (test/package-loader.test.ts checks it).
+  "target_defaults": {
+    "defines": ["_GNU_SOURCE"],
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+    "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+  },
   "targets": [
     {
       "target_name": "sockfd",
-      "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).sort().map(f => 'native/' + f).join(' ')\")"
-      ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
-      "defines": [
-        "NAPI_VERSION=8",
-        "NAPI_CPP_EXCEPTIONS",
-        "_GNU_SOURCE"
-      ],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "sources": [
+        "<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).sort().map(f => 'native/' + f).join(' ')\")"
+      ]
+    },
+    {
+      "target_name": "sockfd_node",
+      "sources": [
+        "<!@(node -p \"require('fs').readdirSync('native/node').filter(f => f.endsWith('.cc')).sort().map(f => 'native/node/' + f).join(' ')\")"
+      ]
     }
   ]
 }

@@ -8,9 +8,13 @@ import { MSG_NOSIGNAL, POLLIN, POLLOUT } from '../constants.js';
 /** The peer sent (or accepted) nothing for longer than the idle timeout. */
 export class IdleTimeoutError extends Error {
   override name = 'IdleTimeoutError';
+  /** Always 'ETIMEDOUT'. */
   readonly code = 'ETIMEDOUT';
+  /** An Error saying what was awaited and for how long. */
   constructor(
+    /** What was awaited (the header, content, the reply...). */
     readonly waitingFor: string,
+    /** The idle timeout that ran out, in ms. */
     readonly timeoutMs: number,
   ) {
     super(`${waitingFor}: nothing happened for ${timeoutMs} ms`);

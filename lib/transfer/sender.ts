@@ -35,12 +35,14 @@ import {
   type TransferFormat,
 } from './protocol.js';
 
+/** sendFile() gives up after 30 s without progress or answer. */
 export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /** Hashed and sent in blocks of 1 MiB: the block is still in cache when sendfile takes it. */
 const BLOCK_SIZE = 1 << 20;
 /** How long a failed send waits for the server's reason. */
 const REASON_WAIT_MS = 1000;
 
+/** Options of sendFile() and uploadFile(). */
 export interface SendOptions {
   /** 'extended' (default: 64-bit size, SHA-256, reasons) or 'tutorial' (demo12's struct, files < 2 GiB). */
   format?: TransferFormat;
@@ -52,6 +54,7 @@ export interface SendOptions {
   onProgress?: (sent: number, total: number) => void;
 }
 
+/** What sendFile() sent and what the server confirmed. */
 export interface SendResult {
   name: string;
   size: number;
@@ -64,8 +67,11 @@ export interface SendResult {
 /** The server refused or failed the upload; `code` is its reply code name, `reason` its words. */
 export class UploadRefusedError extends Error {
   override name = 'UploadRefusedError';
+  /** An Error of `code` and `reason`. */
   constructor(
+    /** The server's reply code name (BAD_NAME, TOO_LARGE, STORAGE_ERROR...). */
     readonly code: string,
+    /** The server's reason in words. */
     readonly reason: string,
   ) {
     super(`the server ${outcomeOfCode(code) === 'failed' ? 'failed to store' : 'refused'} the file: ${code}: ${reason}`);
@@ -233,9 +239,13 @@ export function sendFileOnSocket(fd: number, path: string, options: SendOptions 
   }
 }
 
+/** Options of uploadFile(): where to connect, which file, and the SendOptions. */
 export interface UploadOptions extends SendOptions {
+  /** The server's host name or IP. */
   host: string;
+  /** The server's port. */
   port: number;
+  /** The file to upload. */
   path: string;
 }
 

@@ -29,6 +29,7 @@ import type { AddressInput, SockAddr } from '../sockaddr.js';
 import { TEMP_PREFIX } from './protocol.js';
 import { receiveUpload, type AnnouncedHeader, type ReceiveOptions, type UploadRecord } from './receiver.js';
 
+/** Uploads served at once by default, one child process each. */
 export const DEFAULT_MAX_CHILDREN = 64;
 /** How long children get to finish after SIGTERM before SIGKILL. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
@@ -53,6 +54,7 @@ export interface ServerEvents {
   stopping?(signal: number): void;
 }
 
+/** Options of serveFiles(): the listener, the children, and the ReceiveOptions each child uses. */
 export interface ServeOptions extends Omit<ReceiveOptions, 'shouldStop' | 'onHeader'> {
   /** Port to listen on; 0 picks a free one (see events.listening). */
   port: number;
@@ -60,8 +62,11 @@ export interface ServeOptions extends Omit<ReceiveOptions, 'shouldStop' | 'onHea
   bind?: AddressInput;
   /** At most this many uploads at once; further connections wait in the backlog (default 64). */
   maxChildren?: number;
+  /** listen() backlog (default 128). */
   backlog?: number;
+  /** How long children get to finish after SIGTERM before SIGKILL (default 5 s). */
   stopGraceMs?: number;
+  /** Callbacks for what happens (listening, each connection and upload, children dying, stopping). */
   events?: ServerEvents;
   /** Stop after this many connections (tests, benchmarks); default: serve until a signal. */
   maxConnections?: number;
