@@ -9,8 +9,8 @@ import { isSyscallError } from '../lib/errors.js';
 import { DEFAULT_SEND_TIMEOUT_MS } from '../lib/transfer/sender.js';
 import { recvFullWithin, retryOnEagain, sendAllWithin, waitReady } from '../lib/transfer/deadline-io.js';
 import { TUTORIAL_HEADER_SIZE, TUTORIAL_NAME_FIELD, TUTORIAL_OK } from '../lib/transfer/protocol.js';
-import type { Demo } from './demo.js';
-import { C_FAILURE, STRERROR_SUCCESS, atoi, commandOf, perror, perrorText, portArgument, print, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { C_FAILURE, STRERROR_SUCCESS, atoi, commandOf, perror, perrorText, portArgument, print, twinHelp } from './support/tutorial-io.js';
 
 function usageLines(name: string): string {
   const command = commandOf(name);

@@ -118,6 +118,27 @@ export interface AddrInfoHints {
   flags?: number;
 }
 
+/** One entry of if_nameindex(). */
+export interface InterfaceName {
+  index: number;
+  name: string;
+}
+
+/**
+ * One entry of getifaddrs(3): an interface and one of its addresses (AF_PACKET
+ * for the link layer, AF_INET, AF_INET6). `flags` are IFF_*; `broadcast` is set
+ * with IFF_BROADCAST, `destination` (the peer) with IFF_POINTOPOINT.
+ */
+export interface IfAddr {
+  name: string;
+  index: number;
+  flags: number;
+  address: SockAddr | null;
+  netmask: SockAddr | null;
+  broadcast: SockAddr | null;
+  destination: SockAddr | null;
+}
+
 interface PosixBinding {
   socket(domain: number, type: number, protocol?: number): number;
   socketpair(domain: number, type: number, protocol?: number): [number, number];
@@ -158,6 +179,11 @@ interface PosixBinding {
   inet_ntop(af: number, src: BinaryData): string;
   gethostbyname(name: string): HostEnt | null;
   getaddrinfo(node: string | null, service?: string | number | null, hints?: AddrInfoHints): AddrInfo[];
+  if_nametoindex(ifname: string): number;
+  if_indextoname(ifindex: number): string;
+  if_nameindex(): InterfaceName[];
+  getifaddrs(): IfAddr[];
+  gethostname(): string;
 }
 
 const native = binding as unknown as PosixBinding;
@@ -265,3 +291,15 @@ export const gethostbyname: (name: string) => HostEnt | null = native.gethostbyn
 /** getaddrinfo(3); throws with code 'EAI_NONAME' etc. Blocks on DNS. */
 export const getaddrinfo: (node: string | null, service?: string | number | null, hints?: AddrInfoHints) => AddrInfo[] =
   native.getaddrinfo;
+
+// ---- interfaces -------------------------------------------------------------------
+/** if_nametoindex(3); throws `if_nametoindex(eth9): No such device` where C returns 0. */
+export const if_nametoindex: (ifname: string) => number = native.if_nametoindex;
+/** if_indextoname(3); throws ENXIO where C returns NULL. */
+export const if_indextoname: (ifindex: number) => string = native.if_indextoname;
+/** if_nameindex(3): every interface, `{ index, name }`. */
+export const if_nameindex: () => InterfaceName[] = native.if_nameindex;
+/** getifaddrs(3): one entry per interface address, link layer (AF_PACKET) included. */
+export const getifaddrs: () => IfAddr[] = native.getifaddrs;
+/** gethostname(2) */
+export const gethostname: () => string = native.gethostname;

@@ -5,5 +5,4 @@ export { IdleTimeoutError } from './deadline-io.js';
 export * from './receiver.js';
 export * from './sender.js';
 export * from './server.js';
-export * from './background-server.js';
 export { formatBytes, formatDuration, formatRate, parseSize } from './units.js';
