@@ -4,7 +4,8 @@
 // bin/node and include/node), installed once per checkout under
 // node_modules/.cache/sockfd-nodes/ (a fresh clone downloads them again).
 //
-//   node scripts/prebuild-nodes.mjs 22      prints the directory of Node 22 (bin/, include/node/)
+//   node scripts/prebuild-nodes.mjs 22       prints the directory of Node 22 (bin/, include/node/)
+//   node scripts/prebuild-nodes.mjs --json   every tested Node: [{ major, node, nodedir, version, abi }]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,10 +52,18 @@ function runningNodeDir() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const major = Number(process.argv[2]);
-  if (!testedMajors.includes(major)) {
-    console.error(`usage: node scripts/prebuild-nodes.mjs <${testedMajors.join('|')}>`);
-    process.exit(2);
+  if (process.argv[2] === '--json') {
+    // Every tested Node, fetched when missing: [{ major, node, nodedir, version, abi }].
+    const nodes = testedMajors.map((major) => nodeFor(major));
+    for (const target of nodes)
+      target.abi = Number(execFileSync(target.node, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).trim());
+    console.log(JSON.stringify(nodes));
+  } else {
+    const major = Number(process.argv[2]);
+    if (!testedMajors.includes(major)) {
+      console.error(`usage: node scripts/prebuild-nodes.mjs <${testedMajors.join('|')}|--json>`);
+      process.exit(2);
+    }
+    console.log(dirname(dirname(nodeFor(major).node)));
   }
-  console.log(dirname(dirname(nodeFor(major).node)));
 }

@@ -7,9 +7,17 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, s
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFor, testedMajors } from '../../scripts/prebuild-nodes.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
+// The tested Nodes (scripts/prebuild-nodes.mjs: this one, the others from the npm registry).
+const nodes = JSON.parse(execFileSync(process.execPath, [join(root, 'scripts/prebuild-nodes.mjs'), '--json'], { encoding: 'utf8' })) as {
+  major: number;
+  node: string;
+  version: string;
+  abi: number;
+}[];
+const testedMajors = nodes.map((n) => n.major);
+const nodeFor = (major: number) => nodes.find((n) => n.major === major)!;
 const work = mkdtempSync(join(tmpdir(), 'sockfd-pack-'));
 const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
 const compilers = ['cc', 'gcc', 'g++', 'c++', 'clang', 'make', 'python3'];
@@ -107,10 +115,7 @@ describe('the tarball', () => {
       'prebuilds/linux-x64/sockfd.napi.node',
     ];
     expect(packedFiles).toEqual(expect.arrayContaining(needed));
-    for (const major of testedMajors) {
-      const abi = execFileSync(nodeFor(major).node, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).trim();
-      expect(packedFiles).toContain(`prebuilds/linux-x64/sockfd_node/node.abi${abi}.node`);
-    }
+    for (const { abi } of nodes) expect(packedFiles).toContain(`prebuilds/linux-x64/sockfd_node/node.abi${abi}.node`);
     expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((f) => f.startsWith('test/') || f.startsWith('build/'))).toEqual([]);
   });
@@ -189,7 +194,7 @@ describe.each(testedMajors)('installed from the tarball on Node %i', (major) => 
 
   it('fork() with a per-ABI build for another Node throws a clear Error; nothing aborts, the rest works', () => {
     const other = testedMajors.find((m) => m !== major)!;
-    const otherAbi = execFileSync(nodeFor(other).node, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).trim();
+    const otherAbi = nodeFor(other).abi;
     // A stale build/Release from another Node, as after switching Node versions without `npm rebuild`.
     const stale = join(sockfd(), 'build', 'Release', 'sockfd_node.node');
     mkdirSync(dirname(stale), { recursive: true });
