@@ -111,7 +111,7 @@ function unavailable(feature: string, reasons: string[]): NodeAddonUnavailableEr
   return new NodeAddonUnavailableError(lines.join('\n'));
 }
 
-let loadedNodeAddon: NodeAddon | undefined;
+let loadedNodeAddon: { addon: NodeAddon; path: string } | undefined;
 let nodeAddonFailure: string[] | undefined;
 
 /**
@@ -120,6 +120,15 @@ let nodeAddonFailure: string[] | undefined;
  * A failed attempt is remembered: the files do not change while we run.
  */
 export function nodeAddon(feature: string): NodeAddon {
+  return loadNodeAddon(feature).addon;
+}
+
+/** The file nodeAddon() loaded (the core's fork() finds the worker parking in it). */
+export function nodeAddonPath(feature: string): string {
+  return loadNodeAddon(feature).path;
+}
+
+function loadNodeAddon(feature: string): { addon: NodeAddon; path: string } {
   if (loadedNodeAddon !== undefined) return loadedNodeAddon;
   if (nodeAddonFailure === undefined) {
     const reasons: string[] = [];
@@ -134,8 +143,8 @@ export function nodeAddon(feature: string): NodeAddon {
           reasons.push(`${path} is built for ${describeAbi(String(addon.builtFor?.nodeModuleVersion))}`);
           continue;
         }
-        loadedNodeAddon = addon;
-        return addon;
+        loadedNodeAddon = { addon, path: require.resolve(path) };
+        return loadedNodeAddon;
       } catch (error) {
         reasons.push(whyNotLoaded(path, error));
       }

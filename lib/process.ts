@@ -8,7 +8,7 @@
 import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { binding } from './native.js';
+import { binding, nodeAddonPath } from './native.js';
 
 /** What waitpid() reports about one child. */
 export interface WaitStatus {
@@ -48,7 +48,8 @@ export type SignalDisposition = SignalHandler | 'ignore' | 'default';
 export type PreviousDisposition = SignalDisposition | 'foreign';
 
 interface ProcessBinding {
-  fork(): number;
+  /** `addonPath`: the loaded per-ABI addon, whose worker parking fork() uses (native/node/fork_parking.h). */
+  fork(addonPath: string): number;
   watchLoopEnd(beforeExit: () => void, exit: () => void): void;
   getpid(): number;
   getppid(): number;
@@ -174,16 +175,21 @@ function becomeChild(): void {
 }
 
 /**
- * fork(2): the child's pid in the parent, 0 in the child. Safe in Node 20
- * without flags (V8's worker threads are parked around the fork). Only the
+ * fork(2): the child's pid in the parent, 0 in the child. Safe in Node 20,
+ * 22 and 24 without flags (V8's worker threads are parked around the fork,
+ * by the per-Node addon sockfd_node: where no build of it matches this Node,
+ * fork() throws an Error saying to run `npm rebuild sockfd`). Only the
  * main thread may fork. In the child: timers, promises, fs, dns and net
  * work; a thread-pool request the parent had in flight never completes;
  * process.pid is the child's own; every exit ends in _exit(2) after the
  * 'exit' handlers ran; stdout and stderr are blocking (in both processes).
  */
 export function fork(): number {
+  // Parking V8's workers needs the per-ABI addon: without a build for this
+  // Node, fork() throws (NodeAddonUnavailableError) before anything changed.
+  const addonPath = nodeAddonPath('fork()');
   makeStdioBlocking();
-  const pid = forkWhenWorkersPark();
+  const pid = forkWhenWorkersPark(addonPath);
   if (pid === 0) becomeChild();
   return pid;
 }
@@ -192,10 +198,10 @@ const forkAttempts = 3;
 
 // Between attempts control returns to JS, where V8 can serve what a busy
 // worker waits for (a GC it requested from the main thread, say).
-function forkWhenWorkersPark(): number {
+function forkWhenWorkersPark(addonPath: string): number {
   for (let attempt = 1; ; attempt++) {
     try {
-      return native.fork();
+      return native.fork(addonPath);
     } catch (error) {
       if (attempt === forkAttempts || (error as { code?: unknown }).code !== 'ERR_FORK_WORKERS_BUSY') throw error;
     }

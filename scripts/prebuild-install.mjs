@@ -33,6 +33,17 @@ function coreLoads() {
   }
 }
 
+// The prebuilt sockfd_node for this ABI exists and loads here (a C++ library
+// older than the build machine's would refuse it).
+function perAbiPrebuildLoads() {
+  if (!existsSync(perAbiPrebuild)) return false;
+  try {
+    return String(require(perAbiPrebuild).builtFor.nodeModuleVersion) === abi;
+  } catch {
+    return false;
+  }
+}
+
 function nodeGypBuild() {
   // npm runs scripts with its own node-gyp at hand (npm_config_node_gyp).
   const nodeGyp = process.env.npm_config_node_gyp;
@@ -43,12 +54,12 @@ function nodeGypBuild() {
 
 const checkout = existsSync(join(root, '.git'));
 const fromSource = checkout || process.env.npm_config_build_from_source === 'true';
-const prebuildsFit = !fromSource && coreLoads() && existsSync(perAbiPrebuild);
+const prebuildsFit = !fromSource && coreLoads() && perAbiPrebuildLoads();
 
 if (prebuildsFit) {
   say(`using the prebuilt binaries for ${process.platform}-${process.arch}, Node ${process.version} (no compiler needed)`);
 } else {
-  if (!fromSource) say(`no prebuilt sockfd_node for Node ${process.version} (NODE_MODULE_VERSION ${abi}): building from source`);
+  if (!fromSource) say(`no prebuilt binaries that load on Node ${process.version} (NODE_MODULE_VERSION ${abi}) here: building from source`);
   if (!nodeGypBuild()) {
     if (fromSource || !coreLoads()) process.exit(1);
     say(

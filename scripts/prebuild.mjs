@@ -8,7 +8,8 @@
 // Built from a copy of binding.gyp and native/ in a temporary directory, so the
 // checkout's build/ is left alone; stripped. The check runs each Node on the
 // core and on every per-ABI build: the matching one must load and report its
-// ABI, every other one must fail with an Error (never abort the process).
+// ABI and fork() through it, every other one must fail with an Error (never
+// abort the process).
 // `npm pack` runs this (prepack); CI runs `npm pack` in test/package.test.ts.
 //
 //   node scripts/prebuild.mjs           build and check
@@ -94,6 +95,12 @@ sockfd.close(fd);
 let result;
 try { result = { loaded: require(perAbi).builtFor.nodeModuleVersion }; }
 catch (error) { result = { error: String(error.message).split('\\n')[0] }; }
+if (result.loaded !== undefined) {
+  // The core's fork() with this addon's worker parking: the child exits 7.
+  const pid = sockfd.fork(perAbi);
+  if (pid === 0) sockfd._exit(7);
+  result.forkExit = sockfd.waitpid(pid, 0).exitCode;
+}
 console.log(JSON.stringify({ abi: Number(process.versions.modules), socket: fd >= 0, ...result }));
 `;
 
@@ -116,8 +123,9 @@ function check() {
       const matches = file === `node.abi${abi}.node`;
       if (!result.socket) failures.push(`${what}: the core's socket() failed`);
       else if (matches && result.loaded !== Number(abi)) failures.push(`${what}: did not load (${result.error})`);
+      else if (matches && result.forkExit !== 7) failures.push(`${what}: fork() child exited ${result.forkExit}`);
       else if (!matches && result.error === undefined) failures.push(`${what}: loaded a build for another ABI`);
-      else log(`ok  ${what}: ${matches ? 'loads' : `refused (${result.error.slice(0, 90)}...)`}`);
+      else log(`ok  ${what}: ${matches ? 'loads, fork() works' : `refused (${result.error.slice(0, 90)}...)`}`);
     }
   }
   if (failures.length > 0) {

@@ -3,7 +3,8 @@
 // once all are parked in it (waiting on our own condition variable, not V8's)
 // the core forks, and the parent releases them. Node's platform is reachable
 // only through node.h, whose layout changes with every Node major: hence this
-// per-ABI addon. Exported as `forkParking`, the table of fork_parking.h.
+// per-ABI addon. The core finds the table of fork_parking.h through the C
+// symbol sockfd_fork_parking_v1 of this library, once Node loaded it.
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -93,12 +94,9 @@ const sockfd::ForkParking table = {
     sockfd::kForkParkingMagic, sockfd::kForkParkingVersion, Park, Release, Abandon,
 };
 
-void Init(v8::Local<v8::Object> exports, v8::Local<v8::Context> context) {
-  v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::String> key = v8::String::NewFromUtf8Literal(isolate, "forkParking");
-  exports->Set(context, key, v8::External::New(isolate, const_cast<sockfd::ForkParking*>(&table))).Check();
-}
-
 }  // namespace
-SOCKFD_NODE_REGISTER(fork_parking, Init);
 }  // namespace sockfd_node
+
+extern "C" __attribute__((visibility("default"))) const sockfd::ForkParking* sockfd_fork_parking_v1() {
+  return &sockfd_node::table;
+}

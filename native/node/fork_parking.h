@@ -1,8 +1,11 @@
 // The contract between the per-ABI addon (native/node/fork_parking.cc, which
 // can reach Node's V8 platform) and the N-API core's fork() (native/fork.cc,
-// which cannot). sockfd_node exports this table as `forkParking`, an External;
-// lib/process.ts passes it to the core's fork(). Plain C types only: both
-// addons include this file, and only this one, from each other's side.
+// which cannot). lib/process.ts passes the core the path of the sockfd_node
+// that Node loaded (after Node's own ABI check); the core looks the library up
+// among the loaded ones (dlopen RTLD_NOLOAD: never loads anything) and calls
+// its kForkParkingSymbol for this table. No pointer ever travels through JS.
+// Plain C types only: both addons include this file, and only this one, from
+// each other's side.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +30,8 @@ struct ForkParking {
   void (*abandon)() noexcept;
 };
 
+// extern "C" const ForkParking* sockfd_fork_parking_v1(void) in sockfd_node.
+constexpr const char* kForkParkingSymbol = "sockfd_fork_parking_v1";
 constexpr std::uint32_t kForkParkingMagic = 0x70666b73;  // "skfp"
 constexpr std::uint32_t kForkParkingVersion = 1;
 
