@@ -5,9 +5,9 @@
   #  sockfd_node  what needs node.h/V8 (native/node/*.cc): fork's worker
   #               parking, V8 fast calls. Built per Node ABI
   #               (NODE_MODULE_VERSION), loaded lazily by lib/native.ts
-  #               (nodeAddon()). node-gyp-build takes the first .node file of
-  #               build/Release in name order: sockfd.node sorts before
-  #               sockfd_node.node (test/package-loader.test.ts checks it).
+  #               (nodeAddon()). Its file is build/Release/sockfd_node.node-abi,
+  #               not *.node: node-gyp-build loads the first *.node file of
+  #               build/Release as the core, and must never find this one.
   "target_defaults": {
     "defines": ["_GNU_SOURCE"],
     "cflags!": ["-fno-exceptions"],
@@ -27,6 +27,8 @@
     },
     {
       "target_name": "sockfd_node",
+      # After node-gyp's addon.gypi, whose target_conditions set "node".
+      "target_conditions": [["_type=='loadable_module'", {"product_extension": "node-abi"}]],
       "sources": [
         "<!@(node -p \"require('fs').readdirSync('native/node').filter(f => f.endsWith('.cc')).sort().map(f => 'native/node/' + f).join(' ')\")"
       ]

@@ -11,7 +11,7 @@
 // missing or mismatched build costs that feature alone, with an Error that says
 // which Node it needs and how to build it, never an abort.
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,8 +61,15 @@ function describeAbi(abi: string | number): string {
 /** The directory of the per-ABI prebuilds: prebuilds/<platform>-<arch>/sockfd_node/node.abi<N>.node. */
 export const nodeAddonPrebuildDir: string = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'sockfd_node');
 
-/** The local build of sockfd_node (`npm rebuild` / node-gyp writes it). */
-export const nodeAddonBuildPath: string = join(packageRoot, 'build', 'Release', 'sockfd_node.node');
+/** The local build of sockfd_node (`npm rebuild` / node-gyp writes it; not *.node, see binding.gyp). */
+export const nodeAddonBuildPath: string = join(packageRoot, 'build', 'Release', 'sockfd_node.node-abi');
+
+// process.dlopen, as require() does for *.node: it takes any file name.
+function loadAddonFile(path: string): NodeAddon {
+  const module = { exports: {} as NodeAddon };
+  process.dlopen(module, path);
+  return module.exports;
+}
 
 function nodeAddonCandidates(): string[] {
   if (process.env.SOCKFD_NODE_ADDON) return [process.env.SOCKFD_NODE_ADDON];
@@ -138,12 +145,12 @@ function loadNodeAddon(feature: string): { addon: NodeAddon; path: string } {
         continue;
       }
       try {
-        const addon = require(path) as NodeAddon;
+        const addon = loadAddonFile(path);
         if (String(addon.builtFor?.nodeModuleVersion) !== process.versions.modules) {
           reasons.push(`${path} is built for ${describeAbi(String(addon.builtFor?.nodeModuleVersion))}`);
           continue;
         }
-        loadedNodeAddon = { addon, path: require.resolve(path) };
+        loadedNodeAddon = { addon, path: realpathSync(path) };
         return loadedNodeAddon;
       } catch (error) {
         reasons.push(whyNotLoaded(path, error));

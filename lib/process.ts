@@ -10,6 +10,9 @@ import { inspect } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { binding, nodeAddonPath } from './native.js';
 
+/** What fork() throws when no build of the per-Node addon matches this Node. */
+export { NodeAddonUnavailableError } from './native.js';
+
 /** What waitpid() reports about one child. */
 export interface WaitStatus {
   /** The child's pid; 0 when WNOHANG was given and no child had changed state. */

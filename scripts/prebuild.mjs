@@ -6,16 +6,20 @@
 //                                                      of scripts/prebuild-nodes.mjs
 //
 // Built from a copy of binding.gyp and native/ in a temporary directory, so the
-// checkout's build/ is left alone; stripped. The check runs each Node on the
+// checkout's build/ is left alone; stripped. A build/Release/<addon>.node that
+// is newer than binding.gyp and every file of native/ (as `npm ci` just made
+// it) is the same build for the running Node and is taken instead of a second
+// compile (--fresh compiles everything anyway). The check runs each Node on the
 // core and on every per-ABI build: the matching one must load and report its
 // ABI and fork() through it, every other one must fail with an Error (never
 // abort the process).
 // `npm pack` runs this (prepack); CI runs `npm pack` in test/package.test.ts.
 //
 //   node scripts/prebuild.mjs           build and check
+//   node scripts/prebuild.mjs --fresh   the same, compiling even what build/Release has
 //   node scripts/prebuild.mjs --check   only check what is in prebuilds/
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { nodeFor, root, testedMajors } from './prebuild-nodes.mjs';
@@ -45,7 +49,12 @@ function build(dir, target, gypTarget) {
     env,
   });
   run('make', ['-C', 'build', `-j${cpuCount()}`, 'BUILDTYPE=Release', 'V=0', gypTarget], { cwd: dir, env });
-  return join(dir, 'build', 'Release', `${gypTarget}.node`);
+  return join(dir, 'build', 'Release', builtFile(gypTarget));
+}
+
+// binding.gyp names the per-ABI addon *.node-abi (node-gyp-build must not take it for the core).
+function builtFile(gypTarget) {
+  return gypTarget === 'sockfd_node' ? 'sockfd_node.node-abi' : `${gypTarget}.node`;
 }
 
 function cpuCount() {
@@ -56,6 +65,23 @@ function install(from, to) {
   mkdirSync(dirname(to), { recursive: true });
   copyFileSync(from, to);
   run('strip', ['--strip-unneeded', to]);
+}
+
+// The checkout's own build of `gypTarget` when it is newer than all its sources.
+function upToDateBuild(gypTarget) {
+  if (process.argv.includes('--fresh')) return undefined;
+  const built = join(root, 'build', 'Release', builtFile(gypTarget));
+  if (!existsSync(built)) return undefined;
+  const sources = [join(root, 'binding.gyp'), join(root, 'package.json')];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(dir, entry.name));
+      else sources.push(join(dir, entry.name));
+    }
+  };
+  walk(join(root, 'native'));
+  const builtAt = statSync(built).mtimeMs;
+  return sources.every((source) => statSync(source).mtimeMs < builtAt) ? built : undefined;
 }
 
 function abiOf(target) {
@@ -72,14 +98,16 @@ function buildAll() {
     rmSync(platformDir, { recursive: true, force: true });
 
     const running = nodeFor(Number(process.versions.node.split('.')[0]));
-    log(`core (N-API) with Node ${running.version}`);
-    install(build(work, running, 'sockfd'), corePath);
+    const reusedCore = upToDateBuild('sockfd');
+    log(`core (N-API) with Node ${running.version}${reusedCore ? ': build/Release/sockfd.node is up to date' : ''}`);
+    install(reusedCore ?? build(work, running, 'sockfd'), corePath);
     for (const major of testedMajors) {
       const target = nodeFor(major);
       const abi = abiOf(target);
-      log(`sockfd_node for Node ${target.version} (NODE_MODULE_VERSION ${abi})`);
+      const reused = target.node === process.execPath ? upToDateBuild('sockfd_node') : undefined;
+      log(`sockfd_node for Node ${target.version} (NODE_MODULE_VERSION ${abi})${reused ? ': build/Release is up to date' : ''}`);
       rmSync(join(work, 'build'), { recursive: true, force: true });
-      install(build(work, target, 'sockfd_node'), join(perAbiDir, `node.abi${abi}.node`));
+      install(reused ?? build(work, target, 'sockfd_node'), join(perAbiDir, `node.abi${abi}.node`));
     }
   } finally {
     rmSync(work, { recursive: true, force: true });

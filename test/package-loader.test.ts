@@ -24,11 +24,10 @@ function runModule(source: string, env: Record<string, string> = {}) {
 }
 
 describe('the core addon', () => {
-  it('is what node-gyp-build picks from build/Release, next to sockfd_node.node', () => {
-    expect(readdirSync(join(packageRoot, 'build/Release')).filter((f) => f.endsWith('.node')).sort()).toEqual([
-      'sockfd.node',
-      'sockfd_node.node',
-    ]);
+  it('is what node-gyp-build picks from build/Release, never the per-ABI addon next to it', () => {
+    // node-gyp-build takes the first *.node file there: the per-ABI one is *.node-abi.
+    expect(readdirSync(join(packageRoot, 'build/Release')).filter((f) => f.endsWith('.node'))).toEqual(['sockfd.node']);
+    expect(existsSync(join(packageRoot, 'build/Release/sockfd_node.node-abi'))).toBe(true);
     expect(basename(nodeGypBuild.path(packageRoot))).toBe('sockfd.node');
   });
 });

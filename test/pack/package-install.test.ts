@@ -3,7 +3,19 @@
 // compiler, make or python on PATH, on Node 20, 22 and 24; then the commands
 // and a socket()+fork() program run from that project, ESM and CommonJS.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +32,7 @@ const testedMajors = nodes.map((n) => n.major);
 const nodeFor = (major: number) => nodes.find((n) => n.major === major)!;
 const work = mkdtempSync(join(tmpdir(), 'sockfd-pack-'));
 const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
-const compilers = ['cc', 'gcc', 'g++', 'c++', 'clang', 'make', 'python3'];
+const compilers = ['cc', 'c99', 'gcc', 'g++', 'c++', 'clang', 'make', 'python3'];
 
 interface Target {
   major: number;
@@ -49,10 +61,25 @@ function run(target: { node: string }, args: string[], options: { cwd: string; p
   return { status: child.status, signal: child.signal, stdout: child.stdout, stderr: child.stderr };
 }
 
-// A PATH of one directory holding only `node` (the target's): no compiler can be found.
+// The machine's commands without its build tools: one directory with a link to
+// every program of PATH except compilers, make and python, and `node` = the target's.
+const buildTool = /^(cc|c89|c99|c\+\+|cpp|gcc|g\+\+|clang|make|gmake|python|ld|as|x86_64-linux-gnu-)|^node$|^npm$|^npx$/;
 function pathWithoutCompiler(target: Target): string {
   const bin = join(work, `bin-node${target.major}`);
   mkdirSync(bin, { recursive: true });
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir.startsWith('/') || dir.startsWith(root) || dir.includes('node_modules')) continue;
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (buildTool.test(name) || existsSync(join(bin, name))) continue;
+      symlinkSync(join(dir, name), join(bin, name));
+    }
+  }
   symlinkSync(target.node, join(bin, 'node'));
   return bin;
 }
@@ -196,7 +223,7 @@ describe.each(testedMajors)('installed from the tarball on Node %i', (major) => 
     const other = testedMajors.find((m) => m !== major)!;
     const otherAbi = nodeFor(other).abi;
     // A stale build/Release from another Node, as after switching Node versions without `npm rebuild`.
-    const stale = join(sockfd(), 'build', 'Release', 'sockfd_node.node');
+    const stale = join(sockfd(), 'build', 'Release', 'sockfd_node.node-abi');
     mkdirSync(dirname(stale), { recursive: true });
     copyFileSync(join(sockfd(), `prebuilds/linux-x64/sockfd_node/node.abi${otherAbi}.node`), stale);
     try {
