@@ -1,5 +1,5 @@
 // fork() that leaves a working Node in the child (Node 20, 22, 24; no flags needed).
-// Three things break a plain fork(2) of a Node process, each fixed here:
+// Four things break a plain fork(2) of a Node process, each handled here:
 //  1. V8 marks its heap MADV_DONTFORK: the child would have no JS heap.
 //     Before each fork every private mapping is madvise(MADV_DOFORK)ed.
 //  2. Only the forking thread exists in the child. A V8 platform worker that
@@ -14,6 +14,15 @@
 //  3. The child's event loop needs uv_loop_fork() (new epoll fd, new async
 //     and signal pipes), and its exits must never reach Node's teardown; the
 //     TS layer routes them to _exit, with the help of watchLoopEnd() below.
+//     The parent's async waits do not follow: the child's loop starts with
+//     none of sockfd's poll watchers (ForgetWatchersAfterFork).
+//  4. A Worker thread cannot be parked: its isolate may hold a process-wide
+//     V8/cppgc lock (a major GC's atomic pause) at the moment of the fork, and
+//     the child, where that thread does not exist, hangs in its first major
+//     GC (38 of 100 children with a Worker running gc() in a loop). So fork()
+//     refuses while Workers exist (ERR_FORK_WORKERS). lib/process.ts counts
+//     the Workers it sees created; here every environment that loaded the
+//     addon off the main thread is counted as well.
 // Only N-API and libuv (ABI-stable) here: this file is part of the core.
 #include <dlfcn.h>
 #include <signal.h>
@@ -24,11 +33,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
 
+#include "async_poll.h"
 #include "common.h"
 #include "node/fork_parking.h"
 
@@ -122,11 +133,32 @@ constexpr int kParkTimeoutMs = 2000;
 // never run), so there is nothing to park: its only thread is the caller.
 bool inForkedChild = false;
 
+// ---- 4. Workers ----------------------------------------------------------------
+// Environments other than the main thread's that loaded the addon and have
+// not been cleaned up. Atomic: workers start and end on their own threads.
+std::atomic<int> workerEnvironments{0};
+
+bool OnMainThread() { return ::syscall(SYS_gettid) == ::getpid(); }
+
+void ForgetWorkerEnvironment(void*) { workerEnvironments.fetch_sub(1); }
+
+// The Error fork() throws while Workers exist (lib/process.ts throws the same).
+Napi::Error WorkersRunningError(Napi::Env env, int workers) {
+  std::string count = std::to_string(workers) + (workers == 1 ? " Worker thread is" : " Worker threads are");
+  Napi::Error error = Napi::Error::New(
+      env, "fork: " + count + " running; a child forked now could hang forever (a Worker's isolate may hold a "
+           "process-wide V8 lock at the fork, and the child has no thread to release it). End the Workers "
+           "(await worker.terminate()) before fork()");
+  error.Value().Set("code", "ERR_FORK_WORKERS");
+  error.Value().Set("workers", workers);
+  return error;
+}
+
 // fork(addonPath) -> child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (::syscall(SYS_gettid) != ::getpid())
-    throw Napi::Error::New(env, "fork: only the main thread can fork (not a worker_thread)");
+  if (!OnMainThread()) throw Napi::Error::New(env, "fork: only the main thread can fork (not a worker_thread)");
+  if (int workers = workerEnvironments.load(); workers > 0) throw WorkersRunningError(env, workers);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
     throw Napi::Error::New(env, "fork: no event loop");
@@ -156,6 +188,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
       dprintf(STDERR_FILENO, "fork: uv_loop_fork in the child: %s\n", uv_strerror(rc));
       ::_exit(127);
     }
+    ForgetWatchersAfterFork();  // the parent's waits stay the parent's
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return Napi::Number::New(env, 0);
   }
@@ -225,6 +258,8 @@ Napi::Value WatchLoopEnd(const Napi::CallbackInfo& info) {
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
+  if (!OnMainThread() && napi_add_env_cleanup_hook(env, ForgetWorkerEnvironment, nullptr) == napi_ok)
+    workerEnvironments.fetch_add(1);
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
   exports.Set("watchLoopEnd", Napi::Function::New(env, WatchLoopEnd, "watchLoopEnd"));
 }

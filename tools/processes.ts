@@ -1,10 +1,12 @@
-// Twins and tools run as separate processes, as a user runs them: their output
-// collected as it comes, a wait for a line, the port they listen on read back
-// from /proc, and a stop by pid. Used by `sockfd tour` and by the tests.
+// The one process runner of the tools and the tests: twins, tools, C programs
+// and fixtures run as separate processes, as a user runs them: their output
+// collected as it comes, a wait for a line, a bounded lifetime, the port they
+// listen on read back from /proc, and a stop by pid.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { listFds } from '../lib/procfs.js';
 import { packageRoot } from '../lib/native.js';
+import { until } from './until.js';
 
 /** bin/sockfd.js of this package (found from the sources and from dist/ alike). */
 export const cliPath = join(packageRoot, 'bin', 'sockfd.js');
@@ -16,9 +18,14 @@ export interface Finished {
   stderr: string;
 }
 
-export type StartOptions = SpawnOptions & { input?: string };
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export type StartOptions = SpawnOptions & {
+  /** Written to stdin, which is then closed (default: closed at once). */
+  input?: string;
+  /** stdin stays an open pipe (for a program that waits for it to close). */
+  keepStdin?: boolean;
+  /** Killed with SIGKILL after this long: nothing outlives its test or step. Default: no limit. */
+  timeoutMs?: number;
+};
 
 /** A process started here: its output so far, waits on it, and a stop by pid. */
 export class Running {
@@ -26,17 +33,26 @@ export class Running {
   stdout = '';
   stderr = '';
   readonly finished: Promise<Finished>;
+  #closed = false;
 
   constructor(command: string, args: readonly string[], options: StartOptions = {}) {
-    const { input, ...spawnOptions } = options;
+    const { input, keepStdin, timeoutMs, ...spawnOptions } = options;
     this.child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
     this.child.stdin!.on('error', () => {}); // a child that closed its stdin (close-std 0) is no error here
-    this.child.stdin!.end(input);
+    if (!keepStdin) this.child.stdin!.end(input);
+    const killer = timeoutMs === undefined ? undefined : setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     this.finished = new Promise((resolve, reject) => {
-      this.child.once('error', reject);
-      this.child.once('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr }));
+      this.child.once('error', (error) => {
+        clearTimeout(killer);
+        reject(error);
+      });
+      this.child.once('close', (code, signal) => {
+        clearTimeout(killer);
+        this.#closed = true;
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
     });
   }
 
@@ -49,21 +65,65 @@ export class Running {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Waits (bounded) until stdout matches `pattern`; returns the match. */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = this.stdout.match(pattern);
-      if (match) return match;
-      if (!this.running || Date.now() > deadline)
-        throw new Error(`no ${String(pattern)} in the output of pid ${this.child.pid} (exit ${this.child.exitCode}):\n${this.stdout}${this.stderr}`);
-      await pause(20);
-    }
+  /** True once the process has exited and its output has been read to the end. */
+  get exited(): boolean {
+    return this.#closed;
   }
 
-  /** Sends `signal` to this process (this pid only) if it still runs. */
-  stop(signal: NodeJS.Signals = 'SIGTERM'): void {
+  /**
+   * Waits (bounded) until stdout matches `pattern`; returns the match. Checked
+   * on every chunk of output as it arrives (no polling); fails at once when
+   * the process has ended without printing it.
+   */
+  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    return this.#waitForOutput(() => this.stdout.match(pattern), String(pattern), timeoutMs);
+  }
+
+  /** Every complete line printed on stdout so far. */
+  get lines(): string[] {
+    return this.stdout.split('\n').slice(0, -1);
+  }
+
+  /** Waits (bounded) for the first complete stdout line (printed so far or to come) that matches `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    return this.#waitForOutput(() => this.lines.find((line) => pattern.test(line)) ?? null, `a line matching ${String(pattern)}`, timeoutMs);
+  }
+
+  #waitForOutput<T>(found: () => T | null, what: string, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const stdout = this.child.stdout!;
+      const settle = (): void => {
+        clearTimeout(timer);
+        stdout.off('data', check);
+        this.child.off('close', ended);
+      };
+      const check = (): boolean => {
+        const value = found();
+        if (value !== null) {
+          settle();
+          resolve(value);
+        }
+        return value !== null;
+      };
+      const fail = (): void => {
+        settle();
+        reject(new Error(`no ${what} in the output of pid ${this.child.pid} (exit ${this.child.exitCode}):\n${this.stdout}${this.stderr}`));
+      };
+      const ended = (): void => {
+        if (!check()) fail();
+      };
+      const timer = setTimeout(fail, timeoutMs);
+      // Listeners added after the constructor's: this.stdout already holds the chunk when check runs.
+      stdout.on('data', check);
+      this.child.once('close', ended);
+      if (!check() && this.#closed) fail();
+    });
+  }
+
+  /** Sends `signal` (default SIGTERM) to this process (this pid only) if it still runs; resolves when it has ended. */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<Finished> {
     if (this.running) this.child.kill(signal);
+    return this.finished;
   }
 
   /** Waits for the end, killing the process (SIGKILL) if it outlives `timeoutMs`. */
@@ -84,8 +144,7 @@ export function startCli(args: readonly string[], options: StartOptions = {}): R
 
 /** The port `pid` listens on, read back from its fds and /proc/net (polls, bounded, until it listens). */
 export async function listeningPort(pid: number, timeoutMs = 30_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const port = (): number | undefined => {
     try {
       for (const entry of listFds(pid)) {
         const socket = entry.socket;
@@ -94,16 +153,9 @@ export async function listeningPort(pid: number, timeoutMs = 30_000): Promise<nu
     } catch {
       // not started yet, or already gone: retry until the deadline
     }
-    if (Date.now() > deadline) throw new Error(`pid ${pid} is not listening after ${timeoutMs} ms`);
-    await pause(20);
-  }
+    return undefined;
+  };
+  return until(port, `pid ${pid} to listen`, timeoutMs);
 }
 
-/** Waits (bounded) until `condition()` holds. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(20);
-  }
-}
+export { until } from './until.js';
