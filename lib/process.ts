@@ -171,6 +171,15 @@ function routeChildExits(): void {
 // main thread; function-level TurboFan is decided at start-up (docs/process.md).
 const compileOnMainThread = ['--no-concurrent-osr'];
 
+// Node 24's V8 compiles Sparkplug (baseline) code on a worker thread by
+// default (Node 20 and 22 do it on the main thread). A batch compiled there
+// before a fork crashed the child when it installed it (SIGSEGV in
+// BaselineBatchCompiler::InstallBatch, 1 child in 50 of a busy fork-per-
+// connection server; setting the flag only in the child did not help). So a
+// process that loads sockfd compiles Sparkplug code on the main thread, as
+// Node 20 and 22 always do (0 crashes in 200 children).
+setFlagsFromString('--no-concurrent-sparkplug');
+
 function becomeChild(): void {
   enterForkedChild(); // first: no call the parent had pending may go on here
   for (const flag of compileOnMainThread) setFlagsFromString(flag);
