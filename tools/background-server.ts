@@ -21,6 +21,7 @@ export interface BackgroundServerOptions {
   headerTimeoutMs?: number;
   /** Bytes per second. */
   minRate?: number;
+  rateWindowMs?: number;
   slotWaitMs?: number;
   graceMs?: number;
   /** fsync() each file before publishing it (--fsync). */
@@ -55,6 +56,7 @@ function argumentsOf(options: BackgroundServerOptions): string[] {
   if (options.maxChildren !== undefined) args.push('--max-children', String(options.maxChildren));
   if (options.headerTimeoutMs !== undefined) args.push('--header-timeout-ms', String(options.headerTimeoutMs));
   if (options.minRate !== undefined) args.push('--min-rate', String(options.minRate));
+  if (options.rateWindowMs !== undefined) args.push('--rate-window-ms', String(options.rateWindowMs));
   if (options.slotWaitMs !== undefined) args.push('--slot-wait-ms', String(options.slotWaitMs));
   if (options.graceMs !== undefined) args.push('--grace-ms', String(options.graceMs));
   if (options.fsync) args.push('--fsync');

@@ -442,6 +442,9 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
     signals++;
     if (stopSignal === null) {
       stopSignal = sig;
+      // No new connections from this moment on (the loop only polls, never accepts, on a closed one: it sees the flag first).
+      if (listenFd >= 0) posix.close(listenFd);
+      listenFd = -1;
       events.stopping?.(sig, children?.live.size ?? 0, graceMs);
     } else if (signals === 2 && (children?.live.size ?? 0) > 0) {
       events.dropping?.({ kind: 'signal', signal: sig }, children!.live.size);
@@ -513,7 +516,7 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
       }
 
       // Wait for: new connections, header bytes, a free slot (reaped on the next turn), a deadline, a signal.
-      const listening = accepting() && waiting.length < maxWaiting;
+      const listening = listenFd >= 0 && accepting() && waiting.length < maxWaiting;
       const watched = waiting.filter((w) => w.readyAt === null);
       const entries: posix.PollFd[] = watched.map((w) => ({ fd: w.fd, events: POLLIN | POLLRDHUP }));
       if (listening) entries.push({ fd: listenFd, events: POLLIN });
@@ -540,7 +543,7 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
           drop(entry, 'TRUNCATED', entry.seen === 0 ? 'the connection closed before a header arrived' : `the connection closed after ${entry.seen} of the ${entry.needed} header bytes`);
         }
       }
-      if (listening && (entries.at(-1)!.revents ?? 0) !== 0) {
+      if (listening && listenFd >= 0 && (entries.at(-1)!.revents ?? 0) !== 0) {
         for (let i = 0; i < ACCEPT_BATCH && accepting() && waiting.length < maxWaiting; i++) {
           const connection = acceptNow(listenFd);
           if (connection === null) break;
@@ -553,7 +556,7 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
     }
 
     // Stopping: no new connections; those without a child are refused at once.
-    posix.close(listenFd);
+    if (listenFd >= 0) posix.close(listenFd);
     listenFd = -1;
     for (const entry of [...waiting]) drop(entry, 'SHUTTING_DOWN', 'the server is shutting down; the upload had not started');
     if (stopSignal !== null && children.live.size > 0) {
