@@ -4,14 +4,19 @@
 // the port it got (port 0 picks a free one) and its log lines as they come.
 import { startCli } from './processes.js';
 
+/** Options of startFileServer(): the `sockfd recv-files` options it runs with. */
 export interface BackgroundServerOptions {
+  /** The directory files are stored in (--dir). */
   dir: string;
   /** Default 0: a free port. */
   port?: number;
   /** Listen address (default every IPv4 address). */
   bind?: string;
+  /** Largest file accepted, in bytes (--max-size). */
   maxSize?: number;
+  /** Drop a client silent for this long (--idle-timeout-ms). */
   idleTimeoutMs?: number;
+  /** Uploads served at once (--max-children). */
   maxChildren?: number;
   headerTimeoutMs?: number;
   /** Bytes per second. */
@@ -19,11 +24,13 @@ export interface BackgroundServerOptions {
   rateWindowMs?: number;
   slotWaitMs?: number;
   graceMs?: number;
+  /** fsync() each file before publishing it (--fsync). */
   fsync?: boolean;
   /** Give up when the server has not said "listening" after this long (default 10 s). */
   startTimeoutMs?: number;
 }
 
+/** A running `sockfd recv-files` child process. */
 export interface BackgroundServer {
   port: number;
   pid: number;
