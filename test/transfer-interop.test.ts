@@ -142,7 +142,7 @@ describe("send-file uploads to the tutorial's C server", () => {
 
   it("sockfd send-file without --format falls back to the tutorial's format by itself, saying so in one line", async () => {
     const content = randomFile(source, 'fallback.bin', 3000);
-    const result = await run(process.execPath, [sockfdCommand, 'send-file', '127.0.0.1', String(server.port), join(source, 'fallback.bin')], source);
+    const result = await run(process.execPath, [cliPath, 'send-file', '127.0.0.1', String(server.port), join(source, 'fallback.bin')], source);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe(
       `sockfd send-file: ${join(source, 'fallback.bin')}: the server speaks only the tutorial's format (demo12): sending it again in that format, without a checksum\n`,

@@ -312,29 +312,26 @@ describe('Ctrl+C during send-file on a terminal', () => {
   it('stops the upload, ends the progress bar line with a newline, says so, exit 130', async () => {
     const root = scratchDir('sigint');
     // A server that takes the header, answers OK, then never reads: the upload blocks, as on a stalled link.
-    const stall = spawn(
-      process.execPath,
-      ['-e', "const s=require('net').createServer((c)=>c.once('data',()=>{c.write(Buffer.from([0,0]));c.pause();})).listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const stall = new Running(process.execPath, [
+      '-e',
+      "const s=require('net').createServer((c)=>c.once('data',()=>{c.write(Buffer.from([0,0]));c.pause();})).listen(0,'127.0.0.1',()=>console.log(s.address().port))",
+    ]);
     try {
-      const port = await new Promise<number>((resolve) => stall.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+      const port = Number((await stall.waitFor(/^(\d+)\n/))[1]);
       writeFileSync(join(root, 'big.bin'), Buffer.alloc(64 * 1024 * 1024));
-      const command = [process.execPath, sockfdCommand, 'send-file', '127.0.0.1', String(port), join(root, 'big.bin')].join(' ');
+      const command = [process.execPath, cliPath, 'send-file', '127.0.0.1', String(port), join(root, 'big.bin')].join(' ');
       // script(1) gives send-file a pseudo-terminal; a ^C written to it is the terminal's Ctrl+C (SIGINT to the foreground job).
-      const tty = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      const result = finished(tty, 30_000);
-      let output = '';
-      tty.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      await until(() => /big\.bin +\[[=> ]+\] +\d+%/.test(output), 'the progress bar', 15_000);
-      tty.stdin!.write('\x03');
-      const { code } = await result;
+      const tty = new Running('script', ['-qec', command, '/dev/null'], { keepStdin: true });
+      const result = tty.end(30_000);
+      await tty.waitFor(/big\.bin +\[[=> ]+\] +\d+%/, 15_000);
+      tty.child.stdin!.write('\x03');
+      const { code, stdout: output } = await result;
       expect(code, output).toBe(130);
       // The last frame stays and its line is ended, then the message on a line of its own.
       expect(output).toMatch(/\[[=> ]+\] +\d+% .*ETA +\S+\x1b\[K(\^C)?\r?\n(\^C)?sockfd send-file: \S+big\.bin: interrupted by SIGINT; the upload was abandoned\r?\n$/);
       expect(output).not.toMatch(/^ {4}at /m);
     } finally {
-      stall.kill('SIGKILL');
+      void stall.stop('SIGKILL');
       removeDir(root);
     }
   });
