@@ -68,3 +68,22 @@ describe('sockfd tour stops everything it started on a signal', () => {
     await interruptTour(/^ {2}\$ sockfd demo file-server 0 \S+ &$/m, 'SIGINT', false);
   }, 150_000);
 });
+
+describe('sockfd bench stops the peers it started on a signal', () => {
+  it('SIGTERM to sockfd bench alone while a benchmark runs: its servers and clients are gone, exit 143', async () => {
+    const marker = `SOCKFD_BENCH_SIGNAL_TEST=${process.pid}-${Date.now()}`;
+    const [key, value] = marker.split('=') as [string, string];
+    const bench = new Running(process.execPath, [cliPath, 'bench', 'throughput', 'pingpong', '--quick'], { env: { ...process.env, [key]: value } });
+    const done = bench.end(120_000);
+    try {
+      await until(() => processesWith(marker).some((pid) => pid !== bench.pid), 'a peer of the benchmark', 60_000, 20);
+      void bench.stop('SIGTERM');
+      const result = await done;
+      expect(result.code, result.stderr).toBe(143);
+      expect(result.stderr).toMatch(/sockfd bench: SIGTERM: stopped \d+ process(es)? of the benchmark\n$/);
+      await until(() => processesWith(marker).length === 0, `no peer left: ${processesWith(marker).join(' ')}`, 5_000);
+    } finally {
+      for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
+    }
+  }, 150_000);
+});
