@@ -111,6 +111,7 @@ export interface AddrInfo {
   canonname?: string;
 }
 
+/** getaddrinfo() hints (struct addrinfo's ai_family, ai_socktype, ai_protocol, ai_flags); every field defaults to 0 (any). */
 export interface AddrInfoHints {
   family?: number;
   socktype?: number;

@@ -241,6 +241,18 @@ describe('slow and idle clients against a good upload', () => {
     expect(idle).toHaveLength(20);
   }, 90_000);
 
+  it('--min-rate and --rate-window-ms are the operator\'s: 1 byte per 100 ms against 1K/s over 1 s is dropped after about a second', async () => {
+    const { dir } = scratch('rate');
+    const srv = await server({ dir, minRate: 1024, rateWindowMs: 1_000 });
+    const fd = startUpload(srv.port, 'trickle.bin', Buffer.alloc(100_000), 1);
+    const stop = trickle([fd], 100);
+    cleanups.push(stop);
+    const line = await srv.waitForLine(/ name="trickle.bin" .* failed TIMEOUT: /, 15_000);
+    stop();
+    expect(line).toMatch(/the client sent \d+ bytes in 1\.\d s, less than the minimum rate of 1024 bytes\/s$/);
+    expect(tempFilesIn(dir)).toEqual([]);
+  });
+
   it('a complete header that finds no free slot waits at most --slot-wait-ms, then BUSY', async () => {
     const { dir } = scratch('busy');
     const srv = await server({ dir, maxChildren: 1, slotWaitMs: 500 });

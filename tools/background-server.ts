@@ -4,25 +4,33 @@
 // the port it got (port 0 picks a free one) and its log lines as they come.
 import { startCli } from './processes.js';
 
+/** Options of startFileServer(): the `sockfd recv-files` options it runs with. */
 export interface BackgroundServerOptions {
+  /** The directory files are stored in (--dir). */
   dir: string;
   /** Default 0: a free port. */
   port?: number;
   /** Listen address (default every IPv4 address). */
   bind?: string;
+  /** Largest file accepted, in bytes (--max-size). */
   maxSize?: number;
+  /** Drop a client silent for this long (--idle-timeout-ms). */
   idleTimeoutMs?: number;
+  /** Uploads served at once (--max-children). */
   maxChildren?: number;
   headerTimeoutMs?: number;
   /** Bytes per second. */
   minRate?: number;
+  rateWindowMs?: number;
   slotWaitMs?: number;
   graceMs?: number;
+  /** fsync() each file before publishing it (--fsync). */
   fsync?: boolean;
   /** Give up when the server has not said "listening" after this long (default 10 s). */
   startTimeoutMs?: number;
 }
 
+/** A running `sockfd recv-files` child process. */
 export interface BackgroundServer {
   port: number;
   pid: number;
@@ -48,6 +56,7 @@ function argumentsOf(options: BackgroundServerOptions): string[] {
   if (options.maxChildren !== undefined) args.push('--max-children', String(options.maxChildren));
   if (options.headerTimeoutMs !== undefined) args.push('--header-timeout-ms', String(options.headerTimeoutMs));
   if (options.minRate !== undefined) args.push('--min-rate', String(options.minRate));
+  if (options.rateWindowMs !== undefined) args.push('--rate-window-ms', String(options.rateWindowMs));
   if (options.slotWaitMs !== undefined) args.push('--slot-wait-ms', String(options.slotWaitMs));
   if (options.graceMs !== undefined) args.push('--grace-ms', String(options.graceMs));
   if (options.fsync) args.push('--fsync');

@@ -62,6 +62,7 @@ import {
   type UploadRecord,
 } from './receiver.js';
 
+/** Uploads served at once by default, one child process each. */
 export const DEFAULT_MAX_CHILDREN = 64;
 /** How long uploads in progress get to finish after SIGTERM/SIGINT. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -101,6 +102,7 @@ export interface ServerEvents {
   dropping?(reason: DropReason, inProgress: number): void;
 }
 
+/** Options of serveFiles(): the listener, the children, and the ReceiveOptions each child uses. */
 export interface ServeOptions extends Omit<ReceiveOptions, 'shouldStop' | 'onHeader' | 'stopFd' | 'dirFd' | 'acceptedAt'> {
   /** Port to listen on; 0 picks a free one (see events.listening). */
   port: number;
@@ -112,9 +114,11 @@ export interface ServeOptions extends Omit<ReceiveOptions, 'shouldStop' | 'onHea
   slotWaitMs?: number;
   /** At most this many connections held without a child (default 1024). */
   maxWaiting?: number;
+  /** listen() backlog (default 128). */
   backlog?: number;
   /** After SIGTERM/SIGINT, uploads in progress get this long to finish (default 10 s; 0 drops them at once). */
   graceMs?: number;
+  /** Callbacks for what happens (listening, each connection and upload, children dying, stopping). */
   events?: ServerEvents;
   /** Stop after this many connections (tests, benchmarks); default: serve until a signal. */
   maxConnections?: number;

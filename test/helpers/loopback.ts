@@ -21,17 +21,19 @@ export function openFds(): number[] {
 /**
  * The fd census of a suite: after all its tests this process holds exactly
  * the fds it held before them (from /proc/self/fd), and with `watchers` no
- * poll watcher of the async calls is left either.
+ * poll watcher of the async calls is left either. Returns the census, whose
+ * `before` a test may compare with mid-way.
  */
-export function expectNoLeaks(options: { watchers?: boolean } = {}): void {
-  let before: number[] = [];
+export function expectNoLeaks(options: { watchers?: boolean } = {}): { readonly before: number[] } {
+  const census = { before: [] as number[] };
   beforeAll(() => {
-    before = openFds();
+    census.before = openFds();
   });
   afterAll(() => {
-    expect(openFds()).toEqual(before);
+    expect(openFds()).toEqual(census.before);
     if (options.watchers) expect(watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
   });
+  return census;
 }
 
 /** A TCP socket listening on 127.0.0.1 at a port the kernel chose. */
