@@ -129,9 +129,10 @@ describe(`the async fault suite (seed ${seed})`, () => {
     const workers = [0, 1, 2, 3].map((w) =>
       runWorker(workerSpecs.slice(w * 50, (w + 1) * 50), server.port, w < 2 ? 2 + ((seed >>> w) % 30) : null),
     );
-    const results = (await Promise.all(mainClients)).concat(
-      ...(await Promise.all(workers.map((w) => w.results))).map((r) => (r === 'terminated' ? [] : r)),
-    );
+    const workerResults = await Promise.all(workers.map((w) => w.results));
+    // A Worker due to be terminated may finish all its clients first on a quiet machine.
+    const terminated = workerResults.filter((r) => r === 'terminated').length;
+    const results = (await Promise.all(mainClients)).concat(...workerResults.map((r) => (r === 'terminated' ? [] : r)));
     server.listener.close();
     const served = await server.done;
 
@@ -140,8 +141,8 @@ describe(`the async fault suite (seed ${seed})`, () => {
     const clean = results.filter((r) => r.fault === 'none' || r.fault === 'close-reconnect');
     expect(clean.length).toBeGreaterThan(400);
     expect(clean.every((r) => r.exact)).toBe(true);
-    expect(results.length).toBe(total - 100); // the clients of the two terminated Workers do not report
-    expect(served.sessions).toBeGreaterThanOrEqual(total - 100);
+    expect(results.length).toBe(total - 50 * terminated); // the clients of a terminated Worker do not report
+    expect(served.sessions).toBeGreaterThanOrEqual(total - 50 * terminated);
     expect(s.watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
     expect(openFds()).toEqual(census.before);
   }, 100_000);
