@@ -293,9 +293,18 @@ describe('control messages', () => {
     const client = posix.socket(posix.AF_INET, posix.SOCK_DGRAM);
     try {
       posix.setsockopt(server, posix.SOL_SOCKET, posix.SO_TIMESTAMPING, posix.SOF_TIMESTAMPING_RX_SOFTWARE | posix.SOF_TIMESTAMPING_SOFTWARE);
-      const before = Date.now();
-      posix.sendto(client, 'stamp', 0, { family: 'AF_INET', address: '127.0.0.1', port });
-      const stamp = posix.findControl(posix.recvmsg(server, Buffer.alloc(8), 128).control, 'SO_TIMESTAMPING')!;
+      // The kernel turns receive stamping on through a work item (net_enable_timestamp), so on a
+      // busy machine the first datagrams after setsockopt may arrive unstamped; SO_TIMESTAMPING, unlike
+      // SO_TIMESTAMP, then sends no stamp at all. Wait for a stamped one, bounded.
+      let before = 0;
+      let stamp: ReturnType<typeof posix.findControl<'SO_TIMESTAMPING'>>;
+      const deadline = Date.now() + 5_000;
+      for (let i = 0; i < 500 && stamp === undefined && Date.now() < deadline; i++) {
+        before = Date.now();
+        posix.sendto(client, 'stamp', 0, { family: 'AF_INET', address: '127.0.0.1', port });
+        stamp = posix.findControl(posix.recvmsg(server, Buffer.alloc(8), 128).control, 'SO_TIMESTAMPING');
+      }
+      if (stamp === undefined) throw new Error('no datagram carried a SO_TIMESTAMPING stamp within 500 tries / 5 s');
       const ms = stamp.software.sec * 1000 + stamp.software.nsec / 1e6;
       expect(ms).toBeGreaterThanOrEqual(before - 5);
       expect(ms).toBeLessThanOrEqual(Date.now() + 5);
