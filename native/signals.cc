@@ -22,6 +22,7 @@
 #include <string>
 
 #include "common.h"
+#include "node/js_threads.h"
 
 namespace sockfd {
 namespace {
@@ -216,6 +217,8 @@ const char* RefusalReason(int sig) {
   if (sig == SIGPROF) return "V8's CPU profiler (--prof, --cpu-prof, inspector) samples with it";
   if (sig >= 32 && sig < SIGRTMIN) return "glibc reserves it for its threads (cancellation, setxid)";
   if (sig == NudgeSignal()) return "sockfd uses SIGRTMAX to interrupt blocking calls while a handled signal waits for its handler";
+  if (sig == JsThreadProbeSignal())
+    return "sockfd's fork() uses SIGRTMAX-1 to ask each thread whether it runs JavaScript (a Worker's thread)";
   return nullptr;
 }
 
