@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
+import { httpGet } from './helpers/loopback.js';
 
 const cli = join(import.meta.dirname, '..', 'bin', 'sockfd.js');
 
@@ -33,19 +33,6 @@ function lineMatching(child: ChildProcess, pattern: RegExp): Promise<RegExpExecA
   });
 }
 
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/', agent: false }, (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
-
 function parentOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^PPid:\s+(\d+)/m.exec(status)![1]);
@@ -58,7 +45,7 @@ describe('sockfd demo reuseport', () => {
       const [, port] = await lineMatching(demo, /listening on http:\/\/127\.0\.0\.1:(\d+)\//);
       const served = new Map<number, number>();
       for (let i = 0; i < 60; i++) {
-        const body = await get(Number(port));
+        const body = await httpGet(Number(port));
         const pid = Number(/served by worker (\d+)/.exec(body)?.[1]);
         served.set(pid, (served.get(pid) ?? 0) + 1);
       }
