@@ -3,7 +3,7 @@
 // is its own client and checks who answered against /proc, not the demo's word.
 // Runs the built CLI (`npx tsc -p .` first).
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -16,18 +16,19 @@ function startDemo(args: string[]): ChildProcessWithoutNullStreams {
 }
 
 /** Resolves with the first stdout line that matches, or rejects when the process ends first. */
-function lineMatching(child: ChildProcessWithoutNullStreams, pattern: RegExp): Promise<RegExpExecArray> {
+function lineMatching(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  const stdout = child.stdout!;
   return new Promise((resolve, reject) => {
     let text = '';
     const onData = (chunk: Buffer) => {
       text += chunk.toString();
       const match = pattern.exec(text);
       if (match) {
-        child.stdout.off('data', onData);
+        stdout.off('data', onData);
         resolve(match);
       }
     };
-    child.stdout.on('data', onData);
+    stdout.on('data', onData);
     child.once('exit', (code) => reject(new Error(`demo exited (${code}) before printing ${pattern}; stdout: ${text}`)));
   });
 }
