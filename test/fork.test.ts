@@ -35,7 +35,7 @@ describe('fork()', () => {
   it('forks the mappings V8 made after the previous fork (V8 marks each MADV_DONTFORK; a skipped one kills the child)', async () => {
     const fixture = run('fork-new-mappings.mjs');
     const result = await fixture.firstJson<Record<string, unknown>>(60_000);
-    expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+    expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
     // the case is real: V8 made new DONTFORK mappings between the first and the second fork
     expect(result.newDontFork).toBeGreaterThan(0);
     const ok = { exitCode: 0, signal: null };
