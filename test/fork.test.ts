@@ -32,6 +32,16 @@ describe('fork()', () => {
     expect(exit).toMatchObject({ code: 0, signal: null });
   }, 300_000);
 
+  it('forks the mappings V8 made after the previous fork (V8 marks each MADV_DONTFORK; a skipped one kills the child)', async () => {
+    const fixture = run('fork-new-mappings.mjs');
+    const result = await fixture.firstJson<Record<string, unknown>>(60_000);
+    expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
+    // the case is real: V8 made new DONTFORK mappings between the first and the second fork
+    expect(result.newDontFork).toBeGreaterThan(0);
+    const ok = { exitCode: 0, signal: null };
+    expect(result).toMatchObject({ first: ok, second: ok, third: ok });
+  });
+
   it('leaves a working child: pid, ppid, timers, promises, fs, dns, net and a fork of its own', async () => {
     const fixture = run('child-life.mjs');
     const life = await fixture.firstJson<Record<string, unknown>>(30_000);
