@@ -146,8 +146,8 @@ bool IsMissing(const Napi::CallbackInfo& info, size_t index) {
   return index >= info.Length() || info[index].IsUndefined();
 }
 
-int64_t ArgInt(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min,
-               int64_t max) {
+int64_t ArgIntChecked(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min,
+                      int64_t max) {
   Napi::Env env = info.Env();
   if (index >= info.Length()) ThrowTypeError(env, std::string("missing argument: ") + name);
   return ToInteger(env, info[index], name, nullptr, min, max);
@@ -162,10 +162,6 @@ int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t index, const char* name,
   if (IntegerInRange(info.Env(), value, min, max, integer)) return integer;
   if (IsUndefinedValue(info.Env(), value)) return fallback;
   return ToInteger(info.Env(), value, name, nullptr, min, max);
-}
-
-int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  return static_cast<int>(ArgInt(info, index, name, 0, INT32_MAX));
 }
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t index, const char* name) {
@@ -195,11 +191,14 @@ bool IsDetached(napi_env env, napi_value buffer) {
 
 // Validation looks at the view's type and length only; no pointer is taken
 // (for a TypedArray that avoids materialising its buffer, too).
-Bytes Bytes::Of(Napi::Env env, napi_value value, const char* name, bool acceptStrings) {
+Bytes Bytes::Of(Napi::Env env, napi_value value, const char* name, bool acceptStrings, bool nameIsLiteral) {
   Bytes bytes;
   bytes.env_ = env;
   bytes.value_ = value;
-  bytes.name_ = name;
+  if (nameIsLiteral)
+    bytes.name_ = name;
+  else
+    bytes.nameCopy_ = name;
   napi_typedarray_type elementType;
   size_t elements;
   // Buffer is a Uint8Array: the hot path is one call, which fails (without
@@ -259,7 +258,7 @@ uint8_t* Bytes::Acquire(const char* syscall) {
   Napi::Env env(env_);
   bool detached = status != napi_ok || IsDetached(env_, buffer) || data == nullptr;
   Napi::Error error = Napi::Error::New(
-      env, std::string(syscall) + ": " + name_ +
+      env, std::string(syscall) + ": " + Name() +
                (detached ? " was detached" : " was resized and no longer holds the range") +
                " while the call ran (by a getter, a proxy or a signal handler); nothing was done with it");
   error.Value().Set("code", detached ? "ERR_BUFFER_DETACHED" : "ERR_BUFFER_RESIZED");
@@ -268,14 +267,14 @@ uint8_t* Bytes::Acquire(const char* syscall) {
 }
 
 Bytes ValueBytes(Napi::Env env, napi_value value, const char* name, StringPolicy strings) {
-  return Bytes::Of(env, value, name, strings == StringPolicy::AcceptUtf8);
+  return Bytes::Of(env, value, name, strings == StringPolicy::AcceptUtf8, false);
 }
 
 Bytes ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name, StringPolicy strings,
                size_t offsetIndex) {
   Napi::Env env = info.Env();
   if (index >= info.Length()) ThrowTypeError(env, std::string("missing argument: ") + name);
-  Bytes bytes = ValueBytes(env, info[index], name, strings);
+  Bytes bytes = Bytes::Of(env, info[index], name, strings == StringPolicy::AcceptUtf8, true);
   int64_t total = static_cast<int64_t>(bytes.ViewLength());
   int64_t offset = ArgIntOr(info, offsetIndex, "offset", 0, total, 0);
   int64_t length = ArgIntOr(info, offsetIndex + 1, "length", 0, total - offset, total - offset);

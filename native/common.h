@@ -109,9 +109,17 @@ int64_t FieldInt(Napi::Env env, Napi::Object object, const char* name, const cha
 int64_t RequiredFieldInt(Napi::Env env, Napi::Object object, const char* name, const char* key, int64_t min,
                          int64_t max);
 
-int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name = "fd");
-int64_t ArgInt(const Napi::CallbackInfo& info, size_t index, const char* name,
-               int64_t min, int64_t max);
+// An integer argument in [min, max]. Inline: the hot path (a number in
+// range) is one N-API call; everything else, errors included, is ToInteger's.
+int64_t ArgIntChecked(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max);
+inline int64_t ArgInt(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max) {
+  int64_t value = 0;
+  if (index < info.Length() && IntegerInRange(info.Env(), info[index], min, max, value)) return value;
+  return ArgIntChecked(info, index, name, min, max);
+}
+inline int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name = "fd") {
+  return static_cast<int>(ArgInt(info, index, name, 0, INT32_MAX));
+}
 // Like ArgInt, but undefined (or a missing argument) yields `fallback`.
 int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t index, const char* name,
                  int64_t min, int64_t max, int64_t fallback);
@@ -136,8 +144,9 @@ class Bytes {
   // The range's first byte, valid until JS runs again. Acquire in the call's lambda.
   uint8_t* Acquire(const char* syscall);
 
-  // For ValueBytes / ArgBytes.
-  static Bytes Of(Napi::Env env, napi_value value, const char* name, bool acceptStrings);
+  // For ValueBytes / ArgBytes. `nameIsLiteral`: `name` outlives the Bytes
+  // (a string literal) and is kept by pointer; otherwise it is copied.
+  static Bytes Of(Napi::Env env, napi_value value, const char* name, bool acceptStrings, bool nameIsLiteral);
   void Narrow(size_t start, size_t length) {
     start_ = start;
     this->length = length;
@@ -148,7 +157,9 @@ class Bytes {
   enum class Kind { TypedArray, DataView, ArrayBuffer, String };
   napi_env env_ = nullptr;
   napi_value value_ = nullptr;
-  std::string name_;  // a copy: callers may pass a temporary's c_str()
+  const char* name_ = "";  // a literal, or nameCopy_'s text (read through Name())
+  std::string nameCopy_;    // callers of ValueBytes may pass a temporary's c_str()
+  const char* Name() const { return nameCopy_.empty() ? name_ : nameCopy_.c_str(); }
   Kind kind_ = Kind::String;
   size_t start_ = 0;
   size_t viewLength_ = 0;
@@ -158,7 +169,8 @@ enum class StringPolicy { Refuse, AcceptUtf8 };
 // Reads a Buffer, any TypedArray, DataView or ArrayBuffer (byteOffset and
 // byteLength honoured) or, when allowed, a string. Optional offset/length
 // arguments at offsetIndex and offsetIndex+1 narrow the range; they are
-// checked against the view's length (RangeError).
+// checked against the view's length (RangeError). `name`: a string literal
+// (kept by pointer for the error message; ValueBytes copies its name).
 Bytes ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name,
                StringPolicy strings, size_t offsetIndex);
 // A buffer to receive into: as ArgBytes, but a zero-length range is a
