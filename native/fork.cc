@@ -221,12 +221,21 @@ bool OnMainThread() { return ::syscall(SYS_gettid) == ::getpid(); }
 void ForgetWorkerEnvironment(void*) { workerEnvironments.fetch_sub(1); }
 
 // The Error fork() throws while Workers exist (lib/process.ts throws the same).
-Napi::Error WorkersRunningError(Napi::Env env, int workers) {
+// `unseen`: found only by asking the threads, so say what they may be.
+Napi::Error WorkersRunningError(Napi::Env env, int workers, bool unseen = false) {
   std::string count = std::to_string(workers) + (workers == 1 ? " Worker thread is" : " Worker threads are");
+  if (unseen)
+    count += std::string(" running that sockfd did not see created (") +
+             (workers == 1 ? "a Worker" : "Workers") +
+             " made before sockfd was loaded, or Node's thread for the module hooks of --import, --loader or "
+             "module.register), and ";
+  else
+    count += " running; ";
   Napi::Error error = Napi::Error::New(
-      env, "fork: " + count + " running; a child forked now could hang forever (a Worker's isolate may hold a "
+      env, "fork: " + count + "a child forked now could hang forever (a Worker's isolate may hold a "
            "process-wide V8 lock at the fork, and the child has no thread to release it). End the Workers "
-           "(await worker.terminate()) before fork()");
+           "(await worker.terminate()) before fork()" + (unseen ? "; module hooks end only with the process: run the "
+           "program without them (compiled JavaScript)" : ""));
   error.Value().Set("code", "ERR_FORK_WORKERS");
   error.Value().Set("workers", workers);
   return error;
@@ -238,7 +247,7 @@ constexpr int kCensusTimeoutMs = 500;
 
 void RefuseWhileOtherThreadsRunJs(Napi::Env env, const JsThreads* table) {
   JsThreadCensus census = table->count(kCensusTimeoutMs);
-  if (census.jsThreads > 0) throw WorkersRunningError(env, census.jsThreads);
+  if (census.jsThreads > 0) throw WorkersRunningError(env, census.jsThreads, true);
   const char* why = nullptr;
   switch (census.status) {
     case CensusStatus::kCounted: return;
