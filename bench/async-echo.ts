@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
 import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllAsync } from '../lib/async.js';
-import { bySize, measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pairRun, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, type CaseResult, type CaseSpec, type RunOutput } from './harness/model.js';
 import { announcePort, intArg, nowNs, printResult } from './harness/peer-io.js';
 
@@ -150,41 +150,73 @@ async function netClient(args: readonly string[]): Promise<void> {
 
 // ---- the benchmark ---------------------------------------------------------------
 
+/** What one implementation runs: its server, and its client (or the shared C load generator). */
+type Role = { server: 'C' | 'python' | string; client: 'C' | string };
+
 interface Variant {
-  /** Which client drives which server for each implementation. */
-  roles: Record<'sockfd' | 'net', { server: string; client: string }>;
   name: string;
   note: string;
+  /** The implementations in table order (Python only where python3 exists). */
+  impls(): string[];
+  /** Which client drives which server for each implementation. */
+  roles: Record<string, Role>;
+  /** The reference of the main target. */
+  target: { reference: string; ratio: number };
 }
+
+const C_EPOLL = 'C epoll';
+const PYTHON = 'Python asyncio';
 
 const bothEnds: Variant = {
   name: `echo, ${CLIENTS} clients, both ends`,
-  roles: { sockfd: { server: 'sockfd-server', client: 'sockfd-client' }, net: { server: 'net-server', client: 'net-client' } },
-  note: 'client and server written with the API compared (sockfd: async/await; net: data events)',
+  impls: () => [C_EPOLL, 'sockfd', 'net'],
+  roles: {
+    [C_EPOLL]: { server: 'C', client: 'C' },
+    sockfd: { server: 'sockfd-server', client: 'sockfd-client' },
+    net: { server: 'net-server', client: 'net-client' },
+  },
+  target: { reference: 'net', ratio: 1 },
+  note: 'client and server written with the API compared (C: epoll; sockfd: async/await; net: data events)',
 };
 const serverOnly: Variant = {
   name: `echo, ${CLIENTS} clients, server only`,
-  roles: { sockfd: { server: 'sockfd-server', client: 'net-client' }, net: { server: 'net-server', client: 'net-client' } },
-  note: 'the same net client load against each server',
+  impls: () => withPython([C_EPOLL, 'sockfd', 'net'], PYTHON),
+  roles: {
+    [C_EPOLL]: { server: 'C', client: 'C' },
+    sockfd: { server: 'sockfd-server', client: 'C' },
+    net: { server: 'net-server', client: 'C' },
+    [PYTHON]: { server: 'python', client: 'C' },
+  },
+  target: { reference: C_EPOLL, ratio: 0.85 },
+  note: 'one C epoll client (the same load) against every server',
 };
 
 /** Runs one variant: every run gives a rate (requests/s) and round trips (latency), so two cases come out. */
 async function measureVariant(context: BenchContext, variant: Variant, rounds: number, runs: number): Promise<CaseResult[]> {
-  const impls = ['sockfd', 'net'] as const;
+  const impls = variant.impls();
   const latencySpec: CaseSpec = { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note };
   const latency = new CaseRecorder(latencySpec);
+  const targets = [{ subject: 'sockfd', ...variant.target }];
+  if (variant.target.reference !== 'net') targets.push({ subject: 'sockfd', reference: 'net', ratio: 1 });
   const rate = await measureCase(
     context,
-    { name: `${variant.name}: requests/s`, kind: 'rate', impls, target: { subject: 'sockfd', reference: 'net', ratio: 1 }, note: variant.note },
+    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note },
     {
       runs,
       warmupRun: !context.quick,
       async runOnce(impl, warmup): Promise<RunOutput> {
-        const { server, client } = variant.roles[impl as 'sockfd' | 'net'];
+        const role = variant.roles[impl];
+        if (role === undefined) throw new Error(`async-echo: no roles for ${impl}`);
         const perClient = warmup ? Math.max(1, rounds >> 2) : rounds;
-        const output = await pairRun(context, context.node('async-echo', server, [CLIENTS]), (port) =>
-          context.node('async-echo', client, [port, CLIENTS, perClient, MESSAGE]),
-        );
+        const server =
+          role.server === 'C'
+            ? context.c('echo', 'server', CLIENTS)
+            : role.server === 'python'
+              ? pythonPeerCommand('echo-server', [CLIENTS])
+              : context.node('async-echo', role.server, [CLIENTS]);
+        const client = (port: number) =>
+          role.client === 'C' ? context.c('echo', 'client', port, CLIENTS, perClient, MESSAGE) : context.node('async-echo', role.client, [port, CLIENTS, perClient, MESSAGE]);
+        const output = await pairRun(context, server, client);
         if (!warmup) latency.add(impl, output);
         return output;
       },
@@ -195,8 +227,8 @@ async function measureVariant(context: BenchContext, variant: Variant, rounds: n
 
 export const benchmark: Benchmark = {
   name: 'async-echo',
-  summary: `echo on the event loop, ${CLIENTS} concurrent clients: requests/s and p99, sockfd promise API vs net`,
-  cPrograms: [],
+  summary: `echo on the event loop, ${CLIENTS} concurrent clients: requests/s and p99, sockfd promise API vs a C epoll server vs net vs Python asyncio`,
+  cPrograms: ['echo'],
   peers: {
     'sockfd-server': sockfdServer,
     'net-server': netServer,
@@ -213,11 +245,13 @@ export const benchmark: Benchmark = {
       description:
         `${CLIENTS} connections over loopback, each sending a ${MESSAGE}-byte request and waiting for its echo, ` +
         `${rounds} times, all at once, with TCP_NODELAY. sockfd's side tries each call first and waits for ` +
-        'readiness from a uv_poll_t only on EAGAIN; net reads through libuv streams. Server and client run in ' +
-        'separate processes; requests/s is over the whole run, the round trip is per request (p99 under load).',
+        'readiness from a uv_poll_t only on EAGAIN; net reads through libuv streams; the C limit is one thread on ' +
+        'epoll (bench/c/echo.c); Python uses asyncio streams. Server and client run in separate processes; ' +
+        '"server only" drives every server with the same C epoll client. requests/s is over the whole run, the ' +
+        'round trip is per request (p99 under load). Targets: sockfd at least 0.85x the C epoll server, and not below net.',
       parameters: { clients: CLIENTS, message: MESSAGE, roundsPerClient: rounds, runs },
       cases,
-      notes: [],
+      notes: pythonNotes(),
     };
   },
 };

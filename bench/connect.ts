@@ -5,12 +5,14 @@
 // ephemeral ports are never exhausted.
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
-import { bySize, measureCase, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, pythonNotes, pythonPeerCommand, withPython, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { RunOutput } from './harness/model.js';
 import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll } from './harness/peer-io.js';
 
 const NAME = 'connect';
-const impls = ['C', 'sockfd', 'net'] as const;
+/** C, sockfd, net and, where python3 exists, Python's socket module (decided when a run starts, not at import). */
+const implsHere = (): string[] => withPython(['C', 'sockfd', 'net'], 'Python');
+
 
 function sockfdServer(args: readonly string[]): void {
   const count = intArg(args, 0, 'COUNT');
@@ -77,9 +79,11 @@ async function run(context: BenchContext) {
   const runOnce = (impl: string, warm: boolean): Promise<RunOutput> => {
     const n = warm ? warmup : count;
     if (impl === 'C') return pairRun(context, context.c(NAME, 'server', n + warmup), (port) => context.c(NAME, 'client', port, n, warmup));
+    if (impl === 'Python')
+      return pairRun(context, pythonPeerCommand('connect-server', [n + warmup]), (port) => pythonPeerCommand('connect-client', [port, n, warmup]));
     return pairRun(context, context.node(NAME, `${impl}-server`, [n + warmup]), (port) => context.node(NAME, `${impl}-client`, [port, n, warmup]));
   };
-  const result = await measureCase(context, { name: 'connect + accept + close', kind: 'rate', impls }, { runs, runOnce, warmupRun: !context.quick });
+  const result = await measureCase(context, { name: 'connect + accept + close', kind: 'rate', impls: implsHere(), target: { subject: 'sockfd', reference: 'C', ratio: 0.9 } }, { runs, runOnce, warmupRun: !context.quick });
   return {
     title: 'connect: whole TCP connections per second on loopback, one at a time',
     description:
@@ -88,7 +92,7 @@ async function run(context: BenchContext) {
       `each run both ends; each run starts with ${warmup} untimed connections.`,
     parameters: { connectionsPerRun: count, warmupConnections: warmup, runs },
     cases: [result],
-    notes: [],
+    notes: pythonNotes(),
   };
 }
 

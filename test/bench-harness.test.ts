@@ -16,7 +16,7 @@ import { REPORT_FORMAT, reportToJson } from '../bench/harness/json.js';
 import { reportToMarkdown } from '../bench/harness/markdown.js';
 import { allowedCpus, describePinning, parseCpuList } from '../bench/harness/machine.js';
 import { parseRunOutput, runPair } from '../bench/harness/processes.js';
-import { bySize, workWithin } from '../bench/harness/harness.js';
+import { bySize, hasPython, workWithin } from '../bench/harness/harness.js';
 import { parseBenchArgs } from '../cli/commands/bench.js';
 import { UsageError } from '../cli/command.js';
 
@@ -399,7 +399,8 @@ describe('sockfd bench (smoke runs at the smallest sizes)', () => {
       const [only] = bench!.cases;
       const rounds = Number(bench!.parameters.rounds);
       const runs = Number(bench!.parameters.runs);
-      expect(only!.impls.map((i) => i.impl)).toEqual(['C', 'sockfd', 'net']);
+      const python = hasPython() ? ['Python'] : [];
+      expect(only!.impls.map((i) => i.impl)).toEqual(['C', 'sockfd', 'net', ...python]);
       for (const impl of only!.impls) {
         expect(impl.runs).toHaveLength(runs);
         expect(impl.summary.count).toBe(rounds * runs);
@@ -408,7 +409,7 @@ describe('sockfd bench (smoke runs at the smallest sizes)', () => {
         expect(impl.summary.median).toBeLessThanOrEqual(impl.summary.max);
         expect(impl.distribution).toHaveLength(101);
       }
-      expect(only!.ratios.map((r) => `${r.subject}/${r.reference}`)).toEqual(['sockfd/C', 'sockfd/net']);
+      expect(only!.ratios.map((r) => `${r.subject}/${r.reference}`)).toEqual(['sockfd/C', 'sockfd/net', ...python.map((p) => `sockfd/${p}`)]);
       for (const ratio of only!.ratios) expect(ratio.pairs).toHaveLength(runs);
       expect(only!.targets).toHaveLength(1);
       const chart = readFileSync(svg, 'utf8');
@@ -431,8 +432,54 @@ describe('sockfd bench (smoke runs at the smallest sizes)', () => {
       expect(stdout).toContain(`mode: pinned: both ends of every run on CPU ${report.mode.cpu}`);
       const [only] = report.benchmarks[0]!.cases;
       expect(only).toMatchObject({ kind: 'rate', unit: 'ops/s' });
-      expect(only!.impls.map((i) => i.impl)).toEqual(['C', 'sockfd', 'net']);
+      expect(only!.impls.map((i) => i.impl)).toEqual(['C', 'sockfd', 'net', ...(hasPython() ? ['Python'] : [])]);
       for (const impl of only!.impls) expect(impl.summary.median).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fork --smoke: the C twin has the Node process\'s size, and fork() and the whole round are separate cases', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockfd-bench-test-'));
+    try {
+      const json = join(dir, 'r.json');
+      await run(['fork', '--smoke', '--json', json]);
+      const [bench] = (JSON.parse(readFileSync(json, 'utf8')) as Report).benchmarks;
+      expect(bench!.error).toBeUndefined();
+      expect(bench!.cases.map((c) => c.name)).toEqual([
+        'fork() + _exit, small heap',
+        'fork() + _exit, small heap: whole round',
+        'fork() + _exit, 16 MiB heap',
+        'fork() + _exit, 16 MiB heap: whole round',
+        'fork-per-connection server',
+      ]);
+      for (const c of bench!.cases) expect(c.impls.map((i) => i.impl)).toEqual(['C', 'C twin', 'sockfd']);
+      // The notes give both shapes, read from /proc of each process: the twin must match Node's.
+      const shapes = bench!.notes.filter((n) => n.includes('its C twin'));
+      expect(shapes).toHaveLength(2);
+      for (const note of shapes) {
+        const numbers = [...note.matchAll(/(\d+) (?:MiB anon|MiB file|mappings|threads|KiB page tables)/g)].map((m) => Number(m[1]));
+        expect(numbers).toHaveLength(10);
+        const [node, twin] = [numbers.slice(0, 5), numbers.slice(5)];
+        expect(twin[3]).toBe(node[3]); // threads
+        for (const i of [0, 1, 2, 4]) expect(Math.abs(twin[i]! - node[i]!)).toBeLessThanOrEqual(Math.max(2, node[i]! * 0.15));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('async-echo --smoke: the C epoll server, sockfd, net (and Python asyncio) against one C client', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockfd-bench-test-'));
+    try {
+      const json = join(dir, 'r.json');
+      await run(['async-echo', '--smoke', '--json', json]);
+      const [bench] = (JSON.parse(readFileSync(json, 'utf8')) as Report).benchmarks;
+      expect(bench!.error).toBeUndefined();
+      const serverOnly = bench!.cases.find((c) => c.name.endsWith('server only: requests/s'));
+      expect(serverOnly!.impls.map((i) => i.impl)).toEqual(expect.arrayContaining(['C epoll', 'sockfd', 'net', ...(hasPython() ? ['Python asyncio'] : [])]));
+      for (const impl of serverOnly!.impls) expect(impl.summary.median).toBeGreaterThan(0);
+      expect(serverOnly!.targets.map((t) => t.reference)).toEqual(['C epoll', 'net']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -2,24 +2,147 @@
  * tutorial's demo10 shape) sustains.
  *   fork cost COUNT WARMUP HEAP_MB      touches HEAP_MB MiB first, then times COUNT
  *                                       fork() calls in the parent (the child _exits at
- *                                       once and is reaped); prints {"samples_ns":[...]}
+ *                                       once and is reaped); prints
+ *                                       {"samples_ns":[fork() in the parent...],
+ *                                        "round_ns":[fork() to waitpid() done...]}
  *   fork server COUNT                   accepts COUNT connections, one child each: the
  *                                       child reads 1 byte, answers 1 byte and exits
  *   fork client PORT COUNT WARMUP       one connection at a time: connect, send 1 byte,
  *                                       read 1 byte, close; prints {"ops":COUNT,...}
+ *   fork twin-cost COUNT WARMUP SHAPE   as cost, grown first to a Node process's size
+ *   fork twin-server COUNT SHAPE        as server, grown first to a Node process's size
+ * SHAPE is ANON_KIB FILE_KIB MAPPINGS THREADS PTE_KIB FILE: the Node process's anonymous
+ * and file-backed resident memory, its numbers of mappings and threads, the size of
+ * its page tables, and a file
+ * to map for the file-backed part (the node binary: Node's file RSS is mostly its
+ * text). The twin's own shape goes into its JSON as "shape" (and, for the server,
+ * to stderr), so a report can show both.
  */
 #include "bench.h"  /* first: it defines _GNU_SOURCE */
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+/* ---- growing to a Node process's shape ------------------------------------ */
+
+struct shape {
+  long long anon_kib, file_kib, mappings, threads, pte_kib;
+};
+
+static long long status_field(const char *name) {
+  FILE *file = fopen("/proc/self/status", "r");
+  if (file == NULL) die("/proc/self/status");
+  char line[256];
+  long long value = 0;
+  size_t length = strlen(name);
+  while (fgets(line, sizeof line, file))
+    if (strncmp(line, name, length) == 0 && line[length] == ':') value = atoll(line + length + 1);
+  fclose(file);
+  return value;
+}
+
+static long long mapping_count(void) {
+  FILE *file = fopen("/proc/self/maps", "r");
+  if (file == NULL) die("/proc/self/maps");
+  long long count = 0;
+  for (int c; (c = fgetc(file)) != EOF;)
+    if (c == '\n') ++count;
+  fclose(file);
+  return count;
+}
+
+static struct shape current_shape(void) {
+  struct shape s = {status_field("RssAnon"), status_field("RssFile"), mapping_count(), status_field("Threads"),
+                    status_field("VmPTE")};
+  return s;
+}
+
+static void *idle_thread(void *unused) {
+  (void)unused;
+  for (;;) pause(); /* as V8's idle workers: asleep, never scheduled */
+  return NULL;
+}
+
+static void grow(long long anon_kib, long long file_kib, long long mappings, long long threads, long long pte_kib,
+                 const char *path) {
+  long page = sysconf(_SC_PAGESIZE);
+  /* Threads first: each has a stack mapping (and a guard), as Node's do. */
+  for (long long t = current_shape().threads; t < threads; ++t) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, idle_thread, NULL) != 0) die("pthread_create");
+  }
+  /* File-backed: map the file privately and read its pages (as the node binary's text). */
+  if (file_kib > 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) die(path);
+    struct stat st;
+    if (fstat(fd, &st) == -1) die("fstat");
+    size_t want = (size_t)(file_kib - current_shape().file_kib) << 10;
+    if ((long long)want > 0) {
+      if (want > (size_t)st.st_size) want = (size_t)st.st_size;
+      volatile char *text = mmap(NULL, want, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (text == MAP_FAILED) die("mmap(file)");
+      for (size_t offset = 0; offset < want; offset += (size_t)page) (void)text[offset];
+    }
+    close(fd);
+  }
+  /* Small mappings up to the count, alternately writable and read-only so that
+   * the kernel cannot merge neighbours; each touched once. */
+  for (long long m = mapping_count(), i = 0; m < mappings; ++m, ++i) {
+    int writable = (i % 2) == 0;
+    volatile char *region = mmap(NULL, (size_t)page, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) die("mmap(small)");
+    if (writable) region[0] = 1;
+    else (void)region[0];
+  }
+  /* The anonymous rest in one region, spread over as many 2 MiB slots as the
+   * Node process has page-table pages (one 4 KiB page of PTEs maps 2 MiB): V8
+   * scatters its heap pages over the address space, so its page tables are
+   * large for its RSS, and fork() copies page tables. No huge pages: they
+   * would need no PTE page at all. */
+  struct shape now = current_shape();
+  long long missing = anon_kib - now.anon_kib;
+  long long slots = (pte_kib - now.pte_kib) / 4;
+  if (missing > 0) {
+    const size_t slot = 2u << 20;
+    size_t bytes = (size_t)missing << 10;
+    if (slots < 1) slots = 1;
+    if ((size_t)slots * slot < bytes) slots = (long long)((bytes + slot - 1) / slot);
+    size_t per_slot = (bytes / (size_t)slots + (size_t)page - 1) / (size_t)page * (size_t)page;
+    char *memory = mmap(NULL, (size_t)slots * slot, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (memory == MAP_FAILED) die("mmap(anon)");
+    madvise(memory, (size_t)slots * slot, MADV_NOHUGEPAGE);
+    for (long long i = 0; i < slots && bytes > 0; ++i) {
+      size_t length = per_slot < bytes ? per_slot : bytes;
+      memset(memory + (size_t)i * slot, 1, length);
+      bytes -= length;
+    }
+  }
+}
+
+static void print_shape_json(struct shape s) {
+  printf("\"shape\":{\"anonKiB\":%lld,\"fileKiB\":%lld,\"mappings\":%lld,\"threads\":%lld,\"pteKiB\":%lld}",
+         s.anon_kib, s.file_kib, s.mappings, s.threads, s.pte_kib);
+}
+
+static void print_list(const char *name, const int64_t *values, long long count) {
+  printf("\"%s\":[", name);
+  for (long long i = 0; i < count; ++i) printf(i ? ",%lld" : "%lld", (long long)values[i]);
+  printf("]");
+}
 
 static void cost(long long count, long long warmup, long long heap_mb) {
   size_t heap = (size_t)heap_mb << 20;
   char *memory = heap ? malloc(heap) : NULL;
   if (heap && memory == NULL) die("malloc");
   if (heap) memset(memory, 1, heap); /* touched, so the pages are really mapped */
-  int64_t *samples = malloc(sizeof(int64_t) * (size_t)(count > 0 ? count : 1));
-  if (samples == NULL) die("malloc");
+  size_t bytes = sizeof(int64_t) * (size_t)(count > 0 ? count : 1);
+  int64_t *samples = malloc(bytes), *rounds = malloc(bytes);
+  if (samples == NULL || rounds == NULL) die("malloc");
   for (long long i = -warmup; i < count; ++i) {
     int64_t start = now_ns();
     pid_t pid = fork();
@@ -29,10 +152,19 @@ static void cost(long long count, long long warmup, long long heap_mb) {
     int status;
     while (waitpid(pid, &status, 0) == -1)
       if (errno != EINTR) die("waitpid");
-    if (i >= 0) samples[i] = elapsed;
+    int64_t round = now_ns() - start;
+    if (i >= 0) samples[i] = elapsed, rounds[i] = round;
   }
-  print_samples(samples, count);
+  printf("{");
+  print_list("samples_ns", samples, count);
+  printf(",");
+  print_list("round_ns", rounds, count);
+  printf(",");
+  print_shape_json(current_shape());
+  printf("}\n");
+  fflush(stdout);
   free(samples);
+  free(rounds);
   free(memory);
 }
 
@@ -68,12 +200,27 @@ static void client(int port, long long count, long long warmup) {
   print_totals(count, 0, now_ns() - start);
 }
 
+static void grow_from(char **shape) {
+  grow(arg_number(shape[0], "ANON_KIB"), arg_number(shape[1], "FILE_KIB"), arg_number(shape[2], "MAPPINGS"),
+       arg_number(shape[3], "THREADS"), arg_number(shape[4], "PTE_KIB"), shape[5]);
+}
+
 int main(int argc, char **argv) {
-  if (argc == 5 && strcmp(argv[1], "cost") == 0)
+  if (argc == 10 && strcmp(argv[1], "twin-cost") == 0) {
+    grow_from(argv + 4);
+    cost(arg_number(argv[2], "COUNT"), arg_number(argv[3], "WARMUP"), 0);
+  } else if (argc == 9 && strcmp(argv[1], "twin-server") == 0) {
+    grow_from(argv + 3);
+    struct shape s = current_shape();
+    fprintf(stderr, "twin: %lld KiB anon, %lld KiB file, %lld mappings, %lld threads, %lld KiB page tables\n", s.anon_kib,
+            s.file_kib, s.mappings, s.threads, s.pte_kib);
+    server(arg_number(argv[2], "COUNT"));
+  } else if (argc == 5 && strcmp(argv[1], "cost") == 0)
     cost(arg_number(argv[2], "COUNT"), arg_number(argv[3], "WARMUP"), arg_number(argv[4], "HEAP_MB"));
   else if (argc == 3 && strcmp(argv[1], "server") == 0) server(arg_number(argv[2], "COUNT"));
   else if (argc == 5 && strcmp(argv[1], "client") == 0)
     client((int)arg_number(argv[2], "PORT"), arg_number(argv[3], "COUNT"), arg_number(argv[4], "WARMUP"));
-  else usage("fork cost COUNT WARMUP HEAP_MB | fork server COUNT | fork client PORT COUNT WARMUP");
+  else usage("fork cost COUNT WARMUP HEAP_MB | fork server COUNT | fork client PORT COUNT WARMUP | "
+          "fork twin-cost COUNT WARMUP SHAPE | fork twin-server COUNT SHAPE (SHAPE: ANON_KIB FILE_KIB MAPPINGS THREADS PTE_KIB FILE)");
   return 0;
 }

@@ -5,6 +5,7 @@
 // A benchmark is one module bench/<name>.ts that exports `benchmark`; the
 // runner finds it by listing bench/ (harness/registry.ts). Its `peers` are
 // the Node sides, started as `node dist/bench/harness/peer.js <name> <role> args...`.
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/native.js';
 import { CaseRecorder, type BenchResult, type CaseResult, type CaseSpec, type RunOutput } from './model.js';
@@ -139,4 +140,33 @@ export function workWithin(full: number, ratePerSecond: number | undefined, seco
   if (ratePerSecond === undefined || !(ratePerSecond > 0)) return full;
   const fitting = Math.floor((ratePerSecond * seconds) / unit) * unit;
   return Math.max(min, Math.min(full, fitting));
+}
+
+/** bench/python/peers.py: the Python peers (socket module, asyncio), the same protocol as C and Node. */
+export const pythonPeers: string = join(packageRoot, 'bench', 'python', 'peers.py');
+
+let pythonFound: boolean | undefined;
+
+/** Whether this machine has python3 (the Python peers run only then; a report says when they were left out). */
+export function hasPython(): boolean {
+  if (pythonFound === undefined) {
+    const probe = spawnSync('python3', ['-c', 'import asyncio, socket'], { stdio: 'ignore', timeout: 10_000 });
+    pythonFound = probe.status === 0;
+  }
+  return pythonFound;
+}
+
+/** A Command for the Python peer `role` (see bench/python/peers.py). */
+export function pythonPeerCommand(role: string, args: readonly (string | number)[] = []): Command {
+  return { file: 'python3', args: [pythonPeers, role, ...args.map(String)], label: `python ${role}` };
+}
+
+/** The implementations of a case, with Python's appended when python3 exists. */
+export function withPython<T extends string>(impls: readonly T[], python: T): T[] {
+  return hasPython() ? [...impls, python] : [...impls];
+}
+
+/** The note a report carries when python3 is missing. */
+export function pythonNotes(): string[] {
+  return hasPython() ? [] : ['python3 not found: the Python peers were left out'];
 }

@@ -32,7 +32,7 @@ export const timeBudgetMs: Record<Scale, number> = { full: 60_000, quick: 10_000
 /** Compiles bench/c/<program>.c unless up to date; resolves to the binary's path. */
 export function compileBenchProgram(program: string): Promise<string> {
   if (!/^[a-z0-9_-]+$/.test(program)) throw new RangeError(`not a C program name: '${program}'`);
-  return compileC(join(benchCSourceDir, `${program}.c`), { outDir: benchCBuildDir, flags: ['-Wall'] });
+  return compileC(join(benchCSourceDir, `${program}.c`), { outDir: benchCBuildDir, flags: ['-Wall', '-pthread'] });
 }
 
 function packageVersion(): string {
