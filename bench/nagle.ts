@@ -71,7 +71,7 @@ function sockfdClient(args: readonly string[]): void {
         break;
       }
       case 'msgmore':
-        sendAll(fd, header, posix.MSG_MORE);
+        sendAll(fd, header, { flags: posix.MSG_MORE });
         sendAll(fd, body);
         break;
       case 'cork':

@@ -37,7 +37,7 @@ function sockfdClient(args: readonly string[]): void {
   const start = nowNs();
   for (let left = total; left > 0; sends++) {
     const length = Math.min(left, chunk);
-    sendAll(fd, buffer, 0, 0, length);
+    sendAll(fd, buffer, { length });
     left -= length;
   }
   posix.shutdown(fd, posix.SHUT_WR);

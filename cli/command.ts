@@ -18,7 +18,4 @@ export interface Command {
   run(argv: string[]): Promise<number> | number;
 }
 
-/** Wrong arguments: main prints the message and the usage, and exits 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError } from '../tools/usage-error.js';

@@ -2,9 +2,9 @@
 // with --bind one address given as text through inet_addr(), the tutorial's
 // commented-out "method 1".
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
+import type { Demo } from './support/demo.js';
 import { runOneClientServer } from './server.js';
-import { serverUsage, twinHelp, type TwinOption } from './tutorial-io.js';
+import { serverUsage, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
   bind: { kind: 'text', description: "bind this IP (inet_addr) instead of INADDR_ANY: the tutorial's method 1" },

@@ -3,10 +3,10 @@
 // kernel's table of states: backlog+1 connections complete the handshake and
 // wait in the accept queue (ESTABLISHED); the others do not get in.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
-import { listenSocket } from './exchange.js';
-import { countStates, socketTable, socketsOnPort } from './socket-table.js';
-import { C_FAILURE, parseTwinArgs, portArgument, print, serverUsage, sleep, twinHelp, type TwinOption } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { listenSocket } from './support/exchange.js';
+import { countStates, socketTable, socketsOnPort } from './support/socket-table.js';
+import { C_FAILURE, parseTwinArgs, portArgument, print, serverUsage, sleep, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
   backlog: { description: "listen()'s second argument (the tutorial's 3)", defaultValue: 3 },

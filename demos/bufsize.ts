@@ -1,9 +1,9 @@
 // The TCP buffer section: demo1 plus getsockopt(SO_SNDBUF/SO_RCVBUF) after
 // connect(), printing send bufsize=N and recv bufsize=M.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
+import type { Demo } from './support/demo.js';
 import { runHostClient } from './client.js';
-import { clientUsage, print, sleepOption, twinHelp } from './tutorial-io.js';
+import { clientUsage, print, sleepOption, twinHelp } from './support/tutorial-io.js';
 
 export const demo: Demo = {
   name: 'bufsize',

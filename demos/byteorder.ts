@@ -2,8 +2,8 @@
 // do to it, and 192.168.190.134 as the 32-bit integer 3232284294 with its
 // bytes in big-endian (network) and little-endian order.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
-import { parseTwinArgs, print, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { parseTwinArgs, print, twinHelp } from './support/tutorial-io.js';
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(' ');
 const bits = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(2).padStart(8, '0')).join(' ');

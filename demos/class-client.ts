@@ -1,8 +1,8 @@
 // demo7: the client through the tutorial's ctcpclient class, here TcpClient.
 // Ten rounds of "这是第N个超级女生，编号N。" (not zero-padded: to_string()).
 import { HostNotFoundError, TcpClient } from '../lib/tcp-client.js';
-import type { Demo } from './demo.js';
-import { C_FAILURE, STRERROR_SUCCESS, clientUsage, parseTwinArgs, perror, perrorText, portArgument, print, sleep, sleepOption, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { C_FAILURE, STRERROR_SUCCESS, clientUsage, parseTwinArgs, perror, perrorText, portArgument, print, sleep, sleepOption, twinHelp } from './support/tutorial-io.js';
 
 const options = sleepOption;
 

@@ -1,7 +1,7 @@
 // demo8: the server through the tutorial's ctcpserver class, here TcpServer.
 import { TcpServer } from '../lib/tcp-server.js';
-import type { Demo } from './demo.js';
-import { C_FAILURE, STRERROR_SUCCESS, parseTwinArgs, perror, perrorText, portArgument, print, serverUsage, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { C_FAILURE, STRERROR_SUCCESS, parseTwinArgs, perror, perrorText, portArgument, print, serverUsage, twinHelp } from './support/tutorial-io.js';
 
 /** The loop of demo8 and of demo10's child: recv(buffer,1024), 接收：, send("ok"), 发送：ok. */
 export function classServerReplies(tcpserver: TcpServer, errnoTextAtEof: string): void {

@@ -1,9 +1,9 @@
 // demo1: the tutorial's first client. gethostbyname() the server, connect,
 // three request/reply rounds, close.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
-import { clientRounds, tcpSocket } from './exchange.js';
-import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, sleepOption, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { clientRounds, tcpSocket } from './support/exchange.js';
+import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, sleepOption, twinHelp } from './support/tutorial-io.js';
 
 const options = sleepOption;
 

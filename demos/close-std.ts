@@ -2,10 +2,10 @@
 // standard fds, then `cin >> ii; cout << ...; cerr << ...` shows what still
 // works, and open("data.txt") takes the lowest free fd (0 once 0 is closed).
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
+import type { Demo } from './support/demo.js';
 import { createDataFile, writeDataLine } from './file-write.js';
-import { C_FAILURE, parseTwinArgs, print, printError, sleep, twinHelp, type TwinOption } from './tutorial-io.js';
-import { UsageError } from '../cli/command.js';
+import { C_FAILURE, parseTwinArgs, print, printError, sleep, twinHelp, type TwinOption } from './support/tutorial-io.js';
+import { UsageError } from '../tools/usage-error.js';
 
 const options: Record<string, TwinOption> = {
   'hold-ms': { description: 'stay alive this long at the end so /proc/<pid>/fd can be read (the C sleep(100))', defaultValue: 0 },

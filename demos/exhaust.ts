@@ -2,10 +2,10 @@
 // fds, printing `sockfd = N` for each, then perror("socket"): Too many open files.
 import * as posix from '../lib/posix.js';
 import { getrlimit, setrlimit } from '../lib/process.js';
-import type { Demo } from './demo.js';
-import { tcpSocket } from './exchange.js';
-import { UsageError } from '../cli/command.js';
-import { C_FAILURE, clientUsage, parseTwinArgs, perror, print, twinHelp, type TwinOption } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { tcpSocket } from './support/exchange.js';
+import { UsageError } from '../tools/usage-error.js';
+import { C_FAILURE, clientUsage, parseTwinArgs, perror, print, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 /** The tutorial machine's `ulimit -n`. */
 const TUTORIAL_LIMIT = 1024;

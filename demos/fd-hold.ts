@@ -3,10 +3,10 @@
 // lists its own fds with their targets, since Node holds many more than 0, 1, 2.
 import * as posix from '../lib/posix.js';
 import { listFds } from '../lib/procfs.js';
-import { formatFds } from '../cli/commands/fds.js';
-import type { Demo } from './demo.js';
+import { formatFds } from '../tools/socket-format.js';
+import type { Demo } from './support/demo.js';
 import { createDataFile, writeDataLine } from './file-write.js';
-import { C_FAILURE, parseTwinArgs, print, sleep, twinHelp, type TwinOption } from './tutorial-io.js';
+import { C_FAILURE, parseTwinArgs, print, sleep, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
   'hold-ms': { description: 'how long to stay alive for probing (the C sleep(100))', defaultValue: 100_000, sleep: true },

@@ -7,10 +7,10 @@ import { fstatSync } from 'node:fs';
 import * as posix from '../lib/posix.js';
 import { isSyscallError } from '../lib/errors.js';
 import { DEFAULT_SEND_TIMEOUT_MS } from '../lib/transfer/sender.js';
-import { recvFullWithin, retryOnEagain, sendAllWithin, waitReady } from '../lib/transfer/deadline-io.js';
+import { recvFull, sendAll, untilReady } from '../lib/io.js';
 import { TUTORIAL_HEADER_SIZE, TUTORIAL_NAME_FIELD, TUTORIAL_OK } from '../lib/transfer/protocol.js';
-import type { Demo } from './demo.js';
-import { C_FAILURE, STRERROR_SUCCESS, atoi, commandOf, perror, perrorText, portArgument, print, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { C_FAILURE, STRERROR_SUCCESS, atoi, commandOf, perror, perrorText, portArgument, print, twinHelp } from './support/tutorial-io.js';
 
 function usageLines(name: string): string {
   const command = commandOf(name);
@@ -29,7 +29,7 @@ function fileInfo(nameBytes: Buffer, size: number): Buffer {
 function receiveOk(fd: number): boolean | Error {
   const reply = Buffer.alloc(2);
   try {
-    const n = recvFullWithin(fd, reply, DEFAULT_SEND_TIMEOUT_MS);
+    const n = recvFull(fd, reply, { idleTimeout: DEFAULT_SEND_TIMEOUT_MS });
     if (n === 0) return new Error(STRERROR_SUCCESS); // recv() returned 0: errno untouched
     return reply.subarray(0, n).equals(TUTORIAL_OK);
   } catch (error) {
@@ -55,12 +55,11 @@ function sendContent(fd: number, path: string, size: number): true | Error {
     if (size <= 0) return new Error(STRERROR_SUCCESS);
     const fromFile = Math.min(size, fstatSync(fileFd).size);
     for (let offset = 0; offset < fromFile; ) {
-      waitReady(fd, posix.POLLOUT, DEFAULT_SEND_TIMEOUT_MS, 'sendfile');
-      const n = retryOnEagain(() => posix.sendfile(fd, fileFd, offset, fromFile - offset), 0);
+      const n = untilReady('sendfile', fd, posix.POLLOUT, { idleTimeout: DEFAULT_SEND_TIMEOUT_MS }, () => posix.sendfile(fd, fileFd, offset, fromFile - offset));
       if (n === 0 && offset < fromFile) break; // the file shrank: the rest goes out as zeros, as the C's memset buffer
       offset += n;
     }
-    if (fromFile < size) sendAllWithin(fd, Buffer.alloc(size - fromFile), DEFAULT_SEND_TIMEOUT_MS);
+    if (fromFile < size) sendAll(fd, Buffer.alloc(size - fromFile), { flags: posix.MSG_NOSIGNAL, idleTimeout: DEFAULT_SEND_TIMEOUT_MS });
     return true;
   } catch (error) {
     return error as Error;
@@ -96,7 +95,7 @@ export function runFileClient(name: string, argv: string[]): number {
     const nameBytes = Buffer.from(file);
     const size = atoi(sizeText);
     try {
-      sendAllWithin(fd, fileInfo(nameBytes, size), DEFAULT_SEND_TIMEOUT_MS);
+      sendAll(fd, fileInfo(nameBytes, size), { flags: posix.MSG_NOSIGNAL, idleTimeout: DEFAULT_SEND_TIMEOUT_MS });
     } catch (error) {
       perror('send', error);
       return C_FAILURE;

@@ -1,8 +1,8 @@
 // demo4: open(2) data.txt read-only, print the fd, read and print the text.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
+import type { Demo } from './support/demo.js';
 import { DATA_FILE } from './file-write.js';
-import { C_FAILURE, cString, parseTwinArgs, perror, print, twinHelp } from './tutorial-io.js';
+import { C_FAILURE, cString, parseTwinArgs, perror, print, twinHelp } from './support/tutorial-io.js';
 
 export const demo: Demo = {
   name: 'file-read',

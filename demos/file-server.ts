@@ -9,8 +9,8 @@
 import { resolve } from 'node:path';
 import { getpid } from '../lib/process.js';
 import { serveFiles } from '../lib/transfer/server.js';
-import type { Demo } from './demo.js';
-import { C_FAILURE, STRERROR_SUCCESS, perror, perrorText, portArgument, print, serverUsage, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { C_FAILURE, STRERROR_SUCCESS, perror, perrorText, portArgument, print, serverUsage, twinHelp } from './support/tutorial-io.js';
 
 function usageLines(name: string): string {
   return serverUsage(name, '通讯端口 文件存放的目录', '5005 /tmp');

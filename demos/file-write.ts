@@ -1,7 +1,7 @@
 // demo3: open(2) data.txt (created, truncated), print the fd, write one line.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
-import { C_FAILURE, parseTwinArgs, perror, print, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { C_FAILURE, parseTwinArgs, perror, print, twinHelp } from './support/tutorial-io.js';
 
 export const DATA_FILE = 'data.txt';
 export const DATA_LINE = '我是一只傻傻鸟。\n';

@@ -5,9 +5,9 @@
 import * as posix from '../lib/posix.js';
 import { fork, getpid, kill, signal } from '../lib/process.js';
 import { TcpServer } from '../lib/tcp-server.js';
-import type { Demo } from './demo.js';
+import type { Demo } from './support/demo.js';
 import { classServerReplies } from './class-server.js';
-import { C_FAILURE, STRERROR_EINVAL, parseTwinArgs, perror, portArgument, print, serverUsage, twinHelp } from './tutorial-io.js';
+import { C_FAILURE, STRERROR_EINVAL, parseTwinArgs, perror, portArgument, print, serverUsage, twinHelp } from './support/tutorial-io.js';
 
 /** The C loop `for (ii=1; ii<=64; ii++) signal(ii, SIG_IGN)`; signals that cannot be ignored are skipped, as C's calls fail. */
 const LAST_SIGNAL = 64;

@@ -1,9 +1,9 @@
 // demo5: the client with inet_addr() instead of gethostbyname(). A dotted IP
 // works; a host name becomes INADDR_NONE (255.255.255.255) and connect() fails.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
-import { clientRounds, tcpSocket } from './exchange.js';
-import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, sleepOption, twinHelp } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { clientRounds, tcpSocket } from './support/exchange.js';
+import { C_FAILURE, clientUsage, parseTwinArgs, perror, portArgument, print, sleepOption, twinHelp } from './support/tutorial-io.js';
 
 const options = sleepOption;
 

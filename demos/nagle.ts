@@ -6,8 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { TcpClient } from '../lib/tcp-client.js';
 import { TcpServer } from '../lib/tcp-server.js';
-import type { Demo } from './demo.js';
-import { parseTwinArgs, print, twinHelp, type TwinOption } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { parseTwinArgs, print, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
   rounds: { description: 'requests per mode', defaultValue: 20 },

@@ -9,11 +9,11 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../cli/command.js';
+import { UsageError } from '../tools/usage-error.js';
 import { Socket } from '../lib/socket.js';
 import { toNetServer } from '../lib/net-handoff.js';
 import type { AddressInput } from '../lib/sockaddr.js';
-import type { Demo } from './demo.js';
+import type { Demo } from './support/demo.js';
 
 const WORKER_FLAG = '--reuseport-worker';
 const thisFile = fileURLToPath(import.meta.url);

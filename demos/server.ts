@@ -1,9 +1,9 @@
 // demo2: the tutorial's first server. bind INADDR_ANY, listen(5), accept one
 // client, answer "ok" to every message until the client goes away.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
-import { acceptClient, listenSocket, serverReplies } from './exchange.js';
-import { C_FAILURE, parseTwinArgs, type ParsedArgs, portArgument, print, serverUsage, twinHelp, type TwinOption } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { acceptClient, listenSocket, serverReplies } from './support/exchange.js';
+import { C_FAILURE, parseTwinArgs, type ParsedArgs, portArgument, print, serverUsage, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 /** demo2 and demo6: serve one client on `address` (s_addr or text). */
 export function runOneClientServer(name: string, argv: string[], options: Record<string, TwinOption>, bindAddress: (parsed: ParsedArgs) => string | number): number {

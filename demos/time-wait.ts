@@ -3,9 +3,9 @@
 // fails with "bind: Address already in use" unless SO_REUSEADDR is set.
 // Server and client run in this one process, in the tutorial's order.
 import * as posix from '../lib/posix.js';
-import type { Demo } from './demo.js';
-import { socketTable, socketsOnPort } from './socket-table.js';
-import { C_FAILURE, parseTwinArgs, perror, portArgument, print, serverUsage, sleep, twinHelp, type TwinOption } from './tutorial-io.js';
+import type { Demo } from './support/demo.js';
+import { socketTable, socketsOnPort } from './support/socket-table.js';
+import { C_FAILURE, parseTwinArgs, perror, portArgument, print, serverUsage, sleep, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
   reuseaddr: { kind: 'flag', description: 'setsockopt(SO_REUSEADDR) before bind(), in both runs of the server' },

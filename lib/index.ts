@@ -8,5 +8,6 @@ export * from './tcp-server.js';
 export * from './procfs.js';
 export * from './process.js';
 export * from './async.js';
+export * from './io.js';
 export * from './net-handoff.js';
 export * from './transfer/index.js';

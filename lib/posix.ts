@@ -9,6 +9,7 @@ import type { AddressInput, SockAddr } from './sockaddr.js';
 
 export * from './constants.js';
 export * from './sockaddr.js';
+export * from './msg.js';
 export type { SyscallError } from './errors.js';
 export { isSyscallError } from './errors.js';
 
@@ -117,6 +118,53 @@ export interface AddrInfoHints {
   flags?: number;
 }
 
+/** One entry of if_nameindex(). */
+export interface InterfaceName {
+  index: number;
+  name: string;
+}
+
+/**
+ * One entry of getifaddrs(3): an interface and one of its addresses (AF_PACKET
+ * for the link layer, AF_INET, AF_INET6). `flags` are IFF_*; `broadcast` is set
+ * with IFF_BROADCAST, `destination` (the peer) with IFF_POINTOPOINT.
+ */
+export interface IfAddr {
+  name: string;
+  index: number;
+  flags: number;
+  address: SockAddr | null;
+  netmask: SockAddr | null;
+  broadcast: SockAddr | null;
+  destination: SockAddr | null;
+}
+
+/** getnameinfo(): the host and service names (or numbers, with NI_NUMERICHOST / NI_NUMERICSERV). */
+export interface NameInfo {
+  host: string;
+  service: string;
+}
+
+/** struct ip_mreqn: the group, and the local interface by address or index (name accepted); all default to 0 (any). */
+export interface IpMreqn {
+  multiaddr?: string;
+  address?: string;
+  ifindex?: number | string;
+}
+
+/** struct ip_mreq_source: a source-specific membership. */
+export interface IpMreqSource {
+  multiaddr: string;
+  interface?: string;
+  sourceaddr: string;
+}
+
+/** struct ipv6_mreq: the group and the interface (index or name; 0 = the kernel's choice). */
+export interface Ipv6Mreq {
+  multiaddr: string;
+  ifindex?: number | string;
+}
+
 interface PosixBinding {
   socket(domain: number, type: number, protocol?: number): number;
   socketpair(domain: number, type: number, protocol?: number): [number, number];
@@ -157,6 +205,17 @@ interface PosixBinding {
   inet_ntop(af: number, src: BinaryData): string;
   gethostbyname(name: string): HostEnt | null;
   getaddrinfo(node: string | null, service?: string | number | null, hints?: AddrInfoHints): AddrInfo[];
+  if_nametoindex(ifname: string): number;
+  if_indextoname(ifindex: number): string;
+  if_nameindex(): InterfaceName[];
+  getifaddrs(): IfAddr[];
+  gethostname(): string;
+  getnameinfo(address: AddressInput, flags?: number): NameInfo;
+  gethostbyaddr(address: string, af?: number): HostEnt | null;
+  ioctl(fd: number, request: number, value?: number): number;
+  ip_mreqn(request: IpMreqn): Buffer;
+  ip_mreq_source(request: IpMreqSource): Buffer;
+  ipv6_mreq(request: Ipv6Mreq): Buffer;
 }
 
 const native = binding as unknown as PosixBinding;
@@ -264,3 +323,37 @@ export const gethostbyname: (name: string) => HostEnt | null = native.gethostbyn
 /** getaddrinfo(3); throws with code 'EAI_NONAME' etc. Blocks on DNS. */
 export const getaddrinfo: (node: string | null, service?: string | number | null, hints?: AddrInfoHints) => AddrInfo[] =
   native.getaddrinfo;
+
+// ---- interfaces -------------------------------------------------------------------
+/** if_nametoindex(3); throws `if_nametoindex(eth9): No such device` where C returns 0. */
+export const if_nametoindex: (ifname: string) => number = native.if_nametoindex;
+/** if_indextoname(3); throws ENXIO where C returns NULL. */
+export const if_indextoname: (ifindex: number) => string = native.if_indextoname;
+/** if_nameindex(3): every interface, `{ index, name }`. */
+export const if_nameindex: () => InterfaceName[] = native.if_nameindex;
+/** getifaddrs(3): one entry per interface address, link layer (AF_PACKET) included. */
+export const getifaddrs: () => IfAddr[] = native.getifaddrs;
+/** gethostname(2) */
+export const gethostname: () => string = native.gethostname;
+
+// ---- names of addresses -------------------------------------------------------------
+/** getnameinfo(3) with NI_* flags; throws with code 'EAI_NONAME' etc. Blocks on DNS. */
+export const getnameinfo: (address: AddressInput, flags?: number) => NameInfo = native.getnameinfo;
+/** gethostbyaddr(3): the hostent of an address given as text (af AF_INET by default), null where C returns NULL. */
+export const gethostbyaddr: (address: string, af?: number) => HostEnt | null = native.gethostbyaddr;
+
+// ---- socket buffers ------------------------------------------------------------------
+/**
+ * ioctl(2) with one int: FIONREAD/SIOCINQ (bytes waiting to be read),
+ * SIOCOUTQ (bytes in the send queue not yet acknowledged), SIOCOUTQNSD (not
+ * yet sent), SIOCATMARK, FIONBIO (value 0/1). Other requests are refused.
+ */
+export const ioctl: (fd: number, request: number, value?: number) => number = native.ioctl;
+
+// ---- multicast -----------------------------------------------------------------------
+/** struct ip_mreqn as bytes for IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP / IP_MULTICAST_IF. */
+export const ip_mreqn: (request: IpMreqn) => Buffer = native.ip_mreqn;
+/** struct ip_mreq_source as bytes for IP_ADD_SOURCE_MEMBERSHIP / IP_DROP_SOURCE_MEMBERSHIP. */
+export const ip_mreq_source: (request: IpMreqSource) => Buffer = native.ip_mreq_source;
+/** struct ipv6_mreq as bytes for IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP. */
+export const ipv6_mreq: (request: Ipv6Mreq) => Buffer = native.ipv6_mreq;

@@ -353,14 +353,3 @@ export function childPids(pid: number): number[] {
   }
   return children.sort((a, b) => a - b);
 }
-
-/** The State column as netstat writes it: an unconnected UDP socket (CLOSE to the kernel) shows blank. */
-export function netstatState(entry: SocketEntry): string {
-  if (entry.protocol === 'udp' || entry.protocol === 'udp6') return entry.state === 'CLOSE' ? '' : entry.state;
-  return entry.state;
-}
-
-/** 'a.b.c.d:port' as netstat -n writes it ('*' for port 0; IPv6 without brackets, e.g. ':::5005'). */
-export function netstatAddress(address: string, port: number): string {
-  return `${address}:${port === 0 ? '*' : String(port)}`;
-}

@@ -38,6 +38,7 @@ import { EndOfStreamError, syscallError, type SyscallError } from './errors.js';
 export { EndOfStreamError };
 import { isSyscallError } from './errors.js';
 import * as asyncCalls from './async.js';
+import * as io from './io.js';
 
 /** An operation on a Socket that was already closed. */
 function closedError(syscall: string): SyscallError {
@@ -197,33 +198,24 @@ export class Socket implements Disposable {
     return posix.sendfile(this.#live('sendfile'), inFd, offset, count);
   }
 
-  /** Sends every byte, looping over partial sends. Returns the byte count. */
-  sendAll(data: Data, flags = 0): number {
-    const fd = this.#live('send');
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const total = bytes.byteLength;
-    let sent = 0;
-    while (sent < total) sent += posix.send(fd, bytes, flags, sent, total - sent);
-    return total;
+  /**
+   * Sends every byte, looping over partial sends (lib/io.ts). A number is the
+   * send flags; options add a byte range and bounds on the waits (timeout,
+   * idleTimeout). Returns the byte count.
+   */
+  sendAll(data: Data, options: io.IoOptions | number = {}): number {
+    return io.sendAll(this.#live('send'), data, typeof options === 'number' ? { flags: options } : options);
   }
 
   /**
    * Receives exactly `n` bytes (into a new Buffer) or fills `buffer` entirely,
-   * looping over partial reads. Throws EndOfStreamError when the peer closes first.
+   * looping over partial reads (lib/io.ts). Throws EndOfStreamError when the peer closes first.
    */
-  recvExactly(n: number): Buffer;
-  recvExactly<T extends BinaryData>(buffer: T): T;
-  recvExactly(target: number | BinaryData): BinaryData {
+  recvExactly(n: number, options?: io.IoOptions): Buffer;
+  recvExactly<T extends BinaryData>(buffer: T, options?: io.IoOptions): T;
+  recvExactly(target: number | BinaryData, options?: io.IoOptions): BinaryData {
     const fd = this.#live('recv');
-    const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
-    const total = buffer.byteLength;
-    let received = 0;
-    while (received < total) {
-      const n = posix.recv(fd, buffer, 0, received, total - received);
-      if (n === 0) throw new EndOfStreamError('recv', received, total);
-      received += n;
-    }
-    return buffer;
+    return typeof target === 'number' ? io.recvExactly(fd, target, options) : io.recvExactly(fd, target, options);
   }
 
   // ---- options -------------------------------------------------------------------

@@ -6,7 +6,6 @@ import { Socket } from './socket.js';
 import { gethostbyname, inet_pton } from './posix.js';
 import { AF_INET, AF_INET6 } from './constants.js';
 import type { AddressInput } from './sockaddr.js';
-import type { Data } from './posix.js';
 import { TcpConnection, TcpEndpoint, notConnectedError } from './tcp-connection.js';
 import { lookup } from 'node:dns/promises';
 import * as asyncCalls from './async.js';
@@ -70,10 +69,8 @@ export class TcpClient extends TcpEndpoint implements Disposable {
     this.#ip = host;
     this.#port = port;
     const address = resolveServer(host, port);
-    const socket = Socket.tcp(address.family === 'AF_INET6' ? 'AF_INET6' : 'AF_INET');
+    const socket = this.#socketFor(address);
     try {
-      if (this.#options.noDelay) socket.noDelay = true;
-      if (this.#options.bindAddress !== undefined) socket.bind({ family: address.family, address: this.#options.bindAddress, port: 0 } as AddressInput);
       socket.connect(address);
       this.#connection = new TcpConnection(socket, socket.peerAddress);
     } catch (error) {
@@ -81,6 +78,19 @@ export class TcpClient extends TcpEndpoint implements Disposable {
       throw error;
     }
     return this;
+  }
+
+  /** The socket connect() and connectAsync() connect: TCP_NODELAY and the local bind of the options applied. */
+  #socketFor(address: AddressInput): Socket {
+    const socket = Socket.tcp(address.family === 'AF_INET6' ? 'AF_INET6' : 'AF_INET');
+    try {
+      if (this.#options.noDelay) socket.noDelay = true;
+      if (this.#options.bindAddress !== undefined) socket.bind({ family: address.family, address: this.#options.bindAddress, port: 0 } as AddressInput);
+      return socket;
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
   }
 
   /** The server's IP or name as given to connect() (m_ip). */
@@ -104,16 +114,12 @@ export class TcpClient extends TcpEndpoint implements Disposable {
 
   /** The live connection (its socket, peer, and data methods); throws ENOTCONN when there is none. */
   get connection(): TcpConnection {
-    return this.#live('connection');
-  }
-
-  #live(syscall: string): TcpConnection {
-    if (!this.#connection) throw notConnectedError(syscall);
-    return this.#connection;
+    return this.connectionFor('connection');
   }
 
   protected override connectionFor(syscall: string): TcpConnection {
-    return this.#live(syscall);
+    if (!this.#connection) throw notConnectedError(syscall);
+    return this.#connection;
   }
 
   /** Closes the connection; false when there was none (as the C close()). */
@@ -143,10 +149,8 @@ export class TcpClient extends TcpEndpoint implements Disposable {
       const address = await TcpClient.#resolveAsync(host, port);
       this.#ip = host;
       this.#port = port;
-      const socket = Socket.tcp(address.family === 'AF_INET6' ? 'AF_INET6' : 'AF_INET');
+      const socket = this.#socketFor(address);
       try {
-        if (this.#options.noDelay) socket.noDelay = true;
-        if (this.#options.bindAddress !== undefined) socket.bind({ family: address.family, address: this.#options.bindAddress, port: 0 } as AddressInput);
         await socket.connectAsync(address, options);
         this.#connection = new TcpConnection(socket, socket.peerAddress);
       } catch (error) {
@@ -172,19 +176,5 @@ export class TcpClient extends TcpEndpoint implements Disposable {
     }
   }
 
-  /** Sends all of `data` without blocking the loop. Returns the byte count. */
-  async sendAsync(data: Data, options?: asyncCalls.AsyncOptions): Promise<number> {
-    return this.#live('send').socket.sendAllAsync(data, options);
-  }
-
-  /** One recv() of at most `maxlen` bytes without blocking the loop; null when the server closed. */
-  async recvAsync(maxlen: number, options?: asyncCalls.AsyncOptions): Promise<Buffer | null> {
-    return asyncCalls.recvSomeAsync(this.#live('recv').fd, maxlen, options);
-  }
-
-  /** Exactly `n` bytes without blocking the loop; EndOfStreamError when the server closes first. */
-  async recvExactlyAsync(n: number, options?: asyncCalls.AsyncOptions): Promise<Buffer> {
-    return this.#live('recv').socket.recvExactlyAsync(n, options);
-  }
   // ---- end of async ------------------------------------------------------------------
 }

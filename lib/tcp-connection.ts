@@ -2,7 +2,8 @@
 // TcpServer.accept() hands out. The tutorial's send/recv(maxlen) plus what its
 // classes lack: every byte sent (no partial sends), exact-length reads and
 // length-prefixed messages, binary data throughout.
-import { EndOfStreamError, syscallError, type SyscallError } from './errors.js';
+import { syscallError, type SyscallError } from './errors.js';
+import { recvSomeAsync, type AsyncOptions } from './async.js';
 import { Socket } from './socket.js';
 import { ENOTCONN } from './constants.js';
 import type { Data } from './posix.js';
@@ -106,19 +107,27 @@ export class TcpConnection implements Disposable {
     const header = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES);
     const first = this.socket.recv(header);
     if (first === 0) return null;
-    if (first < MESSAGE_HEADER_BYTES) this.#fill(header, first);
+    if (first < MESSAGE_HEADER_BYTES) this.socket.recvExactly(header, { offset: first });
     const length = header.readUInt32BE(0);
     if (length > maxBytes) throw new MessageTooLargeError(length, maxBytes);
     return length === 0 ? Buffer.alloc(0) : this.socket.recvExactly(length);
   }
 
-  #fill(buffer: Buffer, from: number): void {
-    let received = from;
-    while (received < buffer.length) {
-      const n = this.socket.recv(buffer, 0, received, buffer.length - received);
-      if (n === 0) throw new EndOfStreamError('recv', received, buffer.length);
-      received += n;
-    }
+  // ---- async: the same calls on the event loop (lib/async.ts) ------------------------
+
+  /** Sends all of `data` without blocking the loop. Returns the byte count. */
+  async sendAsync(data: Data, options?: AsyncOptions): Promise<number> {
+    return this.socket.sendAllAsync(data, options);
+  }
+
+  /** One recv() of at most `maxlen` bytes without blocking the loop; null when the peer closed. */
+  async recvAsync(maxlen: number, options?: AsyncOptions): Promise<Buffer | null> {
+    return recvSomeAsync(this.fd, maxlen, options);
+  }
+
+  /** Exactly `n` bytes without blocking the loop; EndOfStreamError when the peer closes first. */
+  async recvExactlyAsync(n: number, options?: AsyncOptions): Promise<Buffer> {
+    return this.socket.recvExactlyAsync(n, options);
   }
 
   /** Closes the connection; false when it was already closed (as the C classes' close()). */
@@ -134,8 +143,9 @@ export class TcpConnection implements Disposable {
 }
 
 /**
- * The data calls TcpClient and TcpServer share: each forwards to the
- * connection it talks to (the client's one, the server's current client).
+ * The data calls TcpClient and TcpServer share, blocking and async: each
+ * forwards to the connection it talks to (the client's one, the server's
+ * current client), or throws ENOTCONN when there is none.
  */
 export abstract class TcpEndpoint {
   /** The connection the data calls use; throws ENOTCONN (naming `syscall`) when there is none. */
@@ -164,5 +174,20 @@ export abstract class TcpEndpoint {
   /** One length-prefixed message; null when the peer closed between messages. */
   recvMessage(maxBytes?: number): Buffer | null {
     return this.connectionFor('recv').recvMessage(maxBytes);
+  }
+
+  /** Sends all of `data` without blocking the loop. Returns the byte count. */
+  async sendAsync(data: Data, options?: AsyncOptions): Promise<number> {
+    return this.connectionFor('send').sendAsync(data, options);
+  }
+
+  /** One recv() of at most `maxlen` bytes without blocking the loop; null when the peer closed. */
+  async recvAsync(maxlen: number, options?: AsyncOptions): Promise<Buffer | null> {
+    return this.connectionFor('recv').recvAsync(maxlen, options);
+  }
+
+  /** Exactly `n` bytes without blocking the loop; EndOfStreamError when the peer closes first. */
+  async recvExactlyAsync(n: number, options?: AsyncOptions): Promise<Buffer> {
+    return this.connectionFor('recv').recvExactlyAsync(n, options);
   }
 }

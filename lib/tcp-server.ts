@@ -6,7 +6,6 @@
 import { Socket, type AcceptedSocket } from './socket.js';
 import { SOMAXCONN } from './constants.js';
 import type { AddressInput } from './sockaddr.js';
-import type { Data } from './posix.js';
 import { TcpConnection, TcpEndpoint, notConnectedError } from './tcp-connection.js';
 import * as asyncCalls from './async.js';
 
@@ -131,14 +130,10 @@ export class TcpServer extends TcpEndpoint implements Disposable {
     return this.#client?.ip ?? '';
   }
 
-  #current(syscall: string): TcpConnection {
+  /** The data calls (send, recv, recvExactly, sendMessage, recvMessage and their async twins) go to the current client. */
+  protected override connectionFor(syscall: string): TcpConnection {
     if (!this.#client || this.#client.closed) throw notConnectedError(syscall);
     return this.#client;
-  }
-
-  /** The data calls (send, recv, recvExactly, sendMessage, recvMessage) go to the current client. */
-  protected override connectionFor(syscall: string): TcpConnection {
-    return this.#current(syscall);
   }
 
   /** Closes the listening socket; false when it was not open (closelisten()). */
@@ -189,19 +184,5 @@ export class TcpServer extends TcpEndpoint implements Disposable {
     return this.#adopt(await this.#listener.acceptAsync(options));
   }
 
-  /** Sends all of `data` to the current client without blocking the loop. */
-  async sendAsync(data: Data, options?: asyncCalls.AsyncOptions): Promise<number> {
-    return this.#current('send').socket.sendAllAsync(data, options);
-  }
-
-  /** One recv() of at most `maxlen` bytes from the current client; null when it closed. */
-  async recvAsync(maxlen: number, options?: asyncCalls.AsyncOptions): Promise<Buffer | null> {
-    return asyncCalls.recvSomeAsync(this.#current('recv').fd, maxlen, options);
-  }
-
-  /** Exactly `n` bytes from the current client without blocking the loop. */
-  async recvExactlyAsync(n: number, options?: asyncCalls.AsyncOptions): Promise<Buffer> {
-    return this.#current('recv').socket.recvExactlyAsync(n, options);
-  }
   // ---- end of async ------------------------------------------------------------------
 }

@@ -1,6 +1,7 @@
 // JS address objects <-> sockaddr_storage, for every call that takes or
 // returns an address (bind, connect, accept, sendto, recvfrom, get*name).
 #include "sockaddr.h"
+#include "sockaddr_link.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -65,12 +66,14 @@ void FillInet6(Napi::Env env, Napi::Object object, const char* name, SockAddr& o
   sin6->sin6_family = AF_INET6;
   sin6->sin6_port = htons(PortOf(env, object, name));
   sin6->sin6_flowinfo = htonl(OptionalUint32(env, object, "flowinfo", name));
-  sin6->sin6_scope_id = OptionalUint32(env, object, "scopeId", name);
+  sin6->sin6_scope_id = ScopeIdOf(env, object.Get("scopeId"), name);  // an index or an interface name
   Napi::Value address = object.Get("address");
   if (address.IsUndefined()) {
     sin6->sin6_addr = in6addr_any;
   } else if (address.IsString()) {
     std::string text = address.As<Napi::String>().Utf8Value();
+    uint32_t zone = 0;
+    if (SplitScope(env, text, zone, name)) sin6->sin6_scope_id = zone;  // 'fe80::1%lo'
     if (inet_pton(AF_INET6, text.c_str(), &sin6->sin6_addr) != 1)
       ThrowTypeError(env, std::string(name) + ".address is not an IPv6 address: '" + text + "'");
   } else {
@@ -109,7 +112,9 @@ SockAddr ToSockAddr(Napi::Env env, Napi::Value value, const char* name) {
   if (family == "AF_INET") FillInet(env, object, name, out);
   else if (family == "AF_INET6") FillInet6(env, object, name, out);
   else if (family == "AF_UNIX" || family == "AF_LOCAL") FillUnix(env, object, name, out);
-  else ThrowTypeError(env, std::string(name) + ".family must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', got '" + family + "'");
+  else if (family == "AF_PACKET") FillPacket(env, object, name, out);
+  else if (family == "AF_NETLINK") FillNetlink(env, object, name, out);
+  else ThrowTypeError(env, std::string(name) + ".family must be 'AF_INET', 'AF_INET6', 'AF_UNIX', 'AF_PACKET' or 'AF_NETLINK', got '" + family + "'");
   return out;
 }
 
@@ -154,6 +159,10 @@ Napi::Value FromSockAddr(Napi::Env env, const sockaddr_storage& storage, socklen
       object.Set("path", path);
       break;
     }
+    case AF_PACKET:
+      return PacketFromSockAddr(env, storage, length);
+    case AF_NETLINK:
+      return NetlinkFromSockAddr(env, storage, length);
     default:
       object.Set("family", static_cast<double>(storage.ss_family));
   }

@@ -18,7 +18,7 @@ import { allowedCpus, describePinning, parseCpuList } from '../bench/harness/mac
 import { parseRunOutput, runPair } from '../bench/harness/processes.js';
 import { bySize, hasPython, workWithin } from '../bench/harness/harness.js';
 import { parseBenchArgs } from '../cli/commands/bench.js';
-import { UsageError } from '../cli/command.js';
+import { UsageError } from '../tools/usage-error.js';
 
 const execFileAsync = promisify(execFile);
 const root = join(import.meta.dirname, '..');

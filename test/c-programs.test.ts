@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, w
 import { connect, createServer, type Socket as NetSocket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cProgram, cProgramNames, cProgramSource, compileC } from '../lib/c-programs.js';
+import { cProgram, cProgramNames, cProgramSource, compileC } from '../tools/c-programs.js';
 import { childPids, listFds } from '../lib/procfs.js';
 import {
   fastSleep,
@@ -78,7 +78,7 @@ describe('building', () => {
       copyFileSync(cProgramSource('demo2'), source);
       // Two processes (two test files) build one program at once: each writes a
       // temporary file and renames it, so both succeed and the binary is whole.
-      const script = `const m = await import(${JSON.stringify(join(process.cwd(), 'dist/lib/c-programs.js'))});
+      const script = `const m = await import(${JSON.stringify(join(process.cwd(), 'dist/tools/c-programs.js'))});
         process.stdout.write(await m.compileC(${JSON.stringify(source)}, { outDir: ${JSON.stringify(outDir)} }));`;
       const builds = await Promise.all(
         [0, 1].map(() => runProgram(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 60_000 }).finished),

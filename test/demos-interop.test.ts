@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cProgram } from '../lib/c-programs.js';
+import { cProgram } from '../tools/c-programs.js';
 import { listFds } from '../lib/procfs.js';
 import { TcpClient } from '../lib/tcp-client.js';
 import { TcpServer } from '../lib/tcp-server.js';

@@ -5,7 +5,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir, endianness } from 'node:os';
 import { join } from 'node:path';
-import { cProgramSync } from '../lib/c-programs.js';
+import { cProgramSync } from '../tools/c-programs.js';
 import { TcpServer } from '../lib/tcp-server.js';
 import { lines, listeningPort, run, runCli, ssStates, startCli, tableStates, Running } from './helpers/twins.js';
 

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
-import { startFileServer, type BackgroundServer } from '../lib/transfer/background-server.js';
+import { startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { ReplyCode, encodeExtendedHeader, encodeTutorialHeader } from '../lib/transfer/protocol.js';
 import { uploadFile } from '../lib/transfer/sender.js';
 import {

@@ -1,5 +1,5 @@
 // Interop with the tutorial's own programs (c/demo11.cpp, c/demo12.cpp, built
-// by lib/c-programs): the C client uploads to recv-files, send-file uploads
+// by tools/c-programs): the C client uploads to recv-files, send-file uploads
 // to the C server, and the twins print what the C prints and put the same
 // bytes on the wire.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,9 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
-import { cProgram } from '../lib/c-programs.js';
+import { cProgram } from '../tools/c-programs.js';
 import { childPids } from '../lib/procfs.js';
-import { sockfdCommand, startFileServer, type BackgroundServer } from '../lib/transfer/background-server.js';
+import { sockfdCommand, startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { uploadFile } from '../lib/transfer/sender.js';
 import { connectLoopback, eventually, finished, freePort, randomFile, readExactly, removeDir, scratchDir, type Finished } from './transfer-helpers.js';
 

@@ -5,10 +5,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFileServer, sockfdCommand, type BackgroundServer } from '../lib/transfer/background-server.js';
+import { startFileServer, sockfdCommand, type BackgroundServer } from '../tools/background-server.js';
 import { UploadRefusedError, uploadFile } from '../lib/transfer/sender.js';
-import { ProgressBar } from '../lib/transfer/progress.js';
-import { cProgram } from '../lib/c-programs.js';
+import { ProgressBar } from '../tools/progress.js';
+import { cProgram } from '../tools/c-programs.js';
 import { getrlimit, setrlimit } from '../lib/process.js';
 import { RLIMIT_FSIZE } from '../lib/constants.js';
 import type { TransferFormat } from '../lib/transfer/protocol.js';
@@ -249,7 +249,7 @@ describe('a server that gives up mid-upload', () => {
 
 describe('concurrent uploads', () => {
   it('20 clients at once against --max-children 4: every file arrives, every child is reaped', async () => {
-    // The tutorial's C client (lib/c-programs): 20 Node processes would cost seconds of start-up alone.
+    // The tutorial's C client (tools/c-programs): 20 Node processes would cost seconds of start-up alone.
     const demo11 = await cProgram('demo11');
     const root = scratchDir('transfer-concurrent');
     const dir = join(root, 'stored');

@@ -1,9 +1,11 @@
 // The Node peers' side of the harness protocol (the twin of bench/c/bench.h):
 // "port N" on stdout from a server, one JSON object from a client, and the
-// blocking loops over partial send()/recv() of the raw API.
+// blocking calls of the raw API (the loops over partial sends and reads are lib/io.ts).
 import { writeSync } from 'node:fs';
 import * as posix from '../../lib/posix.js';
 import type { RunOutput } from './model.js';
+import { recvFull } from '../../lib/io.js';
+import { EndOfStreamError } from '../../lib/errors.js';
 
 /** Writes a whole line to stdout, blocking (a pipe may be non-blocking in Node). */
 export function printLine(line: string): void {
@@ -69,22 +71,13 @@ export function connectLoopback(port: number): number {
   return fd;
 }
 
-/** send() until all of `data[offset, offset+length)` is queued. */
-export function sendAll(fd: number, data: Uint8Array, flags = 0, offset = 0, length = data.length - offset): void {
-  const end = offset + length;
-  while (offset < end) offset += posix.send(fd, data, flags, offset, end - offset);
-}
+/** Every byte of data sent (lib/io.ts): `sendAll(fd, data, { flags, offset, length })`. */
+export { sendAll } from '../../lib/io.js';
 
 /** recv() until `length` bytes are in `buffer`; false when the peer closed before the first byte. */
 export function recvAll(fd: number, buffer: Uint8Array, length = buffer.length): boolean {
-  let got = 0;
-  while (got < length) {
-    const n = posix.recv(fd, buffer, 0, got, length - got);
-    if (n === 0) {
-      if (got === 0) return false;
-      throw new Error(`recv: peer closed after ${got} of ${length} bytes`);
-    }
-    got += n;
-  }
+  const got = recvFull(fd, buffer, { length });
+  if (got === 0 && length > 0) return false;
+  if (got < length) throw new EndOfStreamError('recv', got, length);
   return true;
 }

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileC } from '../../lib/c-programs.js';
+import { compileC } from '../../tools/c-programs.js';
 import { packageRoot } from '../../lib/native.js';
 import { nodePeerCommand, type BenchContext, type Benchmark, type Scale } from './harness.js';
 import { describePinning, machineInfo } from './machine.js';

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Command, UsageError } from '../command.js';
-import type { Demo } from '../../demos/demo.js';
+import type { Demo } from '../../demos/support/demo.js';
 
 const demosDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'demos');
 

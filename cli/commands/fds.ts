@@ -2,7 +2,8 @@
 // to protocol, addresses and state through /proc/<pid>/net.
 import { parseArgs } from 'node:util';
 import { type Command, UsageError } from '../command.js';
-import { type FdEntry, type SocketEntry, listFds, netstatAddress, netstatState, processName } from '../../lib/procfs.js';
+import { type FdEntry, listFds, processName } from '../../lib/procfs.js';
+import { formatFds } from '../../tools/socket-format.js';
 
 const usage = `usage: sockfd fds [pid] [--json]
 
@@ -17,50 +18,6 @@ options:
 
 Exit status: 0; 1 when the process does not exist or its fds cannot be read
 (another user's process); 2 on a usage error.`;
-
-interface Row {
-  fd: string;
-  target: string;
-  proto: string;
-  local: string;
-  foreign: string;
-  state: string;
-}
-
-function socketColumns(socket: SocketEntry | undefined): Pick<Row, 'proto' | 'local' | 'foreign' | 'state'> {
-  if (socket === undefined) return { proto: '-', local: '', foreign: '', state: '' };
-  if (socket.protocol === 'unix') {
-    return { proto: `unix/${socket.type}`, local: socket.path || '(unnamed)', foreign: '', state: socket.state };
-  }
-  return {
-    proto: socket.protocol,
-    local: netstatAddress(socket.localAddress, socket.localPort),
-    foreign: netstatAddress(socket.remoteAddress, socket.remotePort),
-    state: netstatState(socket),
-  };
-}
-
-function toRow(entry: FdEntry): Row {
-  const base = { fd: String(entry.fd), target: entry.target };
-  if (entry.socketInode === undefined) return { ...base, proto: '', local: '', foreign: '', state: '' };
-  return { ...base, ...socketColumns(entry.socket) };
-}
-
-/** The fds as an aligned table with a header row. */
-export function formatFds(entries: readonly FdEntry[]): string {
-  const header: Row = { fd: 'FD', target: 'TARGET', proto: 'PROTO', local: 'LOCAL', foreign: 'FOREIGN', state: 'STATE' };
-  const rows = [header, ...entries.map(toRow)];
-  const columns = Object.keys(header) as (keyof Row)[];
-  const widths = columns.map((column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows
-    .map((row) =>
-      columns
-        .map((column, index) => (column === 'fd' ? row[column].padStart(widths[index]!) : row[column].padEnd(widths[index]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
 
 function parse(argv: string[]): { pid: number; json: boolean } {
   let parsed;

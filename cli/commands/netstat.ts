@@ -1,18 +1,8 @@
 // `sockfd netstat`: the `netstat -na` view the tutorial reads, built from /proc/net.
 import { parseArgs } from 'node:util';
 import { type Command, UsageError } from '../command.js';
-import {
-  type InetSocketEntry,
-  type SocketEntry,
-  type SocketProtocol,
-  type SocketOwner,
-  type UnixSocketEntry,
-  netstatAddress,
-  netstatState,
-  readSockets,
-  socketOwners,
-  tcpStates,
-} from '../../lib/procfs.js';
+import { type SocketEntry, type SocketProtocol, type UnixSocketEntry, readSockets, socketOwners, tcpStates } from '../../lib/procfs.js';
+import { formatNetstat } from '../../tools/socket-format.js';
 
 const usage = `usage: sockfd netstat [-tuxlp] [--port N] [--state NAME] [--json]
 
@@ -85,72 +75,6 @@ export function filterSockets(entries: readonly SocketEntry[], filter: NetstatFi
     if (filter.port !== undefined && entry.localPort !== filter.port && entry.remotePort !== filter.port) return false;
     return filter.state === undefined || entry.state === filter.state;
   });
-}
-
-/** netstat -p's "PID/Program name": the first owner, '-' when none is visible. */
-function programColumn(owners: readonly SocketOwner[] | undefined): string {
-  const first = owners?.[0];
-  return first ? `${first.pid}/${first.name}` : '-';
-}
-
-/** One line as net-tools' netstat prints it: "%-4s  %6ld %6ld %-23s %-23s %-11s". */
-export function formatInetLine(entry: InetSocketEntry, owners?: Map<number, SocketOwner[]>): string {
-  const local = netstatAddress(entry.localAddress, entry.localPort);
-  const remote = netstatAddress(entry.remoteAddress, entry.remotePort);
-  return [
-    entry.protocol.padEnd(4) + ' ',
-    String(entry.recvQ).padStart(6),
-    String(entry.sendQ).padStart(6),
-    local.padEnd(23),
-    remote.padEnd(23),
-    owners ? `${netstatState(entry).padEnd(11)} ${programColumn(owners.get(entry.inode))}` : netstatState(entry),
-  ]
-    .join(' ')
-    .trimEnd();
-}
-
-/** One line as netstat prints a Unix socket: "unix  RefCnt Flags Type State I-Node Path". */
-export function formatUnixLine(entry: UnixSocketEntry, owners?: Map<number, SocketOwner[]>): string {
-  const flags = entry.accepting ? '[ ACC ]' : '[ ]';
-  return [
-    'unix '.padEnd(5),
-    String(entry.refCount).padEnd(6),
-    flags.padEnd(11),
-    entry.type.padEnd(10),
-    entry.state.padEnd(13),
-    String(entry.inode).padEnd(8),
-    ...(owners ? [programColumn(owners.get(entry.inode)).padEnd(19)] : []),
-    entry.path,
-  ]
-    .join(' ')
-    .trimEnd();
-}
-
-export const inetHeader = [
-  'Active Internet connections (servers and established)',
-  'Proto Recv-Q Send-Q Local Address           Foreign Address         State',
-];
-export const unixHeader = [
-  'Active UNIX domain sockets (servers and established)',
-  'Proto RefCnt Flags       Type       State         I-Node   Path',
-];
-
-/** The report netstat -na (-nap when owners are given) would print for these entries. */
-export function formatNetstat(
-  entries: readonly SocketEntry[],
-  sections: { inet: boolean; unix: boolean },
-  owners?: Map<number, SocketOwner[]>,
-): string {
-  const lines: string[] = [];
-  if (sections.inet) {
-    lines.push(inetHeader[0]!, owners ? `${inetHeader[1]!.padEnd(80)}PID/Program name` : inetHeader[1]!);
-    for (const entry of entries) if (entry.protocol !== 'unix') lines.push(formatInetLine(entry, owners));
-  }
-  if (sections.unix) {
-    lines.push(unixHeader[0]!, owners ? unixHeader[1]!.replace('I-Node   ', 'I-Node   PID/Program name     ') : unixHeader[1]!);
-    for (const entry of entries) if (entry.protocol === 'unix') lines.push(formatUnixLine(entry, owners));
-  }
-  return lines.join('\n');
 }
 
 function parsePort(text: string): number {

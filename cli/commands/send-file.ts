@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Command, UsageError } from '../command.js';
-import { ProgressBar } from '../../lib/transfer/progress.js';
+import { ProgressBar } from '../../tools/progress.js';
 import { DEFAULT_SEND_TIMEOUT_MS, UploadRefusedError, uploadFile, type SendResult } from '../../lib/transfer/sender.js';
 import { formatBytes, formatDuration, formatRate } from '../../lib/transfer/units.js';
 import { outcomeOfCode, type TransferFormat } from '../../lib/transfer/protocol.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, UsageError } from '../command.js';
 import { listFds } from '../../lib/procfs.js';
-import { Running, listeningPort, startCli, until, type Finished, type StartOptions } from '../../demos/processes.js';
+import { Running, listeningPort, startCli, until, type Finished, type StartOptions } from '../../tools/processes.js';
 
 interface Check {
   ok: boolean;

@@ -11,6 +11,7 @@ import * as posix from '../posix.js';
 import {
   F_SETPIPE_SZ,
   MSG_DONTWAIT,
+  MSG_NOSIGNAL,
   MSG_PEEK,
   O_CLOEXEC,
   O_CREAT,
@@ -23,7 +24,7 @@ import {
 } from '../constants.js';
 import { isSyscallError } from '../errors.js';
 import { formatAddress } from '../sockaddr.js';
-import { IdleTimeoutError, recvFullWithin, recvSomeWithin, retryOnEagain, sendAllWithin, waitReady, writeAll } from './deadline-io.js';
+import { IdleTimeoutError, recvFull, recvSome, sendAll, untilReady, writeAll } from '../io.js';
 import {
   DIGEST_ALGORITHM,
   DIGEST_SIZE,
@@ -166,20 +167,20 @@ class Upload {
 
   /** Reads exactly `length` bytes into the buffer's start or reports what was missing. */
   recvExactly(length: number, what: string): Buffer {
-    const n = recvFullWithin(this.fd, this.buffer, this.idle, 0, length);
+    const n = recvFull(this.fd, this.buffer, { length, idleTimeout: this.idle });
     if (n < length) throw new TransferRefusal('TRUNCATED', `the connection closed after ${n} of the ${length} bytes of ${what}`);
     return this.buffer.subarray(0, length);
   }
 
   /** The rest of a header whose first byte is already in the buffer: `total` bytes in all. */
   #headerAfterFirstByte(total: number): Buffer {
-    const n = recvFullWithin(this.fd, this.buffer, this.idle, 1, total - 1);
+    const n = recvFull(this.fd, this.buffer, { offset: 1, length: total - 1, idleTimeout: this.idle });
     if (n < total - 1) throw new TransferRefusal('TRUNCATED', `the connection closed after ${n + 1} of the ${total} header bytes`);
     return this.buffer.subarray(0, total);
   }
 
   readHeader(): void {
-    const first = recvFullWithin(this.fd, this.buffer, this.idle, 0, 1);
+    const first = recvFull(this.fd, this.buffer, { offset: 0, length: 1, idleTimeout: this.idle });
     if (first === 0) throw new TransferRefusal('TRUNCATED', 'the connection closed before a header arrived');
     this.format = formatOfFirstByte(this.buffer[0]!);
     const { maxSize } = this.options;
@@ -216,7 +217,7 @@ class Upload {
   }
 
   replyReady(): void {
-    sendAllWithin(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK'), this.idle);
+    sendAll(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK'), { flags: MSG_NOSIGNAL, idleTimeout: this.idle });
   }
 
   receiveContent(): void {
@@ -243,10 +244,10 @@ class Upload {
     const size = this.size!;
     while (this.received < size) {
       this.#checkStop();
-      const n = recvSomeWithin(fd, buffer, 0, Math.min(buffer.length, size - this.received), this.idle);
+      const n = recvSome(fd, buffer, { offset: 0, length: Math.min(buffer.length, size - this.received), idleTimeout: this.idle });
       if (n === 0) throw this.#truncated();
       hash.update(buffer.subarray(0, n));
-      storage(() => writeAll(this.tempFd, buffer, 0, n));
+      storage(() => writeAll(this.tempFd, buffer, { length: n }));
       this.received += n;
     }
     return hash.digest();
@@ -270,13 +271,10 @@ class Upload {
     }
     while (this.received < size) {
       this.#checkStop();
-      waitReady(this.fd, POLLIN, this.idle, 'splice');
-      const n = retryOnEagain(
-        () => posix.splice(this.fd, null, pipeWrite, null, Math.min(capacity, size - this.received), SPLICE_F_MOVE | SPLICE_F_NONBLOCK),
-        -1,
+      const n = untilReady('splice', this.fd, POLLIN, { idleTimeout: this.idle }, () =>
+        posix.splice(this.fd, null, pipeWrite, null, Math.min(capacity, size - this.received), SPLICE_F_MOVE | SPLICE_F_NONBLOCK),
       );
       if (n === 0) throw this.#truncated();
-      if (n < 0) continue;
       storage(() => {
         for (let left = n; left > 0; ) {
           const moved = posix.splice(pipeRead, null, this.tempFd, null, left, SPLICE_F_MOVE);
@@ -291,9 +289,9 @@ class Upload {
   /** Extended: the SHA-256 trailer must match, then the client's half-close must follow. */
   checkTrailer(digest: Buffer): void {
     this.sha256 = digest.toString('hex');
-    const trailer = recvFullWithin(this.fd, this.buffer, this.idle, 0, DIGEST_SIZE);
+    const trailer = recvFull(this.fd, this.buffer, { offset: 0, length: DIGEST_SIZE, idleTimeout: this.idle });
     if (trailer < DIGEST_SIZE) throw new TransferRefusal('TRUNCATED', `the connection closed after the content, before its ${DIGEST_SIZE}-byte SHA-256`);
-    const extra = recvSomeWithin(this.fd, this.buffer, DIGEST_SIZE, 1, this.idle);
+    const extra = recvSome(this.fd, this.buffer, { offset: DIGEST_SIZE, length: 1, idleTimeout: this.idle });
     if (extra !== 0) throw new TransferRefusal('TOO_MUCH_DATA', `more bytes followed the ${this.size} bytes of content and the SHA-256`);
     if (!digest.equals(this.buffer.subarray(0, DIGEST_SIZE)))
       throw new TransferRefusal('CHECKSUM_MISMATCH', `SHA-256 of what arrived is ${this.sha256}, the client announced ${this.buffer.toString('hex', 0, DIGEST_SIZE)}`);
@@ -323,14 +321,14 @@ class Upload {
   }
 
   replyStored(): void {
-    sendAllWithin(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK', this.sha256 ?? ''), this.idle);
+    sendAll(this.fd, this.format === 'tutorial' ? TUTORIAL_OK : encodeReply('OK', this.sha256 ?? ''), { flags: MSG_NOSIGNAL, idleTimeout: this.idle });
   }
 
   /** Best effort: the refusal reaches an extended client that still listens; the tutorial's format has no way to say why. */
   replyRefused(refusal: TransferRefusal): void {
     if (this.format !== 'extended') return;
     try {
-      sendAllWithin(this.fd, encodeReply(refusal.code, refusal.reason), Math.min(this.idle, 1000));
+      sendAll(this.fd, encodeReply(refusal.code, refusal.reason), { flags: MSG_NOSIGNAL, idleTimeout: Math.min(this.idle, 1000) });
     } catch {
       // the client is gone or stalled: nothing more to tell it
     }

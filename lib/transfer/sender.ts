@@ -6,24 +6,11 @@
 import { createHash } from 'node:crypto';
 import { fstatSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
-import { getSystemErrorMap } from 'node:util';
 import * as posix from '../posix.js';
-import {
-  F_GETFL,
-  F_SETFL,
-  O_CLOEXEC,
-  O_NONBLOCK,
-  O_RDONLY,
-  POLLOUT,
-  SHUT_WR,
-  SOCK_CLOEXEC,
-  SOCK_STREAM,
-  SOL_SOCKET,
-  SO_ERROR,
-} from '../constants.js';
+import { MSG_NOSIGNAL, O_CLOEXEC, O_RDONLY, POLLOUT, SHUT_WR, SOCK_CLOEXEC, SOCK_STREAM } from '../constants.js';
 import { isSyscallError, type SyscallError } from '../errors.js';
 import { formatAddress } from '../sockaddr.js';
-import { IdleTimeoutError, recvFullWithin, retryOnEagain, sendAllWithin, waitReady } from './deadline-io.js';
+import { IdleTimeoutError, connectWithin, recvFull, sendAll, untilReady } from '../io.js';
 import {
   DIGEST_ALGORITHM,
   TUTORIAL_OK,
@@ -86,44 +73,29 @@ export function connectTcp(host: string, port: number, timeoutMs = DEFAULT_SEND_
   let lastError: unknown = new Error(`${host}: no address`);
   for (const candidate of candidates) {
     const fd = posix.socket(candidate.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const to = `connect to ${formatAddress(candidate.address)}`;
     try {
-      posix.fcntl(fd, F_SETFL, posix.fcntl(fd, F_GETFL) | O_NONBLOCK);
-      try {
-        posix.connect(fd, candidate.address as posix.AddressInput);
-      } catch (error) {
-        if (!isSyscallError(error, 'EINPROGRESS')) throw error;
-        waitReady(fd, POLLOUT, timeoutMs, `connect to ${formatAddress(candidate.address)}`);
-        const soError = posix.getsockopt(fd, SOL_SOCKET, SO_ERROR) as number;
-        if (soError !== 0) throw connectError(soError, candidate.address);
-      }
+      connectWithin(fd, candidate.address as posix.AddressInput, { idleTimeout: timeoutMs, waitingFor: to });
       return fd;
     } catch (error) {
       posix.close(fd);
+      // "connect: Connection refused" says which address as "connect to 127.0.0.1:5005: ..."
+      if (isSyscallError(error) && error.syscall === 'connect') error.message = error.message.replace(/^connect:/, `${to}:`);
       lastError = error;
     }
   }
   throw lastError;
 }
 
-/** The pending SO_ERROR of a failed non-blocking connect, as the SyscallError a blocking connect() would have thrown. */
-function connectError(errno: number, address: posix.SockAddr): SyscallError {
-  const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `errno ${errno}`];
-  const error = new Error(`connect to ${formatAddress(address)}: ${text.charAt(0).toUpperCase()}${text.slice(1)}`) as SyscallError;
-  error.code = code;
-  error.errno = errno;
-  error.syscall = 'connect';
-  return error;
-}
-
 /** Reads the server's extended reply: code, length, reason. */
 function readReply(fd: number, timeoutMs: number, stage: string): Reply {
   const head = Buffer.alloc(2);
-  const n = recvFullWithin(fd, head, timeoutMs);
+  const n = recvFull(fd, head, { idleTimeout: timeoutMs });
   if (n < 2) throw new UploadFailedError(`the server closed the connection ${stage} without a reply`);
   if (head.equals(TUTORIAL_OK))
     throw new UploadFailedError("the server answered 'ok' to the extended header: it speaks only the tutorial's format (use --format tutorial)");
   const reason = Buffer.alloc(head[1]!);
-  if (recvFullWithin(fd, reason, timeoutMs) < reason.length) throw new UploadFailedError(`the server's reply ${stage} was cut short`);
+  if (recvFull(fd, reason, { idleTimeout: timeoutMs }) < reason.length) throw new UploadFailedError(`the server's reply ${stage} was cut short`);
   return decodeReply(head[0]!, reason);
 }
 
@@ -133,7 +105,7 @@ function expectOk(reply: Reply): void {
 
 function readTutorialOk(fd: number, timeoutMs: number, stage: string): void {
   const reply = Buffer.alloc(2);
-  const n = recvFullWithin(fd, reply, timeoutMs);
+  const n = recvFull(fd, reply, { idleTimeout: timeoutMs });
   if (n < 2) throw new UploadFailedError(`the server closed the connection ${stage} without 'ok' (the tutorial's format cannot say why)`);
   if (!reply.equals(TUTORIAL_OK)) throw new UploadFailedError(`the server answered ${JSON.stringify(reply.toString('latin1'))} ${stage}, not 'ok'`);
 }
@@ -143,13 +115,10 @@ function sendFileRange(socketFd: number, fileFd: number, offset: number, count: 
   let position = offset;
   const end = offset + count;
   while (position < end) {
-    waitReady(socketFd, POLLOUT, timeoutMs, 'sendfile');
-    const n = retryOnEagain(() => posix.sendfile(socketFd, fileFd, position, end - position), -1);
+    const n = untilReady('sendfile', socketFd, POLLOUT, { idleTimeout: timeoutMs }, () => posix.sendfile(socketFd, fileFd, position, end - position));
     if (n === 0) throw new UploadFailedError(`the file shrank while it was being sent (${position} of ${end} bytes)`);
-    if (n > 0) {
-      position += n;
-      progress(n);
-    }
+    position += n;
+    progress(n);
   }
 }
 
@@ -166,7 +135,7 @@ function sendHashedContent(fd: number, fileFd: number, size: number, timeoutMs: 
     offset += n;
   }
   const digest = hash.digest();
-  sendAllWithin(fd, digest, timeoutMs);
+  sendAll(fd, digest, { flags: MSG_NOSIGNAL, idleTimeout: timeoutMs });
   return digest;
 }
 
@@ -208,13 +177,13 @@ export function sendFileOnSocket(fd: number, path: string, options: SendOptions 
     };
     options.onProgress?.(0, size);
     if (format === 'tutorial') {
-      sendAllWithin(fd, encodeTutorialHeader(name, size), timeoutMs);
+      sendAll(fd, encodeTutorialHeader(name, size), { flags: MSG_NOSIGNAL, idleTimeout: timeoutMs });
       readTutorialOk(fd, timeoutMs, 'after the header');
       sendFileRange(fd, fileFd, 0, size, timeoutMs, progress);
       readTutorialOk(fd, timeoutMs, 'after the content');
       return { name, size, format, sha256: null, durationMs: performance.now() - started };
     }
-    sendAllWithin(fd, encodeExtendedHeader(name, size), timeoutMs);
+    sendAll(fd, encodeExtendedHeader(name, size), { flags: MSG_NOSIGNAL, idleTimeout: timeoutMs });
     expectOk(readReply(fd, timeoutMs, 'after the header'));
     let digest: Buffer;
     try {

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cProgram } from '../../lib/c-programs.js';
+import { cProgram } from '../../tools/c-programs.js';
 import { O_CLOEXEC } from '../../lib/constants.js';
 import { listFds } from '../../lib/procfs.js';
 

@@ -3,9 +3,9 @@
 // back from /proc, and every process stopped by pid at the end.
 import { execFileSync, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Running, startCli as startCliIn, type Finished, type StartOptions } from '../../demos/processes.js';
+import { Running, startCli as startCliIn, type Finished, type StartOptions } from '../../tools/processes.js';
 
-export { Running, listeningPort, until, type Finished } from '../../demos/processes.js';
+export { Running, listeningPort, until, type Finished } from '../../tools/processes.js';
 
 export const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { packageRoot } from './native.js';
+import { packageRoot } from '../lib/native.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -1,7 +1,7 @@
 // The request/reply loops the tutorial repeats in demo1, demo5, the buffer
 // section's client (raw send/recv on an fd) and in demo2, demo6 (the server
 // side). Written call for call as in C, so each twin stays short.
-import * as posix from '../lib/posix.js';
+import * as posix from '../../lib/posix.js';
 import { cString, perror, print, sleep } from './tutorial-io.js';
 
 /** sprintf(buffer, "这是第%d个超级女生，编号%03d。", n, n) */

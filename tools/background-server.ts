@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { packageRoot } from '../native.js';
+import { packageRoot } from '../lib/native.js';
 
 export interface BackgroundServerOptions {
   dir: string;

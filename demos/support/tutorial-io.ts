@@ -6,10 +6,10 @@
 import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isSyscallError } from '../lib/errors.js';
-import { getpid, kill, signal } from '../lib/process.js';
-import { SIGPIPE } from '../lib/constants.js';
-import { UsageError } from '../cli/command.js';
+import { isSyscallError } from '../../lib/errors.js';
+import { getpid, kill, signal } from '../../lib/process.js';
+import { SIGPIPE } from '../../lib/constants.js';
+import { UsageError } from '../../tools/usage-error.js';
 
 /** `return -1;` from main(): the shell sees 255. */
 export const C_FAILURE = 255;

@@ -1,7 +1,7 @@
 // The netstat -na lines of one port, read from /proc/net/tcp{,6}, for the twins
 // that show the kernel's connection states (backlog, time-wait).
-import { readSockets, type InetSocketEntry } from '../lib/procfs.js';
-import { formatInetLine, inetHeader } from '../cli/commands/netstat.js';
+import { readSockets, type InetSocketEntry } from '../../lib/procfs.js';
+import { formatInetLine, inetHeader } from '../../tools/socket-format.js';
 
 /** Every TCP socket with `port` on either end, listener first, then the server side, then the clients. */
 export function socketsOnPort(port: number): InetSocketEntry[] {

@@ -3,7 +3,7 @@
 // during a transfer: the bar is drawn with a synchronous write, at most every
 // `intervalMs`, from the sender's progress callback.
 import { writeSync } from 'node:fs';
-import { formatBytes, formatEta, formatRate } from './units.js';
+import { formatBytes, formatEta, formatRate } from '../lib/transfer/units.js';
 
 export interface ProgressBarOptions {
   /** The terminal's fd (default 2: stderr, so stdout keeps only the summaries). */
