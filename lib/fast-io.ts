@@ -36,7 +36,7 @@ interface CoreIo {
 }
 
 const core = binding as unknown as CoreIo;
-const EINTR = (binding.constants as Record<string, number>).EINTR!;
+const { EINTR, EAGAIN, MSG_DONTWAIT: DONTWAIT, MSG_NOSIGNAL: NOSIGNAL } = binding.constants as Record<string, number>;
 
 function loadFastCalls(): { fast: FastCalls | undefined; reason: string } {
   if (process.env.SOCKFD_FAST_CALLS === '0') return { fast: undefined, reason: 'disabled by SOCKFD_FAST_CALLS=0' };
@@ -123,4 +123,36 @@ export function write(fd: number, data: Data, offset?: number, length?: number):
   const n = fast.write(fd, data, 0, o, l);
   if (n >= 0) return n;
   return settle('write', n, () => fast.write(fd, data, 0, o, l), () => core.write(fd, data, offset, length));
+}
+
+/**
+ * recv(2) with MSG_DONTWAIT that answers -EAGAIN as a number instead of
+ * throwing (a would-block costs no Error object); other failures throw as recv().
+ * For event-driven code (lib/readiness.ts).
+ */
+export function recvNonBlocking(fd: number, buffer: BinaryData, flags = 0, offset = 0, length?: number): number {
+  const f = flags | DONTWAIT;
+  const l = length === undefined ? -1 : length === -1 ? -2 : length;
+  const n = fast.recv(fd, buffer, f, offset, l);
+  if (n >= 0 || n === -EAGAIN) return n;
+  return settleNonBlocking('recv', n, () => fast.recv(fd, buffer, f, offset, l), () => core.recv(fd, buffer, f, offset, length));
+}
+
+/** send(2) with MSG_DONTWAIT | MSG_NOSIGNAL that answers -EAGAIN as a number instead of throwing. */
+export function sendNonBlocking(fd: number, data: Data, flags = 0, offset = 0, length?: number): number {
+  const f = flags | DONTWAIT | NOSIGNAL;
+  const l = length === undefined ? -1 : length === -1 ? -2 : length;
+  const n = fast.send(fd, data, f, offset, l);
+  if (n >= 0 || n === -EAGAIN) return n;
+  return settleNonBlocking('send', n, () => fast.send(fd, data, f, offset, l), () => core.send(fd, data, f, offset, length));
+}
+
+// As settle(), but EAGAIN (from either path) is an answer, not an error.
+function settleNonBlocking(syscall: 'send' | 'recv', n: number, again: () => number, napi: () => number): number {
+  try {
+    return settle(syscall, n, again, napi);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'EAGAIN') return -EAGAIN;
+    throw error;
+  }
 }

@@ -11,3 +11,4 @@ export * from './async.js';
 export * from './io.js';
 export * from './net-handoff.js';
 export * from './transfer/index.js';
+export * from './readiness.js';
