@@ -10,5 +10,11 @@ for (const stream of [process.stdout, process.stderr]) {
     throw error;
   });
 }
-const { main } = await import('../dist/cli/main.js');
-process.exitCode = await main(process.argv.slice(2));
+try {
+  const { main } = await import('../dist/cli/main.js');
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // The addon or a module could not load (EMFILE under a tiny ulimit, a missing build): a message, not a stack trace.
+  process.stderr.write(`sockfd: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}

@@ -43,18 +43,28 @@ async function loadCommand(word: string): Promise<Command | undefined> {
   return module.command?.name === word ? module.command : undefined;
 }
 
+/** The message of an error a command did not expect, without a stack trace: "bind: Address already in use". */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Runs `sockfd argv...`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
-  const direct = first === undefined ? undefined : await loadCommand(first);
-  const commands = direct ? [direct] : await loadCommands();
-  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
-    if (first === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
-    process.stdout.write(overview(commands) + '\n');
-    return first === undefined ? 2 : 0;
-  }
+  // Before any command is imported: `sockfd --version` works with few fds (ulimit -n 30) and a broken command.
   if (first === '-V' || first === '--version') {
     process.stdout.write(`sockfd ${version()}\n`);
+    return 0;
+  }
+  const direct = first === undefined ? undefined : await loadCommand(first);
+  const commands = direct ? [direct] : await loadCommands();
+  if (first === undefined) {
+    process.stderr.write(`sockfd: which command?\n\n${overview(commands)}\n`);
+    return 2;
+  }
+  if (first === '-h' || first === '--help' || first === 'help') {
+    if (first === 'help' && rest[0] !== undefined) return main([rest[0], '--help']);
+    process.stdout.write(overview(commands) + '\n');
     return 0;
   }
   const command = commands.find((c) => c.name === first || c.aliases?.includes(first));
@@ -74,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`sockfd ${command.name}: ${error.message}\n\n${command.usage}\n`);
       return 2;
     }
-    throw error;
+    // A failure the command did not turn into a message of its own: the message, never a stack trace.
+    process.stderr.write(`sockfd ${command.name}: ${errorMessage(error)}\n`);
+    return 1;
   }
 }

@@ -4,6 +4,7 @@
 // wait in the accept queue (ESTABLISHED); the others do not get in.
 import * as posix from '../lib/posix.js';
 import type { Demo } from './support/demo.js';
+import { until } from '../tools/until.js';
 import { listenSocket } from './support/exchange.js';
 import { countStates, socketTable, socketsOnPort } from './support/socket-table.js';
 import { C_FAILURE, parseTwinArgs, portArgument, print, serverUsage, sleep, twinHelp, type TwinOption } from './support/tutorial-io.js';
@@ -11,7 +12,7 @@ import { C_FAILURE, parseTwinArgs, portArgument, print, serverUsage, sleep, twin
 const options: Record<string, TwinOption> = {
   backlog: { description: "listen()'s second argument (the tutorial's 3)", defaultValue: 3 },
   clients: { description: 'clients that connect (non-blocking connect()s from this process)', defaultValue: 8 },
-  'settle-ms': { description: 'wait this long after the connects before reading the table', defaultValue: 200 },
+  'settle-ms': { description: 'wait at most this long for the handshakes to settle before reading the table', defaultValue: 2000 },
   'hold-ms': { description: 'then stay alive this long so netstat/ss can look (the C sleeps 100000 s)', defaultValue: 100_000, sleep: true },
 };
 
@@ -49,7 +50,16 @@ export const demo: Demo = {
         if (!posix.isSyscallError(error, 'EINPROGRESS')) throw error;
       }
     }
-    await sleep(numbers['settle-ms']!);
+    // Read the table once the handshakes have settled (bounded): backlog+1 connections
+    // established on both sides, the rest still trying (SYN_SENT). An older kernel
+    // that keeps them half-open (SYN_RECV) never gets there: then the bound decides.
+    const queued = Math.min(clients.length, backlog + 1);
+    await until(() => {
+      const now = socketsOnPort(port);
+      const server = countStates(now, port, 'server');
+      const client = countStates(now, port, 'client');
+      return server.get('ESTABLISHED') === queued && client.get('ESTABLISHED') === queued && (client.get('SYN_SENT') ?? 0) === clients.length - queued;
+    }, 'the handshakes to settle', numbers['settle-ms']!).catch(() => {});
 
     const entries = socketsOnPort(port);
     print(`listen(listenfd,${backlog})，从不accept()；${clients.length}个客户端connect()到端口${port}：\n`);

@@ -13,6 +13,7 @@ const TUTORIAL_LIMIT = 1024;
 const options: Record<string, TwinOption> = {
   limit: {
     kind: 'text',
+    valueName: 'N',
     description: 'set RLIMIT_NOFILE (soft and hard) to N first; default: 1024 or the hard limit if lower',
   },
 };

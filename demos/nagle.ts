@@ -10,7 +10,7 @@ import type { Demo } from './support/demo.js';
 import { parseTwinArgs, print, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
-  rounds: { description: 'requests per mode', defaultValue: 20 },
+  rounds: { description: 'requests per mode', defaultValue: 20, min: 1 },
 };
 
 const HEADER = Buffer.from([0, 0, 0, 4]); // "an int": the length of what follows
@@ -99,7 +99,7 @@ export const demo: Demo = {
   ),
   async run(argv) {
     const { numbers } = parseTwinArgs(argv, options);
-    const rounds = Math.max(1, numbers['rounds']!);
+    const rounds = numbers['rounds']!;
     const results = await measureNagle(rounds);
     for (const result of results) {
       const { median: mid, min, max } = summarize(result.rounds);

@@ -7,6 +7,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
+import { isIP } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../tools/usage-error.js';
@@ -70,6 +72,9 @@ function runWorker(host: string, port: number): void {
     if (message === 'stop') stop();
   });
   process.on('disconnect', stop); // the demo ended without telling us
+  // The demo stops us with SIGTERM; a terminal's Ctrl+C reaches the whole process group, us too.
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 // ---- the demo --------------------------------------------------------------------
@@ -101,17 +106,22 @@ function parseOptions(argv: string[]): Options {
     throw new UsageError((error as Error).message);
   }
   const { values } = parsed;
+  const host = values.host ?? '127.0.0.1';
+  if (isIP(host) === 0) throw new UsageError(`--host takes an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got '${host}'`);
   return {
     workers: integer(values.workers, '--workers', 1, 64) ?? 4,
-    host: values.host ?? '127.0.0.1',
+    host,
     port: integer(values.port, '--port', 0, 65535) ?? 0,
     requests: integer(values.requests, '--requests', 1, 100_000),
   };
 }
 
-/** Forks a worker and resolves once its server listens. */
-async function startWorker(host: string, port: number): Promise<ChildProcess> {
+/** Forks a worker (added to `children` at once, so that a stop reaches it) and resolves once its server listens. */
+async function startWorker(host: string, port: number, children: ChildProcess[]): Promise<ChildProcess> {
   const child = fork(thisFile, [WORKER_FLAG, host, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // A worker that already died (Ctrl+C reached it first) makes IPC writes fail with EPIPE: its exit is what counts.
+  child.on('error', () => {});
+  children.push(child);
   const listening = new Promise<void>((resolve, reject) => {
     child.on('message', (message) => {
       if (typeof message === 'object' && message !== null && 'listening' in message) resolve();
@@ -132,8 +142,7 @@ async function stopWorkers(children: readonly ChildProcess[]): Promise<void> {
     children.map(async (child) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
-      if (child.connected) child.send('stop');
-      else child.kill('SIGTERM');
+      child.kill('SIGTERM'); // a signal, not an IPC message: no write to a channel that may be closing
       await exited;
     }),
   );
@@ -176,41 +185,57 @@ async function sendRequests(host: string, port: number, count: number, pids: rea
   process.stdout.write(`${busy} of ${pids.length} workers served connections; the kernel chose, by a hash of each connection's ports.\n`);
 }
 
+/** 128 + the signal's number: the exit status a shell shows for a program its signal ended. */
+function exitStatusOf(signal: 'SIGINT' | 'SIGTERM'): number {
+  return 128 + osConstants.signals[signal];
+}
+
 async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   const { host, workers } = options;
-  // With port 0, a bound (not listening) SO_REUSEPORT socket reserves a port for the workers.
-  const reservation = reusePortListener(host, options.port, false);
-  const local = reservation.localAddress;
-  const port = 'port' in local ? local.port : options.port;
+  // Listening from the start: a signal during start-up stops the workers started so far.
+  const stop: { signal: 'SIGINT' | 'SIGTERM' | null } = { signal: null };
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
+    stop.signal ??= name;
+    wake();
+  };
+  const onInt = onSignal('SIGINT');
+  const onTerm = onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   const children: ChildProcess[] = [];
   try {
-    children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(host, port)))));
-  } catch (error) {
-    reservation.close();
-    await stopWorkers(children);
-    throw error;
-  }
-  reservation.close();
-  const pids = children.map((child) => child.pid!);
-  const url = host.includes(':') ? `http://[${host}]:${port}/` : `http://${host}:${port}/`;
-  process.stdout.write(`${workers} workers listening on ${url} (pids ${pids.join(' ')}), each with its own SO_REUSEPORT socket\n`);
-  if (options.requests !== undefined) {
+    // With port 0, a bound (not listening) SO_REUSEPORT socket reserves a port for the workers.
+    const reservation = reusePortListener(host, options.port, false);
+    const local = reservation.localAddress;
+    const port = 'port' in local ? local.port : options.port;
     try {
-      await sendRequests(host, port, options.requests, pids);
+      const starting = Promise.all(Array.from({ length: workers }, () => startWorker(host, port, children)));
+      // A worker that a Ctrl+C ended while it started is no failure: the stop is under way.
+      await Promise.race([starting.catch((error: unknown) => (stop.signal === null ? Promise.reject(error) : undefined)), stopped]);
     } finally {
-      await stopWorkers(children);
+      reservation.close();
     }
-    return 0;
+    if (stop.signal === null) {
+      const pids = children.map((child) => child.pid!);
+      const url = host.includes(':') ? `http://[${host}]:${port}/` : `http://${host}:${port}/`;
+      process.stdout.write(`${workers} workers listening on ${url} (pids ${pids.join(' ')}), each with its own SO_REUSEPORT socket\n`);
+      if (options.requests !== undefined) {
+        await Promise.race([sendRequests(host, port, options.requests, pids), stopped]);
+      } else {
+        process.stdout.write('serving until SIGINT or SIGTERM\n');
+        await stopped;
+      }
+    }
+    if (stop.signal !== null) process.stdout.write(`${stop.signal}: stopping the workers\n`);
+  } finally {
+    await stopWorkers(children);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
-  process.stdout.write('serving until SIGINT or SIGTERM\n');
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
-  process.stdout.write(`${signal}: stopping the workers\n`);
-  await stopWorkers(children);
-  return 0;
+  return stop.signal === null ? 0 : exitStatusOf(stop.signal);
 }
 
 export const demo: Demo = {

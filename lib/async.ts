@@ -8,9 +8,19 @@
 // AbortError, a timeout (ms, for the whole call) with TimeoutError; both
 // carry the name of the system call. Closing the fd while a call waits on it
 // rejects that call with EBADF.
+//
+// Lifetimes: a call never acts on its fd number after that fd was closed
+// through sockfd, whatever state the call is in (waiting, yielding, or with
+// its readiness delivered but its continuation not yet run): it records the
+// fd's generation (native/async_poll.cc) before it first suspends, and after
+// every resume it checks, in this order, the fork epoch (a call the parent had
+// pending never goes on in a forked child: it stays pending there forever),
+// the generation (EBADF), and its abort signal and deadline - so an abort
+// that happens before the system call always wins.
 import { binding } from './native.js';
 import { EBADF, ETIMEDOUT, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
-import { isSyscallError, type SyscallError } from './errors.js';
+import { isSyscallError, syscallError, type SyscallError } from './errors.js';
+import { forkEpoch } from './fork-epoch.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Accepted, BinaryData, Data, Received } from './posix.js';
 import { EndOfStreamError } from './errors.js';
@@ -78,6 +88,7 @@ interface AsyncBinding {
   asyncWait(fd: number, events: number, id: number): Promise<number>;
   asyncCancel(fd: number, id: number, reason: Error): boolean;
   asyncRelease(fd: number): void;
+  asyncGeneration(fd: number): number;
   asyncStats(): WatcherStats;
   asyncEvents: { readable: number; writable: number; failed: number };
   tryRecv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
@@ -121,6 +132,46 @@ async function yieldTurn(): Promise<void> {
   immediateResults = 0;
 }
 
+// ---- resuming after a suspension ---------------------------------------------------
+/** What a call the parent had pending awaits in a forked child: nothing, forever. */
+const orphaned = new Promise<never>(() => {});
+
+/** The fd was closed (or handed over) through sockfd while the call was suspended. */
+function closedMeanwhile(syscall: string, fd: number): SyscallError & { fd: number } {
+  const error = syscallError(
+    syscall,
+    'EBADF',
+    EBADF,
+    `fd ${fd} was closed (or handed over) while the call was pending (Bad file descriptor)`,
+  ) as SyscallError & { fd: number };
+  error.fd = fd;
+  return error;
+}
+
+/**
+ * The checks after every resume, before the next system call. True when the
+ * call was pending in the parent and this is a forked child: the caller then
+ * awaits `orphaned`. Throws when the fd was closed meanwhile (its generation
+ * moved on) or the call was aborted or ran out of time.
+ */
+function orphanedOrChecked(syscall: string, fd: number, epoch: number, generation: number, guarded: Guard | undefined): boolean {
+  if (epoch !== forkEpoch) return true;
+  if (native.asyncGeneration(fd) !== generation) throw closedMeanwhile(syscall, fd);
+  guarded?.check();
+  return false;
+}
+
+/**
+ * Past the budget of immediate results: yields a turn of the loop, then
+ * checks the call may go on. Resolves to the fd's generation before the yield.
+ */
+async function yieldTurnChecked(syscall: string, fd: number, epoch: number, guarded: Guard | undefined): Promise<number> {
+  const generation = native.asyncGeneration(fd);
+  await yieldTurn();
+  if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
+  return generation;
+}
+
 // ---- one call: its waits, deadline and signal --------------------------------------
 let lastWaitId = 0;
 
@@ -160,6 +211,11 @@ class Guard {
       this.#timer = setTimeout(() => this.#fail(new TimeoutError(syscall, timeout)), timeout);
       this.#timer.unref(); // the pending wait keeps the loop alive, not the deadline
     }
+  }
+
+  /** Throws the abort or timeout that ended the call, if any. */
+  check(): void {
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   wait(events: number): Promise<number> {
@@ -216,12 +272,16 @@ async function untilDone<T>(
   once: () => T | number,
 ): Promise<T> {
   const guarded = guard(syscall, fd, options);
+  const epoch = forkEpoch;
+  let generation = -1; // read when the call first suspends: until then nothing else ran
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) await yieldTurn();
+    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked(syscall, fd, epoch, guarded);
     for (;;) {
       const result = once();
       if (typeof result !== 'number' || result >= 0) return result as T;
+      if (generation === -1) generation = native.asyncGeneration(fd);
       await readiness(fd, events, guarded);
+      if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
       immediateResults = 0; // a readiness callback: the loop has turned
     }
   } catch (error) {
@@ -234,8 +294,11 @@ async function untilDone<T>(
 /** One wait for `events`, for waitReadable/waitWritable. */
 async function waitOnce(fd: number, events: number, options: AsyncOptions | undefined): Promise<void> {
   const guarded = guard('poll', fd, options);
+  const epoch = forkEpoch;
   try {
+    const generation = native.asyncGeneration(fd);
     await readiness(fd, events, guarded);
+    if (orphanedOrChecked('poll', fd, epoch, generation, guarded)) await orphaned; // "readable" must mean this fd, and not after an abort
   } finally {
     guarded?.end();
   }
@@ -271,9 +334,12 @@ export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<A
  */
 export async function connectAsync(fd: number, address: AddressInput, options?: AsyncOptions): Promise<void> {
   const guarded = guard('connect', fd, options);
+  const epoch = forkEpoch;
   try {
     if (native.tryConnect(fd, address) === 0) return;
+    const generation = native.asyncGeneration(fd);
     await readiness(fd, WRITABLE, guarded);
+    if (orphanedOrChecked('connect', fd, epoch, generation, guarded)) await orphaned;
     native.connectResult(fd);
   } catch (error) {
     throw explain(error, 'connect', fd);
@@ -312,14 +378,18 @@ export async function sendAllAsync(fd: number, data: Data, options?: AsyncIoOpti
   const { flags, offset = 0 } = options ?? {};
   const total = options?.length ?? bytes.byteLength - offset;
   const guarded = guard('send', fd, options);
+  const epoch = forkEpoch;
+  let generation = -1;
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) await yieldTurn();
+    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('send', fd, epoch, guarded);
     let sent = 0;
     do {
       const n = native.trySend(fd, bytes, flags, offset + sent, total - sent);
       if (n >= 0) sent += n;
       else {
+        if (generation === -1) generation = native.asyncGeneration(fd);
         await readiness(fd, WRITABLE, guarded);
+        if (orphanedOrChecked('send', fd, epoch, generation, guarded)) await orphaned;
         immediateResults = 0;
       }
     } while (sent < total);
@@ -345,15 +415,19 @@ export async function recvExactlyAsync(
   const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
   const total = buffer.byteLength;
   const guarded = guard('recv', fd, options);
+  const epoch = forkEpoch;
+  let generation = -1;
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) await yieldTurn();
+    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('recv', fd, epoch, guarded);
     let received = 0;
     while (received < total) {
       const n = native.tryRecv(fd, buffer, options?.flags, received, total - received);
       if (n > 0) received += n;
       else if (n === 0) throw new EndOfStreamError('recv', received, total);
       else {
+        if (generation === -1) generation = native.asyncGeneration(fd);
         await readiness(fd, READABLE, guarded);
+        if (orphanedOrChecked('recv', fd, epoch, generation, guarded)) await orphaned;
         immediateResults = 0;
       }
     }

@@ -35,8 +35,21 @@ export class IdleTimeoutError extends Error {
   }
 }
 
+/** The stop fd of a wait became readable or hung up: whoever holds its other end asked to stop. */
+export class StopRequestedError extends Error {
+  override name = 'StopRequestedError';
+  constructor(readonly syscall: string) {
+    super(`${syscall}: stopped on request`);
+  }
+}
+
 /** How long a call may wait. Both bounds may be given; the nearer one ends the wait. */
 export interface WaitOptions {
+  /**
+   * An fd watched during every wait (a pipe's read end): readable or hung up
+   * ends the call with StopRequestedError. Only calls with a bound wait.
+   */
+  stopFd?: number;
   /** Milliseconds for the whole call; then a TimeoutError (code ETIMEDOUT). */
   timeout?: number;
   /** Milliseconds any one wait may last; then an IdleTimeoutError (code ETIMEDOUT). */
@@ -82,7 +95,11 @@ class Waits {
     const { timeout, idleTimeout } = this.options;
     const left = this.#deadline === undefined ? Infinity : Math.max(0, Math.ceil(this.#deadline - performance.now()));
     const bound = Math.ceil(Math.min(left, idleTimeout ?? Infinity));
-    if (posix.poll([{ fd, events }], bound) > 0) return;
+    const { stopFd } = this.options;
+    const entries: posix.PollFd[] = stopFd === undefined ? [{ fd, events }] : [{ fd, events }, { fd: stopFd, events: POLLIN }];
+    const ready = posix.poll(entries, bound);
+    if (stopFd !== undefined && (entries[1]!.revents ?? 0) !== 0) throw new StopRequestedError(this.syscall);
+    if (ready > 0) return;
     if (bound === left && timeout !== undefined) throw new TimeoutError(this.syscall, timeout);
     throw new IdleTimeoutError(this.options.waitingFor ?? this.syscall, idleTimeout!);
   }

@@ -8,7 +8,9 @@
 import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
+import { isMainThread, type Worker } from 'node:worker_threads';
 import { binding } from './native.js';
+import { enterForkedChild } from './fork-epoch.js';
 
 /** What waitpid() reports about one child. */
 export interface WaitStatus {
@@ -166,6 +168,7 @@ function routeChildExits(): void {
 const compileOnMainThread = ['--no-concurrent-osr'];
 
 function becomeChild(): void {
+  enterForkedChild(); // first: no call the parent had pending may go on here
   for (const flag of compileOnMainThread) setFlagsFromString(flag);
   makeStdioBlocking();
   Object.defineProperty(process, 'pid', { value: native.getpid(), writable: false, enumerable: true, configurable: true });
@@ -176,16 +179,59 @@ function becomeChild(): void {
 /**
  * fork(2): the child's pid in the parent, 0 in the child. Safe in Node 20
  * without flags (V8's worker threads are parked around the fork). Only the
- * main thread may fork. In the child: timers, promises, fs, dns and net
- * work; a thread-pool request the parent had in flight never completes;
+ * main thread may fork, and only while no Worker thread exists: otherwise
+ * it throws an Error with code 'ERR_FORK_WORKERS' (a child could hang in
+ * V8). In the child: timers, promises, fs, dns and net work; a thread-pool
+ * request the parent had in flight never completes; the parent's pending
+ * async socket calls (recvAsync, ...) never settle and watch nothing;
  * process.pid is the child's own; every exit ends in _exit(2) after the
  * 'exit' handlers ran; stdout and stderr are blocking (in both processes).
  */
 export function fork(): number {
+  refuseWhileWorkersRun();
   makeStdioBlocking();
   const pid = forkWhenWorkersPark();
   if (pid === 0) becomeChild();
   return pid;
+}
+
+// ---- Workers: fork() refuses while any exists ---------------------------------------
+// A Worker's isolate may hold a process-wide V8 lock (cppgc's, during a major
+// GC's atomic pause) at the instant of the fork; in the child that thread does
+// not exist, the lock is never released and the child hangs in its first
+// major GC. Workers cannot be parked safely (one blocked in Atomics.wait or a
+// system call never reaches a safe point), so fork() refuses while they exist.
+// Node emits 'worker' for every Worker this thread creates; a Worker counts
+// until its 'exit', which Node emits after the thread was joined. Workers
+// created before this module was loaded are only seen by the native side if
+// they load sockfd themselves (native/fork.cc counts those environments).
+const liveWorkers = new Set<Worker>();
+if (isMainThread) {
+  process.on('worker', (worker: Worker) => {
+    liveWorkers.add(worker);
+    worker.once('exit', () => liveWorkers.delete(worker));
+  });
+}
+
+/** The error of a fork() refused because Workers exist. */
+export interface ForkWorkersError extends Error {
+  code: 'ERR_FORK_WORKERS';
+  /** How many Workers exist. */
+  workers: number;
+}
+
+function refuseWhileWorkersRun(): void {
+  const workers = liveWorkers.size;
+  if (workers === 0) return; // the native side checks the Workers it counts itself
+  const count = workers === 1 ? '1 Worker thread is' : `${workers} Worker threads are`;
+  const error = new Error(
+    `fork: ${count} running; a child forked now could hang forever (a Worker's isolate may hold a ` +
+      `process-wide V8 lock at the fork, and the child has no thread to release it). End the Workers ` +
+      `(await worker.terminate()) before fork()`,
+  ) as ForkWorkersError;
+  error.code = 'ERR_FORK_WORKERS';
+  error.workers = workers;
+  throw error;
 }
 
 const forkAttempts = 3;

@@ -8,6 +8,22 @@ import {
   AF_INET6,
   AF_UNIX,
   EBADF,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_JOIN_GROUP,
+  IPV6_LEAVE_GROUP,
+  IPV6_RECVERR,
+  IPV6_RECVPKTINFO,
+  IP_ADD_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_PKTINFO,
+  IP_RECVERR,
+  SIOCINQ,
+  SIOCOUTQ,
+  SIOCOUTQNSD,
+  SO_DOMAIN,
+  SO_PASSCRED,
+  SO_TIMESTAMPNS,
   F_GETFL,
   F_SETFL,
   IPPROTO_TCP,
@@ -38,7 +54,16 @@ import { EndOfStreamError, syscallError, type SyscallError } from './errors.js';
 export { EndOfStreamError };
 import { isSyscallError } from './errors.js';
 import * as asyncCalls from './async.js';
+import * as msgAsync from './msg-async.js';
+import type { Buffers, ControlMessageInput, DataBuffers, OutgoingMessage, ReceivedFds, ReceivedMessage } from './msg.js';
 import * as io from './io.js';
+
+/** The fd of a Socket (which must be open) or a plain fd. */
+function fdOf(value: number | Socket): number {
+  if (typeof value === 'number') return value;
+  if (value.closed) throw closedError('sendmsg');
+  return value.fd;
+}
 
 /** An operation on a Socket that was already closed. */
 function closedError(syscall: string): SyscallError {
@@ -343,6 +368,137 @@ export class Socket implements Disposable {
   /** TCP_INFO: the kernel's view of this connection (state, rtt, cwnd, retransmits, ...). */
   get tcpInfo(): TcpInfo {
     return this.getOption(IPPROTO_TCP, TCP_INFO) as TcpInfo;
+  }
+
+  // ---- messages, fd passing, queues, multicast (lib/msg.ts, posix ioctl) -------------
+  /** sendmsg(2): the buffers as one message, with control messages and an optional destination. */
+  sendmsg(buffers: DataBuffers, control?: readonly ControlMessageInput[] | null, flags = 0, address?: AddressInput): number {
+    return posix.sendmsg(this.#live('sendmsg'), buffers, control, flags, address);
+  }
+
+  /** recvmsg(2): `{ bytes, flags, address, control }`; controlLength as CMSG_SPACE of what you expect. */
+  recvmsg(buffers: Buffers, controlLength = 0, flags = 0): ReceivedMessage {
+    return posix.recvmsg(this.#live('recvmsg'), buffers, controlLength, flags);
+  }
+
+  /** readv(2) into several buffers. */
+  readv(buffers: Buffers): number {
+    return posix.readv(this.#live('readv'), buffers);
+  }
+
+  /** sendmmsg(2): several datagrams in one call; how many were sent. */
+  sendmmsg(messages: readonly OutgoingMessage[], flags = 0): number {
+    return posix.sendmmsg(this.#live('sendmmsg'), messages, flags);
+  }
+
+  /** recvmmsg(2): up to buffers.length datagrams in one call (add MSG_WAITFORONE not to wait for all). */
+  recvmmsg(buffers: readonly Buffers[], flags = 0, controlLength = 0): ReceivedMessage[] {
+    return posix.recvmmsg(this.#live('recvmmsg'), buffers, flags, controlLength);
+  }
+
+  /** Passes open fds (or Sockets) with `data` over this Unix-domain socket (SCM_RIGHTS). They stay open here. */
+  sendFds(data: DataBuffers, fds: ReadonlyArray<number | Socket>, flags = 0): number {
+    return posix.sendFds(this.#live('sendmsg'), data, fds.map(fdOf), flags);
+  }
+
+  /** Receives data and up to `maxFds` fds (close-on-exec by default); the fds are yours to close or wrap. */
+  recvFds(buffer: Buffers, maxFds: number, flags?: number): ReceivedFds {
+    return posix.recvFds(this.#live('recvmsg'), buffer, maxFds, flags);
+  }
+
+  /** FIONREAD / SIOCINQ: bytes received and waiting to be read. */
+  get readableBytes(): number {
+    return posix.ioctl(this.#live('ioctl'), SIOCINQ);
+  }
+
+  /** SIOCOUTQ: bytes in the send queue not yet acknowledged by the peer (TCP), or not yet sent (UDP). */
+  get sendQueueBytes(): number {
+    return posix.ioctl(this.#live('ioctl'), SIOCOUTQ);
+  }
+
+  /** SIOCOUTQNSD: bytes in the send queue not yet sent at all (TCP). */
+  get unsentBytes(): number {
+    return posix.ioctl(this.#live('ioctl'), SIOCOUTQNSD);
+  }
+
+  /** SO_PASSCRED: every message received carries the sender's SCM_CREDENTIALS. */
+  get passCredentials(): boolean {
+    return this.#int(SOL_SOCKET, SO_PASSCRED) !== 0;
+  }
+  set passCredentials(on: boolean) {
+    this.setOption(SOL_SOCKET, SO_PASSCRED, on);
+  }
+
+  /** SO_TIMESTAMPNS: every datagram received carries its arrival time (SO_TIMESTAMPNS message). */
+  get timestampNs(): boolean {
+    return this.#int(SOL_SOCKET, SO_TIMESTAMPNS) !== 0;
+  }
+  set timestampNs(on: boolean) {
+    this.setOption(SOL_SOCKET, SO_TIMESTAMPNS, on);
+  }
+
+  #isInet6(): boolean {
+    return this.#int(SOL_SOCKET, SO_DOMAIN) === AF_INET6;
+  }
+
+  /** IP_PKTINFO / IPV6_RECVPKTINFO (by the socket's family): datagrams carry their destination and interface. */
+  get packetInfo(): boolean {
+    return this.#isInet6() ? this.#int(IPPROTO_IPV6, IPV6_RECVPKTINFO) !== 0 : this.#int(IPPROTO_IP, IP_PKTINFO) !== 0;
+  }
+  set packetInfo(on: boolean) {
+    if (this.#isInet6()) this.setOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, on);
+    else this.setOption(IPPROTO_IP, IP_PKTINFO, on);
+  }
+
+  /** IP_RECVERR / IPV6_RECVERR: errors (ICMP, zerocopy completions) queue for recvmsg(MSG_ERRQUEUE). */
+  get receiveErrors(): boolean {
+    return this.#isInet6() ? this.#int(IPPROTO_IPV6, IPV6_RECVERR) !== 0 : this.#int(IPPROTO_IP, IP_RECVERR) !== 0;
+  }
+  set receiveErrors(on: boolean) {
+    if (this.#isInet6()) this.setOption(IPPROTO_IPV6, IPV6_RECVERR, on);
+    else this.setOption(IPPROTO_IP, IP_RECVERR, on);
+  }
+
+  /** Joins a multicast group (IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP) on an interface (name or index; default: the kernel's choice). */
+  joinGroup(group: string, iface: string | number = 0): void {
+    this.#membership(group, iface, true);
+  }
+
+  /** Leaves a multicast group (IP_DROP_MEMBERSHIP / IPV6_LEAVE_GROUP). */
+  leaveGroup(group: string, iface: string | number = 0): void {
+    this.#membership(group, iface, false);
+  }
+
+  #membership(group: string, ifindex: string | number, join: boolean): void {
+    if (group.includes(':')) {
+      this.setOption(IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, posix.ipv6_mreq({ multiaddr: group, ifindex }));
+    } else {
+      this.setOption(IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, posix.ip_mreqn({ multiaddr: group, ifindex }));
+    }
+  }
+
+  async sendmsgAsync(buffers: DataBuffers, options?: msgAsync.SendMsgOptions): Promise<number> {
+    return msgAsync.sendmsgAsync(this.#live('sendmsg'), buffers, options);
+  }
+
+  async recvmsgAsync(buffers: Buffers, options?: msgAsync.RecvMsgOptions): Promise<ReceivedMessage> {
+    return msgAsync.recvmsgAsync(this.#live('recvmsg'), buffers, options);
+  }
+
+  async sendFdsAsync(data: DataBuffers, fds: ReadonlyArray<number | Socket>, options?: Omit<msgAsync.SendMsgOptions, 'control'>): Promise<number> {
+    return msgAsync.sendFdsAsync(this.#live('sendmsg'), data, fds.map(fdOf), options);
+  }
+
+  async recvFdsAsync(buffer: Buffers, maxFds: number, options?: Omit<msgAsync.RecvMsgOptions, 'controlLength'>): Promise<ReceivedFds> {
+    return msgAsync.recvFdsAsync(this.#live('recvmsg'), buffer, maxFds, options);
+  }
+
+  async sendmmsgAsync(messages: readonly OutgoingMessage[], options?: Omit<msgAsync.SendMsgOptions, 'control' | 'address'>): Promise<number> {
+    return msgAsync.sendmmsgAsync(this.#live('sendmmsg'), messages, options);
+  }
+
+  async recvmmsgAsync(buffers: readonly Buffers[], options?: msgAsync.RecvMsgOptions): Promise<ReceivedMessage[]> {
+    return msgAsync.recvmmsgAsync(this.#live('recvmmsg'), buffers, options);
   }
 
   // ---- async: non-blocking calls on the event loop (lib/async.ts) -------------------

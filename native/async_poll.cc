@@ -13,6 +13,12 @@
 // EBADF); memory is freed in the close callback; an async environment cleanup
 // hook closes every handle when a worker or the process ends.
 //
+// Generations: every close through sockfd (close, dup2 onto the fd, a
+// hand-off to net) moves the fd number's generation on. lib/async.ts reads it
+// before a call first suspends and checks it after every resume, so a call
+// never acts on a number that was closed meanwhile, even when it was not a
+// registered waiter (the setImmediate yield, a readiness already delivered).
+//
 // Attempts: tryRecv/trySend/tryAccept/tryConnect/tryRecvfrom/trySendto make
 // one non-blocking call and return -EAGAIN (-EINPROGRESS for connect) as a
 // number instead of throwing, so a would-block costs no Error object. Any
@@ -24,6 +30,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -73,6 +80,18 @@ struct Registry {
 // An environment lives on one thread for its whole life, so the registries of
 // a thread (in practice one) need no lock.
 thread_local Registry* threadRegistries = nullptr;
+
+// fd number -> times closed through sockfd. fd numbers belong to the process
+// and any thread may close one: protected by generationsMutex. One entry per
+// number ever closed (bounded by the fd limit); read only when a call
+// suspends or resumes, written at close.
+std::mutex generationsMutex;
+std::unordered_map<int, uint32_t> generations;
+
+void NextGeneration(int fd) {
+  std::lock_guard<std::mutex> lock(generationsMutex);
+  ++generations[fd];
+}
 
 Registry* FindRegistry(napi_env env) {
   for (Registry* r = threadRegistries; r != nullptr; r = r->next)
@@ -307,6 +326,7 @@ Napi::Value Cancel(const Napi::CallbackInfo& info) {
 }
 
 void Release(napi_env env, int fd, const char* why) {
+  NextGeneration(fd);
   Registry* r = FindRegistry(env);
   if (r == nullptr) return;
   auto found = r->watchers.find(fd);
@@ -321,6 +341,11 @@ void Release(napi_env env, int fd, const char* why) {
 Napi::Value ReleaseForHandOff(const Napi::CallbackInfo& info) {
   Release(info.Env(), ArgFd(info, 0), "handed over");
   return info.Env().Undefined();
+}
+
+// asyncGeneration(fd) -> FdGeneration(fd)
+Napi::Value Generation(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), FdGeneration(ArgFd(info, 0)));
 }
 
 // asyncStats() -> { watchers, active, waiters } of this environment (for tests and leaks).
@@ -344,17 +369,26 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 // ---- attempts -----------------------------------------------------------------
 
 // One non-blocking call: the result, or -EAGAIN when it would block. EINTR
-// runs the JS signal handlers and tries again (as Blocking does); any other
-// failure throws.
+// runs the JS signal handlers and tries again (as Blocking does) - unless a
+// handler closed the fd: then the number may be another socket's already.
+// Any other failure throws.
 template <typename Call>
-auto Attempt(Napi::Env env, const char* syscall, Call&& call) -> decltype(call()) {
+auto Attempt(Napi::Env env, int fd, const char* syscall, Call&& call) -> decltype(call()) {
   for (;;) {
     auto result = call();
     if (result != -1) return result;
     int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK) return -EAGAIN;
     if (err != EINTR) ThrowErrno(env, syscall, err);
+    uint32_t generation = FdGeneration(fd);
     HandleInterruption(env, syscall);
+    if (FdGeneration(fd) != generation) {
+      Napi::Error error = ErrnoError(env, syscall, EBADF);
+      error.Value().Set("message", std::string(syscall) + ": fd " + std::to_string(fd) +
+                                       " was closed by a signal handler during the call (Bad file descriptor)");
+      error.Value().Set("fd", fd);
+      throw error;
+    }
   }
 }
 
@@ -370,7 +404,7 @@ Napi::Value TryRecv(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recv");
   int flags = ArgFlags(info, 2) | MSG_DONTWAIT;
-  return Count(info.Env(), Attempt(info.Env(), "recv", [&] { return ::recv(fd, buffer.data(), buffer.length, flags); }));
+  return Count(info.Env(), Attempt(info.Env(), fd, "recv", [&] { return ::recv(fd, buffer.Acquire("recv"), buffer.length, flags); }));
 }
 
 // trySend(fd, data, flags?, offset?, length?) -> bytes | -EAGAIN. MSG_NOSIGNAL:
@@ -379,7 +413,7 @@ Napi::Value TrySend(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 3);
   int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
-  return Count(info.Env(), Attempt(info.Env(), "send", [&] { return ::send(fd, data.data(), data.length, flags); }));
+  return Count(info.Env(), Attempt(info.Env(), fd, "send", [&] { return ::send(fd, data.Acquire("send"), data.length, flags); }));
 }
 
 // tryRecvfrom(fd, buffer, flags?, offset?, length?) -> { bytes, address } | -EAGAIN
@@ -389,9 +423,9 @@ Napi::Value TryRecvFrom(const Napi::CallbackInfo& info) {
   Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recvfrom");
   int flags = ArgFlags(info, 2) | MSG_DONTWAIT;
   SockAddr peer;
-  ssize_t n = Attempt(env, "recvfrom", [&] {
+  ssize_t n = Attempt(env, fd, "recvfrom", [&] {
     peer.length = sizeof peer.storage;
-    return ::recvfrom(fd, buffer.data(), buffer.length, flags, peer.get(), &peer.length);
+    return ::recvfrom(fd, buffer.Acquire("recvfrom"), buffer.length, flags, peer.get(), &peer.length);
   });
   if (n < 0) return Count(env, n);
   Napi::Object result = Napi::Object::New(env);
@@ -406,8 +440,8 @@ Napi::Value TrySendTo(const Napi::CallbackInfo& info) {
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 4);
   int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
   SockAddr address = ArgSockAddr(info, 3);
-  return Count(info.Env(), Attempt(info.Env(), "sendto", [&] {
-    return ::sendto(fd, data.data(), data.length, flags, address.get(), address.length);
+  return Count(info.Env(), Attempt(info.Env(), fd, "sendto", [&] {
+    return ::sendto(fd, data.Acquire("sendto"), data.length, flags, address.get(), address.length);
   }));
 }
 
@@ -421,7 +455,7 @@ Napi::Value TryAccept(const Napi::CallbackInfo& info) {
   SockAddr peer;
   int client;
   for (;;) {
-    client = Attempt(env, "accept4", [&] {
+    client = Attempt(env, fd, "accept4", [&] {
       peer.length = sizeof peer.storage;
       int accepted = ::accept4(fd, peer.get(), &peer.length, flags);
       return accepted == -1 && errno == ECONNABORTED ? -2 : accepted;
@@ -465,6 +499,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("asyncWait", Napi::Function::New(env, Wait, "asyncWait"));
   exports.Set("asyncCancel", Napi::Function::New(env, Cancel, "asyncCancel"));
   exports.Set("asyncRelease", Napi::Function::New(env, ReleaseForHandOff, "asyncRelease"));
+  exports.Set("asyncGeneration", Napi::Function::New(env, Generation, "asyncGeneration"));
   exports.Set("asyncStats", Napi::Function::New(env, Stats, "asyncStats"));
   Napi::Object events = Napi::Object::New(env);
   events.Set("readable", kReadable);
@@ -483,8 +518,27 @@ void Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 
 void ReleaseWatcherBeforeClose(napi_env env, int fd) {
-  if (threadRegistries == nullptr) return;  // nothing was ever watched on this thread
+  if (threadRegistries == nullptr) {  // nothing was ever watched on this thread
+    NextGeneration(fd);
+    return;
+  }
   Release(env, fd, "closed");
+}
+
+uint32_t FdGeneration(int fd) {
+  std::lock_guard<std::mutex> lock(generationsMutex);
+  auto found = generations.find(fd);
+  return found == generations.end() ? 0 : found->second;
+}
+
+void ForgetWatchersAfterFork() {
+  for (Registry* r = threadRegistries; r != nullptr; r = r->next) {
+    for (auto& [fd, watcher] : r->watchers) {
+      watcher->waiters.clear();  // their deferreds are never settled: no parent continuation runs here
+      CloseWatcher(r, watcher);
+    }
+    r->watchers.clear();
+  }
 }
 
 SOCKFD_REGISTER(async_poll, Init);

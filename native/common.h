@@ -3,12 +3,32 @@
 // exports with SOCKFD_REGISTER, so adding a concern never edits another file.
 #pragma once
 
+// A Worker can be terminated while a native call builds or throws an Error:
+// N-API then refuses to throw, and node-addon-api (throwing again from inside
+// its own catch, in a noexcept wrapper) would call std::terminate and kill the
+// whole process. With SWALLOW_UNTHROWABLE_EXCEPTIONS an exception that cannot
+// be thrown because the environment is terminating is dropped: only that
+// worker ends, as its termination asked. CPP_EXCEPTIONS_ALL turns any other
+// C++ exception (std::bad_alloc, ...) that reaches a callback into a JS Error
+// instead of std::terminate. Defined here and in the build files; every file
+// must see the same napi.h.
+#if defined(SRC_NAPI_H_) && !defined(NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS)
+#error "include common.h before napi.h: the addon needs NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+#endif
+#ifndef NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+#endif
+#ifndef NODE_ADDON_API_CPP_EXCEPTIONS_ALL
+#define NODE_ADDON_API_CPP_EXCEPTIONS_ALL
+#endif
 #include <napi.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 namespace sockfd {
 
@@ -36,8 +56,33 @@ std::string ErrnoName(int err);
 [[noreturn]] void ThrowRangeError(Napi::Env env, const std::string& message);
 
 // ---- arguments ------------------------------------------------------------
-// Every argument is validated before any system call: wrong types throw
-// TypeError, out-of-range values RangeError. `name` appears in the message.
+// JS can run inside any native call: a getter or proxy trap on an argument, a
+// valueOf, a signal handler during a blocking call. The rule every native
+// follows:
+//   1. convert every argument first (numbers, strings, address and option
+//      objects, arrays); a Bytes only records the view and the range;
+//   2. take raw pointers LAST, with Bytes::Acquire() inside the system call's
+//      lambda, so nothing that can run JS lies between the pointer and the
+//      call, and a call resumed after signal handlers acquires again.
+// Wrong types throw TypeError, out-of-range values RangeError; `name` appears
+// in the message. None of these helpers coerces (no valueOf/toString): they
+// run no JS themselves.
+
+// The one integer validator, for arguments and object fields alike: a number
+// that is an integer in [min, max], or a bigint in range. NaN, +-Infinity and
+// fractions are TypeErrors, finite integers out of range RangeErrors, all
+// checked in double arithmetic BEFORE any cast. `field` (optional) names a
+// property: "address.port".
+int64_t ToInteger(Napi::Env env, napi_value value, const char* name, const char* field, int64_t min,
+                  int64_t max);
+// An integer property of an options object, read once (a getter runs here,
+// before any pointer is taken). undefined gives `fallback`.
+int64_t FieldInt(Napi::Env env, Napi::Object object, const char* name, const char* key, int64_t min,
+                 int64_t max, int64_t fallback);
+// The same, where undefined is a TypeError.
+int64_t RequiredFieldInt(Napi::Env env, Napi::Object object, const char* name, const char* key, int64_t min,
+                         int64_t max);
+
 int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name = "fd");
 int64_t ArgInt(const Napi::CallbackInfo& info, size_t index, const char* name,
                int64_t min, int64_t max);
@@ -47,17 +92,41 @@ int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t index, const char* name,
 bool IsMissing(const Napi::CallbackInfo& info, size_t index);
 std::string ArgString(const Napi::CallbackInfo& info, size_t index, const char* name);
 
-// A byte range inside a JS value. For strings, `owned` holds the UTF-8 copy;
-// data() is computed on use so that moving a Bytes never leaves it dangling.
-struct Bytes {
-  uint8_t* base = nullptr;
-  size_t start = 0;
-  size_t length = 0;
-  bool isOwned = false;
-  std::string owned;
-  uint8_t* data() {
-    return (isOwned ? reinterpret_cast<uint8_t*>(owned.data()) : base) + start;
+// Every count that sizes an allocation is checked against a bound first
+// (RangeError), so no std::bad_alloc or length_error can reach N-API.
+void CheckCount(Napi::Env env, const char* name, uint64_t count, uint64_t max);
+
+// A validated byte range of a JS value (Buffer, TypedArray, DataView,
+// ArrayBuffer, or a string copied as UTF-8). It holds the value, not its
+// memory: Acquire() reads the view again and returns the pointer, right
+// before the system call. A view that was detached, or resized so that the
+// range no longer fits, since validation (by a getter of a later argument, or
+// by a signal handler while the call waited) is an Error (code
+// ERR_BUFFER_DETACHED / ERR_BUFFER_RESIZED), never a dangling pointer.
+class Bytes {
+ public:
+  size_t length = 0;  // of the range, fixed at validation
+
+  // The range's first byte, valid until JS runs again. Acquire in the call's lambda.
+  uint8_t* Acquire(const char* syscall);
+
+  // For ValueBytes / ArgBytes.
+  static Bytes Of(Napi::Env env, napi_value value, const char* name, bool acceptStrings);
+  void Narrow(size_t start, size_t length) {
+    start_ = start;
+    this->length = length;
   }
+  size_t ViewLength() const { return viewLength_; }
+
+ private:
+  enum class Kind { TypedArray, DataView, ArrayBuffer, String };
+  napi_env env_ = nullptr;
+  napi_value value_ = nullptr;
+  std::string name_;  // a copy: callers may pass a temporary's c_str()
+  Kind kind_ = Kind::String;
+  size_t start_ = 0;
+  size_t viewLength_ = 0;
+  std::string owned_;  // a string's UTF-8 copy: stable, no JS involved
 };
 enum class StringPolicy { Refuse, AcceptUtf8 };
 // Reads a Buffer, any TypedArray, DataView or ArrayBuffer (byteOffset and
@@ -91,20 +160,55 @@ inline void HandleInterruption(Napi::Env env, const char* syscall) {
   if (!RestartAfterSignal()) ThrowErrno(env, syscall, EINTR);
 }
 
-// Runs a system call that may block. On EINTR the JS handlers of the signals
-// that arrived run first, then the call resumes (or throws EINTR when the
-// process asked for that with setRestartAfterSignal(false)). Any other
-// failure throws the perror-style error. Never spins: EINTR only comes back
-// when a signal really arrived.
+// The open files behind the fds a call acts on, taken when the call was
+// interrupted (no JS ran since it was made). After the signal handlers ran,
+// Check() throws `syscall: ...` with code EBADF when a handler closed an fd,
+// or closed it and opened something else under its number: a resumed call
+// must act on the file it was given. Costs nothing unless a signal arrived.
+class OpenFiles {
+ public:
+  OpenFiles(std::initializer_list<int> fds);
+  void Check(Napi::Env env, const char* syscall) const;
+
+ private:
+  struct Identity {
+    int fd;
+    bool open;
+    uint64_t device, inode;
+  };
+  Identity files_[2];
+  size_t count_ = 0;
+};
+
+// HandleInterruption, then the check that `fds` still name the same files.
+inline void HandleInterruption(Napi::Env env, const char* syscall, std::initializer_list<int> fds) {
+  OpenFiles files(fds);
+  HandleInterruption(env, syscall);
+  files.Check(env, syscall);
+}
+
+// Runs a system call that may block on the fds `fds` (at most two). On EINTR
+// the JS handlers of the signals that arrived run first, the fds are checked
+// (OpenFiles), then the call resumes - its lambda acquires its buffers again
+// (Bytes::Acquire), so a buffer a handler detached or shrank is an Error, not
+// a kernel write into freed memory. setRestartAfterSignal(false) reports EINTR
+// instead. Any other failure throws the perror-style error. Never spins:
+// EINTR only comes back when a signal really arrived.
 template <typename Call>
-auto Blocking(Napi::Env env, const char* syscall, Call&& call) -> decltype(call()) {
+auto Blocking(Napi::Env env, const char* syscall, std::initializer_list<int> fds, Call&& call)
+    -> decltype(call()) {
   for (;;) {
     auto result = call();
     if (result != -1) return result;
     int err = errno;
     if (err != EINTR) ThrowErrno(env, syscall, err);
-    HandleInterruption(env, syscall);
+    HandleInterruption(env, syscall, fds);
   }
+}
+// For calls that act on no fd (open, waitpid).
+template <typename Call>
+auto Blocking(Napi::Env env, const char* syscall, Call&& call) -> decltype(call()) {
+  return Blocking(env, syscall, {}, std::forward<Call>(call));
 }
 
 // Calls that never block: EINTR is impossible or handled by the kernel.

@@ -1,9 +1,12 @@
 // File descriptors as such: open, close, pipe, dup, dup2, fcntl, poll.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "async_poll.h"
@@ -52,7 +55,7 @@ Napi::Value Dup2(const Napi::CallbackInfo& info) {
   int oldFd = ArgFd(info, 0, "oldfd");
   int newFd = ArgFd(info, 1, "newfd");
   if (newFd != oldFd) ReleaseWatcherBeforeClose(info.Env(), newFd);  // dup2 closes newfd
-  return Napi::Number::New(info.Env(), Blocking(info.Env(), "dup2", [&] { return ::dup2(oldFd, newFd); }));
+  return Napi::Number::New(info.Env(), Blocking(info.Env(), "dup2", {oldFd}, [&] { return ::dup2(oldFd, newFd); }));
 }
 
 // fcntl(fd, cmd, arg?) for the integer-argument commands.
@@ -72,6 +75,16 @@ Napi::Value Fcntl(const Napi::CallbackInfo& info) {
   }
 }
 
+// poll's nfds is bounded as the kernel bounds it (EINVAL above RLIMIT_NOFILE),
+// and by a fixed cap, before anything is allocated.
+constexpr uint64_t kMaxPollEntries = 1u << 20;
+
+uint64_t PollLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kMaxPollEntries;
+  return std::min<uint64_t>(limit.rlim_cur, kMaxPollEntries);
+}
+
 // poll(entries: { fd, events }[], timeoutMs = -1) -> ready count; sets entry.revents.
 // After EINTR the handlers run and the wait resumes with the time that is left.
 Napi::Value Poll(const Napi::CallbackInfo& info) {
@@ -80,20 +93,18 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
   Napi::Array array = info[0].As<Napi::Array>();
   int timeout = static_cast<int>(ArgIntOr(info, 1, "timeout", -1, INT32_MAX, -1));
   uint32_t count = array.Length();
+  CheckCount(env, "poll: fds", count, PollLimit());
   std::vector<pollfd> entries(count);
   std::vector<Napi::Object> objects;
   objects.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     Napi::Value item = array.Get(i);
-    if (!item.IsObject()) ThrowTypeError(env, "fds[" + std::to_string(i) + "] must be { fd, events }");
+    std::string name = "fds[" + std::to_string(i) + "]";
+    if (!item.IsObject()) ThrowTypeError(env, name + " must be { fd, events }");
     Napi::Object object = item.As<Napi::Object>();
-    Napi::Value fd = object.Get("fd"), events = object.Get("events");
-    if (!fd.IsNumber() || !events.IsNumber()) ThrowTypeError(env, "fds[" + std::to_string(i) + "].fd and .events must be integers");
     // A negative fd is allowed, as in C: poll ignores the entry.
-    entries[i].fd = fd.As<Napi::Number>().Int32Value();
-    int ev = events.As<Napi::Number>().Int32Value();
-    if (ev < 0 || ev > 0xFFFF) ThrowRangeError(env, "fds[" + std::to_string(i) + "].events must fit in a short");
-    entries[i].events = static_cast<short>(ev);
+    entries[i].fd = static_cast<int>(RequiredFieldInt(env, object, name.c_str(), "fd", INT32_MIN, INT32_MAX));
+    entries[i].events = static_cast<short>(RequiredFieldInt(env, object, name.c_str(), "events", 0, 0xFFFF));
     objects.push_back(object);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout < 0 ? 0 : timeout);
@@ -102,12 +113,13 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
     ready = ::poll(entries.data(), count, timeout);
     if (ready != -1) break;
     if (errno != EINTR) ThrowErrno(env, "poll", errno);
-    HandleInterruption(env, "poll");
+    HandleInterruption(env, "poll");  // a closed fd is C's POLLNVAL: nothing to check
     if (timeout > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
       timeout = left > 0 ? static_cast<int>(left) : 0;
     }
   }
+  // Setters on the entries may run JS now: nothing native is held any more.
   for (uint32_t i = 0; i < count; ++i) objects[i].Set("revents", entries[i].revents);
   return Napi::Number::New(env, ready);
 }

@@ -11,6 +11,15 @@
 //  3. The child's event loop needs uv_loop_fork() (new epoll fd, new async
 //     and signal pipes), and its exits must never reach Node's teardown; the
 //     TS layer routes them to _exit, with the help of watchLoopEnd() below.
+//     The parent's async waits do not follow: the child's loop starts with
+//     none of sockfd's poll watchers (ForgetWatchersAfterFork).
+//  4. A Worker thread cannot be parked: its isolate may hold a process-wide
+//     V8/cppgc lock (a major GC's atomic pause) at the moment of the fork, and
+//     the child, where that thread does not exist, hangs in its first major
+//     GC (38 of 100 children with a Worker running gc() in a loop). So fork()
+//     refuses while Workers exist (ERR_FORK_WORKERS). lib/process.ts counts
+//     the Workers it sees created; here every environment that loaded the
+//     addon off the main thread is counted as well.
 // This is the only file that includes node.h.
 // node_version.h redefines NAPI_VERSION to the runtime's; keep the build's
 // value so napi.h means the same here as in every other file.
@@ -26,6 +35,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <condition_variable>
@@ -34,6 +44,7 @@
 #include <mutex>
 #include <string>
 
+#include "async_poll.h"
 #include "common.h"
 
 namespace sockfd {
@@ -146,11 +157,32 @@ constexpr std::chrono::milliseconds kParkTimeout{2000};
 // never run), so there is nothing to park: its only thread is the caller.
 bool inForkedChild = false;
 
+// ---- 4. Workers ----------------------------------------------------------------
+// Environments other than the main thread's that loaded the addon and have
+// not been cleaned up. Atomic: workers start and end on their own threads.
+std::atomic<int> workerEnvironments{0};
+
+bool OnMainThread() { return ::syscall(SYS_gettid) == ::getpid(); }
+
+void ForgetWorkerEnvironment(void*) { workerEnvironments.fetch_sub(1); }
+
+// The Error fork() throws while Workers exist (lib/process.ts throws the same).
+Napi::Error WorkersRunningError(Napi::Env env, int workers) {
+  std::string count = std::to_string(workers) + (workers == 1 ? " Worker thread is" : " Worker threads are");
+  Napi::Error error = Napi::Error::New(
+      env, "fork: " + count + " running; a child forked now could hang forever (a Worker's isolate may hold a "
+           "process-wide V8 lock at the fork, and the child has no thread to release it). End the Workers "
+           "(await worker.terminate()) before fork()");
+  error.Value().Set("code", "ERR_FORK_WORKERS");
+  error.Value().Set("workers", workers);
+  return error;
+}
+
 // fork() -> child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (::syscall(SYS_gettid) != ::getpid())
-    throw Napi::Error::New(env, "fork: only the main thread can fork (not a worker_thread)");
+  if (!OnMainThread()) throw Napi::Error::New(env, "fork: only the main thread can fork (not a worker_thread)");
+  if (int workers = workerEnvironments.load(); workers > 0) throw WorkersRunningError(env, workers);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
     throw Napi::Error::New(env, "fork: no event loop");
@@ -180,6 +212,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
       dprintf(STDERR_FILENO, "fork: uv_loop_fork in the child: %s\n", uv_strerror(rc));
       ::_exit(127);
     }
+    ForgetWatchersAfterFork();  // the parent's waits stay the parent's
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return Napi::Number::New(env, 0);
   }
@@ -249,6 +282,8 @@ Napi::Value WatchLoopEnd(const Napi::CallbackInfo& info) {
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
+  if (!OnMainThread() && napi_add_env_cleanup_hook(env, ForgetWorkerEnvironment, nullptr) == napi_ok)
+    workerEnvironments.fetch_add(1);
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
   exports.Set("watchLoopEnd", Napi::Function::New(env, WatchLoopEnd, "watchLoopEnd"));
 }

@@ -21,7 +21,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 3);
   int flags = ArgFlags(info, 2);
-  return Count(info.Env(), Blocking(info.Env(), "send", [&] { return ::send(fd, data.data(), data.length, flags); }));
+  return Count(info.Env(), Blocking(info.Env(), "send", {fd}, [&] { return ::send(fd, data.Acquire("send"), data.length, flags); }));
 }
 
 // recv(fd, buffer, flags?, offset?, length?)
@@ -29,21 +29,21 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recv");
   int flags = ArgFlags(info, 2);
-  return Count(info.Env(), Blocking(info.Env(), "recv", [&] { return ::recv(fd, buffer.data(), buffer.length, flags); }));
+  return Count(info.Env(), Blocking(info.Env(), "recv", {fd}, [&] { return ::recv(fd, buffer.Acquire("recv"), buffer.length, flags); }));
 }
 
 // write(fd, data, offset?, length?)
 Napi::Value Write(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 2);
-  return Count(info.Env(), Blocking(info.Env(), "write", [&] { return ::write(fd, data.data(), data.length); }));
+  return Count(info.Env(), Blocking(info.Env(), "write", {fd}, [&] { return ::write(fd, data.Acquire("write"), data.length); }));
 }
 
 // read(fd, buffer, offset?, length?)
 Napi::Value Read(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes buffer = ArgReceiveBuffer(info, 1, 2, "read");
-  return Count(info.Env(), Blocking(info.Env(), "read", [&] { return ::read(fd, buffer.data(), buffer.length); }));
+  return Count(info.Env(), Blocking(info.Env(), "read", {fd}, [&] { return ::read(fd, buffer.Acquire("read"), buffer.length); }));
 }
 
 // sendto(fd, data, flags, address, offset?, length?)
@@ -51,9 +51,9 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 4);
   int flags = ArgFlags(info, 2);
-  SockAddr address = ArgSockAddr(info, 3);
-  return Count(info.Env(), Blocking(info.Env(), "sendto", [&] {
-    return ::sendto(fd, data.data(), data.length, flags, address.get(), address.length);
+  SockAddr address = ArgSockAddr(info, 3);  // its getters may run JS: before the pointer
+  return Count(info.Env(), Blocking(info.Env(), "sendto", {fd}, [&] {
+    return ::sendto(fd, data.Acquire("sendto"), data.length, flags, address.get(), address.length);
   }));
 }
 
@@ -63,9 +63,9 @@ Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
   Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recvfrom");
   int flags = ArgFlags(info, 2);
   SockAddr peer;
-  ssize_t n = Blocking(info.Env(), "recvfrom", [&] {
+  ssize_t n = Blocking(info.Env(), "recvfrom", {fd}, [&] {
     peer.length = sizeof peer.storage;
-    return ::recvfrom(fd, buffer.data(), buffer.length, flags, peer.get(), &peer.length);
+    return ::recvfrom(fd, buffer.Acquire("recvfrom"), buffer.length, flags, peer.get(), &peer.length);
   });
   Napi::Object result = Napi::Object::New(info.Env());
   result.Set("bytes", Count(info.Env(), n));
@@ -79,14 +79,18 @@ Napi::Value Writev(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   if (info.Length() < 2 || !info[1].IsArray()) ThrowTypeError(env, "chunks must be an array of buffers or strings");
   Napi::Array array = info[1].As<Napi::Array>();
-  uint32_t count = array.Length();
+  uint32_t count = array.Length();  // read once: a proxy's length trap runs here
   if (count > IOV_MAX) ThrowRangeError(env, "writev takes at most " + std::to_string(IOV_MAX) + " chunks");
+  // Every element first (each Get may run a getter that detaches an earlier
+  // chunk), then every pointer, inside the call.
   std::vector<Bytes> chunks;
   chunks.reserve(count);
   for (uint32_t i = 0; i < count; ++i) chunks.push_back(ValueBytes(env, array.Get(i), "chunk", StringPolicy::AcceptUtf8));
   std::vector<iovec> vectors(count);
-  for (uint32_t i = 0; i < count; ++i) vectors[i] = {chunks[i].data(), chunks[i].length};
-  return Count(env, Blocking(env, "writev", [&] { return ::writev(fd, vectors.data(), static_cast<int>(count)); }));
+  return Count(env, Blocking(env, "writev", {fd}, [&] {
+    for (uint32_t i = 0; i < count; ++i) vectors[i] = {chunks[i].Acquire("writev"), chunks[i].length};
+    return ::writev(fd, vectors.data(), static_cast<int>(count));
+  }));
 }
 
 // Optional file offset: null/undefined means "use and move the fd's own offset".
@@ -103,7 +107,7 @@ Napi::Value SendFile(const Napi::CallbackInfo& info) {
   off_t offset = 0;
   bool hasOffset = ArgOffset(info, 2, "offset", offset);
   size_t count = static_cast<size_t>(ArgInt(info, 3, "count", 0, INT64_MAX));
-  return Count(info.Env(), Blocking(info.Env(), "sendfile", [&] {
+  return Count(info.Env(), Blocking(info.Env(), "sendfile", {outFd, inFd}, [&] {
     return ::sendfile(outFd, inFd, hasOffset ? &offset : nullptr, count);
   }));
 }
@@ -117,7 +121,7 @@ Napi::Value Splice(const Napi::CallbackInfo& info) {
   bool hasOut = ArgOffset(info, 3, "outOffset", outOffset);
   size_t length = static_cast<size_t>(ArgInt(info, 4, "length", 0, INT64_MAX));
   unsigned flags = static_cast<unsigned>(ArgIntOr(info, 5, "flags", 0, UINT32_MAX, 0));
-  return Count(info.Env(), Blocking(info.Env(), "splice", [&] {
+  return Count(info.Env(), Blocking(info.Env(), "splice", {inFd, outFd}, [&] {
     return ::splice(inFd, hasIn ? &inOffset : nullptr, outFd, hasOut ? &outOffset : nullptr, length, flags);
   }));
 }

@@ -40,13 +40,6 @@ constexpr unsigned kMaxMessages = UIO_MAXIOV;      // messages in one recvmmsg/s
 constexpr size_t kMaxBatchVectors = 64 * 1024;     // iovecs over all messages of a batch
 constexpr size_t kMaxFdsPerMessage = 253;          // SCM_MAX_FD of the kernel (not in the uapi headers)
 
-[[noreturn]] void ThrowBufferChanged(Napi::Env env, const char* syscall) {
-  Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": a buffer was detached or resized while the call ran JS");
-  error.Value().Set("code", "ERR_BUFFER_RESIZED");
-  error.Value().Set("syscall", syscall);
-  throw error;
-}
-
 // ---- buffers ------------------------------------------------------------------
 
 // The buffers of one message: validated once (Collect, which may run JS),
@@ -71,18 +64,9 @@ class IoList {
     iov_.resize(values_.size());
   }
 
-  // Raw pointers, right before the call; a view that changed since Collect is an Error.
+  // Raw pointers, right before the call; a view that changed since Collect is an Error (Bytes::Acquire).
   void Acquire(Napi::Env env, const char* syscall, const char* name) {
-    for (size_t i = 0; i < values_.size(); ++i) {
-      Bytes& validated = bytes_[i];
-      if (validated.isOwned) {
-        iov_[i] = {validated.data(), validated.length};
-        continue;
-      }
-      Bytes now = ValueBytes(env, values_[i], name, StringPolicy::Refuse);
-      if (now.length != validated.length) ThrowBufferChanged(env, syscall);
-      iov_[i] = {now.data(), now.length};
-    }
+    for (size_t i = 0; i < bytes_.size(); ++i) iov_[i] = {bytes_[i].Acquire(syscall), bytes_[i].length};
   }
 
   iovec* vectors() { return iov_.data(); }
@@ -104,15 +88,7 @@ struct ControlItem {
 
 int64_t ObjectInt(Napi::Env env, Napi::Object object, const char* key, const char* name, int64_t min, int64_t max,
                   int64_t fallback) {
-  Napi::Value value = object.Get(key);
-  if (value.IsUndefined()) return fallback;
-  if (!value.IsNumber()) ThrowTypeError(env, std::string(name) + "." + key + " must be an integer");
-  double number = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(number) || std::trunc(number) != number)
-    ThrowTypeError(env, std::string(name) + "." + key + " must be an integer");
-  if (number < static_cast<double>(min) || number > static_cast<double>(max))
-    ThrowRangeError(env, std::string(name) + "." + key + " must be " + std::to_string(min) + ".." + std::to_string(max));
-  return static_cast<int64_t>(number);
+  return FieldInt(env, object, name, key, min, max, fallback);  // the shared validator (common.h)
 }
 
 template <typename T>
@@ -144,7 +120,8 @@ ControlItem EncodeOne(Napi::Env env, Napi::Value value, size_t index) {
     if (!data.IsUndefined()) {
       Bytes bytes = ValueBytes(env, data, (name + ".data").c_str(), StringPolicy::Refuse);
       if (bytes.length > kMaxControl) ThrowRangeError(env, name + ".data is larger than " + std::to_string(kMaxControl) + " bytes");
-      item.data.assign(bytes.data(), bytes.data() + bytes.length);  // copied at once: no JS in between
+      const uint8_t* start = bytes.Acquire("sendmsg");
+      item.data.assign(start, start + bytes.length);  // copied at once: no JS in between
     }
     return item;
   }
@@ -161,13 +138,8 @@ ControlItem EncodeOne(Napi::Env env, Napi::Value value, size_t index) {
     std::vector<int> list;
     list.reserve(count);
     for (uint32_t i = 0; i < count; ++i) {
-      Napi::Value fd = array.Get(i);
-      if (!fd.IsNumber()) ThrowTypeError(env, name + ".fds[" + std::to_string(i) + "] must be an fd");
-      double number = fd.As<Napi::Number>().DoubleValue();
-      if (!std::isfinite(number) || std::trunc(number) != number)
-        ThrowTypeError(env, name + ".fds[" + std::to_string(i) + "] must be an integer");
-      if (number < 0 || number > INT32_MAX) ThrowRangeError(env, name + ".fds[" + std::to_string(i) + "] is out of range");
-      list.push_back(static_cast<int>(number));
+      std::string fdName = name + ".fds[" + std::to_string(i) + "]";
+      list.push_back(static_cast<int>(ToInteger(env, array.Get(i), fdName.c_str(), nullptr, 0, INT32_MAX)));
     }
     ControlItem item{SOL_SOCKET, SCM_RIGHTS, {}};
     item.data.resize(list.size() * sizeof(int));
@@ -501,7 +473,7 @@ size_t ArgControlLength(const Napi::CallbackInfo& info, size_t index) {
 // One call that loops on EINTR (handlers run, then pointers are taken again);
 // `attempt`: would-block returns -EAGAIN instead of waiting.
 template <typename Prepare, typename Call>
-ssize_t Run(Napi::Env env, const char* syscall, bool attempt, Prepare&& prepare, Call&& call) {
+ssize_t Run(Napi::Env env, const char* syscall, int fd, bool attempt, Prepare&& prepare, Call&& call) {
   for (;;) {
     prepare();  // takes the raw pointers: nothing between here and the call runs JS
     ssize_t result = call();
@@ -509,7 +481,7 @@ ssize_t Run(Napi::Env env, const char* syscall, bool attempt, Prepare&& prepare,
     int err = errno;
     if (attempt && (err == EAGAIN || err == EWOULDBLOCK)) return -EAGAIN;
     if (err != EINTR) ThrowErrno(env, syscall, err);
-    HandleInterruption(env, syscall);
+    HandleInterruption(env, syscall, {fd});  // and fd is still the file it was
   }
 }
 
@@ -528,7 +500,7 @@ Napi::Value SendMsgImpl(const Napi::CallbackInfo& info, bool attempt) {
   buffers.Collect(env, info[1], "buffers", true);
   msghdr message{};
   ssize_t n = Run(
-      env, "sendmsg", attempt,
+      env, "sendmsg", fd, attempt,
       [&] {
         buffers.Acquire(env, "sendmsg", "buffers");
         message.msg_name = hasAddress ? address.get() : nullptr;
@@ -565,7 +537,7 @@ Napi::Value RecvMsgImpl(const Napi::CallbackInfo& info, bool attempt) {
   SockAddr peer;
   msghdr message{};
   ssize_t n = Run(
-      env, "recvmsg", attempt,
+      env, "recvmsg", fd, attempt,
       [&] {
         buffers.Acquire(env, "recvmsg", "buffers");
         message = msghdr{};
@@ -593,7 +565,7 @@ Napi::Value Readv(const Napi::CallbackInfo& info) {
   IoList buffers;
   buffers.Collect(env, info[1], "buffers", false);
   ssize_t n = Run(
-      env, "readv", false, [&] { buffers.Acquire(env, "readv", "buffers"); },
+      env, "readv", fd, false, [&] { buffers.Acquire(env, "readv", "buffers"); },
       [&] { return ::readv(fd, buffers.vectors(), static_cast<int>(buffers.count())); });
   return Count(env, n);
 }
@@ -648,7 +620,7 @@ Napi::Value SendMmsgImpl(const Napi::CallbackInfo& info, bool attempt) {
   }
   std::vector<mmsghdr> headers(count);
   ssize_t sent = Run(
-      env, "sendmmsg", attempt,
+      env, "sendmmsg", fd, attempt,
       [&] {
         for (uint32_t i = 0; i < count; ++i) {
           OutMessage& out = messages[i];
@@ -698,7 +670,7 @@ Napi::Value RecvMmsgImpl(const Napi::CallbackInfo& info, bool attempt) {
   std::vector<SockAddr> peers(count);
   std::vector<mmsghdr> headers(count);
   ssize_t received = Run(
-      env, "recvmmsg", attempt,
+      env, "recvmmsg", fd, attempt,
       [&] {
         for (uint32_t i = 0; i < count; ++i) {
           lists[i].Acquire(env, "recvmmsg", "buffers");

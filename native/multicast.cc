@@ -32,11 +32,9 @@ uint32_t Interface(Napi::Env env, Napi::Object object, const char* name) {
   Napi::Value value = object.Get("ifindex");
   if (value.IsUndefined()) return 0;
   if (value.IsString()) return InterfaceIndex(env, value.As<Napi::String>().Utf8Value());
-  if (!value.IsNumber()) ThrowTypeError(env, std::string(name) + ".ifindex must be an index or an interface name");
-  double number = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(number) || std::trunc(number) != number) ThrowTypeError(env, std::string(name) + ".ifindex must be an integer");
-  if (number < 0 || number > INT32_MAX) ThrowRangeError(env, std::string(name) + ".ifindex is out of range");
-  return static_cast<uint32_t>(number);
+  if (!value.IsNumber() && !value.IsBigInt())
+    ThrowTypeError(env, std::string(name) + ".ifindex must be an index or an interface name");
+  return static_cast<uint32_t>(ToInteger(env, value, name, "ifindex", 0, INT32_MAX));
 }
 
 template <typename T>

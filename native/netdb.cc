@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common.h"
@@ -78,7 +79,7 @@ Napi::Value InetNtop(const Napi::CallbackInfo& info) {
   if (bytes.length != need)
     ThrowRangeError(info.Env(), "inet_ntop: src must be " + std::to_string(need) + " bytes, got " + std::to_string(bytes.length));
   char text[INET6_ADDRSTRLEN];
-  Checked(info.Env(), "inet_ntop", [&] { return inet_ntop(af, bytes.data(), text, sizeof text) == nullptr ? -1 : 0; });
+  Checked(info.Env(), "inet_ntop", [&] { return inet_ntop(af, bytes.Acquire("inet_ntop"), text, sizeof text) == nullptr ? -1 : 0; });
   return Napi::String::New(info.Env(), text);
 }
 
@@ -125,11 +126,14 @@ const char* GaiName(int code) {
 }
 
 int HintField(Napi::Env env, Napi::Object hints, const char* key) {
-  Napi::Value value = hints.Get(key);
-  if (value.IsUndefined()) return 0;
-  if (!value.IsNumber()) ThrowTypeError(env, std::string("hints.") + key + " must be an integer");
-  return value.As<Napi::Number>().Int32Value();
+  return static_cast<int>(FieldInt(env, hints, "hints", key, 0, INT32_MAX, 0));
 }
+
+// Owns the list getaddrinfo returns: freed on every path, throws included.
+struct FreeAddrInfo {
+  void operator()(addrinfo* list) const { freeaddrinfo(list); }
+};
+using AddrInfoList = std::unique_ptr<addrinfo, FreeAddrInfo>;
 
 // getaddrinfo(node | null, service | null, hints?) -> [{ family, socktype, protocol, address, canonname? }]
 Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
@@ -152,8 +156,9 @@ Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
     hints.ai_protocol = HintField(env, object, "protocol");
     hints.ai_flags = HintField(env, object, "flags");
   }
-  addrinfo* list = nullptr;
-  int rc = getaddrinfo(hasNode ? node.c_str() : nullptr, hasService ? service.c_str() : nullptr, &hints, &list);
+  addrinfo* head = nullptr;
+  int rc = getaddrinfo(hasNode ? node.c_str() : nullptr, hasService ? service.c_str() : nullptr, &hints, &head);
+  AddrInfoList list(rc == 0 ? head : nullptr);
   if (rc != 0) {
     if (rc == EAI_SYSTEM) ThrowErrno(env, "getaddrinfo", errno);
     Napi::Error error = Napi::Error::New(env, std::string("getaddrinfo: ") + gai_strerror(rc));
@@ -164,7 +169,7 @@ Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
   }
   Napi::Array results = Napi::Array::New(env);
   uint32_t i = 0;
-  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+  for (addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
     Napi::Object entry = Napi::Object::New(env);
     entry.Set("family", ai->ai_family);
     entry.Set("socktype", ai->ai_socktype);
@@ -175,7 +180,6 @@ Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
     if (ai->ai_canonname) entry.Set("canonname", ai->ai_canonname);
     results.Set(i++, entry);
   }
-  freeaddrinfo(list);
   return results;
 }
 

@@ -26,10 +26,28 @@
 namespace sockfd {
 namespace {
 
-// Written by the handler, read by the main thread: lock-free atomics only.
+// What protects what:
+// - pendingSignals, wakeup, restartAfterSignal, nudgeTimer, nudgeTimerValid,
+//   nudgeArmed: written by the signal handler (which runs on the main thread,
+//   interrupting it anywhere) or read by any thread: lock-free atomics only,
+//   nothing else is async-signal-safe.
+// - delivery and everything in it: the main thread's alone. It is created,
+//   used and deleted only on the thread for which deliveryThread is true;
+//   every other thread (worker_threads blocking in recv) checks that flag
+//   first and never reads the pointer.
 std::atomic<bool> pendingSignals[NSIG];
 std::atomic<uv_async_t*> wakeup{nullptr};
 std::atomic<bool> restartAfterSignal{true};
+
+// An initialised uv_async_t can only be freed through uv_close, whose
+// callback deletes it: owned by a unique_ptr from uv_async_init on, so a
+// throw anywhere after it (sigaction, say) leaks nothing.
+struct CloseAsync {
+  void operator()(uv_async_t* async) const {
+    uv_close(reinterpret_cast<uv_handle_t*>(async), [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+  }
+};
+using AsyncHandle = std::unique_ptr<uv_async_t, CloseAsync>;
 
 // The JS side (lib/process.ts) registers one dispatcher: dispatch(signal).
 // Everything here belongs to the main thread's environment.
@@ -37,37 +55,44 @@ struct Delivery {
   napi_env env = nullptr;
   Napi::FunctionReference dispatcher;
   std::unique_ptr<Napi::AsyncContext> context;
-  uv_async_t* async = nullptr;
+  AsyncHandle async;
   bool running[NSIG] = {};  // a handler on the stack keeps its signal pending (the kernel's mask, in JS)
 };
 Delivery* delivery = nullptr;
+thread_local bool deliveryThread = false;  // this thread owns `delivery` (the main thread, once created)
 
-// The nudge: a POSIX timer aimed at the main thread (SIGEV_THREAD_ID).
+// The nudge: a POSIX timer aimed at the main thread (SIGEV_THREAD_ID). The
+// handler reads the timer while the main thread may be re-creating it (in a
+// forked child): valid is cleared first and set only once the new id is in.
 int NudgeSignal() { return SIGRTMAX; }
-timer_t nudgeTimer;
+std::atomic<timer_t> nudgeTimer{};
+std::atomic<bool> nudgeTimerValid{false};
 std::atomic<bool> nudgeArmed{false};
-bool nudgeTimerValid = false;
 
 void OnNudge(int) {}  // exists only to make a blocked call return EINTR
 
 void SetNudge(bool on) {
-  if (!nudgeTimerValid) return;
+  if (!nudgeTimerValid.load()) return;
   itimerspec when{};
   if (on) {
     when.it_value.tv_nsec = 1000000;      // 1 ms after the signal,
     when.it_interval.tv_nsec = 10000000;  // then every 10 ms until it is handled
   }
-  timer_settime(nudgeTimer, 0, &when, nullptr);  // async-signal-safe
+  timer_settime(nudgeTimer.load(), 0, &when, nullptr);  // async-signal-safe
   nudgeArmed.store(on);
 }
 
 void CreateNudgeTimer() {
+  nudgeTimerValid.store(false);
+  nudgeArmed.store(false);
   sigevent event{};
   event.sigev_notify = SIGEV_THREAD_ID;
   event.sigev_signo = NudgeSignal();
   event._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
-  nudgeTimerValid = timer_create(CLOCK_MONOTONIC, &event, &nudgeTimer) == 0;
-  nudgeArmed.store(false);
+  timer_t timer{};
+  if (timer_create(CLOCK_MONOTONIC, &event, &timer) != 0) return;
+  nudgeTimer.store(timer);
+  nudgeTimerValid.store(true);
 }
 
 bool OnMainThread() { return ::syscall(SYS_gettid) == ::getpid(); }
@@ -109,14 +134,20 @@ void Deliver(Napi::Env env, bool viaLoop) {
         delivery->dispatcher.Call({number});
     } catch (...) {
       delivery->running[sig] = false;
-      if (AnyPending()) uv_async_send(delivery->async);  // the others are not lost
+      if (AnyPending()) uv_async_send(delivery->async.get());  // the others are not lost
       throw;
     }
     delivery->running[sig] = false;
   }
-  if (nudgeArmed.load() && !AnyPending(true)) SetNudge(false);
+  // Disarm, then look again: a signal that arrived in between saw the nudge
+  // armed and left it to us.
+  if (nudgeArmed.load() && !AnyPending(true)) {
+    SetNudge(false);
+    if (AnyPending(true)) SetNudge(true);
+  }
 }
 
+// A libuv callback: no exception may leave it.
 void OnWakeup(uv_async_t* async) {
   if (delivery == nullptr || delivery->dispatcher.IsEmpty()) return;
   Napi::Env env(delivery->env);
@@ -125,16 +156,15 @@ void OnWakeup(uv_async_t* async) {
     Deliver(env, true);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());  // as an uncaught exception of the handler
+  } catch (...) {
+    // std::bad_alloc and the like: the handlers stay pending, the next wakeup retries.
   }
 }
 
 void Cleanup(void*) {
   wakeup.store(nullptr);
   SetNudge(false);
-  if (delivery == nullptr) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(delivery->async),
-           [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
-  delete delivery;
+  delete delivery;  // closes the async handle
   delivery = nullptr;
 }
 
@@ -157,23 +187,24 @@ void EnsureDelivery(Napi::Env env) {
   auto owned = std::make_unique<Delivery>();
   owned->env = env;
   owned->context = std::make_unique<Napi::AsyncContext>(env, "sockfd:signal");
-  owned->async = new uv_async_t();
-  int rc = uv_async_init(loop, owned->async, OnWakeup);
-  if (rc != 0) {
-    delete owned->async;
-    throw Napi::Error::New(env, std::string("signal: uv_async_init: ") + uv_strerror(rc));
-  }
-  uv_unref(reinterpret_cast<uv_handle_t*>(owned->async));  // never keeps the process alive
+  auto async = std::make_unique<uv_async_t>();
+  int rc = uv_async_init(loop, async.get(), OnWakeup);
+  if (rc != 0) throw Napi::Error::New(env, std::string("signal: uv_async_init: ") + uv_strerror(rc));
+  owned->async = AsyncHandle(async.release());  // from now on only uv_close may free it
+  uv_unref(reinterpret_cast<uv_handle_t*>(owned->async.get()));  // never keeps the process alive
   struct sigaction nudge {};
   sigemptyset(&nudge.sa_mask);
   nudge.sa_flags = 0;  // no SA_RESTART
   nudge.sa_handler = OnNudge;
   Checked(env, "sigaction", [&] { return ::sigaction(NudgeSignal(), &nudge, nullptr); });
   CreateNudgeTimer();
-  pthread_atfork(nullptr, nullptr, AfterForkInChild);
+  static bool atforkInstalled = false;  // main thread only, like all of Delivery
+  if (!atforkInstalled) atforkInstalled = pthread_atfork(nullptr, nullptr, AfterForkInChild) == 0;
+  if (napi_add_env_cleanup_hook(env, Cleanup, nullptr) != napi_ok)
+    throw Napi::Error::New(env, "signal: cannot register the environment's cleanup");
   delivery = owned.release();
-  wakeup.store(delivery->async);
-  napi_add_env_cleanup_hook(env, Cleanup, nullptr);
+  deliveryThread = true;
+  wakeup.store(delivery->async.get());
 }
 
 // Signals whose handling this process cannot give away, and why (docs/process.md).
@@ -258,6 +289,7 @@ static thread_local bool signalArrived = false;  // per thread: worker_threads b
 
 void RunPendingSignalHandlers(Napi::Env env) {
   signalArrived = false;
+  if (!deliveryThread) return;  // a worker thread: `delivery` is not its to read
   if (delivery == nullptr || delivery->env != static_cast<napi_env>(env) || delivery->dispatcher.IsEmpty()) return;
   signalArrived = AnyPending(true);
   Deliver(env, false);

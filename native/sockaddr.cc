@@ -20,26 +20,14 @@ std::string FamilyName(Napi::Env env, Napi::Object object, const char* name) {
   return family.As<Napi::String>().Utf8Value();
 }
 
+// Every field is read once (a getter runs once) and validated by the shared
+// ToInteger before any cast.
 uint16_t PortOf(Napi::Env env, Napi::Object object, const char* name) {
-  Napi::Value port = object.Get("port");
-  if (port.IsUndefined()) return 0;
-  if (!port.IsNumber()) ThrowTypeError(env, std::string(name) + ".port must be an integer");
-  double value = port.As<Napi::Number>().DoubleValue();
-  if (value != static_cast<double>(static_cast<int64_t>(value)))
-    ThrowTypeError(env, std::string(name) + ".port must be an integer");
-  if (value < 0 || value > 65535)
-    ThrowRangeError(env, std::string(name) + ".port must be 0..65535, got " + port.ToString().Utf8Value());
-  return static_cast<uint16_t>(value);
+  return static_cast<uint16_t>(FieldInt(env, object, name, "port", 0, 65535, 0));
 }
 
 uint32_t OptionalUint32(Napi::Env env, Napi::Object object, const char* key, const char* name) {
-  Napi::Value value = object.Get(key);
-  if (value.IsUndefined()) return 0;
-  if (!value.IsNumber()) ThrowTypeError(env, std::string(name) + "." + key + " must be an integer");
-  double number = value.As<Napi::Number>().DoubleValue();
-  if (number < 0 || number > 4294967295.0 || number != static_cast<double>(static_cast<int64_t>(number)))
-    ThrowRangeError(env, std::string(name) + "." + key + " must be an integer 0..4294967295");
-  return static_cast<uint32_t>(number);
+  return static_cast<uint32_t>(FieldInt(env, object, name, key, 0, UINT32_MAX, 0));
 }
 
 void FillInet(Napi::Env env, Napi::Object object, const char* name, SockAddr& out) {
@@ -49,12 +37,12 @@ void FillInet(Napi::Env env, Napi::Object object, const char* name, SockAddr& ou
   Napi::Value address = object.Get("address");
   if (address.IsUndefined()) {
     sin->sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (address.IsNumber()) {  // s_addr as C holds it (network byte order), e.g. inet_addr()
-    sin->sin_addr.s_addr = OptionalUint32(env, object, "address", name);
   } else if (address.IsString()) {
     std::string text = address.As<Napi::String>().Utf8Value();
     if (inet_pton(AF_INET, text.c_str(), &sin->sin_addr) != 1)
       ThrowTypeError(env, std::string(name) + ".address is not an IPv4 address: '" + text + "'");
+  } else if (address.IsNumber() || address.IsBigInt()) {  // s_addr as C holds it (network byte order), e.g. inet_addr()
+    sin->sin_addr.s_addr = static_cast<in_addr_t>(ToInteger(env, address, name, "address", 0, UINT32_MAX));
   } else {
     ThrowTypeError(env, std::string(name) + ".address must be a string or an s_addr number");
   }

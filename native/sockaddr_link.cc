@@ -15,18 +15,10 @@
 namespace sockfd {
 namespace {
 
-// An optional integer field min..max; undefined gives `fallback`.
+// An optional integer field min..max (the shared validator); undefined gives `fallback`.
 int64_t Field(Napi::Env env, Napi::Object object, const char* key, const char* name, int64_t min, int64_t max,
               int64_t fallback = 0) {
-  Napi::Value value = object.Get(key);
-  if (value.IsUndefined()) return fallback;
-  if (!value.IsNumber()) ThrowTypeError(env, std::string(name) + "." + key + " must be an integer");
-  double number = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(number) || std::trunc(number) != number)
-    ThrowTypeError(env, std::string(name) + "." + key + " must be an integer");
-  if (number < static_cast<double>(min) || number > static_cast<double>(max))
-    ThrowRangeError(env, std::string(name) + "." + key + " must be " + std::to_string(min) + ".." + std::to_string(max));
-  return static_cast<int64_t>(number);
+  return FieldInt(env, object, name, key, min, max, fallback);
 }
 
 int HexDigit(char c) {
@@ -69,12 +61,9 @@ uint32_t InterfaceIndex(Napi::Env env, const std::string& ifname) {
 uint32_t ScopeIdOf(Napi::Env env, Napi::Value value, const char* name) {
   if (value.IsUndefined()) return 0;
   if (value.IsString()) return InterfaceIndex(env, value.As<Napi::String>().Utf8Value());
-  if (!value.IsNumber()) ThrowTypeError(env, std::string(name) + ".scopeId must be an interface index or name");
-  double number = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(number) || std::trunc(number) != number)
-    ThrowTypeError(env, std::string(name) + ".scopeId must be an integer");
-  if (number < 0 || number > 4294967295.0) ThrowRangeError(env, std::string(name) + ".scopeId must be 0..4294967295");
-  return static_cast<uint32_t>(number);
+  if (!value.IsNumber() && !value.IsBigInt())
+    ThrowTypeError(env, std::string(name) + ".scopeId must be an interface index or name");
+  return static_cast<uint32_t>(ToInteger(env, value, name, "scopeId", 0, UINT32_MAX));
 }
 
 bool SplitScope(Napi::Env env, std::string& text, uint32_t& scope, const char* name) {
@@ -119,7 +108,7 @@ void FillPacket(Napi::Env env, Napi::Object object, const char* name, SockAddr& 
     Bytes bytes = ValueBytes(env, address, (std::string(name) + ".address").c_str(), StringPolicy::Refuse);
     if (bytes.length > sizeof hardware) ThrowRangeError(env, std::string(name) + ".address has more than 8 bytes");
     halen = bytes.length;
-    std::memcpy(hardware, bytes.data(), halen);  // copied at once: nothing ran JS since ValueBytes
+    std::memcpy(hardware, bytes.Acquire("address"), halen);  // copied at once: nothing ran JS since ValueBytes
   }
   auto* sll = reinterpret_cast<sockaddr_ll*>(&out.storage);
   sll->sll_family = AF_PACKET;

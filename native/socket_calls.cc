@@ -46,7 +46,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 Napi::Value AcceptWith(const Napi::CallbackInfo& info, const char* syscall, int flags) {
   int fd = ArgFd(info, 0);
   SockAddr peer;
-  int client = Blocking(info.Env(), syscall, [&] {
+  int client = Blocking(info.Env(), syscall, {fd}, [&] {
     peer.length = sizeof peer.storage;
     return ::accept4(fd, peer.get(), &peer.length, flags);
   });
@@ -69,13 +69,13 @@ Napi::Value Accept4(const Napi::CallbackInfo& info) {
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
-  SockAddr address = ArgSockAddr(info, 1);
+  SockAddr address = ArgSockAddr(info, 1);  // its getters may run JS: before the call
   if (::connect(fd, address.get(), address.length) == 0) return env.Undefined();
   int err = errno;
   if (err != EINTR) ThrowErrno(env, "connect", err);
-  HandleInterruption(env, "connect");
+  HandleInterruption(env, "connect", {fd});
   pollfd entry{fd, POLLOUT, 0};
-  Blocking(env, "connect", [&] { return ::poll(&entry, 1, -1); });
+  Blocking(env, "connect", {fd}, [&] { return ::poll(&entry, 1, -1); });
   int soError = 0;
   socklen_t length = sizeof soError;
   Checked(env, "connect", [&] { return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length); });

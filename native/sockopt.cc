@@ -20,14 +20,12 @@ bool IsText(int level, int name) {
   return (level == IPPROTO_TCP && name == TCP_CONGESTION) || (level == SOL_SOCKET && name == SO_BINDTODEVICE);
 }
 
+// An int field of an option object, or a boolean as 0/1. Read once.
 int IntField(Napi::Env env, Napi::Object object, const char* key) {
   Napi::Value value = object.Get(key);
   if (value.IsBoolean()) return value.As<Napi::Boolean>().Value() ? 1 : 0;
-  if (!value.IsNumber()) ThrowTypeError(env, std::string("value.") + key + " must be an integer");
-  double number = value.As<Napi::Number>().DoubleValue();
-  if (number != std::trunc(number) || number < INT32_MIN || number > INT32_MAX)
-    ThrowRangeError(env, std::string("value.") + key + " must be a 32-bit integer");
-  return static_cast<int>(number);
+  if (value.IsUndefined()) ThrowTypeError(env, std::string("value.") + key + " must be an integer");
+  return static_cast<int>(ToInteger(env, value, "value", key, INT32_MIN, INT32_MAX));
 }
 
 // setsockopt(fd, level, name, value)
@@ -66,7 +64,8 @@ Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
     return set(text.data(), static_cast<socklen_t>(text.size()));
   }
   Bytes raw = ValueBytes(env, value, "value", StringPolicy::Refuse);
-  return set(raw.data(), static_cast<socklen_t>(raw.length));
+  CheckCount(env, "setsockopt: value", raw.length, INT32_MAX);
+  return set(raw.Acquire("setsockopt"), static_cast<socklen_t>(raw.length));
 }
 
 const char* TcpStateName(uint8_t state) {
@@ -136,8 +135,9 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   };
   if (!IsMissing(info, 3)) {
     Bytes raw = ArgBytes(info, 3, "buffer", StringPolicy::Refuse, 4);
+    CheckCount(env, "getsockopt: buffer", raw.length, INT32_MAX);
     socklen_t length = static_cast<socklen_t>(raw.length);
-    get(raw.data(), length);
+    get(raw.Acquire("getsockopt"), length);
     return Napi::Number::New(env, length);
   }
   if (IsLinger(level, name)) {

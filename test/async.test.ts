@@ -20,7 +20,7 @@ import {
   watcherStats,
 } from '../lib/async.js';
 import { EndOfStreamError } from '../lib/socket.js';
-import { openFds } from './helpers/loopback.js';
+import { asyncSocketPair, openFds } from './helpers/loopback.js';
 
 const loopback = (port: number) => ({ family: 'AF_INET' as const, address: '127.0.0.1', port });
 
@@ -37,13 +37,10 @@ function tcpSocket(): number {
   return posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_NONBLOCK);
 }
 
-/** A connected TCP pair over loopback: [client, server]. */
+/** A connected TCP pair over loopback made by the async calls, as raw fds: [client, server]. */
 async function connectedPair(): Promise<[number, number]> {
-  const { fd: listenFd, port } = listening();
-  const client = tcpSocket();
-  const [, accepted] = await Promise.all([connectAsync(client, loopback(port)), acceptAsync(listenFd)]);
-  posix.close(listenFd);
-  return [client, accepted.fd];
+  const { client, server } = await asyncSocketPair();
+  return [client.detach(), server.detach()];
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error & Partial<posix.SyscallError>> {

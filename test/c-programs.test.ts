@@ -12,7 +12,6 @@ import { cProgram, cProgramNames, cProgramSource, compileC } from '../tools/c-pr
 import { childPids, listFds } from '../lib/procfs.js';
 import {
   fastSleep,
-  freePort,
   inheritedFds,
   lines,
   lowestFreeInChild,
@@ -20,8 +19,10 @@ import {
   runProgram,
   startCServer,
   stopAll,
-  waitFor,
 } from './helpers/c-peers.js';
+import { until } from '../tools/until.js';
+import { classGirl, clientLines, firewallNote, girl, serverLines } from '../tools/tutorial-text.js';
+import { freePort } from './helpers/loopback.js';
 
 afterEach(stopAll);
 
@@ -29,25 +30,13 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'sockfd-c-'));
 }
 
-// demo1/demo5 style request: number padded to three digits.
-const padded = (n: number) => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
-// demo7 style request: `编号1`, not padded (to_string in the C++).
-const unpadded = (n: number) => `这是第${n}个超级女生，编号${n}。`;
 const rounds = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
-
-function clientLines(count: number, message: (n: number) => string): string[] {
-  return rounds(count).flatMap((n) => [`发送：${message(n)}`, '接收：ok']);
-}
-function serverLines(count: number, message: (n: number) => string): string[] {
-  return rounds(count).flatMap((n) => [`接收：${message(n)}`, '发送：ok']);
-}
 
 const serverUsage = (program: string) => [
   `Using:./${program} 通讯端口`,
   `Example:./${program} 5005`,
   '',
-  '注意：运行服务端程序的Linux系统的防火墙必须要开通5005端口。',
-  '      如果是云服务器，还要开通云平台的访问策略。',
+  ...firewallNote,
   '',
 ];
 const clientUsage = (program: string, example: string) => [`Using:./${program} 服务端的IP 服务端的端口`, `Example:./${program} ${example} 5005`, ''];
@@ -158,7 +147,7 @@ describe('usage and failures, as the tutorial prints them', () => {
   });
 
   it('a client facing a closed port: connect: Connection refused', async () => {
-    const port = await freePort();
+    const port = freePort();
     for (const name of ['demo1', 'demo5']) {
       const result = await (await runC(name, ['127.0.0.1', String(port)])).finished;
       expect(result.stderr, name).toBe('connect: Connection refused\n');
@@ -201,18 +190,18 @@ describe('client and server exchanges', () => {
   it('demo1 against demo2: three rounds, iret=0 when the client leaves', async () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     const client = await (await runC('demo1', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(3, girl));
     expect(client.stderr).toBe('');
     expect(client.code).toBe(0);
     const served = await server.finished;
-    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(3, padded), 'iret=0']);
+    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(3, girl), 'iret=0']);
     expect(served.code).toBe(0);
   });
 
   it('demo1 resolves a host name with gethostbyname (localhost)', async () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     const client = await (await runC('demo1', ['localhost', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(3, girl));
     expect(lines((await server.finished).stdout).at(-1)).toBe('iret=0');
   });
 
@@ -225,18 +214,18 @@ describe('client and server exchanges', () => {
   it('demo5 (inet_addr) against demo6 (INADDR_ANY): ten rounds', async () => {
     const { server, port } = await startCServer('demo6', (p) => [String(p)]);
     const client = await (await runC('demo5', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(10, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(10, girl));
     const served = await server.finished;
-    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(10, padded), 'iret=0']);
+    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(10, girl), 'iret=0']);
   });
 
-  it('demo7 against demo8 (the classes): ten rounds, 编号1 unpadded, recv(): Success at the end', async () => {
+  it('demo7 against demo8 (the classes): ten rounds, 编号1 classGirl, recv(): Success at the end', async () => {
     const { server, port } = await startCServer('demo8', (p) => [String(p)]);
     const client = await (await runC('demo7', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(10, unpadded));
+    expect(lines(client.stdout)).toEqual(clientLines(10, classGirl));
     expect(client.code).toBe(0);
     const served = await server.finished;
-    expect(lines(served.stdout)).toEqual(['客户端已连接(127.0.0.1)。', ...serverLines(10, unpadded)]);
+    expect(lines(served.stdout)).toEqual(['客户端已连接(127.0.0.1)。', ...serverLines(10, classGirl)]);
     // recv() returned 0 and errno was never set: perror says Success, as in the tutorial.
     expect(served.stderr).toBe('recv(): Success\n');
   });
@@ -244,8 +233,8 @@ describe('client and server exchanges', () => {
   it('rw-client (write/read) against demo2: ten rounds', async () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     const client = await (await runC('rw-client', ['127.0.0.1', String(port)], { env: fastSleep })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(10, padded));
-    expect(lines((await server.finished).stdout)).toEqual(['客户端已连接。', ...serverLines(10, padded), 'iret=0']);
+    expect(lines(client.stdout)).toEqual(clientLines(10, girl));
+    expect(lines((await server.finished).stdout)).toEqual(['客户端已连接。', ...serverLines(10, girl), 'iret=0']);
   });
 
   it('bufsize-client prints the socket buffer sizes, then talks as demo1', async () => {
@@ -254,7 +243,7 @@ describe('client and server exchanges', () => {
     const [send = '', recv = '', ...rest] = lines(client.stdout);
     expect(send).toMatch(/^send bufsize=[1-9]\d*$/);
     expect(recv).toMatch(/^recv bufsize=[1-9]\d*$/);
-    expect(rest).toEqual(clientLines(3, padded));
+    expect(rest).toEqual(clientLines(3, girl));
     await server.finished;
   });
 });
@@ -271,19 +260,19 @@ describe('demo10: the fork-per-connection server', () => {
     const { server, port } = await startCServer('demo10', (p) => [String(p)], { detached: true });
     const clients = await Promise.all(rounds(3).map(() => runC('demo7', ['127.0.0.1', String(port)], { env: fastSleep })));
     for (const client of await Promise.all(clients.map((c) => c.finished))) {
-      expect(lines(client.stdout)).toEqual(clientLines(10, unpadded));
+      expect(lines(client.stdout)).toEqual(clientLines(10, classGirl));
       expect(client.code).toBe(0);
     }
     // Each child writes whole lines; three conversations interleave line by line.
-    const expectedOut = rounds(3).flatMap(() => ['客户端已连接(127.0.0.1)。', ...serverLines(10, unpadded)]);
-    await waitFor('three children to finish', () => (lines(server.stdout()).length >= expectedOut.length ? true : undefined));
+    const expectedOut = rounds(3).flatMap(() => ['客户端已连接(127.0.0.1)。', ...serverLines(10, classGirl)]);
+    await until(() => (lines(server.stdout()).length >= expectedOut.length ? true : undefined), 'three children to finish');
     // errno was left at EINVAL by signal(SIGKILL,SIG_IGN) in the ignore-all loop.
-    await waitFor('three perror lines', () => (lines(server.stderr()).length >= 3 ? true : undefined));
+    await until(() => (lines(server.stderr()).length >= 3 ? true : undefined), 'three perror lines');
     expect(lines(server.stdout()).sort()).toEqual(expectedOut.sort());
     expect(lines(server.stderr())).toEqual(['recv(): Invalid argument', 'recv(): Invalid argument', 'recv(): Invalid argument']);
     // A child that has printed its perror line may not have exited yet; a SIGTERM then would
     // (rightly, as in C) reach it too and add its 子进程…退出 line. Stop the parent once it is alone.
-    await waitFor('the children to exit', () => (childPids(server.pid).length === 0 ? true : undefined));
+    await until(() => (childPids(server.pid).length === 0 ? true : undefined), 'the children to exit');
     const stopped = await server.stop('SIGTERM');
     expect(lines(stopped.stdout).at(-1)).toBe('父进程退出，sig=15');
     expect(stopped.code).toBe(0);
@@ -296,18 +285,18 @@ describe('demo10: the fork-per-connection server', () => {
     idle.on('error', () => {});
     try {
       await new Promise<void>((resolve) => idle.once('connect', resolve));
-      const childPid = await waitFor('the child', () => childPids(server.pid)[0]);
+      const childPid = await until(() => childPids(server.pid)[0], 'the child');
       // fds 0..2 are Node's stdio socketpairs; the program's own sockets come after.
       const ownSockets = (pid: number) => listFds(pid).filter((fd) => fd.fd > 2 && fd.socketInode !== undefined);
-      const parentSockets = await waitFor('the parent to close the client fd', () => {
+      const parentSockets = await until(() => {
         const sockets = ownSockets(server.pid);
         return sockets.length === 1 ? sockets : undefined;
-      });
+      }, 'the parent to close the client fd');
       expect(parentSockets[0]!.socket).toMatchObject({ protocol: 'tcp', state: 'LISTEN', localPort: port });
-      const childSockets = await waitFor('the child to close the listener', () => {
+      const childSockets = await until(() => {
         const sockets = ownSockets(childPid);
         return sockets.length === 1 ? sockets : undefined;
-      });
+      }, 'the child to close the listener');
       expect(childSockets[0]!.socket).toMatchObject({
         protocol: 'tcp',
         state: 'ESTABLISHED',
@@ -317,19 +306,19 @@ describe('demo10: the fork-per-connection server', () => {
       // The child closes the listener *before* it installs ChldEXIT; until then it
       // still has the parent's FathEXIT (the lesson's race). signal(SIGINT,SIG_IGN)
       // comes right after signal(SIGTERM,ChldEXIT): wait until SIGINT is ignored.
-      await waitFor('the child to install its handlers', () => (ignores(childPid, 'SIGINT') ? true : undefined));
+      await until(() => (ignores(childPid, 'SIGINT') ? true : undefined), 'the child to install its handlers');
       const stopped = await server.stop('SIGTERM');
       expect(lines(stopped.stdout)).toContain('父进程退出，sig=15');
-      await waitFor('the child to exit', () => {
+      await until(() => {
         try {
           readFileSync(`/proc/${childPid}/stat`);
           return undefined;
         } catch {
           return true;
         }
-      });
+      }, 'the child to exit');
       // The child's line went to the same pipe; the parent's kill(0,SIGTERM) reached it.
-      await waitFor('the child message', () => (server.stdout().includes(`子进程${childPid}退出，sig=15`) ? true : undefined));
+      await until(() => (server.stdout().includes(`子进程${childPid}退出，sig=15`) ? true : undefined), 'the child message');
       expect(lines(server.stdout()).sort()).toEqual(['客户端已连接(127.0.0.1)。', '父进程退出，sig=15', `子进程${childPid}退出，sig=15`].sort());
     } finally {
       idle.destroy();
@@ -350,11 +339,11 @@ describe('demo11 / demo12: the file transfer', () => {
       const client = await (await runC('demo11', ['127.0.0.1', String(port), 'photo.bin', String(content.length)], { cwd: from })).finished;
       expect(lines(client.stdout)).toEqual([`发送文件信息的结构体photo.bin(${content.length})。`, '发送文件内容成功。']);
       expect(client.code).toBe(0);
-      await waitFor('the child to finish', () => (lines(server.stdout()).length >= 3 ? true : undefined));
+      await until(() => (lines(server.stdout()).length >= 3 ? true : undefined), 'the child to finish');
       expect(lines(server.stdout())).toEqual(['客户端已连接(127.0.0.1)。', `文件信息结构体photo.bin(${content.length})。`, '接收文件内容成功。']);
       const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
       expect(sha(readFileSync(join(to, 'photo.bin')))).toBe(sha(content));
-      await waitFor('the child to exit', () => (childPids(server.pid).length === 0 ? true : undefined));
+      await until(() => (childPids(server.pid).length === 0 ? true : undefined), 'the child to exit');
       const stopped = await server.stop('SIGTERM');
       expect(lines(stopped.stdout).at(-1)).toBe('父进程退出，sig=15');
     } finally {
@@ -374,7 +363,7 @@ describe('demo11 / demo12: the file transfer', () => {
       expect(lines(client.stdout)).toEqual(['发送文件信息的结构体empty.txt(0)。']);
       expect(client.stderr).toBe('sendfile(): Success\n');
       expect(client.code).toBe(255);
-      await waitFor('the child to give up', () => (server.stdout().includes('接收文件内容失败。') ? true : undefined));
+      await until(() => (server.stdout().includes('接收文件内容失败。') ? true : undefined), 'the child to give up');
       expect(lines(server.stdout())).toEqual(['客户端已连接(127.0.0.1)。', '文件信息结构体empty.txt(0)。', '接收文件内容失败。']);
       await server.stop('SIGTERM');
     } finally {
@@ -389,11 +378,11 @@ describe('the handshake and close lessons', () => {
     const { port } = await startCServer('backlog-server', (p) => [String(p)]);
     const clients = rounds(7).map(() => connect(port, '127.0.0.1').on('error', () => {}));
     try {
-      const established = await waitFor('the accept queue to fill', () => {
+      const established = await until(() => {
         const states = ssStates(port);
         const listen = states.find((s) => s.state === 'LISTEN');
         return listen?.recvQ === 4 ? states.filter((s) => s.state === 'ESTAB') : undefined;
-      });
+      }, 'the accept queue to fill');
       expect(established).toHaveLength(4);
       // ss shows the backlog limit in the listener's Send-Q.
       expect(ssStates(port).find((s) => s.state === 'LISTEN')?.sendQ).toBe(3);
@@ -405,15 +394,13 @@ describe('the handshake and close lessons', () => {
   /** Runs `name` on `port`, connects a client that closes after the server did; resolves to the server's output. */
   async function closeFirst(name: string, port: number): Promise<string[]> {
     const server = await runC(name, [String(port)]);
-    await waitFor(`${name} to listen`, () => (ssStates(port).some((s) => s.state === 'LISTEN') || server.exited() ? true : undefined));
+    await until(() => (ssStates(port).some((s) => s.state === 'LISTEN') || server.exited() ? true : undefined), `${name} to listen`);
     const client = connect(port, '127.0.0.1');
     client.on('error', () => {});
     // The server's FIN arrives, Node's socket ends its side too: the server side goes to TIME_WAIT.
     await new Promise<void>((resolve) => client.once('close', () => resolve()));
     const served = await server.finished;
-    await waitFor('TIME-WAIT on the server port', () =>
-      ssStates(port).some((s) => s.state === 'TIME-WAIT' && s.local === `127.0.0.1:${port}`) ? true : undefined,
-    );
+    await until(() => ssStates(port).some((s) => s.state === 'TIME-WAIT' && s.local === `127.0.0.1:${port}`), 'TIME-WAIT on the server port');
     return lines(served.stdout + served.stderr);
   }
 
@@ -445,7 +432,7 @@ describe('the handshake and close lessons', () => {
     const { server, port } = await startCServer('demo2', (p) => [String(p)]);
     // sleep(1000) at scale 0.001 is one second.
     const client = await (await runC('timewait-client', ['127.0.0.1', String(port)], { env: { SOCKFD_SLEEP_SCALE: '0.001' } })).finished;
-    expect(lines(client.stdout)).toEqual(clientLines(3, padded));
+    expect(lines(client.stdout)).toEqual(clientLines(3, girl));
     await server.finished;
   });
 });
@@ -469,12 +456,12 @@ describe('the fd lessons', () => {
     const dir = tempDir();
     try {
       const holder = await runC('fd-hold', [], { cwd: dir, env: fastSleep });
-      const seen = await waitFor('data.txt and a socket in /proc', () => {
+      const seen = await until(() => {
         const fds = listFds(holder.pid);
         const file = fds.find((fd) => fd.target === join(dir, 'data.txt'));
         const socket = fds.find((fd) => fd.socketInode !== undefined && fd.fd > 2); // 0..2 are Node's socketpairs
         return file && socket ? { file: file.fd, socket: socket.fd } : undefined;
-      });
+      }, 'data.txt and a socket in /proc');
       const result = await holder.finished;
       // stdout is a pipe, so printf's lines arrive when the program exits.
       expect(lines(result.stdout)).toEqual([`文件描述符fd=${seen.file}`, `sockfd=${seen.socket}`]);

@@ -7,10 +7,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cProgram } from '../tools/c-programs.js';
-import { listFds } from '../lib/procfs.js';
+import { childPids, listFds } from '../lib/procfs.js';
 import { TcpClient } from '../lib/tcp-client.js';
 import { TcpServer } from '../lib/tcp-server.js';
 import { Running, lines, listeningPort, packageDir, run, startCli, until } from './helpers/twins.js';
+import { classGirl, girl } from '../tools/tutorial-text.js';
 
 const FAST_C = { ...process.env, SOCKFD_SLEEP_SCALE: '0.01' };
 const FAST_TWIN = ['--sleep-ms', '10'];
@@ -88,8 +89,6 @@ async function serverBytes(startServer: () => Running, requests: string[]): Prom
   return Buffer.concat(replies);
 }
 
-const girl = (n: number): string => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
-const classGirl = (n: number): string => `这是第${n}个超级女生，编号${n}。`;
 
 describe('demo1 / demo2 against the C programs', () => {
   it('twin client vs C server and C client vs twin server print what C vs C prints', async () => {
@@ -154,15 +153,6 @@ describe('demo7 / demo8 (the classes) against the C programs', () => {
   });
 });
 
-/** The children of `pid` (from /proc/<pid>/task/<pid>/children). */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** The TCP sockets `pid` holds, by state. */
 function tcpStates(pid: number): string[] {
   return listFds(pid)
@@ -188,9 +178,9 @@ async function forkServerScenario(startServer: () => Running): Promise<ForkServe
   const port = await listeningPort(server.pid);
   // The tutorial's 1 s between rounds: sessions outlast the set-up even on a loaded machine.
   const clients = [0, 1, 2].map(() => startC('demo7', ['127.0.0.1', String(port)], { ...process.env, SOCKFD_SLEEP_SCALE: '1' }));
-  await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childrenOf(server.pid).length === 3, 'three children');
+  await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childPids(server.pid).length === 3, 'three children');
   await until(() => (server.stdout.match(/接收：这是第2个/g) ?? []).length === 3, 'a second round on every connection');
-  const children = childrenOf(server.pid);
+  const children = childPids(server.pid);
   const parentSockets = tcpStates(server.pid);
   const childSockets = children.map(tcpStates);
   server.stop('SIGTERM');

@@ -8,10 +8,8 @@ import { join } from 'node:path';
 import { cProgramSync } from '../tools/c-programs.js';
 import { TcpServer } from '../lib/tcp-server.js';
 import { lines, listeningPort, run, runCli, ssStates, startCli, tableStates, Running } from './helpers/twins.js';
+import { classGirl, clientLines, firewallNote, girl, serverLines } from '../tools/tutorial-text.js';
 
-const girl = (n: number): string => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
-const classGirl = (n: number): string => `这是第${n}个超级女生，编号${n}。`;
-const firewallNote = ['注意：运行服务端程序的Linux系统的防火墙必须要开通5005端口。', '      如果是云服务器，还要开通云平台的访问策略。'];
 
 let workDir: string;
 const started: Running[] = [];
@@ -90,10 +88,10 @@ describe('client and server twins (demo1/demo2, demo5, demo6, demo7/demo8)', () 
     const port = await listeningPort(server.pid);
     const client = await runCli(['demo', 'client', '127.0.0.1', String(port), '--sleep-ms', '0']);
     expect(client.code).toBe(0);
-    expect(lines(client.stdout)).toEqual([1, 2, 3].flatMap((n) => [`发送：${girl(n)}`, '接收：ok']));
+    expect(lines(client.stdout)).toEqual(clientLines(3, girl));
     const served = await server.finished;
     expect(served.code).toBe(0);
-    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...[1, 2, 3].flatMap((n) => [`接收：${girl(n)}`, '发送：ok']), 'iret=0']);
+    expect(lines(served.stdout)).toEqual(['客户端已连接。', ...serverLines(3, girl), 'iret=0']);
   });
 
   it('demo1 by host name (gethostbyname), and its failures: refused connect, unknown host', async () => {
@@ -118,7 +116,7 @@ describe('client and server twins (demo1/demo2, demo5, demo6, demo7/demo8)', () 
     const port = await listeningPort(server.pid);
     const ok = await runCli(['demo', 'inet-addr', '127.0.0.1', String(port), '--sleep-ms', '0']);
     expect(ok.code).toBe(0);
-    expect(lines(ok.stdout)).toEqual(Array.from({ length: 10 }, (_, i) => [`发送：${girl(i + 1)}`, '接收：ok']).flat());
+    expect(lines(ok.stdout)).toEqual(clientLines(10, girl));
     await server.finished;
 
     const name = await runCli(['demo', 'demo5', 'localhost', String(port)]);
@@ -150,10 +148,10 @@ describe('client and server twins (demo1/demo2, demo5, demo6, demo7/demo8)', () 
     const port = await listeningPort(server.pid);
     const client = await runCli(['demo', 'class-client', '127.0.0.1', String(port), '--sleep-ms', '0']);
     expect(client.code).toBe(0);
-    expect(lines(client.stdout)).toEqual(Array.from({ length: 10 }, (_, i) => [`发送：${classGirl(i + 1)}`, '接收：ok']).flat());
+    expect(lines(client.stdout)).toEqual(clientLines(10, classGirl));
     const served = await server.finished;
     expect(served.code).toBe(0);
-    expect(lines(served.stdout)).toEqual(['客户端已连接(127.0.0.1)。', ...Array.from({ length: 10 }, (_, i) => [`接收：${classGirl(i + 1)}`, '发送：ok']).flat()]);
+    expect(lines(served.stdout)).toEqual(['客户端已连接(127.0.0.1)。', ...serverLines(10, classGirl)]);
     expect(served.stderr).toBe('recv(): Success\n');
 
     const refused = await runCli(['demo', 'demo7', '127.0.0.1', String(port)]);
@@ -177,7 +175,7 @@ describe('client and server twins (demo1/demo2, demo5, demo6, demo7/demo8)', () 
     const out = lines(client.stdout);
     expect(out[0]).toMatch(/^send bufsize=[1-9]\d*$/);
     expect(out[1]).toMatch(/^recv bufsize=[1-9]\d*$/);
-    expect(out.slice(2)).toEqual([1, 2, 3].flatMap((n) => [`发送：${girl(n)}`, '接收：ok']));
+    expect(out.slice(2)).toEqual(clientLines(3, girl));
     await server.finished;
   });
 
@@ -325,7 +323,7 @@ describe.concurrent('exhaust, byteorder, nagle', () => {
 
 describe.concurrent('the states the kernel really has (backlog, time-wait) against ss', () => {
   it('backlog: backlog+1 ESTABLISHED on the server side, the table equal to ss -tan', async () => {
-    const twin = start(['demo', 'backlog', '0', '--backlog', '3', '--clients', '8', '--settle-ms', '300', '--hold-ms', '20000']);
+    const twin = start(['demo', 'backlog', '0', '--backlog', '3', '--clients', '8', '--hold-ms', '20000']);
     await twin.waitFor(/（pid \d+，端口(\d+)/);
     const port = Number(/端口(\d+)/.exec(twin.stdout)![1]);
     const shown = tableStates(twin.stdout);

@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import * as posix from '../lib/posix.js';
 import { closeAll, openFds } from './helpers/loopback.js';
-import { lines, runC, runProgram, stopAll, waitFor } from './helpers/c-peers.js';
+import { lines, runC, runProgram, stopAll } from './helpers/c-peers.js';
+import { until } from '../tools/until.js';
 
 let dir: string;
 let fdsBefore: number[];
@@ -126,7 +127,7 @@ peer.sendall(b'python was here')
 print(json.dumps({'msg': msg.decode(), 'count': len(fds), 'file': data}))`,
       path,
     ]);
-    await waitFor('python to listen', () => (existsSync(path) || python.exited() ? true : undefined));
+    await until(() => (existsSync(path) || python.exited() ? true : undefined), 'python to listen');
     const file = textFile('sent by sockfd\n');
     const fileFd = posix.open(file, posix.O_RDONLY | posix.O_CLOEXEC);
     const [mine, theirs] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
@@ -150,7 +151,7 @@ describe('with a C program using sendmsg/recvmsg', () => {
   it('the C program receives the fd sockfd sent and reads the file through it', async () => {
     const path = socketPath();
     const peer = await runC('fd-pass', ['recv', path]);
-    await waitFor('fd-pass to listen', () => (peer.stdout().includes('listening') || peer.exited() ? true : undefined));
+    await until(() => (peer.stdout().includes('listening') || peer.exited() ? true : undefined), 'fd-pass to listen');
     const fileFd = posix.open(textFile('first line for C\nmore\n'), posix.O_RDONLY | posix.O_CLOEXEC);
     const client = posix.socket(posix.AF_UNIX, posix.SOCK_STREAM);
     try {

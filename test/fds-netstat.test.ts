@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as posix from '../lib/posix.js';
-import { lines, runC, stopAll, waitFor } from './helpers/c-peers.js';
+import { lines, runC, stopAll } from './helpers/c-peers.js';
+import { until } from '../tools/until.js';
 import { closeAll, listener, openFds } from './helpers/loopback.js';
 
 const execFileAsync = promisify(execFile);
@@ -72,7 +73,7 @@ describe('sockfd fds', () => {
     const file = join(dir, 'held file.txt');
     const fixture = await runC('fd-fixture', [file], { keepStdin: true });
     try {
-      await waitFor('the fixture to be ready', () => (fixture.stdout().includes('ready\n') ? true : undefined));
+      await until(() => (fixture.stdout().includes('ready\n') ? true : undefined), 'the fixture to be ready');
       // "kind fd detail" lines, as the fixture itself reports its fds.
       const said = new Map(lines(fixture.stdout()).map((line) => {
         const [kind = '', ...rest] = line.split(' ');
@@ -239,7 +240,7 @@ describe('sockfd netstat', () => {
       connectTo(v6Port, posix.AF_INET6, '::1');
 
       const ports = new Set([pending.port, serving.port, v6Port].map(String));
-      await waitFor('TIME_WAIT', () => (ssRows(ports).some((row) => row.state === 'TIME_WAIT') ? true : undefined));
+      await until(() => (ssRows(ports).some((row) => row.state === 'TIME_WAIT') ? true : undefined), 'TIME_WAIT');
 
       const stdout = await sockfdOk('netstat', '--tcp');
       const ours = netstatRows(stdout, ports);
@@ -320,7 +321,7 @@ describe('sockfd netstat', () => {
   it('--programs names the process of each socket, as ss -p does', async () => {
     const fixture = await runC('fd-fixture', [join(dir, 'programs.txt')], { keepStdin: true });
     try {
-      await waitFor('the fixture to be ready', () => (fixture.stdout().includes('ready\n') ? true : undefined));
+      await until(() => (fixture.stdout().includes('ready\n') ? true : undefined), 'the fixture to be ready');
       const said = new Map(lines(fixture.stdout()).map((line) => [line.split(' ')[0], line.split(' ').slice(1)] as const));
       const port = said.get('listen')![1]!;
       const result = await sockfdOk('netstat', '--tcp', '--programs', '--port', port);

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket as NetSocket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { childrenOf, eventually, fdTable, fixtureRunner, procStat } from './fixtures/process/spawn-fixture.js';
+import { fdTable, fixtureRunner, procStat } from './fixtures/process/spawn-fixture.js';
+import { childPids } from '../lib/procfs.js';
+import { until } from '../tools/until.js';
 
 const run = fixtureRunner();
 
@@ -118,7 +120,7 @@ describe('fork-per-connection echo server', () => {
       // every connection is open: one child each, holding its connection and
       // the sockets it inherited (Node's stdio socketpairs), not the listening one
       const inherited = new Set([...parentBefore.values()].filter((target) => target.startsWith('socket:')));
-      const children = childrenOf(server.pid);
+      const children = childPids(server.pid);
       expect(children.length).toBe(clients);
       for (const child of children) {
         const sockets = [...fdTable(child).values()].filter((target) => target.startsWith('socket:'));
@@ -130,8 +132,8 @@ describe('fork-per-connection echo server', () => {
 
       for (const { socket } of sessions) socket.end();
       // a child that exited but was not reaped stays listed with state Z
-      await eventually(() => childrenOf(server.pid).length === 0, 20_000);
-      expect(childrenOf(server.pid).map((pid) => procStat(pid)?.state)).toEqual([]);
+      await until(() => childPids(server.pid).length === 0, 'the children to exit', 20_000);
+      expect(childPids(server.pid).map((pid) => procStat(pid)?.state)).toEqual([]);
       expect(fdTable(server.pid)).toEqual(parentBefore);
 
       process.kill(server.pid, 'SIGTERM');

@@ -35,6 +35,7 @@ interface CaptureReport {
   port: number;
   sightings: Sighting[];
   linkLocal: Record<string, posix.Inet6Address | { error: string }>;
+  rawFrame: { sent: number; payload: string; address: posix.PacketAddress };
 }
 
 describe('AF_PACKET in a network namespace of the test', () => {
@@ -71,6 +72,12 @@ describe('AF_PACKET in a network namespace of the test', () => {
   it('getsockname of the bound packet socket names lo and ETH_P_ALL', () => {
     expect(report.bound).toMatchObject({ family: 'AF_PACKET', ifindex: report.loIndex, protocol: posix.ETH_P_ALL });
     expect(report.nameOfIndex).toBe('lo');
+  });
+
+  it('sendto() with a sockaddr_ll sends a raw Ethernet frame that a SOCK_DGRAM packet socket receives', () => {
+    expect(report.rawFrame.sent).toBe(14 + 'a frame from sockfd'.length);
+    expect(report.rawFrame.payload).toBe('a frame from sockfd'); // the link header stripped by the kernel
+    expect(report.rawFrame.address).toMatchObject({ family: 'AF_PACKET', protocol: 0x88b5, ifindex: report.loIndex, hatype: 772 });
   });
 
   it('IPv6 link-local binds with the scope id given by interface name, as a zone, and fails without one', () => {

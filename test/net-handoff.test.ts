@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Socket } from '../lib/socket.js';
 import { recvAsync, recvExactlyAsync, sendAllAsync, watcherStats } from '../lib/async.js';
 import { toNetServer, toNetSocket } from '../lib/net-handoff.js';
+import { asyncSocketPair } from './helpers/loopback.js';
 
 type Inet = { family: 'AF_INET'; address: string; port: number };
 
@@ -15,13 +16,6 @@ function inetAddress(socket: Socket): Inet {
   const address = socket.localAddress;
   if (address.family !== 'AF_INET') throw new Error('expected AF_INET');
   return address;
-}
-
-async function connectedPair(): Promise<[Socket, Socket]> {
-  using server = Socket.tcp().bind({ family: 'AF_INET', address: '127.0.0.1', port: 0 }).listen();
-  const client = Socket.tcp();
-  const [, accepted] = await Promise.all([client.connectAsync(inetAddress(server)), server.acceptAsync()]);
-  return [client, accepted.socket];
 }
 
 /** Collects what a net.Socket receives until `length` bytes arrived. */
@@ -42,7 +36,7 @@ function readFromNet(socket: net.Socket, length: number): Promise<Buffer> {
 
 describe('toNetSocket', () => {
   it('a connected sockfd socket becomes a net.Socket that carries traffic both ways', async () => {
-    const [client, peer] = await connectedPair();
+    const { client, server: peer } = await asyncSocketPair();
     const netSocket = toNetSocket(client);
     expect(client.closed).toBe(true); // ownership moved
     expect(netSocket).toBeInstanceOf(net.Socket);
@@ -69,7 +63,7 @@ describe('toNetSocket', () => {
   });
 
   it('a call pending on the fd rejects with EBADF when the fd is handed over', async () => {
-    const [client, peer] = await connectedPair();
+    const { client, server: peer } = await asyncSocketPair();
     const before = watcherStats().watchers;
     const pending = client.recvAsync(Buffer.alloc(4)).catch((error: unknown) => error);
     await new Promise((resolve) => setImmediate(resolve));

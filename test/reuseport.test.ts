@@ -66,12 +66,31 @@ describe('sockfd demo reuseport', () => {
       for (const pid of served.keys()) expect(parentOf(pid)).toBe(demo.pid);
       const exited = once(demo, 'exit');
       demo.kill('SIGTERM');
-      expect(await exited).toEqual([0, null]);
+      expect(await exited).toEqual([143, null]); // 128 + SIGTERM, as the shell reports a program its signal ended
       for (const pid of served.keys()) expect(existsSync(`/proc/${pid}`)).toBe(false);
     } finally {
       if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
     }
   });
+
+  it('Ctrl+C (SIGINT to the whole process group, workers included) stops it cleanly every time: no EPIPE, no stack trace, exit 130', async () => {
+    for (let round = 0; round < 4; round++) {
+      const demo = spawn(process.execPath, [cli, 'demo', 'reuseport', '--workers', '3'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let errors = '';
+      demo.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+      try {
+        const [pidsText] = (await lineMatching(demo, /\(pids ([\d ]+)\)/)).slice(1);
+        const pids = pidsText!.split(' ').map(Number);
+        const exited = once(demo, 'exit');
+        process.kill(-demo.pid!, 'SIGINT'); // what a terminal does: the demo and its workers get it at once
+        expect(await exited).toEqual([130, null]);
+        expect(errors).toBe('');
+        for (const pid of pids) expect(existsSync(`/proc/${pid}/environ`) && readFileSync(`/proc/${pid}/environ`).length > 0).toBe(false);
+      } finally {
+        if (demo.exitCode === null && demo.signalCode === null) process.kill(-demo.pid!, 'SIGKILL');
+      }
+    }
+  }, 60_000);
 
   it('--requests M sends M requests itself, accounts for all of them and exits 0', async () => {
     const demo = startDemo(['--workers', '2', '--requests', '40']);

@@ -8,7 +8,9 @@ import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
 import { getRestartAfterSignal, setRestartAfterSignal, signal } from '../lib/process.js';
-import { Fixture, childrenOf, eventually, procStat } from './fixtures/process/spawn-fixture.js';
+import { Fixture, procStat } from './fixtures/process/spawn-fixture.js';
+import { childPids } from '../lib/procfs.js';
+import { until } from '../tools/until.js';
 import { closeAll, listener } from './helpers/loopback.js';
 
 /** Sends `sig` to this process from another process after `ms` (the event loop is blocked meanwhile). */
@@ -94,7 +96,7 @@ describe('signal()', () => {
     const seen: number[] = [];
     signal(posix.SIGALRM, (sig) => seen.push(sig));
     process.kill(process.pid, 'SIGALRM');
-    expect(await eventually(() => seen.length > 0, 5000)).toBe(true);
+    await until(() => seen.length > 0, 'the handler to run', 5000);
     expect(seen).toEqual([posix.SIGALRM]);
   });
 
@@ -127,17 +129,17 @@ describe('the tutorial demo10 shutdown', () => {
       expect(refused).toEqual(expectedRefused.sort((x, y) => x - y));
 
       const clients = await Promise.all(['one', 'two', 'three'].map((text) => talk(port, text)));
-      const children = childrenOf(fixture.pid);
+      const children = childPids(fixture.pid);
       expect(children.length).toBe(3);
       const closedByChild = clients.map((socket) => new Promise<void>((resolve) => socket.on('end', resolve)));
 
       // the parent is back in accept(): the kernel says where it sleeps
       const wchan = (): string => readFileSync(`/proc/${fixture.pid}/wchan`, 'utf8');
-      expect(await eventually(() => wchan().includes('accept'), 5000)).toBe(true);
+      await until(() => wchan().includes('accept'), 'the fixture to block in accept', 5000);
       process.kill(fixture.pid, 'SIGTERM');
       expect(await fixture.exit(10_000)).toEqual({ code: 0, signal: null });
       await Promise.all(closedByChild); // each child's handler closed its socket
-      expect(await eventually(() => children.every((pid) => procStat(pid) === null), 5000)).toBe(true);
+      await until(() => children.every((pid) => procStat(pid) === null), 'the children to exit', 5000);
 
       const lines = fixture.text.split('\n');
       expect(lines).toContain('父进程退出，sig=15');

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import * as posix from '../lib/posix.js';
 import { EndOfStreamError, Socket } from '../lib/socket.js';
-import { openFds } from './helpers/loopback.js';
+import { openFds, socketPair } from './helpers/loopback.js';
 
 const dist = join(import.meta.dirname, '..', 'dist', 'lib', 'index.js');
 
@@ -19,16 +19,9 @@ afterAll(() => {
   expect(openFds()).toEqual(fdsBefore);
 });
 
-function connectedPair(): { listening: Socket; client: Socket; server: Socket } {
-  const listening = Socket.tcp().bind({ family: 'AF_INET', address: '127.0.0.1', port: 0 }).listen();
-  const client = Socket.tcp().connect(listening.localAddress as posix.InetAddress);
-  const { socket: server } = listening.accept();
-  return { listening, client, server };
-}
-
 describe('Socket', () => {
   it('sendAll/recvExactly move 64 MiB intact between two sockets (receiver in a worker thread)', async () => {
-    const { listening, client, server } = connectedPair();
+    const { listening, client, server } = socketPair();
     const size = 64 * 1024 * 1024;
     const payload = randomBytes(size);
     const expected = createHash('sha256').update(payload).digest('hex');
@@ -56,7 +49,7 @@ describe('Socket', () => {
   });
 
   it('recvExactly fails with EndOfStreamError when the peer closes early', () => {
-    const { listening, client, server } = connectedPair();
+    const { listening, client, server } = socketPair();
     client.sendAll('abc');
     client.close();
     try {

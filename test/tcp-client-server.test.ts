@@ -14,16 +14,11 @@ import {
   isSyscallError,
   Socket,
 } from '../lib/index.js';
+import { tcpClassPair } from './helpers/loopback.js';
+import { until } from '../tools/until.js';
+import { execFileSync } from 'node:child_process';
 
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
-
-/** A listening server on 127.0.0.1, a connected client and the accepted connection. */
-function connectedPair(serverOptions = {}, clientOptions = {}) {
-  const server = new TcpServer({ bindAddress: '127.0.0.1', ...serverOptions }).initServer(0);
-  const client = new TcpClient(clientOptions).connect('127.0.0.1', server.port);
-  const connection = server.accept();
-  return { server, client, connection };
-}
 
 describe('TcpServer / TcpClient: the tutorial methods', () => {
   it('initServer(0) reads back the port; accept, clientIp, send, recv(maxlen), closeClient, closeListen', () => {
@@ -92,7 +87,7 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
   });
 
   it('connect twice: AlreadyConnectedError; calls without a connection: ENOTCONN', () => {
-    const { server, client } = connectedPair();
+    const { server, client } = tcpClassPair();
     expect(() => client.connect('127.0.0.1', server.port)).toThrow(AlreadyConnectedError);
     client.close();
     for (const call of [() => client.send('x'), () => client.recv(10), () => client.recvMessage()]) {
@@ -120,7 +115,7 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
   });
 
   it('recv(maxlen) rejects a maxlen below 1 before any call', () => {
-    const { server, client } = connectedPair();
+    const { server, client } = tcpClassPair();
     expect(() => client.recv(0)).toThrow(RangeError);
     expect(() => server.recv(1.5)).toThrow(RangeError);
     client.close();
@@ -129,7 +124,7 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
 
   it('Symbol.dispose closes everything', () => {
     const before = fdCount();
-    const { server, client, connection } = connectedPair();
+    const { server, client, connection } = tcpClassPair();
     client[Symbol.dispose]();
     server[Symbol.dispose]();
     expect(connection.closed).toBe(true);
@@ -140,7 +135,7 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
 
 describe('whole messages and binary data', () => {
   it('recvExactly gathers bytes sent in pieces', () => {
-    const { server, client, connection } = connectedPair();
+    const { server, client, connection } = tcpClassPair();
     client.send('abc');
     client.send(new Uint8Array([0, 1, 2, 255]));
     client.send(Buffer.from('xyz'));
@@ -152,7 +147,7 @@ describe('whole messages and binary data', () => {
   });
 
   it('sendMessage / recvMessage keep message boundaries, including empty and NUL-filled messages', () => {
-    const { server, client } = connectedPair();
+    const { server, client } = tcpClassPair();
     const messages = [Buffer.from('ok'), Buffer.alloc(0), Buffer.alloc(1000, 0), Buffer.from('这是第1个超级女生')];
     for (const message of messages) client.sendMessage(message);
     for (const message of messages) expect(server.recvMessage()).toEqual(message);
@@ -162,7 +157,7 @@ describe('whole messages and binary data', () => {
   });
 
   it('recvMessage: EOF inside a message is EndOfStreamError; an oversized length is refused', () => {
-    const { server, client, connection } = connectedPair();
+    const { server, client, connection } = tcpClassPair();
     const header = Buffer.alloc(4);
     header.writeUInt32BE(100);
     client.send(Buffer.concat([header, Buffer.from('only ten b')]));
@@ -170,7 +165,7 @@ describe('whole messages and binary data', () => {
     expect(() => connection.recvMessage()).toThrow(EndOfStreamError);
     server.close();
 
-    const second = connectedPair();
+    const second = tcpClassPair();
     second.client.sendMessage(Buffer.alloc(64));
     expect(() => second.server.recvMessage(63)).toThrow(MessageTooLargeError);
     second.client.close();
@@ -178,7 +173,7 @@ describe('whole messages and binary data', () => {
   });
 
   it('a header split across segments is still read whole', () => {
-    const { server, client } = connectedPair({}, { noDelay: true });
+    const { server, client } = tcpClassPair({}, { noDelay: true });
     client.send(Buffer.from([0, 0]));
     client.send(Buffer.from([0, 3]));
     client.send('abc');
@@ -275,7 +270,7 @@ describe('a server holding many connections, and the construction options', () =
     server.close();
   });
 
-  it('the backlog limits the accept queue to backlog+1 completed connections', () => {
+  it('the backlog limits the accept queue to backlog+1 completed connections', async () => {
     const server = new TcpServer({ bindAddress: '127.0.0.1', backlog: 2 }).initServer(0);
     const sockets = Array.from({ length: 5 }, () => Socket.tcp());
     for (const socket of sockets) {
@@ -286,6 +281,19 @@ describe('a server holding many connections, and the construction options', () =
         if (!isSyscallError(error, 'EINPROGRESS')) throw error;
       }
     }
+    // Wait (bounded) for the handshakes, not for a guessed time: the kernel's count of the
+    // listener's accept queue (its Recv-Q in ss -ltn) reaches backlog+1 and the other two
+    // clients are still in SYN_SENT.
+    const queue = (): { recvQ: number; synSent: number } => {
+      const rows = execFileSync('ss', ['-tan', `( sport = :${server.port} or dport = :${server.port} )`], { encoding: 'utf8' }).trim().split('\n').slice(1);
+      const fields = rows.map((row) => row.trim().split(/\s+/));
+      const listen = fields.find((f) => f[0] === 'LISTEN');
+      return { recvQ: Number(listen?.[1] ?? -1), synSent: fields.filter((f) => f[0] === 'SYN-SENT').length };
+    };
+    await until(() => {
+      const { recvQ, synSent } = queue();
+      return recvQ === 3 && synSent === 2;
+    }, 'three connections in the accept queue, two in SYN_SENT', 10_000);
     server.listener.nonBlocking = true;
     let accepted = 0;
     for (let i = 0; i < 5; i++) {

@@ -1,6 +1,7 @@
 // `sockfd tour` end to end, as a newcomer runs it, here through a pipe: every
 // step runs and every check holds, plain text (no colours) in a pipe, exit 0.
 import { describe, expect, it } from 'vitest';
+import { noColor } from '../cli/commands/tour.js';
 import { runCli } from './helpers/twins.js';
 
 describe('sockfd tour', () => {
@@ -20,6 +21,13 @@ describe('sockfd tour', () => {
     expect(stdout).not.toContain('✗');
     expect(stdout).toMatch(new RegExp(`^All ${passed} checks of 12 steps held, as the tutorial says \\(\\d+\\.\\d s\\)\\.$`, 'm'));
   }, 180_000);
+
+  it('NO_COLOR disables colour only when it is set and not empty (no-color.org)', () => {
+    expect(noColor({})).toBe(false);
+    expect(noColor({ NO_COLOR: '' })).toBe(false);
+    expect(noColor({ NO_COLOR: '1' })).toBe(true);
+    expect(noColor({ NO_COLOR: '0' })).toBe(true);
+  });
 
   it('--help describes it; an unknown argument is a usage error', async () => {
     const help = await runCli(['tour', '--help']);

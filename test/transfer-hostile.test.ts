@@ -11,20 +11,11 @@ import * as posix from '../lib/posix.js';
 import { startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { ReplyCode, encodeExtendedHeader, encodeTutorialHeader } from '../lib/transfer/protocol.js';
 import { uploadFile } from '../lib/transfer/sender.js';
-import {
-  childrenOf,
-  connectLoopback,
-  eventually,
-  fdCount,
-  parseReply,
-  readExactly,
-  readUntilClosed,
-  removeDir,
-  scratchDir,
-  sendAll,
-  sha256,
-  tempFilesIn,
-} from './transfer-helpers.js';
+import { fdCount, parseReply, readUntilClosed, removeDir, scratchDir, sha256, tempFilesIn } from './helpers/transfer.js';
+import { connectLoopback } from './helpers/loopback.js';
+import { recvExactly, sendAll } from '../lib/io.js';
+import { until } from '../tools/until.js';
+import { childPids } from '../lib/procfs.js';
 
 const MAX_SIZE = 1024 * 1024;
 const IDLE_MS = 1500;
@@ -126,6 +117,9 @@ describe('hostile input against recv-files', () => {
     ['.', Buffer.from('.')],
     ['..', Buffer.from('..')],
     ['a control character', Buffer.from('a\x01b')],
+    ['a right-to-left override', Buffer.from('invoice\u202Efdp.exe')],
+    ['a zero-width space', Buffer.from('keep\u200B.txt')],
+    ['a leading BOM', Buffer.from('\uFEFF..')],
   ];
 
   for (const [label, name] of badNames) {
@@ -183,7 +177,7 @@ describe('hostile input against recv-files', () => {
       const fd = connectLoopback(server.port);
       try {
         sendAll(fd, header);
-        readExactly(fd, 2); // "ok" or the extended OK
+        recvExactly(fd, 2, { timeout: 10_000 }); // "ok" or the extended OK
         sendAll(fd, randomBytes(4000));
       } finally {
         posix.close(fd);
@@ -198,7 +192,7 @@ describe('hostile input against recv-files', () => {
       let reply: Buffer;
       try {
         sendAll(fd, format === 'tutorial' ? encodeTutorialHeader('keep.txt', 1000) : encodeExtendedHeader('keep.txt', 1000));
-        readExactly(fd, 2);
+        recvExactly(fd, 2, { timeout: 10_000 });
         // One send: on loopback the extra bytes are queued with the announced ones.
         sendAll(fd, format === 'tutorial' ? content : Buffer.concat([content.subarray(0, 1000), createHash('sha256').update(content.subarray(0, 1000)).digest(), content.subarray(1000)]));
         if (format === 'extended') posix.shutdown(fd, posix.SHUT_WR);
@@ -217,7 +211,7 @@ describe('hostile input against recv-files', () => {
     const fd = connectLoopback(server.port);
     try {
       sendAll(fd, encodeExtendedHeader('keep.txt', 100));
-      readExactly(fd, 2);
+      recvExactly(fd, 2, { timeout: 10_000 });
       sendAll(fd, Buffer.concat([randomBytes(100), Buffer.alloc(32)]));
       posix.shutdown(fd, posix.SHUT_WR);
       const reply = parseReply(readUntilClosed(fd).data);
@@ -278,7 +272,7 @@ describe('hostile input against recv-files', () => {
         victim.stdout.once('data', () => resolve());
         victim.once('exit', () => reject(new Error('the client exited before sending')));
       });
-      await eventually(() => (tempFilesIn(dir).length > 0 ? true : undefined), 10_000, 'the temporary file');
+      await until(() => (tempFilesIn(dir).length > 0 ? true : undefined), 'the temporary file', 10_000);
     } finally {
       victim.kill('SIGKILL');
     }
@@ -292,12 +286,12 @@ describe('hostile input against recv-files', () => {
     const fd = connectLoopback(server.port);
     try {
       sendAll(fd, encodeExtendedHeader('keep.txt', 100_000));
-      expect(parseReply(readExactly(fd, 2))?.code).toBe(ReplyCode.OK);
+      expect(parseReply(recvExactly(fd, 2, { timeout: 10_000 }))?.code).toBe(ReplyCode.OK);
       sendAll(fd, randomBytes(10_000));
-      const temp = await eventually(() => tempFilesIn(dir)[0], 10_000, 'the temporary file');
+      const temp = await until(() => tempFilesIn(dir)[0], 'the temporary file', 10_000);
       // The uploading child is the one named in its temporary file (the previous upload's child may not be reaped yet).
       const child = Number(/^\.sockfd-upload-(\d+)-/.exec(temp)?.[1]);
-      expect(childrenOf(server.pid)).toContain(child);
+      expect(childPids(server.pid)).toContain(child);
       process.kill(child, 'SIGKILL');
       await server.waitForLine(new RegExp(`child ${child} ended by SIGKILL; removed its temporary file \\.sockfd-upload-${child}-`));
       expect(tempFilesIn(dir)).toEqual([]);
@@ -322,7 +316,7 @@ describe('hostile input against recv-files', () => {
     expect(existsSync(join(root, 'b'))).toBe(false);
     expect(readFileSync(join(dir, 'keep.txt'), 'utf8')).toBe('an existing file that failed uploads must not change');
     expect(tempFilesIn(dir)).toEqual([]);
-    await eventually(() => (childrenOf(server.pid).length === 0 ? true : undefined), 10_000, 'every child reaped');
+    await until(() => (childPids(server.pid).length === 0 ? true : undefined), 'every child reaped', 10_000);
     expect(fdCount(server.pid)).toBe(serverFds);
     const unexpected = readdirSync(dir).filter((name) => !/^good-\d+\.bin$/.test(name) && !['keep.txt', 'link'].includes(name));
     expect(unexpected).toEqual([]);
@@ -330,23 +324,23 @@ describe('hostile input against recv-files', () => {
   });
 });
 
-describe('SIGTERM to the server mid-transfer', () => {
+describe('SIGTERM to the server mid-transfer, with no grace period', () => {
   it('the upload in progress is dropped with SHUTTING_DOWN, its temporary file removed, the server exits 0', async () => {
     const root = scratchDir('hostile-term');
     const dir = join(root, 'dir');
     mkdirSync(dir);
     writeFileSync(join(dir, 'target.bin'), 'old content');
-    const server = await startFileServer({ dir, idleTimeoutMs: 30_000 });
+    const server = await startFileServer({ dir, idleTimeoutMs: 30_000, graceMs: 0 });
     const fd = connectLoopback(server.port);
     try {
       sendAll(fd, encodeExtendedHeader('target.bin', 1_000_000));
-      expect(parseReply(readExactly(fd, 2))?.code).toBe(ReplyCode.OK);
+      expect(parseReply(recvExactly(fd, 2, { timeout: 10_000 }))?.code).toBe(ReplyCode.OK);
       sendAll(fd, randomBytes(100_000));
-      await eventually(() => (tempFilesIn(dir).length > 0 ? true : undefined), 10_000, 'the temporary file');
-      const children = childrenOf(server.pid);
+      await until(() => (tempFilesIn(dir).length > 0 ? true : undefined), 'the temporary file', 10_000);
+      const children = childPids(server.pid);
       expect(children).toHaveLength(1);
       const exit = await server.stop();
-      expect(exit.code).toBe(0);
+      expect(exit.code, server.errors.join('\n')).toBe(0);
       const reply = parseReply(readUntilClosed(fd).data);
       expect(reply?.code).toBe(ReplyCode.SHUTTING_DOWN);
       expect(tempFilesIn(dir)).toEqual([]);

@@ -11,7 +11,10 @@ import { cProgram } from '../tools/c-programs.js';
 import { childPids } from '../lib/procfs.js';
 import { sockfdCommand, startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { uploadFile } from '../lib/transfer/sender.js';
-import { connectLoopback, eventually, finished, freePort, randomFile, readExactly, removeDir, scratchDir, type Finished } from './transfer-helpers.js';
+import { finished, randomFile, removeDir, scratchDir, type Finished } from './helpers/transfer.js';
+import { connectLoopback, freePort } from './helpers/loopback.js';
+import { recvExactly } from '../lib/io.js';
+import { until } from '../tools/until.js';
 
 function run(command: string, args: string[], cwd: string): Promise<Finished> {
   return finished(spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -28,7 +31,7 @@ async function startGroupServer(command: string, args: (port: number) => string[
   const port = freePort();
   const child = spawn(command, args(port), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = finished(child, 120_000);
-  await eventually(
+  await until(
     () => {
       try {
         posix.close(connectLoopback(port)); // an empty connection: both servers log it as a failed recv and go on
@@ -37,8 +40,8 @@ async function startGroupServer(command: string, args: (port: number) => string[
         return undefined;
       }
     },
-    10_000,
     `${command} listening on ${port}`,
+    10_000,
   );
   return { child, output, port };
 }
@@ -48,7 +51,7 @@ async function startGroupServer(command: string, args: (port: number) => string[
 async function stopGroupServer(server: GroupServer): Promise<Finished> {
   const parent = server.child.pid!;
   // Best effort: a stuck child must not keep the server running; the output check then fails.
-  await eventually(() => (childPids(parent).length === 0 ? true : undefined), 10_000).catch(() => undefined);
+  await until(() => (childPids(parent).length === 0 ? true : undefined), 'the children to exit', 10_000).catch(() => undefined);
   server.child.kill('SIGTERM');
   return server.output;
 }
@@ -136,6 +139,17 @@ describe("send-file uploads to the tutorial's C server", () => {
     writeFileSync(join(source, 'ext.txt'), 'x');
     expect(() => uploadFile({ host: '127.0.0.1', port: server.port, path: join(source, 'ext.txt') })).toThrow(/--format tutorial/);
   });
+
+  it("sockfd send-file without --format falls back to the tutorial's format by itself, saying so in one line", async () => {
+    const content = randomFile(source, 'fallback.bin', 3000);
+    const result = await run(process.execPath, [sockfdCommand, 'send-file', '127.0.0.1', String(server.port), join(source, 'fallback.bin')], source);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe(
+      `sockfd send-file: ${join(source, 'fallback.bin')}: the server speaks only the tutorial's format (demo12): sending it again in that format, without a checksum\n`,
+    );
+    expect(result.stdout).toMatch(/no checksum \(tutorial format\), stored\n$/);
+    expect(readFileSync(join(dir, 'fallback.bin')).equals(content)).toBe(true);
+  });
 });
 
 /** Runs a client against a capture server in this process: returns the bytes it sent (header, content). */
@@ -150,9 +164,9 @@ async function capture(client: (port: number) => ChildProcess, size: number): Pr
     if (posix.poll([{ fd: listenFd, events: posix.POLLIN }], 10_000) === 0) throw new Error('the client did not connect');
     const { fd } = posix.accept(listenFd);
     try {
-      const header = readExactly(fd, 260);
+      const header = recvExactly(fd, 260, { timeout: 10_000 });
       posix.send(fd, 'ok');
-      const content = readExactly(fd, size);
+      const content = recvExactly(fd, size, { timeout: 10_000 });
       posix.send(fd, 'ok');
       return { header, content, output: await output };
     } finally {

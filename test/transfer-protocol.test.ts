@@ -147,6 +147,27 @@ describe('file names', () => {
     for (const [name, reason] of cases) expect(nameProblem(name), printableName(name)).toMatch(reason);
   });
 
+  it('refuses the characters that make a listing lie: bidirectional overrides, zero-width and invisible ones', () => {
+    const cases: [string, RegExp][] = [
+      ['invoice\u202Efdp.exe', /U\+202E RIGHT-TO-LEFT OVERRIDE/],
+      ['a\u202Db', /U\+202D LEFT-TO-RIGHT OVERRIDE/],
+      ['a\u2067b\u2069', /U\+2067 RIGHT-TO-LEFT ISOLATE/],
+      ['pass\u200Bwd', /U\+200B ZERO WIDTH SPACE/],
+      ['a\u200Db', /U\+200D ZERO WIDTH JOINER/],
+      ['a\u2060b', /U\+2060 WORD JOINER/],
+      ['a\u00ADb', /U\+00AD SOFT HYPHEN/],
+      ['a\u200Fb', /U\+200F RIGHT-TO-LEFT MARK/],
+      ['\uFEFFx', /U\+FEFF ZERO WIDTH NO-BREAK SPACE/],
+    ];
+    for (const [name, reason] of cases) expect(nameProblem(bytes(name)), printableName(bytes(name))).toMatch(reason);
+  });
+
+  it('judges a leading BOM as the character it is: "\\ufeff.." is refused for its BOM, not read as ".."', () => {
+    const problem = nameProblem(bytes('\uFEFF..'));
+    expect(problem).toMatch(/U\+FEFF/);
+    expect(problem).not.toMatch(/'\.\.'/);
+  });
+
   it('prints names on one line', () => {
     expect(printableName(Buffer.from([0x61, 0x0a, 0x22, 0x5c]))).toBe('"a\\x0a\\"\\\\"');
   });

@@ -12,7 +12,9 @@ import { cProgram } from '../tools/c-programs.js';
 import { getrlimit, setrlimit } from '../lib/process.js';
 import { RLIMIT_FSIZE } from '../lib/constants.js';
 import type { TransferFormat } from '../lib/transfer/protocol.js';
-import { childrenOf, eventually, finished, randomFile, removeDir, scratchDir, sha256, tempFilesIn, type Finished } from './transfer-helpers.js';
+import { finished, randomFile, removeDir, scratchDir, sha256, tempFilesIn, type Finished } from './helpers/transfer.js';
+import { until } from '../tools/until.js';
+import { childPids } from '../lib/procfs.js';
 
 function runSockfd(args: string[], timeoutMs = 30_000): Promise<Finished> {
   return finished(spawn(process.execPath, [sockfdCommand, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
@@ -96,7 +98,11 @@ describe('round trips through recv-files', () => {
     // script(1) gives the command a pseudo-terminal; -e passes its exit status on.
     const run = await finished(spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/\rtty\.bin +\[=+\] 100% 3\.00 MiB\/3\.00 MiB [\d.]+ [kM]?B\/s ETA 0:00\x1b\[K/);
+    expect(run.stdout).toMatch(/\rtty\.bin +\[=+\] 100% 3\.00 MiB\/3\.00 MiB +[\d.]+ (B|KiB|MiB|GiB)\/s ETA +0:00\x1b\[K/);
+    // A fixed layout: every frame has the same width, whatever the numbers.
+    const frames = run.stdout.split('\r').filter((frame) => frame.endsWith('\x1b[K') && frame.startsWith('tty.bin'));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(new Set(frames.map((frame) => frame.length)).size).toBe(1);
     expect(run.stdout).toMatch(/\r\x1b\[Ksent \S+tty\.bin: 3145728 bytes/);
     expect(readFileSync(join(dir, 'tty.bin')).equals(content)).toBe(true);
   });
@@ -205,7 +211,7 @@ describe('a write that fails on the server (file-size limit, as a full disk)', (
       expect((refusal as UploadRefusedError).reason).toMatch(/File too large/);
       expect(readFileSync(join(dir, 'big.bin'), 'utf8')).toBe('old content');
       expect(tempFilesIn(dir)).toEqual([]);
-      await server.waitForLine(/name="big.bin" size=3145728 .* failed STORAGE_ERROR: write: File too large/);
+      await server.waitForLine(/name="big.bin" size=3145728 .* failed STORAGE_ERROR: writing the file: File too large$/);
     } finally {
       await server.stop();
       removeDir(root);
@@ -258,7 +264,7 @@ describe('concurrent uploads', () => {
     try {
       const contents = Array.from({ length: 20 }, (_, i) => randomFile(root, `c${i}.bin`, 256 * 1024 + i));
       let mostChildren = 0; // zombies included: a child counts until the server reaps it
-      const sampler = setInterval(() => (mostChildren = Math.max(mostChildren, childrenOf(server.pid).length)), 5);
+      const sampler = setInterval(() => (mostChildren = Math.max(mostChildren, childPids(server.pid).length)), 5);
       const runs = await Promise.all(
         contents.map((content, i) =>
           finished(spawn(demo11, ['127.0.0.1', String(server.port), `c${i}.bin`, String(content.length)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }), 60_000),
@@ -268,9 +274,9 @@ describe('concurrent uploads', () => {
       expect(mostChildren).toBeLessThanOrEqual(4);
       for (const run of runs) expect(run.code, run.stdout + run.stderr).toBe(0);
       contents.forEach((content, i) => expect(readFileSync(join(dir, `c${i}.bin`)).equals(content)).toBe(true));
-      await eventually(() => (childrenOf(server.pid).length === 0 ? true : undefined), 10_000, 'every child reaped');
+      await until(() => (childPids(server.pid).length === 0 ? true : undefined), 'every child reaped', 10_000);
       const stored = (): number => server.log.filter((line) => / stored$/.test(line)).length;
-      await eventually(() => (stored() >= 20 ? true : undefined), 10_000, '20 log lines');
+      await until(() => (stored() >= 20 ? true : undefined), '20 log lines', 10_000);
       expect(stored()).toBe(20);
       expect(tempFilesIn(dir)).toEqual([]);
     } finally {
@@ -282,10 +288,54 @@ describe('concurrent uploads', () => {
 
 describe('the progress bar layout', () => {
   it('shows percent, bytes, rate and ETA in the given width', () => {
-    const line = new ProgressBar('file.bin', { columns: 80 }).render(512 * 1024, 1024 * 1024, 1000);
+    const bar = new ProgressBar('file.bin', { columns: 80 });
+    const line = bar.render(512 * 1024, 1024 * 1024, 1000);
     expect(line).toHaveLength(79);
-    expect(line.endsWith('  50% 512 KiB/1.00 MiB 524.3 kB/s ETA 0:01')).toBe(true);
+    expect(line.endsWith('  50%  512 KiB/1.00 MiB  512 KiB/s ETA     0:01')).toBe(true);
     expect(line.startsWith('file.bin ')).toBe(true);
     expect(line).toMatch(/\[=+> *\]/);
+  });
+
+  it('keeps one width from the first frame to the last, and one unit system (binary) for sizes and rates', () => {
+    const bar = new ProgressBar('a-rather-long-file-name-that-is-cut.iso', { columns: 100 });
+    const total = 5 * 1024 ** 3;
+    const frames = [0, 1, 1023, 1024, 99_999, 10 * 1024 ** 2, 1024 ** 3, total - 1, total].flatMap((done) =>
+      [1, 999, 60_000, 7_200_000].map((ms) => bar.render(done, total, ms)),
+    );
+    expect(new Set(frames.map((frame) => frame.length))).toEqual(new Set([99]));
+    for (const frame of frames) expect(frame).not.toMatch(/\b(kB|MB|GB)\b/);
+    expect(frames.at(-1)).toMatch(/ 100% 5\.00 GiB\/5\.00 GiB +[\d.]+ (B|KiB|MiB|GiB)\/s ETA +0:00$/);
+  });
+});
+
+describe('Ctrl+C during send-file on a terminal', () => {
+  it('stops the upload, ends the progress bar line with a newline, says so, exit 130', async () => {
+    const root = scratchDir('sigint');
+    // A server that takes the header, answers OK, then never reads: the upload blocks, as on a stalled link.
+    const stall = spawn(
+      process.execPath,
+      ['-e', "const s=require('net').createServer((c)=>c.once('data',()=>{c.write(Buffer.from([0,0]));c.pause();})).listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const port = await new Promise<number>((resolve) => stall.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+      writeFileSync(join(root, 'big.bin'), Buffer.alloc(64 * 1024 * 1024));
+      const command = [process.execPath, sockfdCommand, 'send-file', '127.0.0.1', String(port), join(root, 'big.bin')].join(' ');
+      // script(1) gives send-file a pseudo-terminal; a ^C written to it is the terminal's Ctrl+C (SIGINT to the foreground job).
+      const tty = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const result = finished(tty, 30_000);
+      let output = '';
+      tty.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      await until(() => /big\.bin +\[[=> ]+\] +\d+%/.test(output), 'the progress bar', 15_000);
+      tty.stdin!.write('\x03');
+      const { code } = await result;
+      expect(code, output).toBe(130);
+      // The last frame stays and its line is ended, then the message on a line of its own.
+      expect(output).toMatch(/\[[=> ]+\] +\d+% .*ETA +\S+\x1b\[K(\^C)?\r?\n(\^C)?sockfd send-file: \S+big\.bin: interrupted by SIGINT; the upload was abandoned\r?\n$/);
+      expect(output).not.toMatch(/^ {4}at /m);
+    } finally {
+      stall.kill('SIGKILL');
+      removeDir(root);
+    }
   });
 });

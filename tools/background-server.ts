@@ -16,6 +16,11 @@ export interface BackgroundServerOptions {
   maxSize?: number;
   idleTimeoutMs?: number;
   maxChildren?: number;
+  headerTimeoutMs?: number;
+  /** Bytes per second. */
+  minRate?: number;
+  slotWaitMs?: number;
+  graceMs?: number;
   fsync?: boolean;
   /** Give up when the server has not said "listening" after this long (default 10 s). */
   startTimeoutMs?: number;
@@ -30,8 +35,12 @@ export interface BackgroundServer {
   readonly errors: string[];
   /** Resolves with the first log line (printed so far or to come) that matches; rejects after `timeoutMs` or when the server exits. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  /** SIGTERM, then resolves when the server exited (after its uploads ended) and its output was read. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM (or `signal`), then resolves when the server exited (after its uploads ended) and its output was read. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends a signal without waiting for the exit. */
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when the server exited and its output was read. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** The path of the sockfd command (bin/sockfd.js, which runs dist/). */
@@ -43,6 +52,10 @@ function argumentsOf(options: BackgroundServerOptions): string[] {
   if (options.maxSize !== undefined) args.push('--max-size', String(options.maxSize));
   if (options.idleTimeoutMs !== undefined) args.push('--idle-timeout-ms', String(options.idleTimeoutMs));
   if (options.maxChildren !== undefined) args.push('--max-children', String(options.maxChildren));
+  if (options.headerTimeoutMs !== undefined) args.push('--header-timeout-ms', String(options.headerTimeoutMs));
+  if (options.minRate !== undefined) args.push('--min-rate', String(options.minRate));
+  if (options.slotWaitMs !== undefined) args.push('--slot-wait-ms', String(options.slotWaitMs));
+  if (options.graceMs !== undefined) args.push('--grace-ms', String(options.graceMs));
   if (options.fsync) args.push('--fsync');
   args.push(String(options.port ?? 0), options.dir);
   return args;
@@ -98,8 +111,12 @@ export function startFileServer(options: BackgroundServerOptions): Promise<Backg
       log,
       errors,
       waitForLine,
-      stop: () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      exited,
+      kill: (signal) => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      },
+      stop: (signal = 'SIGTERM') => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         return exited;
       },
     };

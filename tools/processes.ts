@@ -5,6 +5,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { join } from 'node:path';
 import { listFds } from '../lib/procfs.js';
 import { packageRoot } from '../lib/native.js';
+import { until } from './until.js';
 
 /** bin/sockfd.js of this package (found from the sources and from dist/ alike). */
 export const cliPath = join(packageRoot, 'bin', 'sockfd.js');
@@ -18,7 +19,6 @@ export interface Finished {
 
 export type StartOptions = SpawnOptions & { input?: string };
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A process started here: its output so far, waits on it, and a stop by pid. */
 export class Running {
@@ -26,6 +26,7 @@ export class Running {
   stdout = '';
   stderr = '';
   readonly finished: Promise<Finished>;
+  #closed = false;
 
   constructor(command: string, args: readonly string[], options: StartOptions = {}) {
     const { input, ...spawnOptions } = options;
@@ -36,7 +37,10 @@ export class Running {
     this.child.stdin!.end(input);
     this.finished = new Promise((resolve, reject) => {
       this.child.once('error', reject);
-      this.child.once('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr }));
+      this.child.once('close', (code, signal) => {
+        this.#closed = true;
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
     });
   }
 
@@ -49,17 +53,42 @@ export class Running {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Waits (bounded) until stdout matches `pattern`; returns the match. */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = this.stdout.match(pattern);
-      if (match) return match;
-      if (!this.running || Date.now() > deadline)
-        throw new Error(`no ${String(pattern)} in the output of pid ${this.child.pid} (exit ${this.child.exitCode}):\n${this.stdout}${this.stderr}`);
-      await pause(20);
-    }
+  /**
+   * Waits (bounded) until stdout matches `pattern`; returns the match. Checked
+   * on every chunk of output as it arrives (no polling); fails at once when
+   * the process has ended without printing it.
+   */
+  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const stdout = this.child.stdout!;
+      const settle = (): void => {
+        clearTimeout(timer);
+        stdout.off('data', check);
+        this.child.off('close', ended);
+      };
+      const check = (): boolean => {
+        const match = this.stdout.match(pattern);
+        if (match) {
+          settle();
+          resolve(match);
+        }
+        return match !== null;
+      };
+      const fail = (): void => {
+        settle();
+        reject(new Error(`no ${String(pattern)} in the output of pid ${this.child.pid} (exit ${this.child.exitCode}):\n${this.stdout}${this.stderr}`));
+      };
+      const ended = (): void => {
+        if (!check()) fail();
+      };
+      const timer = setTimeout(fail, timeoutMs);
+      // Listeners added after the constructor's: this.stdout already holds the chunk when check runs.
+      stdout.on('data', check);
+      this.child.once('close', ended);
+      if (!check() && this.#closed) fail();
+    });
   }
+
 
   /** Sends `signal` to this process (this pid only) if it still runs. */
   stop(signal: NodeJS.Signals = 'SIGTERM'): void {
@@ -84,8 +113,7 @@ export function startCli(args: readonly string[], options: StartOptions = {}): R
 
 /** The port `pid` listens on, read back from its fds and /proc/net (polls, bounded, until it listens). */
 export async function listeningPort(pid: number, timeoutMs = 30_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const port = (): number | undefined => {
     try {
       for (const entry of listFds(pid)) {
         const socket = entry.socket;
@@ -94,16 +122,9 @@ export async function listeningPort(pid: number, timeoutMs = 30_000): Promise<nu
     } catch {
       // not started yet, or already gone: retry until the deadline
     }
-    if (Date.now() > deadline) throw new Error(`pid ${pid} is not listening after ${timeoutMs} ms`);
-    await pause(20);
-  }
+    return undefined;
+  };
+  return until(port, `pid ${pid} to listen`, timeoutMs);
 }
 
-/** Waits (bounded) until `condition()` holds. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(20);
-  }
-}
+export { until } from './until.js';

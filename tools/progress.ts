@@ -1,7 +1,9 @@
 // A one-line progress bar for a terminal: name, bar, percent, bytes, rate,
 // ETA. The sender runs blocking system calls, so the event loop never turns
 // during a transfer: the bar is drawn with a synchronous write, at most every
-// `intervalMs`, from the sender's progress callback.
+// `intervalMs`, from the sender's progress callback. The layout is fixed:
+// every field has its own width, chosen once, so frames overwrite each other
+// exactly and nothing jumps while the numbers change.
 import { writeSync } from 'node:fs';
 import { formatBytes, formatEta, formatRate } from '../lib/transfer/units.js';
 
@@ -13,11 +15,28 @@ export interface ProgressBarOptions {
   intervalMs?: number;
 }
 
+/** The widest each field can get: "1023 KiB", "1000 KiB/s", "99:59:59". */
+const BYTES_WIDTH = 8;
+const RATE_WIDTH = BYTES_WIDTH + 2;
+const ETA_WIDTH = 8;
+/** " 100% <done>/<total> <rate> ETA <eta>" */
+const RIGHT_WIDTH = 1 + 4 + 1 + BYTES_WIDTH * 2 + 1 + 1 + RATE_WIDTH + 5 + ETA_WIDTH;
+const MIN_LABEL = 12;
+const MIN_BAR = 10;
+const MAX_BAR = 30;
+
+/** The ETA in its fixed width; beyond 99 hours it says so instead of growing. */
+function etaText(seconds: number): string {
+  const text = formatEta(seconds);
+  return (text.length > ETA_WIDTH ? '>99:59h' : text).padStart(ETA_WIDTH);
+}
+
 export class ProgressBar {
   readonly #fd: number;
-  readonly #columns: number;
   readonly #intervalMs: number;
   readonly #started = performance.now();
+  readonly #barWidth: number;
+  readonly #labelWidth: number;
   #lastDraw = -Infinity;
   #drawn = false;
 
@@ -26,21 +45,26 @@ export class ProgressBar {
     options: ProgressBarOptions = {},
   ) {
     this.#fd = options.fd ?? 2;
-    this.#columns = Math.max(40, options.columns || 80); // 0 when the terminal does not say
+    // The line takes columns-1 cells (the last one would wrap on some terminals), and never less than its fields need.
+    const width = Math.max(MIN_LABEL + 1 + MIN_BAR + 2 + RIGHT_WIDTH, (options.columns || 80) - 1);
+    this.#barWidth = Math.max(MIN_BAR, Math.min(MAX_BAR, width - RIGHT_WIDTH - 1 - 2 - 2 * MIN_LABEL));
+    this.#labelWidth = width - RIGHT_WIDTH - 1 - (this.#barWidth + 2);
     this.#intervalMs = options.intervalMs ?? 100;
   }
 
-  /** The line for `done` of `total` bytes after `elapsedMs` (exported for tests of the layout). */
+  /** The line for `done` of `total` bytes after `elapsedMs` (exported for tests of the layout); always the same length. */
   render(done: number, total: number, elapsedMs: number): string {
     const fraction = total === 0 ? 1 : Math.min(1, done / total);
     const rate = elapsedMs > 0 ? (done / elapsedMs) * 1000 : 0;
     const eta = rate > 0 ? (total - done) / rate : Number.NaN;
-    const right = ` ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)} ${formatRate(done, elapsedMs)} ETA ${formatEta(done >= total ? 0 : eta)}`;
-    const barWidth = Math.max(10, Math.min(30, this.#columns - right.length - 20));
+    const right =
+      ` ${`${Math.floor(fraction * 100)}%`.padStart(4)} ${formatBytes(done).padStart(BYTES_WIDTH)}/${formatBytes(total).padEnd(BYTES_WIDTH)}` +
+      ` ${formatRate(done, elapsedMs).padStart(RATE_WIDTH)} ETA ${etaText(done >= total ? 0 : eta)}`;
+    const barWidth = this.#barWidth;
     const filled = Math.round(fraction * barWidth);
     const bar = `[${'='.repeat(filled)}${filled < barWidth ? '>' : ''}${' '.repeat(Math.max(0, barWidth - filled - 1))}]`;
-    const labelWidth = Math.max(1, this.#columns - 1 - bar.length - right.length - 1);
-    const label = this.label.length > labelWidth ? `${this.label.slice(0, labelWidth - 1)}…` : this.label.padEnd(labelWidth);
+    const chars = [...this.label];
+    const label = chars.length > this.#labelWidth ? `${chars.slice(0, this.#labelWidth - 1).join('')}…` : this.label + ' '.repeat(this.#labelWidth - chars.length);
     return `${label} ${bar}${right}`;
   }
 
@@ -56,6 +80,12 @@ export class ProgressBar {
   /** Erases the bar so that the summary line takes its place. */
   clear(): void {
     if (this.#drawn) this.#write('\r\x1b[K');
+    this.#drawn = false;
+  }
+
+  /** Leaves the last frame on screen and ends its line (an interrupted transfer: the prompt starts on a line of its own). */
+  end(): void {
+    if (this.#drawn) this.#write('\n');
     this.#drawn = false;
   }
 

@@ -71,7 +71,8 @@ export const command: Command = {
         process.stderr.write(`sockfd demo ${twin.name}: ${error.message}\n\n${twin.usage}\n`);
         return 2;
       }
-      throw error;
+      process.stderr.write(`sockfd demo ${twin.name}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
     }
   },
 };

@@ -4,11 +4,12 @@
 // kernel behaved as the tutorial says. Exit 0 only when every check held.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, UsageError } from '../command.js';
-import { listFds } from '../../lib/procfs.js';
+import { childPids, listFds } from '../../lib/procfs.js';
 import { Running, listeningPort, startCli, until, type Finished, type StartOptions } from '../../tools/processes.js';
+import { classGirl, clientLines, girl } from '../../tools/tutorial-text.js';
 
 interface Check {
   ok: boolean;
@@ -24,11 +25,14 @@ interface Step {
   run(tour: Tour): Promise<void>;
 }
 
+/** NO_COLOR (no-color.org): set and not empty disables colour; set but empty does not. */
+export function noColor(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+}
+
 const ansi = { bold: '\x1b[1m', dim: '\x1b[2m', cyan: '\x1b[36m', green: '\x1b[32m', red: '\x1b[31m', reset: '\x1b[0m' };
 const MAX_SHOWN_LINES = 14;
 
-const girl = (n: number): string => `这是第${n}个超级女生，编号${String(n).padStart(3, '0')}。`;
-const classGirl = (n: number): string => `这是第${n}个超级女生，编号${n}。`;
 const outputLines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
 
 /** Shared state of one tour: output, checks, the processes it started, its scratch directory. */
@@ -47,11 +51,16 @@ class Tour {
     process.stdout.write(text + '\n');
   }
 
-  /** Starts `sockfd args...` (shown as the user would type it). */
+  /**
+   * Starts `sockfd args...` (shown as the user would type it), always in a
+   * process group of its own (detached), so that the clean-up can stop it
+   * and every process it started with one kill(-pgid), whatever the signal
+   * or the terminal did.
+   */
   start(args: string[], options: StartOptions & { background?: boolean } = {}): Running {
     const { background, ...rest } = options;
     this.say(this.paint('dim', `  $ sockfd ${args.join(' ')}${background ? ' &' : ''}`));
-    const running = startCli(args, { cwd: this.dir, ...rest });
+    const running = startCli(args, { cwd: this.dir, ...rest, detached: true });
     this.#started.push(running);
     return running;
   }
@@ -72,16 +81,37 @@ class Tour {
     for (const line of shown) this.say(`    ${line}`);
   }
 
+  /** A measurement shown to the reader, not a check: it cannot fail the tour. */
+  report(text: string): void {
+    this.say(this.paint('cyan', `  → ${text}`));
+  }
+
   check(ok: boolean, text: string): boolean {
     this.checks.push({ ok, text });
     this.say(ok ? this.paint('green', `  ✓ ${text}`) : this.paint('red', `  ✗ ${text}`));
     return ok;
   }
 
-  /** Stops what is still running (by pid) and removes the scratch directory. */
-  cleanUp(): void {
-    for (const running of this.#started) running.stop('SIGKILL');
+  /**
+   * Stops every process the tour started, with its children (SIGKILL to each
+   * one's process group), waits for them (bounded), removes the scratch
+   * directory. Returns how many were still running.
+   */
+  async cleanUp(): Promise<number> {
+    let stopped = 0;
+    for (const running of this.#started) {
+      const pid = running.child.pid;
+      if (pid === undefined) continue;
+      if (running.running) stopped++;
+      try {
+        process.kill(-pid, 'SIGKILL'); // the group: the twin and whatever it forked, even after the twin itself ended
+      } catch {
+        // no process of that group is left
+      }
+    }
+    await Promise.race([Promise.allSettled(this.#started.map((running) => running.finished)), pause(5_000)]);
     rmSync(this.dir, { recursive: true, force: true });
+    return stopped;
   }
 }
 
@@ -92,14 +122,6 @@ function tcpStates(pid: number): string[] {
     .sort();
 }
 
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 function readlinkOr(path: string): string {
   try {
     return readlinkSync(path);
@@ -107,6 +129,8 @@ function readlinkOr(path: string): string {
     return '';
   }
 }
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -171,7 +195,7 @@ const steps: Step[] = [
       const served = await server.end();
       tour.say(tour.paint('dim', '  (the server printed)'));
       tour.show(served.stdout);
-      tour.check(outputLines(client.stdout).join('\n') === [1, 2, 3].flatMap((n) => [`发送：${girl(n)}`, '接收：ok']).join('\n'), 'three rounds, 发送：/接收：ok');
+      tour.check(outputLines(client.stdout).join('\n') === clientLines(3, girl).join('\n'), 'three rounds, 发送：/接收：ok');
       tour.check(outputLines(served.stdout).at(-1) === 'iret=0' && served.stdout.startsWith('客户端已连接。\n'), 'the server: 客户端已连接。 ... iret=0');
     },
   },
@@ -212,8 +236,8 @@ const steps: Step[] = [
       const server = tour.start(['demo', 'fork-server', '0'], { detached: true, background: true });
       const port = await listeningPort(server.pid);
       const clients = [1, 2, 3].map(() => tour.start(['demo', 'class-client', '127.0.0.1', String(port)], { background: true }));
-      await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childrenOf(server.pid).length === 3, 'three children');
-      const children = childrenOf(server.pid);
+      await until(() => (server.stdout.match(/客户端已连接/g) ?? []).length === 3 && childPids(server.pid).length === 3, 'three children');
+      const children = childPids(server.pid);
       tour.say(tour.paint('dim', `  (parent ${server.pid}, children ${children.join(', ')})`));
       await tour.run(['fds', String(server.pid)], { only: /^pid |^ +FD | tcp / });
       await tour.run(['fds', String(children[0])], { only: /^pid |^ +FD | tcp / });
@@ -258,7 +282,7 @@ const steps: Step[] = [
     title: "listen()'s backlog and the accept queue",
     why: 'A server that never accept()s, listen(fd, 3), and eight clients: backlog+1 = 4 complete the\nhandshake and wait in the accept queue (ESTABLISHED). This kernel (Linux >= 4.10) drops the\nothers\' SYNs while the queue is full, so they wait in SYN_SENT; the tutorial\'s 3.10 kernel\nkept them half-open in SYN_RECV.',
     async run(tour) {
-      const result = await tour.run(['demo', 'backlog', '0', '--hold-ms', '0', '--settle-ms', '300'], { maxLines: 20 });
+      const result = await tour.run(['demo', 'backlog', '0', '--hold-ms', '0'], { maxLines: 20 });
       tour.check(result.stdout.includes('服务端：ESTABLISHED 4个'), 'the server side has backlog+1 = 4 ESTABLISHED connections');
       const leftOut = (result.stdout.match(/ (SYN_SENT|SYN_RECV)$/gm) ?? []).length;
       tour.check(leftOut === 4, `the other 4 are not established (${leftOut} in SYN_SENT/SYN_RECV)`);
@@ -295,9 +319,12 @@ const steps: Step[] = [
     async run(tour) {
       const result = await tour.run(['demo', 'nagle', '--rounds', '10']);
       const medians = [...result.stdout.matchAll(/中位数 (\d+\.\d+) ms/g)].map((m) => Number(m[1]));
+      tour.check(result.code === 0 && medians.length === 2, 'both modes ran and were measured');
+      // Timing is what this step shows, not what it checks (speed belongs to `sockfd bench nagle`):
+      // report what this machine measured against what the tutorial describes.
       const [nagle = NaN, noDelay = NaN] = medians;
-      tour.check(nagle >= 20, `Nagle on: a median of ${nagle} ms per request, the delayed-ACK stall`);
-      tour.check(noDelay * 4 < nagle, `TCP_NODELAY: ${noDelay} ms, the stall is gone`);
+      tour.report(`measured here: Nagle on, a median of ${nagle} ms per request (the tutorial: ~40 ms, the delayed ACK)`);
+      tour.report(`measured here: TCP_NODELAY, a median of ${noDelay} ms per request (no stall)`);
     },
   },
 ];
@@ -310,7 +337,10 @@ the classes, the fork server, a file transfer, the backlog, TIME_WAIT and
 SO_REUSEADDR, buffer sizes, Nagle. Each step explains what to look for, runs the
 twins (sockfd demo ...) and the tools (sockfd fds ...) as separate processes, and
 checks that the kernel did what the tutorial says. Colours on a terminal only
-(or --no-color, or NO_COLOR set). Exit status 0 when every check held, 1 otherwise.`;
+(not with --no-color, nor with NO_COLOR set to a non-empty value). Ctrl+C or
+SIGTERM at any moment stops every process the tour started and removes its
+scratch directory. Exit status 0 when every check held, 1 otherwise, 130/143
+when stopped by SIGINT/SIGTERM.`;
 
 export const command: Command = {
   name: 'tour',
@@ -319,22 +349,41 @@ export const command: Command = {
   async run(argv) {
     const unknown = argv.filter((arg) => arg !== '--no-color');
     if (unknown.length) throw new UsageError(`unknown argument '${unknown[0]}'`);
-    const color = process.stdout.isTTY === true && !argv.includes('--no-color') && process.env.NO_COLOR === undefined;
+    const color = process.stdout.isTTY === true && !argv.includes('--no-color') && !noColor();
     const tour = new Tour(color);
     const started = Date.now();
+    // Ctrl+C or SIGTERM at any moment: stop every process of the tour, remove its directory, exit 130/143.
+    let interrupt: (signal: 'SIGINT' | 'SIGTERM') => void = () => {};
+    const interrupted = new Promise<'SIGINT' | 'SIGTERM'>((resolve) => (interrupt = resolve));
+    const onInt = () => interrupt('SIGINT');
+    const onTerm = () => interrupt('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const stop = async (signal: 'SIGINT' | 'SIGTERM'): Promise<never> => {
+      const stopped = await tour.cleanUp();
+      process.stderr.write(`sockfd tour: ${signal}: stopped ${stopped} running process${stopped === 1 ? '' : 'es'} of the tour and removed ${tour.dir}\n`);
+      // Steps still waiting on timers of their own must not keep the process alive: leave now.
+      process.exit(128 + osConstants.signals[signal]);
+    };
     try {
       for (const [index, step] of steps.entries()) {
         tour.say(tour.paint('bold', tour.paint('cyan', `[${index + 1}/${steps.length}] ${step.section} — ${step.title}`)));
         for (const line of step.why.split('\n')) tour.say(`  ${line}`);
-        try {
-          await step.run(tour);
-        } catch (error) {
-          tour.check(false, `the step failed: ${(error as Error).message.split('\n')[0]}`);
-        }
+        const outcome = await Promise.race([
+          step.run(tour).then(
+            () => null,
+            (error: unknown) => error,
+          ),
+          interrupted.then((signal) => ({ signal })),
+        ]);
+        if (outcome !== null && typeof outcome === 'object' && 'signal' in outcome) await stop(outcome.signal as 'SIGINT' | 'SIGTERM');
+        if (outcome !== null) tour.check(false, `the step failed: ${(outcome as Error).message.split('\n')[0]}`);
         tour.say();
       }
     } finally {
-      tour.cleanUp();
+      await tour.cleanUp();
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
     }
     const failed = tour.checks.filter((check) => !check.ok);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);

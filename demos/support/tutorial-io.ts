@@ -81,9 +81,16 @@ export function atoi(text: string): number {
   return Math.trunc(value) | 0; // int overflow wraps as on this ABI in practice
 }
 
-/** htons(atoi(argv[n])): the port C ends up with, truncated to 16 bits. */
+/**
+ * htons(atoi(argv[n])): the port C ends up with, truncated to 16 bits. A
+ * text that is not a plain number is read as the C reads it, with a one-line
+ * note on stderr: `abc` silently becomes port 0 in C (a random free port).
+ */
 export function portArgument(text: string): number {
-  return atoi(text) & 0xffff;
+  const port = atoi(text) & 0xffff;
+  if (!/^[+-]?\d+$/.test(text))
+    printError(`sockfd: note: '${text}' is not a number; atoi() reads it as ${atoi(text)}, as the C program does${port === 0 ? ' (port 0: the kernel picks a free port)' : ''}\n`);
+  return port;
 }
 
 /** sleep(seconds) of the C program, shortened by --sleep-ms. */
@@ -96,6 +103,10 @@ export interface TwinOption {
   description: string;
   /** number (default): a non-negative integer; flag: no value; text: any string. */
   kind?: 'number' | 'flag' | 'text';
+  /** What --help shows as the value (default N for numbers, X for text). */
+  valueName?: string;
+  /** The smallest value a number option takes (default 0). */
+  min?: number;
   /** Default of a number option. */
   defaultValue?: number;
   /** A C sleep: its default follows SOCKFD_SLEEP_SCALE, as the C reference programs' sleeps do. */
@@ -121,27 +132,55 @@ export const sleepOption: Record<string, TwinOption> = {
   'sleep-ms': { description: 'pause after each reply (the C sleep(1); SOCKFD_SLEEP_SCALE scales it)', defaultValue: 1000, sleep: true },
 };
 
+/**
+ * Splits argv into the sockfd-only options (always long: --name, --name=value,
+ * --name value) and the C program's own arguments, which may start with '-'
+ * (`demo server -1`: atoi gives -1, as in C). `--` ends the options.
+ */
+function splitTwinArgs(argv: string[], options: Record<string, TwinOption>): { optionArgs: string[]; positionals: string[] } {
+  const optionArgs: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    optionArgs.push(arg);
+    const option = options[arg.slice(2)];
+    if (option !== undefined && option.kind !== 'flag' && !arg.includes('=') && i + 1 < argv.length) optionArgs.push(argv[++i]!);
+  }
+  return { optionArgs, positionals };
+}
+
 /** Parses the sockfd-only options (--sleep-ms 10, --reuseaddr); the rest are the C program's argv. */
 export function parseTwinArgs(argv: string[], options: Record<string, TwinOption>): ParsedArgs {
   const config: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [name, option] of Object.entries(options)) config[name] = { type: option.kind === 'flag' ? 'boolean' : 'string' };
+  const { optionArgs, positionals } = splitTwinArgs(argv, options);
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: optionArgs, options: config, allowPositionals: false, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0] ?? String(error));
   }
-  const result: ParsedArgs = { positionals: parsed.positionals, numbers: {}, flags: {}, strings: {} };
+  const result: ParsedArgs = { positionals, numbers: {}, flags: {}, strings: {} };
   for (const [name, option] of Object.entries(options)) {
     const value = parsed.values[name];
+    const min = option.min ?? 0;
     if (option.kind === 'flag') {
       result.flags[name] = value === true;
     } else if (option.kind === 'text') {
       result.strings[name] = typeof value === 'string' ? value : undefined;
     } else if (value === undefined) {
       result.numbers[name] = Math.round((option.defaultValue ?? 0) * (option.sleep ? sleepScale() : 1));
-    } else if (typeof value !== 'string' || !/^\d+$/.test(value)) {
-      throw new UsageError(`--${name} takes a non-negative integer, got '${String(value)}'`);
+    } else if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+      const wanted = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`;
+      throw new UsageError(`--${name} takes ${wanted}, got '${String(value)}'`);
     } else {
       result.numbers[name] = Number(value);
     }
@@ -152,7 +191,7 @@ export function parseTwinArgs(argv: string[], options: Record<string, TwinOption
 /** The --help lines of a twin's sockfd-only options. */
 export function describeOptions(options: Record<string, TwinOption>): string {
   const rows = Object.entries(options).map(([name, option]) => {
-    const left = option.kind === 'flag' ? `--${name}` : option.kind === 'text' ? `--${name} X` : `--${name} N`;
+    const left = option.kind === 'flag' ? `--${name}` : `--${name} ${option.valueName ?? (option.kind === 'text' ? 'X' : 'N')}`;
     const fallback = option.defaultValue !== undefined ? ` (default ${option.defaultValue})` : '';
     return `  ${left.padEnd(16)} ${option.description}${fallback}`;
   });

@@ -48,6 +48,8 @@ export const ReplyCode = {
   SHUTTING_DOWN: 9,
   /** The connection ended before the announced bytes arrived. */
   TRUNCATED: 10,
+  /** Every upload slot stayed taken for as long as the server lets a connection wait. */
+  BUSY: 11,
 } as const;
 export type ReplyCodeName = keyof typeof ReplyCode;
 
@@ -56,7 +58,7 @@ const codeNames = new Map<number, ReplyCodeName>(
 );
 
 /** Codes that say the upload broke (the other non-OK codes say the server refused it). */
-const FAILURE_CODES: ReadonlySet<string> = new Set<ReplyCodeName>(['TRUNCATED', 'TIMEOUT', 'SHUTTING_DOWN', 'STORAGE_ERROR']);
+const FAILURE_CODES: ReadonlySet<string> = new Set<ReplyCodeName>(['TRUNCATED', 'TIMEOUT', 'SHUTTING_DOWN', 'STORAGE_ERROR', 'BUSY']);
 
 /** 'stored' for OK, 'failed' when the upload broke, 'refused' when the server would not take it. */
 export function outcomeOfCode(codeName: string): 'stored' | 'refused' | 'failed' {
@@ -88,7 +90,43 @@ export function formatOfFirstByte(byte: number): TransferFormat {
 }
 
 // ---- names ------------------------------------------------------------------
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF stays in the text, so it is judged (and refused) like any other character.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Characters that make a listing lie: bidirectional overrides, embeddings,
+ * isolates and marks reorder what `ls` shows ("evil\u202Etxt.exe" reads as
+ * "evilexe.txt"); zero-width and invisible ones make two names look alike.
+ */
+const DECEPTIVE: ReadonlyMap<number, string> = new Map([
+  [0x00ad, 'SOFT HYPHEN'],
+  [0x061c, 'ARABIC LETTER MARK'],
+  [0x180e, 'MONGOLIAN VOWEL SEPARATOR'],
+  [0x200b, 'ZERO WIDTH SPACE'],
+  [0x200c, 'ZERO WIDTH NON-JOINER'],
+  [0x200d, 'ZERO WIDTH JOINER'],
+  [0x200e, 'LEFT-TO-RIGHT MARK'],
+  [0x200f, 'RIGHT-TO-LEFT MARK'],
+  [0x2028, 'LINE SEPARATOR'],
+  [0x2029, 'PARAGRAPH SEPARATOR'],
+  [0x202a, 'LEFT-TO-RIGHT EMBEDDING'],
+  [0x202b, 'RIGHT-TO-LEFT EMBEDDING'],
+  [0x202c, 'POP DIRECTIONAL FORMATTING'],
+  [0x202d, 'LEFT-TO-RIGHT OVERRIDE'],
+  [0x202e, 'RIGHT-TO-LEFT OVERRIDE'],
+  [0x2060, 'WORD JOINER'],
+  [0x2061, 'FUNCTION APPLICATION'],
+  [0x2062, 'INVISIBLE TIMES'],
+  [0x2063, 'INVISIBLE SEPARATOR'],
+  [0x2064, 'INVISIBLE PLUS'],
+  [0x2066, 'LEFT-TO-RIGHT ISOLATE'],
+  [0x2067, 'RIGHT-TO-LEFT ISOLATE'],
+  [0x2068, 'FIRST STRONG ISOLATE'],
+  [0x2069, 'POP DIRECTIONAL ISOLATE'],
+  [0xfeff, 'ZERO WIDTH NO-BREAK SPACE (BOM)'],
+]);
+
+const codePointName = (code: number): string => `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /** Uploads are written under this prefix before they are renamed; clients may not use it. */
 export const TEMP_PREFIX = '.sockfd-upload-';
@@ -96,8 +134,9 @@ export const TEMP_PREFIX = '.sockfd-upload-';
 /**
  * The reason a file name is refused, or null when it is a single plain
  * component: not empty, not `.` or `..`, no `/`, no NUL, no control
- * character (C0, DEL, C1), valid UTF-8, at most NAME_MAX bytes, and not
- * the server's temporary-file prefix.
+ * character (C0, DEL, C1), no bidirectional-override or zero-width
+ * character, valid UTF-8 (a BOM is a character like any other), at most
+ * NAME_MAX bytes, and not the server's temporary-file prefix.
  */
 export function nameProblem(bytes: Uint8Array): string | null {
   if (bytes.length === 0) return 'the name is empty';
@@ -113,8 +152,10 @@ export function nameProblem(bytes: Uint8Array): string | null {
     const code = char.codePointAt(0)!;
     if (code === 0) return 'the name contains a NUL byte';
     if (char === '/') return 'the name contains /: only a single file name is accepted';
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
-      return `the name contains the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `the name contains the control character ${codePointName(code)}`;
+    const deceptive = DECEPTIVE.get(code);
+    if (deceptive !== undefined)
+      return `the name contains ${codePointName(code)} ${deceptive}, which makes a listing show something else than the name`;
   }
   if (text.startsWith(TEMP_PREFIX)) return `names starting with ${TEMP_PREFIX} are reserved for the server's temporary files`;
   return null;
@@ -221,6 +262,23 @@ export function decodeExtendedFixed(fixed: Uint8Array): ExtendedFixed {
   if (nameLength > NAME_MAX) throw new TransferRefusal('BAD_NAME', `the name is ${nameLength} bytes, more than ${NAME_MAX}`);
   return { size: view.readBigUInt64BE(8), nameLength };
 }
+
+/**
+ * How many bytes the header starting with `peeked` takes in all, as far as
+ * the bytes so far tell (18 until the extended name length is known), or
+ * null when `peeked` is empty. The server waits for that many before it
+ * spends a process on the connection; a header it will refuse counts as complete.
+ */
+export function headerLength(peeked: Uint8Array): number | null {
+  if (peeked.length === 0) return null;
+  if (formatOfFirstByte(peeked[0]!) === 'tutorial') return TUTORIAL_HEADER_SIZE;
+  if (peeked.length < EXTENDED_FIXED_SIZE) return EXTENDED_FIXED_SIZE;
+  const nameLength = (peeked[16]! << 8) | peeked[17]!;
+  return nameLength > NAME_MAX ? EXTENDED_FIXED_SIZE : EXTENDED_FIXED_SIZE + nameLength;
+}
+
+/** The longest header there is: the extended fixed part and a NAME_MAX name. */
+export const MAX_HEADER_SIZE = Math.max(TUTORIAL_HEADER_SIZE, EXTENDED_FIXED_SIZE + NAME_MAX);
 
 // ---- replies of the extended format ------------------------------------------------
 /** code (u8), reason length (u8), reason (UTF-8, cut to 255 bytes on a character boundary). */

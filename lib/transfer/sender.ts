@@ -39,6 +39,17 @@ export interface SendOptions {
   onProgress?: (sent: number, total: number) => void;
 }
 
+export interface UploadFallback {
+  /**
+   * When the server answers the extended header with the tutorial's 'ok' (the
+   * tutorial's demo12 does), upload again on a new connection in the tutorial's
+   * format instead of failing (uploadFile only; default false).
+   */
+  fallbackToTutorial?: boolean;
+  /** Told once when that happens, before the second connection. */
+  onFallback?: () => void;
+}
+
 export interface SendResult {
   name: string;
   size: number;
@@ -64,12 +75,26 @@ export class UploadFailedError extends Error {
   override name = 'UploadFailedError';
 }
 
+/** The server answered the extended header with the tutorial's 'ok': it speaks only the tutorial's format. */
+export class TutorialOnlyServerError extends UploadFailedError {
+  override name = 'TutorialOnlyServerError';
+  constructor() {
+    super("the server answered 'ok' to the extended header: it speaks only the tutorial's format (use --format tutorial)");
+  }
+}
+
+/** "[::1]" as sockfd prints addresses: the literal inside the brackets. */
+export function unbracketHost(host: string): string {
+  const match = /^\[([^\]]+)\]$/.exec(host);
+  return match ? match[1]! : host;
+}
+
 /**
  * Connects a non-blocking TCP socket to host:port (each address getaddrinfo
  * gives, in order), bounded by `timeoutMs`. Returns the fd; the caller closes it.
  */
 export function connectTcp(host: string, port: number, timeoutMs = DEFAULT_SEND_TIMEOUT_MS): number {
-  const candidates = posix.getaddrinfo(host, String(port), { socktype: SOCK_STREAM });
+  const candidates = posix.getaddrinfo(unbracketHost(host), String(port), { socktype: SOCK_STREAM });
   let lastError: unknown = new Error(`${host}: no address`);
   for (const candidate of candidates) {
     const fd = posix.socket(candidate.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -92,8 +117,7 @@ function readReply(fd: number, timeoutMs: number, stage: string): Reply {
   const head = Buffer.alloc(2);
   const n = recvFull(fd, head, { idleTimeout: timeoutMs });
   if (n < 2) throw new UploadFailedError(`the server closed the connection ${stage} without a reply`);
-  if (head.equals(TUTORIAL_OK))
-    throw new UploadFailedError("the server answered 'ok' to the extended header: it speaks only the tutorial's format (use --format tutorial)");
+  if (head.equals(TUTORIAL_OK)) throw new TutorialOnlyServerError();
   const reason = Buffer.alloc(head[1]!);
   if (recvFull(fd, reason, { idleTimeout: timeoutMs }) < reason.length) throw new UploadFailedError(`the server's reply ${stage} was cut short`);
   return decodeReply(head[0]!, reason);
@@ -155,65 +179,104 @@ function reasonAfterBrokenSend(fd: number, error: unknown): unknown {
   return error;
 }
 
+/** A file opened for sending: its fd, size and the name announced. */
+interface OpenedFile {
+  fd: number;
+  size: number;
+}
+
+/** Opens `path` for reading and checks it is a regular file; the caller closes the fd. */
+function openForSending(path: string): OpenedFile {
+  const fd = posix.open(path, O_RDONLY | O_CLOEXEC);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new UploadFailedError(`${path} is not a regular file`);
+    return { fd, size: stat.size };
+  } catch (error) {
+    posix.close(fd);
+    throw error;
+  }
+}
+
 /**
  * Uploads the file at `path` over the connected socket `fd` (which it leaves
  * open). Resolves when the server confirmed; throws UploadRefusedError with
  * the server's reason, or UploadFailedError / a SyscallError otherwise.
  */
 export function sendFileOnSocket(fd: number, path: string, options: SendOptions = {}): SendResult {
-  const format = options.format ?? 'extended';
-  const timeoutMs = options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
-  const name = options.name ?? basename(path);
-  const started = performance.now();
-  const fileFd = posix.open(path, O_RDONLY | O_CLOEXEC);
+  const file = openForSending(path);
   try {
-    const stat = fstatSync(fileFd);
-    if (!stat.isFile()) throw new UploadFailedError(`${path} is not a regular file`);
-    const size = stat.size;
-    let sent = 0;
-    const progress = (n: number): void => {
-      sent += n;
-      options.onProgress?.(sent, size);
-    };
-    options.onProgress?.(0, size);
-    if (format === 'tutorial') {
-      sendAll(fd, encodeTutorialHeader(name, size), { flags: MSG_NOSIGNAL, idleTimeout: timeoutMs });
-      readTutorialOk(fd, timeoutMs, 'after the header');
-      sendFileRange(fd, fileFd, 0, size, timeoutMs, progress);
-      readTutorialOk(fd, timeoutMs, 'after the content');
-      return { name, size, format, sha256: null, durationMs: performance.now() - started };
-    }
-    sendAll(fd, encodeExtendedHeader(name, size), { flags: MSG_NOSIGNAL, idleTimeout: timeoutMs });
-    expectOk(readReply(fd, timeoutMs, 'after the header'));
-    let digest: Buffer;
-    try {
-      digest = sendHashedContent(fd, fileFd, size, timeoutMs, progress);
-      posix.shutdown(fd, SHUT_WR); // the end of the upload: the server checks that nothing follows the digest
-    } catch (error) {
-      throw reasonAfterBrokenSend(fd, error);
-    }
-    const reply = readReply(fd, timeoutMs, 'after the content');
-    expectOk(reply);
-    const sha256 = digest.toString('hex');
-    if (reply.reason !== sha256) throw new UploadFailedError(`the server confirmed SHA-256 ${reply.reason}, but the file's is ${sha256}`);
-    return { name, size, format, sha256, durationMs: performance.now() - started };
+    return sendOpenedFile(fd, file, options.name ?? basename(path), options);
   } finally {
-    posix.close(fileFd);
+    posix.close(file.fd);
   }
 }
 
-export interface UploadOptions extends SendOptions {
+function sendOpenedFile(fd: number, file: OpenedFile, name: string, options: SendOptions): SendResult {
+  const format = options.format ?? 'extended';
+  const timeoutMs = options.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  const started = performance.now();
+  const { fd: fileFd, size } = file;
+  let sent = 0;
+  const progress = (n: number): void => {
+    sent += n;
+    options.onProgress?.(sent, size);
+  };
+  options.onProgress?.(0, size);
+  if (format === 'tutorial') {
+    sendAll(fd, encodeTutorialHeader(name, size), { flags: MSG_NOSIGNAL, idleTimeout: timeoutMs });
+    readTutorialOk(fd, timeoutMs, 'after the header');
+    sendFileRange(fd, fileFd, 0, size, timeoutMs, progress);
+    readTutorialOk(fd, timeoutMs, 'after the content');
+    return { name, size, format, sha256: null, durationMs: performance.now() - started };
+  }
+  sendAll(fd, encodeExtendedHeader(name, size), { flags: MSG_NOSIGNAL, idleTimeout: timeoutMs });
+  expectOk(readReply(fd, timeoutMs, 'after the header'));
+  let digest: Buffer;
+  try {
+    digest = sendHashedContent(fd, fileFd, size, timeoutMs, progress);
+    posix.shutdown(fd, SHUT_WR); // the end of the upload: the server checks that nothing follows the digest
+  } catch (error) {
+    throw reasonAfterBrokenSend(fd, error);
+  }
+  const reply = readReply(fd, timeoutMs, 'after the content');
+  expectOk(reply);
+  const sha256 = digest.toString('hex');
+  if (reply.reason !== sha256) throw new UploadFailedError(`the server confirmed SHA-256 ${reply.reason}, but the file's is ${sha256}`);
+  return { name, size, format, sha256, durationMs: performance.now() - started };
+}
+
+export interface UploadOptions extends SendOptions, UploadFallback {
   host: string;
   port: number;
   path: string;
 }
 
-/** Connects to host:port, uploads one file (one connection per file, as demo11), closes. */
+/**
+ * Opens the file, then connects to host:port and uploads it (one connection
+ * per file, as demo11), closes. The file first: a file that cannot be read
+ * is reported as such, and the server never sees a connection for it.
+ */
 export function uploadFile(options: UploadOptions): SendResult {
-  const fd = connectTcp(options.host, options.port, options.timeoutMs);
+  const file = openForSending(options.path);
   try {
-    return sendFileOnSocket(fd, options.path, options);
+    const name = options.name ?? basename(options.path);
+    const attempt = (sendOptions: SendOptions): SendResult => {
+      const fd = connectTcp(options.host, options.port, options.timeoutMs);
+      try {
+        return sendOpenedFile(fd, file, name, sendOptions);
+      } finally {
+        posix.close(fd);
+      }
+    };
+    try {
+      return attempt(options);
+    } catch (error) {
+      if (!(error instanceof TutorialOnlyServerError) || !options.fallbackToTutorial || (options.format ?? 'extended') !== 'extended') throw error;
+      options.onFallback?.();
+      return attempt({ ...options, format: 'tutorial' });
+    }
   } finally {
-    posix.close(fd);
+    posix.close(file.fd);
   }
 }

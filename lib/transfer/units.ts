@@ -1,5 +1,6 @@
 // Sizes, rates and durations as people read them, and sizes as they type
-// them (10M, 1.5GiB). Binary units: the file sizes `ls -lh` shows.
+// them (10M, 1.5GiB). One unit system, binary, for sizes and rates alike:
+// the file sizes `ls -lh` shows, and rates in the same units per second.
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
@@ -15,14 +16,10 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${UNITS[unit]}`;
 }
 
-/** Bytes per second in decimal units (MB/s, the unit benchmarks and disks quote; kB/s and B/s when small). */
+/** Bytes per second in the units of formatBytes: "512 KiB/s", "1.50 MiB/s"; "- B/s" when no time passed. */
 export function formatRate(bytes: number, ms: number): string {
-  if (ms <= 0) return '- MB/s';
-  const perSecond = (bytes / ms) * 1000;
-  if (perSecond >= 1e8) return `${(perSecond / 1e6).toFixed(0)} MB/s`;
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)} MB/s`;
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} kB/s`;
-  return `${perSecond.toFixed(0)} B/s`;
+  if (ms <= 0) return '- B/s';
+  return `${formatBytes(Math.round((bytes / ms) * 1000))}/s`;
 }
 
 /** 1234 ms → "1.234 s"; an hour and more as h:mm:ss. */

@@ -3,10 +3,11 @@
 // another test took it first) and awaited until they really listen.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cProgram } from '../../tools/c-programs.js';
 import { O_CLOEXEC } from '../../lib/constants.js';
 import { listFds } from '../../lib/procfs.js';
+import { until } from '../../tools/until.js';
+import { freePort } from './loopback.js';
 
 /** Environment that makes the programs' sleep(n) take n * 10 ms (c/sockfd_sleep.h). */
 export const fastSleep: Readonly<Record<string, string>> = { SOCKFD_SLEEP_SCALE: '0.01' };
@@ -93,27 +94,6 @@ export async function runC(name: string, args: readonly string[], options: RunOp
   return runProgram(await cProgram(name), args, options);
 }
 
-/** A TCP port that was free a moment ago (bound on 0.0.0.0 port 0, then closed). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '0.0.0.0', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** Polls `probe` every 10 ms until it returns a value other than undefined; throws after timeoutMs. */
-export async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** True when process `pid` holds a TCP socket listening on `port`. */
 export function isListening(pid: number, port: number): boolean {
   try {
@@ -134,9 +114,9 @@ export async function startCServer(
   options: RunOptions = {},
 ): Promise<{ server: Running; port: number }> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = freePort();
     const server = await runC(name, args(port), options);
-    await waitFor(`${name} to listen on ${port}`, () => (isListening(server.pid, port) || server.exited() ? true : undefined));
+    await until(() => (isListening(server.pid, port) || server.exited() ? true : undefined), `${name} to listen on ${port}`);
     if (!server.exited()) return { server, port };
     const result = await server.finished;
     if (!result.stderr.includes('Address already in use')) {

@@ -1,7 +1,13 @@
-// Small fixtures for tests of the raw API: a listening socket on an
-// ephemeral loopback port and a connected pair over it, plus an fd census.
+// The test kit's sockets: a listening socket on an ephemeral loopback port,
+// connected pairs over it (as fds, as Sockets, as TcpServer/TcpClient), a
+// client connected to a port, a free port for programs that cannot take
+// port 0, and an fd census.
 import { readdirSync } from 'node:fs';
 import * as posix from '../../lib/posix.js';
+import { Socket } from '../../lib/socket.js';
+import { TcpClient, type TcpClientOptions } from '../../lib/tcp-client.js';
+import { TcpServer, type TcpServerOptions } from '../../lib/tcp-server.js';
+import type { TcpConnection } from '../../lib/tcp-connection.js';
 
 /** The fds this process holds right now (from /proc/self/fd). */
 export function openFds(): number[] {
@@ -20,13 +26,64 @@ export function listener(backlog = 16): { fd: number; port: number } {
   return { fd, port: address.port };
 }
 
-/** listener + a client connected to it + the accepted side. */
+/** listener + a client connected to it + the accepted side, as (blocking) fds. */
 export function tcpPair(): { listenFd: number; port: number; client: number; server: number } {
   const { fd: listenFd, port } = listener();
-  const client = posix.socket(posix.AF_INET, posix.SOCK_STREAM);
-  posix.connect(client, { family: 'AF_INET', address: '127.0.0.1', port });
+  const client = connectLoopback(port);
   const { fd: server } = posix.accept(listenFd);
   return { listenFd, port, client, server };
+}
+
+/** The same over owned Sockets: the listening one, the client and the accepted server side. */
+export function socketPair(): { listening: Socket; client: Socket; server: Socket } {
+  const listening = Socket.tcp().bind({ family: 'AF_INET', address: '127.0.0.1', port: 0 }).listen();
+  const client = Socket.tcp().connect(listening.localAddress as posix.InetAddress);
+  const { socket: server } = listening.accept();
+  return { listening, client, server };
+}
+
+/** The same made by the async calls (connectAsync/acceptAsync): both ends non-blocking and already watched by the loop. */
+export async function asyncSocketPair(): Promise<{ client: Socket; server: Socket }> {
+  using listening = Socket.tcp().bind({ family: 'AF_INET', address: '127.0.0.1', port: 0 }).listen();
+  const client = Socket.tcp();
+  const [, accepted] = await Promise.all([client.connectAsync(listening.localAddress as posix.InetAddress), listening.acceptAsync()]);
+  return { client, server: accepted.socket };
+}
+
+/** The same with the tutorial's classes: a TcpServer on 127.0.0.1, a connected TcpClient, the accepted connection. */
+export function tcpClassPair(serverOptions: TcpServerOptions = {}, clientOptions: TcpClientOptions = {}): { server: TcpServer; client: TcpClient; connection: TcpConnection } {
+  const server = new TcpServer({ bindAddress: '127.0.0.1', ...serverOptions }).initServer(0);
+  const client = new TcpClient(clientOptions).connect('127.0.0.1', server.port);
+  const connection = server.accept();
+  return { server, client, connection };
+}
+
+/** A blocking, close-on-exec client socket connected to 127.0.0.1:port (closed again when connect fails). */
+export function connectLoopback(port: number): number {
+  const fd = posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_CLOEXEC, 0);
+  try {
+    posix.connect(fd, { family: 'AF_INET', address: '127.0.0.1', port });
+    return fd;
+  } catch (error) {
+    posix.close(fd);
+    throw error;
+  }
+}
+
+/**
+ * A TCP port that was free a moment ago, for programs that cannot take port 0
+ * (the C demo12, servers on INADDR_ANY): bound on 0.0.0.0 port 0, read, closed.
+ */
+export function freePort(): number {
+  const fd = posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_CLOEXEC, 0);
+  try {
+    posix.bind(fd, { family: 'AF_INET', address: '0.0.0.0', port: 0 });
+    const address = posix.getsockname(fd);
+    if (address.family !== 'AF_INET') throw new Error('expected an AF_INET address');
+    return address.port;
+  } finally {
+    posix.close(fd);
+  }
 }
 
 export function closeAll(...fds: number[]): void {
