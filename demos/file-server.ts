@@ -4,8 +4,9 @@
 // server of lib/transfer: a name must be a single plain file name, the file
 // is written to a temporary file and renamed only when complete, short reads
 // are never counted as data, idle clients are dropped. One fork per client,
-// as the C. On SIGTERM/SIGINT it signals its own children only (the C's
-// kill(0, SIGTERM) would reach its whole process group).
+// as the C, once its header has arrived (an idle client costs no process).
+// On SIGTERM/SIGINT it stops its own children only, at once, as the C's
+// kill(0, SIGTERM) would (which reaches its whole process group).
 import { resolve } from 'node:path';
 import { getpid } from '../lib/process.js';
 import { serveFiles } from '../lib/transfer/server.js';
@@ -27,6 +28,7 @@ export async function runFileServer(name: string, argv: string[]): Promise<numbe
       port: portArgument(port),
       dir: resolve(dir),
       backlog: 5,
+      graceMs: 0, // as the C: a stop signal ends the uploads in progress at once
       events: {
         connected: (peer) => print(`客户端已连接(${'address' in peer ? peer.address : ''})。\n`),
         header: (header) => print(`文件信息结构体${header.name}(${header.size})。\n`),

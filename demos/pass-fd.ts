@@ -15,6 +15,7 @@ import { AF_INET, AF_INET6, AF_UNIX, ECONNREFUSED, SOCK_CLOEXEC, SOCK_NONBLOCK, 
 import { isSyscallError } from '../lib/errors.js';
 import { formatAddress, type AddressInput } from '../lib/sockaddr.js';
 import type { Demo } from './support/demo.js';
+import { intOption } from './support/int-option.js';
 
 const SERVER_FLAG = '--pass-fd-server';
 const thisFile = fileURLToPath(import.meta.url);
@@ -161,13 +162,6 @@ interface Options {
   json: boolean;
 }
 
-function integer(text: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`${name} must be an integer ${min}..${max}, got '${text}'`);
-  return value;
-}
-
 function parseOptions(argv: string[]): Options {
   let parsed;
   try {
@@ -189,9 +183,9 @@ function parseOptions(argv: string[]): Options {
   const { values } = parsed;
   return {
     host: values.host ?? '127.0.0.1',
-    port: integer(values.port, '--port', 0, 65535) ?? 0,
-    connections: integer(values.connections, '--connections', 2, 1_000_000),
-    concurrency: integer(values.concurrency, '--concurrency', 1, 256) ?? 4,
+    port: intOption(values.port, '--port', 0, 65535) ?? 0,
+    connections: intOption(values.connections, '--connections', 2, 1_000_000),
+    concurrency: intOption(values.concurrency, '--concurrency', 1, 256) ?? 4,
     json: values.json ?? false,
   };
 }

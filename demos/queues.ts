@@ -11,6 +11,7 @@ import { Socket } from '../lib/socket.js';
 import { isSyscallError } from '../lib/errors.js';
 import { poll } from '../lib/posix.js';
 import type { Demo } from './support/demo.js';
+import { intOption } from './support/int-option.js';
 
 const usage = `usage: sockfd demo queues [--sndbuf BYTES] [--rcvbuf BYTES] [--chunk BYTES] [--json]
 
@@ -52,13 +53,6 @@ interface Report {
   /** After the receiver read `readByPeer` bytes, a send() took this many. */
   readByPeer: number;
   resumed: number;
-}
-
-function integer(text: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`${name} must be an integer ${min}..${max}, got '${text}'`);
-  return value;
 }
 
 function measure(sender: Socket, receiver: Socket, sent: number): Row {
@@ -195,9 +189,9 @@ function run(argv: string[]): number {
   }
   const { values } = parsed;
   const report = measureQueues({
-    sndbuf: integer(values.sndbuf, '--sndbuf', 1024, 64 * 1024 * 1024),
-    rcvbuf: integer(values.rcvbuf, '--rcvbuf', 1024, 64 * 1024 * 1024),
-    chunk: integer(values.chunk, '--chunk', 1, 16 * 1024 * 1024) ?? 16384,
+    sndbuf: intOption(values.sndbuf, '--sndbuf', 1024, 64 * 1024 * 1024),
+    rcvbuf: intOption(values.rcvbuf, '--rcvbuf', 1024, 64 * 1024 * 1024),
+    chunk: intOption(values.chunk, '--chunk', 1, 16 * 1024 * 1024) ?? 16384,
   });
   if (values.json) process.stdout.write(JSON.stringify(report) + '\n');
   else print(report);

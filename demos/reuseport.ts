@@ -16,6 +16,7 @@ import { Socket } from '../lib/socket.js';
 import { toNetServer } from '../lib/net-handoff.js';
 import type { AddressInput } from '../lib/sockaddr.js';
 import type { Demo } from './support/demo.js';
+import { intOption } from './support/int-option.js';
 
 const WORKER_FLAG = '--reuseport-worker';
 const thisFile = fileURLToPath(import.meta.url);
@@ -86,13 +87,6 @@ interface Options {
   requests: number | undefined;
 }
 
-function integer(text: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`${name} must be an integer ${min}..${max}, got '${text}'`);
-  return value;
-}
-
 function parseOptions(argv: string[]): Options {
   let parsed;
   try {
@@ -109,10 +103,10 @@ function parseOptions(argv: string[]): Options {
   const host = values.host ?? '127.0.0.1';
   if (isIP(host) === 0) throw new UsageError(`--host takes an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got '${host}'`);
   return {
-    workers: integer(values.workers, '--workers', 1, 64) ?? 4,
+    workers: intOption(values.workers, '--workers', 1, 64) ?? 4,
     host,
-    port: integer(values.port, '--port', 0, 65535) ?? 0,
-    requests: integer(values.requests, '--requests', 1, 100_000),
+    port: intOption(values.port, '--port', 0, 65535) ?? 0,
+    requests: intOption(values.requests, '--requests', 1, 100_000),
   };
 }
 

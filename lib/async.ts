@@ -52,8 +52,11 @@ export interface AsyncAcceptOptions extends AsyncOptions {
 /** A call ended by its AbortSignal. Same name and code as Node's own AbortError. */
 export class AbortError extends Error {
   override name = 'AbortError';
+  /** Always 'ABORT_ERR', as Node's own AbortError. */
   readonly code = 'ABORT_ERR';
+  /** An Error whose `cause` is the signal's reason. */
   constructor(
+    /** The call that was aborted ('accept', 'recv'...). */
     readonly syscall: string,
     reason: unknown,
   ) {
@@ -64,10 +67,15 @@ export class AbortError extends Error {
 /** A call that ran out of its `timeout`: a SyscallError with code ETIMEDOUT. */
 export class TimeoutError extends Error implements SyscallError {
   override name = 'TimeoutError';
+  /** Always 'ETIMEDOUT'. */
   code = 'ETIMEDOUT';
+  /** ETIMEDOUT's number, as a SyscallError carries it. */
   errno: number = ETIMEDOUT;
+  /** An Error saying which call timed out after how long. */
   constructor(
+    /** The call that timed out ('connect', 'recv'...). */
     public syscall: string,
+    /** The `timeout` it was given, in ms. */
     readonly timeout: number,
   ) {
     super(`${syscall}: timed out after ${timeout} ms`);

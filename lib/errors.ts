@@ -33,10 +33,15 @@ export function isSyscallError(error: unknown, code?: string): error is SyscallE
 /** recvExactly()/recvExactlyAsync() met end of stream before it had every byte. */
 export class EndOfStreamError extends Error {
   override name = 'EndOfStreamError';
+  /** Always 'ERR_END_OF_STREAM'. */
   readonly code = 'ERR_END_OF_STREAM';
+  /** An Error saying how many of the expected bytes came. */
   constructor(
+    /** The receiving call ('recv', 'recvMessage'...). */
     readonly syscall: string,
+    /** Bytes received before the end of stream. */
     readonly received: number,
+    /** Bytes that were asked for. */
     readonly expected: number,
   ) {
     super(`${syscall}: connection closed by peer after ${received} of ${expected} bytes`);

@@ -26,9 +26,13 @@ const native = binding as unknown as ConnectBinding;
 /** The peer sent (or took) nothing for longer than the idle timeout. */
 export class IdleTimeoutError extends Error {
   override name = 'IdleTimeoutError';
+  /** Always 'ETIMEDOUT'. */
   readonly code = 'ETIMEDOUT';
+  /** An Error saying what was awaited and for how long. */
   constructor(
+    /** What was awaited (the header, the content, the reply...). */
     readonly waitingFor: string,
+    /** The idle timeout that ran out, in ms. */
     readonly timeoutMs: number,
   ) {
     super(`${waitingFor}: nothing happened for ${timeoutMs} ms`);
@@ -38,7 +42,11 @@ export class IdleTimeoutError extends Error {
 /** The stop fd of a wait became readable or hung up: whoever holds its other end asked to stop. */
 export class StopRequestedError extends Error {
   override name = 'StopRequestedError';
-  constructor(readonly syscall: string) {
+  /** An Error naming the call that was stopped. */
+  constructor(
+    /** The call that was waiting ('accept', 'recv'...). */
+    readonly syscall: string,
+  ) {
     super(`${syscall}: stopped on request`);
   }
 }

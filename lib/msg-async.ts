@@ -20,9 +20,11 @@ const native = binding as unknown as TryMsgBinding;
 
 /** Options of sendmsgAsync. */
 export interface SendMsgOptions extends AsyncOptions {
+  /** Control messages (ancillary data) to send: SCM_RIGHTS fds, IP_PKTINFO, ... */
   control?: readonly ControlMessageInput[];
   /** MSG_* flags; MSG_DONTWAIT and MSG_NOSIGNAL are always added. */
   flags?: number;
+  /** Destination of an unconnected datagram socket (msg_name). */
   address?: AddressInput;
 }
 

@@ -73,6 +73,8 @@ export type ControlMessage =
   | { level: number; type: 'IPV6_PKTINFO'; addr: string; ifindex: number }
   | { level: number; type: 'IP_TOS' | 'IP_TTL' | 'IPV6_HOPLIMIT' | 'IPV6_TCLASS'; value: number }
   | { level: number; type: 'IP_ORIGDSTADDR'; address: SockAddr }
+  /** SOL_PACKET with PACKET_AUXDATA on: struct tpacket_auxdata (status has TP_STATUS_CSUMNOTREADY, TP_STATUS_VLAN_VALID, ...). */
+  | { level: number; type: 'PACKET_AUXDATA'; status: number; len: number; snaplen: number; mac: number; net: number; vlanTci: number; vlanTpid: number }
   | ExtendedErrorMessage
   | RawControlMessage;
 

@@ -1,8 +1,17 @@
-// Loads the addon once. node-gyp-build picks a prebuilt binary when one is
-// present and build/Release otherwise; SOCKFD_ADDON points at another build
-// (the Debug or ASan build from CMakeLists.txt) for development.
+// Loads the two addons (binding.gyp).
+//
+// The N-API core `sockfd` is ABI-stable: node-gyp-build loads build/Release
+// when there is a build, else the package's prebuild for linux-x64 (one file
+// for every Node version). SOCKFD_ADDON points at another build (the Debug or
+// ASan build from CMakeLists.txt) for development.
+//
+// The per-ABI addon `sockfd_node` (native/node/: node.h and V8's C++ API, e.g.
+// fork's worker parking) must match the running Node's NODE_MODULE_VERSION
+// exactly. It is loaded only when a feature first needs it (nodeAddon()), so a
+// missing or mismatched build costs that feature alone, with an Error that says
+// which Node it needs and how to build it, never an abort.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,3 +40,133 @@ export const binding: Record<string, unknown> = (
 
 /** Constants compiled in from the system headers. */
 export const nativeConstants = binding.constants as Readonly<Record<string, number>>;
+
+// ---- the per-ABI addon -------------------------------------------------------------
+
+/** What every build of sockfd_node exports besides its features (native/node/addon.cc). */
+export interface NodeAddon {
+  /** The Node the addon was compiled against. */
+  readonly builtFor: { readonly nodeModuleVersion: number; readonly nodeVersion: string };
+  readonly [feature: string]: unknown;
+}
+
+// NODE_MODULE_VERSION of the Node majors this package is tested on (engines).
+const nodeMajorOfAbi: Readonly<Record<string, number>> = { 115: 20, 127: 22, 137: 24 };
+
+function describeAbi(abi: string | number): string {
+  const major = nodeMajorOfAbi[String(abi)];
+  return major === undefined ? `NODE_MODULE_VERSION ${abi}` : `Node ${major} (NODE_MODULE_VERSION ${abi})`;
+}
+
+/** The directory of the per-ABI prebuilds: prebuilds/<platform>-<arch>/sockfd_node/node.abi<N>.node. */
+export const nodeAddonPrebuildDir: string = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'sockfd_node');
+
+/** The local build of sockfd_node (`npm rebuild` / node-gyp writes it; not *.node, see binding.gyp). */
+export const nodeAddonBuildPath: string = join(packageRoot, 'build', 'Release', 'sockfd_node.node-abi');
+
+// process.dlopen, as require() does for *.node: it takes any file name.
+function loadAddonFile(path: string): NodeAddon {
+  const module = { exports: {} as NodeAddon };
+  process.dlopen(module, path);
+  return module.exports;
+}
+
+function nodeAddonCandidates(): string[] {
+  if (process.env.SOCKFD_NODE_ADDON) return [process.env.SOCKFD_NODE_ADDON];
+  const candidates = process.env.PREBUILDS_ONLY ? [] : [nodeAddonBuildPath];
+  candidates.push(join(nodeAddonPrebuildDir, `node.abi${process.versions.modules}.node`));
+  return candidates;
+}
+
+// Why one candidate did not load, in a user's words.
+function whyNotLoaded(path: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const built = /using\s+NODE_MODULE_VERSION (\d+)/.exec(message);
+  if (built) return `${path} is built for ${describeAbi(built[1]!)}`;
+  return `${path} does not load: ${message.split('\n')[0]}`;
+}
+
+function prebuiltAbis(): string[] {
+  if (!existsSync(nodeAddonPrebuildDir)) return [];
+  return readdirSync(nodeAddonPrebuildDir)
+    .map((file) => /^node\.abi(\d+)\.node$/.exec(file)?.[1])
+    .filter((abi): abi is string => abi !== undefined)
+    .sort((a, b) => Number(a) - Number(b));
+}
+
+/** Thrown by nodeAddon() when no build of sockfd_node matches the running Node. */
+export class NodeAddonUnavailableError extends Error {
+  /** Always 'ERR_SOCKFD_NODE_ADDON'. */
+  readonly code = 'ERR_SOCKFD_NODE_ADDON';
+  /** NODE_MODULE_VERSION the running Node needs. */
+  readonly nodeModuleVersion: number = Number(process.versions.modules);
+  override name = 'NodeAddonUnavailableError';
+}
+
+function unavailable(feature: string, reasons: string[]): NodeAddonUnavailableError {
+  const abis = prebuiltAbis();
+  const lines = [
+    `${feature} needs sockfd's per-Node addon (sockfd_node) built for this Node, ` +
+      `${process.version} (NODE_MODULE_VERSION ${process.versions.modules}), and there is none:`,
+    ...reasons.map((reason) => `  - ${reason}`),
+    abis.length === 0
+      ? '  - this package holds no prebuilt sockfd_node'
+      : `  - the prebuilt ones are for ${abis.map(describeAbi).join(', ')}`,
+    `Build it for this Node with \`npm rebuild sockfd\` (in the project that installed sockfd; ` +
+      `needs a C++ compiler, make and python3). Everything else in sockfd works without it.`,
+  ];
+  return new NodeAddonUnavailableError(lines.join('\n'));
+}
+
+let loadedNodeAddon: { addon: NodeAddon; path: string } | undefined;
+let nodeAddonFailure: string[] | undefined;
+
+/**
+ * The per-ABI addon, loaded on first use; `feature` names what needs it in the
+ * Error thrown when no build matches this Node (NodeAddonUnavailableError).
+ * A failed attempt is remembered: the files do not change while we run.
+ */
+export function nodeAddon(feature: string): NodeAddon {
+  return loadNodeAddon(feature).addon;
+}
+
+/** The file nodeAddon() loaded (the core's fork() finds the worker parking in it). */
+export function nodeAddonPath(feature: string): string {
+  return loadNodeAddon(feature).path;
+}
+
+function loadNodeAddon(feature: string): { addon: NodeAddon; path: string } {
+  if (loadedNodeAddon !== undefined) return loadedNodeAddon;
+  if (nodeAddonFailure === undefined) {
+    const reasons: string[] = [];
+    for (const path of nodeAddonCandidates()) {
+      if (!existsSync(path)) {
+        reasons.push(`${path} does not exist`);
+        continue;
+      }
+      try {
+        const addon = loadAddonFile(path);
+        if (String(addon.builtFor?.nodeModuleVersion) !== process.versions.modules) {
+          reasons.push(`${path} is built for ${describeAbi(String(addon.builtFor?.nodeModuleVersion))}`);
+          continue;
+        }
+        loadedNodeAddon = { addon, path: realpathSync(path) };
+        return loadedNodeAddon;
+      } catch (error) {
+        reasons.push(whyNotLoaded(path, error));
+      }
+    }
+    nodeAddonFailure = reasons;
+  }
+  throw unavailable(feature, nodeAddonFailure);
+}
+
+/** The per-ABI addon, or undefined when no build matches (for optional speed-ups). */
+export function tryNodeAddon(): NodeAddon | undefined {
+  try {
+    return nodeAddon('sockfd');
+  } catch (error) {
+    if (error instanceof NodeAddonUnavailableError) return undefined;
+    throw error;
+  }
+}

@@ -113,6 +113,7 @@ export interface AddrInfo {
   canonname?: string;
 }
 
+/** getaddrinfo() hints (struct addrinfo's ai_family, ai_socktype, ai_protocol, ai_flags); every field defaults to 0 (any). */
 export interface AddrInfoHints {
   family?: number;
   socktype?: number;
@@ -167,6 +168,13 @@ export interface Ipv6Mreq {
   ifindex?: number | string;
 }
 
+/** struct packet_mreq: PACKET_MR_PROMISC / PACKET_MR_ALLMULTI / PACKET_MR_MULTICAST (+ address) on an interface. */
+export interface PacketMreq {
+  ifindex: number | string;
+  type: number;
+  address?: string | ArrayBufferView | ArrayBuffer;
+}
+
 interface PosixBinding {
   socket(domain: number, type: number, protocol?: number): number;
   socketpair(domain: number, type: number, protocol?: number): [number, number];
@@ -218,6 +226,7 @@ interface PosixBinding {
   ip_mreqn(request: IpMreqn): Buffer;
   ip_mreq_source(request: IpMreqSource): Buffer;
   ipv6_mreq(request: Ipv6Mreq): Buffer;
+  packet_mreq(request: PacketMreq): Buffer;
 }
 
 const native = binding as unknown as PosixBinding;
@@ -359,3 +368,5 @@ export const ip_mreqn: (request: IpMreqn) => Buffer = native.ip_mreqn;
 export const ip_mreq_source: (request: IpMreqSource) => Buffer = native.ip_mreq_source;
 /** struct ipv6_mreq as bytes for IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP. */
 export const ipv6_mreq: (request: Ipv6Mreq) => Buffer = native.ipv6_mreq;
+/** struct packet_mreq as bytes for setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP / PACKET_DROP_MEMBERSHIP). */
+export const packet_mreq: (request: PacketMreq) => Buffer = native.packet_mreq;

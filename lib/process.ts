@@ -9,8 +9,11 @@ import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, type Worker } from 'node:worker_threads';
-import { binding } from './native.js';
+import { binding, nodeAddonPath } from './native.js';
 import { enterForkedChild } from './fork-epoch.js';
+
+/** What fork() throws when no build of the per-Node addon matches this Node. */
+export { NodeAddonUnavailableError } from './native.js';
 
 /** What waitpid() reports about one child. */
 export interface WaitStatus {
@@ -50,7 +53,8 @@ export type SignalDisposition = SignalHandler | 'ignore' | 'default';
 export type PreviousDisposition = SignalDisposition | 'foreign';
 
 interface ProcessBinding {
-  fork(): number;
+  /** `addonPath`: the loaded per-ABI addon, whose worker parking fork() uses (native/node/fork_parking.h). */
+  fork(addonPath: string): number;
   watchLoopEnd(beforeExit: () => void, exit: () => void): void;
   getpid(): number;
   getppid(): number;
@@ -167,6 +171,15 @@ function routeChildExits(): void {
 // main thread; function-level TurboFan is decided at start-up (docs/process.md).
 const compileOnMainThread = ['--no-concurrent-osr'];
 
+// Node 24's V8 compiles Sparkplug (baseline) code on a worker thread by
+// default (Node 20 and 22 do it on the main thread). A batch compiled there
+// before a fork crashed the child when it installed it (SIGSEGV in
+// BaselineBatchCompiler::InstallBatch, 1 child in 50 of a busy fork-per-
+// connection server; setting the flag only in the child did not help). So a
+// process that loads sockfd compiles Sparkplug code on the main thread, as
+// Node 20 and 22 always do (0 crashes in 200 children).
+setFlagsFromString('--no-concurrent-sparkplug');
+
 function becomeChild(): void {
   enterForkedChild(); // first: no call the parent had pending may go on here
   for (const flag of compileOnMainThread) setFlagsFromString(flag);
@@ -177,20 +190,25 @@ function becomeChild(): void {
 }
 
 /**
- * fork(2): the child's pid in the parent, 0 in the child. Safe in Node 20
- * without flags (V8's worker threads are parked around the fork). Only the
- * main thread may fork, and only while no Worker thread exists: otherwise
- * it throws an Error with code 'ERR_FORK_WORKERS' (a child could hang in
- * V8). In the child: timers, promises, fs, dns and net work; a thread-pool
- * request the parent had in flight never completes; the parent's pending
- * async socket calls (recvAsync, ...) never settle and watch nothing;
+ * fork(2): the child's pid in the parent, 0 in the child. Safe in Node 20,
+ * 22 and 24 without flags (V8's worker threads are parked around the fork,
+ * by the per-Node addon sockfd_node: where no build of it matches this Node,
+ * fork() throws a NodeAddonUnavailableError saying to run `npm rebuild
+ * sockfd`). Only the main thread may fork, and only while no Worker thread
+ * exists: otherwise it throws an Error with code 'ERR_FORK_WORKERS' (a child
+ * could hang in V8). In the child: timers, promises, fs, dns and net work; a
+ * thread-pool request the parent had in flight never completes; the parent's
+ * pending async socket calls (recvAsync, ...) never settle and watch nothing;
  * process.pid is the child's own; every exit ends in _exit(2) after the
  * 'exit' handlers ran; stdout and stderr are blocking (in both processes).
  */
 export function fork(): number {
   refuseWhileWorkersRun();
+  // Parking V8's workers needs the per-ABI addon: without a build for this
+  // Node, fork() throws (NodeAddonUnavailableError) before anything changed.
+  const addonPath = nodeAddonPath('fork()');
   makeStdioBlocking();
-  const pid = forkWhenWorkersPark();
+  const pid = forkWhenWorkersPark(addonPath);
   if (pid === 0) becomeChild();
   return pid;
 }
@@ -238,10 +256,10 @@ const forkAttempts = 3;
 
 // Between attempts control returns to JS, where V8 can serve what a busy
 // worker waits for (a GC it requested from the main thread, say).
-function forkWhenWorkersPark(): number {
+function forkWhenWorkersPark(addonPath: string): number {
   for (let attempt = 1; ; attempt++) {
     try {
-      return native.fork();
+      return native.fork(addonPath);
     } catch (error) {
       if (attempt === forkAttempts || (error as { code?: unknown }).code !== 'ERR_FORK_WORKERS_BUSY') throw error;
     }

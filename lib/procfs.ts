@@ -6,7 +6,9 @@ import { endianness } from 'node:os';
 import * as c from './constants.js';
 import { inet_ntop } from './posix.js';
 
+/** The /proc/net tables of IP sockets. */
 export type InetProtocol = 'tcp' | 'tcp6' | 'udp' | 'udp6';
+/** Every /proc/net socket table this module reads. */
 export type SocketProtocol = InetProtocol | 'unix';
 
 /** Every table this module reads, in netstat's order. */
@@ -54,6 +56,7 @@ export interface UnixSocketEntry {
   path: string;
 }
 
+/** One socket of /proc/net: an IP one or a Unix-domain one. */
 export type SocketEntry = InetSocketEntry | UnixSocketEntry;
 
 /** One open fd of a process. */

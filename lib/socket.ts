@@ -76,6 +76,7 @@ const leaks = new FinalizationRegistry<number>((fd) => {
   });
 });
 
+/** The address families a Socket helper takes by name. */
 export type Family = 'AF_INET' | 'AF_INET6' | 'AF_UNIX';
 const familyNumber: Record<Family, number> = { AF_INET, AF_INET6, AF_UNIX };
 
@@ -85,6 +86,7 @@ export interface AcceptedSocket {
   address: SockAddr;
 }
 
+/** An owned socket fd: the raw calls as methods, options as properties, close() (or `using`) releases it. A Socket dropped without close() warns once when garbage-collected. */
 export class Socket implements Disposable {
   #fd: number;
 
@@ -126,6 +128,7 @@ export class Socket implements Disposable {
     return this.#fd;
   }
 
+  /** True once close() or detach() was called. */
   get closed(): boolean {
     return this.#fd < 0;
   }
@@ -144,6 +147,7 @@ export class Socket implements Disposable {
     posix.close(fd);
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -157,63 +161,77 @@ export class Socket implements Disposable {
   }
 
   // ---- life cycle -------------------------------------------------------------
+  /** bind(2) to a local address (`{ family, address?, port }` or `{ family: 'AF_UNIX', path }`); returns this for chaining. */
   bind(address: AddressInput): this {
     posix.bind(this.#live('bind'), address);
     return this;
   }
 
+  /** listen(2): marks the socket passive; `backlog` (default SOMAXCONN) bounds the queue of completed connections. */
   listen(backlog?: number): this {
     posix.listen(this.#live('listen'), backlog);
     return this;
   }
 
+  /** accept4(2): blocks (unless non-blocking) for the next connection; returns it as a Socket of its own with the peer's address. `flags`: SOCK_NONBLOCK, SOCK_CLOEXEC. */
   accept(flags = 0): AcceptedSocket {
     const { fd, address } = posix.accept4(this.#live('accept'), flags);
     return { socket: new Socket(fd), address };
   }
 
+  /** connect(2): blocks until connected (or throws ECONNREFUSED, ETIMEDOUT...); returns this. */
   connect(address: AddressInput): this {
     posix.connect(this.#live('connect'), address);
     return this;
   }
 
+  /** shutdown(2): SHUT_RD, SHUT_WR (sends FIN, the fd stays open) or SHUT_RDWR. */
   shutdown(how: number): void {
     posix.shutdown(this.#live('shutdown'), how);
   }
 
+  /** getsockname(2): the bound local address. */
   get localAddress(): SockAddr {
     return posix.getsockname(this.#live('getsockname'));
   }
 
+  /** getpeername(2): the connected peer's address (ENOTCONN when there is none). */
   get peerAddress(): SockAddr {
     return posix.getpeername(this.#live('getpeername'));
   }
 
   // ---- data ---------------------------------------------------------------------
+  /** send(2): sends what the kernel takes now and returns that byte count (may be less than asked). `offset`/`length` select a part of `data`. */
   send(data: Data, flags?: number, offset?: number, length?: number): number {
     return posix.send(this.#live('send'), data, flags, offset, length);
   }
 
+  /** recv(2) into `buffer` (from `offset`, at most `length` bytes): the byte count, 0 when the peer closed. Blocks until data arrives unless non-blocking. */
   recv(buffer: BinaryData, flags?: number, offset?: number, length?: number): number {
     return posix.recv(this.#live('recv'), buffer, flags, offset, length);
   }
 
+  /** sendto(2): one datagram to `address`; the byte count. */
   sendto(data: Data, address: AddressInput, flags = 0): number {
     return posix.sendto(this.#live('sendto'), data, flags, address);
   }
 
+  /** recvfrom(2): `{ bytes, address }` of one datagram (or stream read) and its sender. */
   recvfrom(buffer: BinaryData, flags?: number): posix.Received {
     return posix.recvfrom(this.#live('recvfrom'), buffer, flags);
   }
 
+  /** read(2) on the socket's fd: as recv() without flags. */
   read(buffer: BinaryData, offset?: number, length?: number): number {
     return posix.read(this.#live('read'), buffer, offset, length);
   }
 
+  /** write(2) on the socket's fd: as send() without flags. */
   write(data: Data, offset?: number, length?: number): number {
     return posix.write(this.#live('write'), data, offset, length);
   }
 
+  /** writev(2): the chunks in one call (one segment with TCP_NODELAY); the byte count written. */
   writev(chunks: readonly Data[]): number {
     return posix.writev(this.#live('writev'), chunks);
   }
@@ -244,10 +262,12 @@ export class Socket implements Disposable {
   }
 
   // ---- options -------------------------------------------------------------------
+  /** setsockopt(2): `value` a number, boolean, Linger, Buffer or timeout object as the option needs. */
   setOption(level: number, name: number, value: SockOptInput): void {
     posix.setsockopt(this.#live('setsockopt'), level, name, value);
   }
 
+  /** getsockopt(2), decoded by option (a number, Linger, TcpInfo, PeerCred or a Buffer). */
   getOption(level: number, name: number): SockOptValue {
     return posix.getsockopt(this.#live('getsockopt'), level, name);
   }
@@ -295,12 +315,14 @@ export class Socket implements Disposable {
   set keepAliveIdle(seconds: number) {
     this.setOption(IPPROTO_TCP, TCP_KEEPIDLE, seconds);
   }
+  /** TCP_KEEPINTVL: seconds between keep-alive probes. */
   get keepAliveInterval(): number {
     return this.#int(IPPROTO_TCP, TCP_KEEPINTVL);
   }
   set keepAliveInterval(seconds: number) {
     this.setOption(IPPROTO_TCP, TCP_KEEPINTVL, seconds);
   }
+  /** TCP_KEEPCNT: unanswered probes before the connection is dropped. */
   get keepAliveCount(): number {
     return this.#int(IPPROTO_TCP, TCP_KEEPCNT);
   }
@@ -324,6 +346,7 @@ export class Socket implements Disposable {
   set sendBufferSize(bytes: number) {
     this.setOption(SOL_SOCKET, SO_SNDBUF, bytes);
   }
+  /** SO_RCVBUF in bytes (Linux reports double what was set). */
   get receiveBufferSize(): number {
     return this.#int(SOL_SOCKET, SO_RCVBUF);
   }
@@ -338,6 +361,7 @@ export class Socket implements Disposable {
   set sendTimeout(ms: number) {
     this.setOption(SOL_SOCKET, SO_SNDTIMEO, ms);
   }
+  /** SO_RCVTIMEO in ms (0 = wait forever); a timed-out recv throws EAGAIN. */
   get receiveTimeout(): number {
     return this.#int(SOL_SOCKET, SO_RCVTIMEO);
   }
@@ -477,26 +501,32 @@ export class Socket implements Disposable {
     }
   }
 
+  /** sendmsg() without blocking the loop (options: control, flags, address, signal, timeout). */
   async sendmsgAsync(buffers: DataBuffers, options?: msgAsync.SendMsgOptions): Promise<number> {
     return msgAsync.sendmsgAsync(this.#live('sendmsg'), buffers, options);
   }
 
+  /** recvmsg() without blocking the loop (options: controlLength, flags, signal, timeout). */
   async recvmsgAsync(buffers: Buffers, options?: msgAsync.RecvMsgOptions): Promise<ReceivedMessage> {
     return msgAsync.recvmsgAsync(this.#live('recvmsg'), buffers, options);
   }
 
+  /** sendFds() without blocking the loop. */
   async sendFdsAsync(data: DataBuffers, fds: ReadonlyArray<number | Socket>, options?: Omit<msgAsync.SendMsgOptions, 'control'>): Promise<number> {
     return msgAsync.sendFdsAsync(this.#live('sendmsg'), data, fds.map(fdOf), options);
   }
 
+  /** recvFds() without blocking the loop; the fds are close-on-exec unless flags say otherwise. */
   async recvFdsAsync(buffer: Buffers, maxFds: number, options?: Omit<msgAsync.RecvMsgOptions, 'controlLength'>): Promise<ReceivedFds> {
     return msgAsync.recvFdsAsync(this.#live('recvmsg'), buffer, maxFds, options);
   }
 
+  /** sendmmsg() without blocking the loop: how many messages went (at least 1). */
   async sendmmsgAsync(messages: readonly OutgoingMessage[], options?: Omit<msgAsync.SendMsgOptions, 'control' | 'address'>): Promise<number> {
     return msgAsync.sendmmsgAsync(this.#live('sendmmsg'), messages, options);
   }
 
+  /** recvmmsg() without blocking the loop: the datagrams that are there (at least 1). */
   async recvmmsgAsync(buffers: readonly Buffers[], options?: msgAsync.RecvMsgOptions): Promise<ReceivedMessage[]> {
     return msgAsync.recvmmsgAsync(this.#live('recvmmsg'), buffers, options);
   }
@@ -534,10 +564,12 @@ export class Socket implements Disposable {
     return this;
   }
 
+  /** recv() on Node's event loop: resolves with the byte count (0 at end of stream) once data is there; honours `signal` and `timeout`. */
   async recvAsync(buffer: BinaryData, options?: asyncCalls.AsyncIoOptions): Promise<number> {
     return asyncCalls.recvAsync(this.#live('recv'), buffer, options);
   }
 
+  /** send() on Node's event loop: resolves with the byte count once the kernel took some; honours `signal` and `timeout`. */
   async sendAsync(data: Data, options?: asyncCalls.AsyncIoOptions): Promise<number> {
     return asyncCalls.sendAsync(this.#live('send'), data, options);
   }
@@ -555,10 +587,12 @@ export class Socket implements Disposable {
     return typeof target === 'number' ? asyncCalls.recvExactlyAsync(fd, target, options) : asyncCalls.recvExactlyAsync(fd, target, options);
   }
 
+  /** recvfrom() on Node's event loop: `{ bytes, address }` of the next datagram. */
   async recvfromAsync(buffer: BinaryData, options?: asyncCalls.AsyncIoOptions): Promise<posix.Received> {
     return asyncCalls.recvfromAsync(this.#live('recvfrom'), buffer, options);
   }
 
+  /** sendto() on Node's event loop: one datagram to `address`. */
   async sendtoAsync(data: Data, address: AddressInput, options?: asyncCalls.AsyncIoOptions): Promise<number> {
     return asyncCalls.sendtoAsync(this.#live('sendto'), data, address, options);
   }

@@ -10,6 +10,7 @@ import { TcpConnection, TcpEndpoint, notConnectedError } from './tcp-connection.
 import { lookup } from 'node:dns/promises';
 import * as asyncCalls from './async.js';
 
+/** Options of a TcpClient. */
 export interface TcpClientOptions {
   /** TCP_NODELAY on the connection (Nagle's algorithm off). Default false, as in C. */
   noDelay?: boolean;
@@ -20,8 +21,13 @@ export interface TcpClientOptions {
 /** gethostbyname() found nothing for the name (the C client prints "gethostbyname failed."). */
 export class HostNotFoundError extends Error {
   override name = 'HostNotFoundError';
+  /** Always 'EHOSTNOTFOUND'. */
   readonly code = 'EHOSTNOTFOUND';
-  constructor(readonly host: string) {
+  /** An Error naming `host`. */
+  constructor(
+    /** The name that did not resolve. */
+    readonly host: string,
+  ) {
     super(`gethostbyname: cannot resolve '${host}'`);
   }
 }
@@ -29,7 +35,9 @@ export class HostNotFoundError extends Error {
 /** connect() on a TcpClient that is already connected (the C class returns false). */
 export class AlreadyConnectedError extends Error {
   override name = 'AlreadyConnectedError';
+  /** Always 'EISCONN'. */
   readonly code = 'EISCONN';
+  /** An Error with the message the tutorial's class would fail with. */
   constructor() {
     super('connect: this TcpClient is already connected; close() it first');
   }
@@ -48,12 +56,14 @@ export function resolveServer(host: string, port: number): AddressInput {
   return { family: 'AF_INET', address, port };
 }
 
+/** The tutorial's ctcpclient: connect() to a host and port, then send/recv whole messages. One connection at a time. */
 export class TcpClient extends TcpEndpoint implements Disposable {
   readonly #options: TcpClientOptions;
   #connection: TcpConnection | null = null;
   #ip = '';
   #port = 0;
 
+  /** A client not yet connected; `options` apply to every connection it makes. */
   constructor(options: TcpClientOptions = {}) {
     super();
     this.#options = { ...options };
@@ -108,6 +118,7 @@ export class TcpClient extends TcpEndpoint implements Disposable {
     return this.#connection?.fd ?? -1;
   }
 
+  /** True while a connection is open. */
   get connected(): boolean {
     return this.#connection !== null;
   }
@@ -130,6 +141,7 @@ export class TcpClient extends TcpEndpoint implements Disposable {
     return connection.close();
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -17,9 +17,13 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** A length prefix announced more bytes than the receiver accepts. */
 export class MessageTooLargeError extends Error {
   override name = 'MessageTooLargeError';
+  /** Always 'ERR_MESSAGE_TOO_LARGE'. */
   readonly code = 'ERR_MESSAGE_TOO_LARGE';
+  /** `length`: what the peer announced; `limit`: what this receiver accepts. */
   constructor(
+    /** The byte count the peer's length prefix announced. */
     readonly length: number,
+    /** The most this receiver accepts (`maxBytes`). */
     readonly limit: number,
   ) {
     super(`recvMessage: the peer announced ${length} bytes, more than the limit of ${limit}`);
@@ -36,12 +40,14 @@ export function ipOf(address: SockAddr): string {
   return address.family === 'AF_INET' || address.family === 'AF_INET6' ? address.address : '';
 }
 
+/** One accepted or connected TCP connection: the tutorial's send/recv of whole messages (a 4-byte length prefix) over an owned Socket. */
 export class TcpConnection implements Disposable {
   /** The owned socket, for options and calls this class does not wrap. */
   readonly socket: Socket;
   /** The peer's address as accept()/getpeername() reported it. */
   readonly peer: SockAddr;
 
+  /** Takes ownership of `socket`, connected to `peer`. */
   constructor(socket: Socket, peer: SockAddr) {
     this.socket = socket;
     this.peer = peer;
@@ -52,6 +58,7 @@ export class TcpConnection implements Disposable {
     return this.socket.fd;
   }
 
+  /** True once close() was called. */
   get closed(): boolean {
     return this.socket.closed;
   }
@@ -137,6 +144,7 @@ export class TcpConnection implements Disposable {
     return true;
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

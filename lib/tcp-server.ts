@@ -9,6 +9,7 @@ import type { AddressInput } from './sockaddr.js';
 import { TcpConnection, TcpEndpoint, notConnectedError } from './tcp-connection.js';
 import * as asyncCalls from './async.js';
 
+/** Options of a TcpServer. */
 export interface TcpServerOptions {
   /** listen() backlog. Default SOMAXCONN; the tutorial's class uses 5. */
   backlog?: number;
@@ -23,7 +24,9 @@ export interface TcpServerOptions {
 /** initServer() on a server that is already listening (the C class would leak its old socket). */
 export class AlreadyListeningError extends Error {
   override name = 'AlreadyListeningError';
+  /** Always 'EALREADY'. */
   readonly code = 'EALREADY';
+  /** An Error with the message the tutorial's class would fail with. */
   constructor() {
     super('initServer: this TcpServer is already listening; closeListen() it first');
   }
@@ -33,6 +36,7 @@ function bindAddressOf(address: string, port: number): AddressInput {
   return address.includes(':') ? { family: 'AF_INET6', address, port } : { family: 'AF_INET', address, port };
 }
 
+/** The tutorial's ctcpserver: initServer() binds and listens, accept() takes connections, send/recv whole messages with the current client. */
 export class TcpServer extends TcpEndpoint implements Disposable {
   readonly #options: Required<TcpServerOptions>;
   #listener: Socket | null = null;
@@ -40,6 +44,7 @@ export class TcpServer extends TcpEndpoint implements Disposable {
   #client: TcpConnection | null = null;
   readonly #connections = new Set<TcpConnection>();
 
+  /** A server not yet listening; `options` apply to its listener and every accepted connection. */
   constructor(options: TcpServerOptions = {}) {
     super();
     this.#options = {
@@ -169,6 +174,7 @@ export class TcpServer extends TcpEndpoint implements Disposable {
     this.#client = null;
   }
 
+  /** Closes the listener and every connection it accepted, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -1,13 +1,16 @@
-// fork() that leaves a working Node in the child (Node 20, no flags needed).
-// Three things break a plain fork(2) of a Node process, each fixed here:
+// fork() that leaves a working Node in the child (Node 20, 22, 24; no flags needed).
+// Four things break a plain fork(2) of a Node process, each handled here:
 //  1. V8 marks its heap MADV_DONTFORK: the child would have no JS heap.
 //     Before each fork every private mapping is madvise(MADV_DOFORK)ed.
 //  2. Only the forking thread exists in the child. A V8 platform worker that
 //     was waiting on the task queue's condition variable leaves that variable
 //     in a state where the child's first post to it hangs. Before the fork a
-//     blocking task is posted to every worker of Node's platform (node.h);
-//     once all are parked in it (waiting on our own variable, not V8's) the
-//     process forks and the parent releases them.
+//     blocking task is posted to every worker of Node's platform; once all are
+//     parked in it (waiting on our own variable, not V8's) the process forks
+//     and the parent releases them. Node's platform is reachable only through
+//     node.h, whose layout changes with every Node major, so the parking lives
+//     in the per-ABI addon (native/node/fork_parking.cc); fork() finds its
+//     table in the loaded library (native/node/fork_parking.h).
 //  3. The child's event loop needs uv_loop_fork() (new epoll fd, new async
 //     and signal pipes), and its exits must never reach Node's teardown; the
 //     TS layer routes them to _exit, with the help of watchLoopEnd() below.
@@ -20,13 +23,8 @@
 //     refuses while Workers exist (ERR_FORK_WORKERS). lib/process.ts counts
 //     the Workers it sees created; here every environment that loaded the
 //     addon off the main thread is counted as well.
-// This is the only file that includes node.h.
-// node_version.h redefines NAPI_VERSION to the runtime's; keep the build's
-// value so napi.h means the same here as in every other file.
-#pragma push_macro("NAPI_VERSION")
-#undef NAPI_VERSION
-#include <node.h>
-#pragma pop_macro("NAPI_VERSION")
+// Only N-API and libuv (ABI-stable) here: this file is part of the core.
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -36,16 +34,14 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <condition_variable>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "async_poll.h"
 #include "common.h"
+#include "node/fork_parking.h"
 
 namespace sockfd {
 namespace {
@@ -83,75 +79,55 @@ void MarkPrivateMappingsForkable() {
   }
 }
 
-// ---- 2. parking the platform's worker threads ------------------------------------
-struct ParkingLot {
-  std::mutex mutex;
-  std::condition_variable changed;
-  int parked = 0;
-  bool released = false;
-};
+// ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
+// The table of the per-ABI addon at `path`, which Node must already have
+// loaded: RTLD_NOLOAD finds a loaded library (by file identity) and never
+// loads one, so a wrong path is an Error, not code run from some file.
+const ForkParking* ParkingTable(Napi::Env env, Napi::Value value) {
+  if (!value.IsString()) ThrowTypeError(env, "fork(addonPath): addonPath must be the path of the loaded sockfd_node");
+  std::string path = value.As<Napi::String>().Utf8Value();
+  void* library = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (library == nullptr) throw Napi::Error::New(env, "fork: sockfd_node is not loaded from " + path);
+  void* symbol = ::dlsym(library, kForkParkingSymbol);
+  ::dlclose(library);  // drops the reference RTLD_NOLOAD took; Node holds its own for good
+  if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + kForkParkingSymbol);
+  const ForkParking* table = reinterpret_cast<const ForkParking* (*)()>(symbol)();
+  if (table == nullptr || table->magic != kForkParkingMagic || table->version != kForkParkingVersion)
+    throw Napi::Error::New(env, "fork: " + path + " is a sockfd_node of another sockfd version (npm rebuild sockfd)");
+  return table;
+}
 
-class ParkTask : public v8::Task {
- public:
-  explicit ParkTask(std::shared_ptr<ParkingLot> lot) : lot_(std::move(lot)) {}
-  void Run() override {
-    std::unique_lock<std::mutex> lock(lot_->mutex);
-    if (lot_->released) return;  // a late task (see ParkWorkers) has nothing to do
-    ++lot_->parked;
-    lot_->changed.notify_all();
-    lot_->changed.wait(lock, [&] { return lot_->released; });
-  }
-
- private:
-  std::shared_ptr<ParkingLot> lot_;
-};
-
+// Releases the parked workers on every way out of the parent's fork() call.
 class ParkedWorkers {
  public:
+  explicit ParkedWorkers(const ForkParking* table) : table_(table) {}
+  ParkedWorkers(const ParkedWorkers&) = delete;
+  ParkedWorkers& operator=(const ParkedWorkers&) = delete;
   ~ParkedWorkers() { Release(); }
+  ParkResult Park(int timeoutMs) {
+    ParkResult result = table_->park(timeoutMs);
+    parked_ = result == ParkResult::kParked;
+    return result;
+  }
   void Release() {
-    if (!lot_) return;
-    {
-      std::lock_guard<std::mutex> lock(lot_->mutex);
-      lot_->released = true;
-    }
-    lot_->changed.notify_all();
-    lot_.reset();
+    if (parked_) table_->release();
+    parked_ = false;
   }
-  // In the child: the parked threads do not exist there, and signalling a
-  // condition variable whose waiters vanished can block forever in glibc.
-  void Abandon() {
-    if (lot_) new std::shared_ptr<ParkingLot>(std::move(lot_));  // leaked on purpose: never touched again
-  }
-  // Posts one blocking task per worker and waits until `expected` of them run.
-  // Node's NumberOfWorkerThreads() also counts its delayed-task scheduler
-  // thread, which runs no tasks: so one task more is posted than can park; it
-  // runs after the release and returns at once.
-  bool Park(v8::Platform* platform, std::chrono::milliseconds timeout) {
-    lot_ = std::make_shared<ParkingLot>();
-    int posted = platform->NumberOfWorkerThreads();
-    int expected = posted > 1 ? posted - 1 : posted;
-    for (int i = 0; i < posted; ++i) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot_));
-    std::unique_lock<std::mutex> lock(lot_->mutex);
-    return lot_->changed.wait_for(lock, timeout, [&] { return lot_->parked >= expected; });
+  void Abandon() {  // in the child
+    if (parked_) table_->abandon();
+    parked_ = false;
   }
 
  private:
-  std::shared_ptr<ParkingLot> lot_;
+  const ForkParking* table_;
+  bool parked_ = false;
 };
-
-v8::Platform* CurrentPlatform() {
-  v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  if (isolate == nullptr) return nullptr;
-  node::Environment* environment = node::GetCurrentEnvironment(isolate->GetCurrentContext());
-  return environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
-}
 
 // A worker task may itself wait for the main thread (a background allocation
 // asking for a GC, say): then parking cannot finish while we wait. fork()
 // gives up, and lib/process.ts lets JS run (and V8 do what it waits for)
 // before trying again.
-constexpr std::chrono::milliseconds kParkTimeout{2000};
+constexpr int kParkTimeoutMs = 2000;
 
 // In a forked child the platform's workers are gone (tasks posted to them
 // never run), so there is nothing to park: its only thread is the caller.
@@ -178,7 +154,7 @@ Napi::Error WorkersRunningError(Napi::Env env, int workers) {
   return error;
 }
 
-// fork() -> child's pid in the parent, 0 in the child.
+// fork(addonPath) -> child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!OnMainThread()) throw Napi::Error::New(env, "fork: only the main thread can fork (not a worker_thread)");
@@ -186,13 +162,13 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
     throw Napi::Error::New(env, "fork: no event loop");
-  v8::Platform* platform = CurrentPlatform();
-  if (platform == nullptr) throw Napi::Error::New(env, "fork: Node's platform is not reachable from this addon");
+  ParkedWorkers workers(ParkingTable(env, info[0]));
 
   MarkPrivateMappingsForkable();
-  ParkedWorkers workers;
-  if (!inForkedChild && !workers.Park(platform, kParkTimeout)) {
-    workers.Release();
+  ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Park(kParkTimeoutMs);
+  if (parked == ParkResult::kNoPlatform)
+    throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
+  if (parked == ParkResult::kBusy) {
     Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
     error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
     throw error;

@@ -13,6 +13,7 @@
 
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -421,6 +422,19 @@ Napi::Value DecodeOne(Napi::Env env, const cmsghdr* header, const unsigned char*
       sockaddr_storage storage{};
       std::memcpy(&storage, &original, sizeof original);
       object.Set("address", FromSockAddr(env, storage, sizeof original));
+      return object;
+    }
+  } else if (level == SOL_PACKET) {
+    tpacket_auxdata aux;
+    if (type == PACKET_AUXDATA && Read(data, length, aux)) {  // AF_PACKET: the frame's status and sizes
+      Napi::Object object = Message(env, level, "PACKET_AUXDATA");
+      object.Set("status", aux.tp_status);
+      object.Set("len", aux.tp_len);
+      object.Set("snaplen", aux.tp_snaplen);
+      object.Set("mac", aux.tp_mac);
+      object.Set("net", aux.tp_net);
+      object.Set("vlanTci", aux.tp_vlan_tci);
+      object.Set("vlanTpid", aux.tp_vlan_tpid);
       return object;
     }
   } else if (level == IPPROTO_IPV6) {

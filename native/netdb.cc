@@ -1,5 +1,6 @@
 // Byte order and address text: htons/htonl/ntohs/ntohl, inet_addr,
-// inet_aton, inet_ntoa, inet_pton, inet_ntop, gethostbyname, getaddrinfo.
+// inet_aton, inet_ntoa, inet_pton, inet_ntop, gethostbyname, gethostbyaddr,
+// getaddrinfo, getnameinfo.
 // The real C library functions, so results are this host's.
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -83,36 +84,68 @@ Napi::Value InetNtop(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), text);
 }
 
+// Runs a reentrant *_r lookup, growing the caller's scratch buffer on ERANGE
+// (bounded: 1 KiB x 4^7 = 16 MiB at most). The result points into the
+// caller's hostent and scratch, alive until it has been converted.
+template <typename Lookup>
+const hostent* WithScratch(std::vector<char>& scratch, Lookup&& lookup) {
+  scratch.assign(1024, 0);
+  hostent* result = nullptr;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (lookup(scratch, result) != ERANGE) break;
+    scratch.resize(scratch.size() * 4);
+  }
+  return result;
+}
+
+// A hostent as { h_name, h_aliases, h_addrtype, h_length, h_addr_list (as text) }, null for NULL.
+Napi::Value HostEntValue(Napi::Env env, const hostent* entry) {
+  if (entry == nullptr) return env.Null();
+  Napi::Object host = Napi::Object::New(env);
+  host.Set("h_name", entry->h_name ? entry->h_name : "");
+  Napi::Array aliases = Napi::Array::New(env);
+  for (uint32_t i = 0; entry->h_aliases && entry->h_aliases[i]; ++i) aliases.Set(i, entry->h_aliases[i]);
+  host.Set("h_aliases", aliases);
+  host.Set("h_addrtype", entry->h_addrtype);
+  host.Set("h_length", entry->h_length);
+  Napi::Array addresses = Napi::Array::New(env);
+  char text[INET6_ADDRSTRLEN];
+  for (uint32_t i = 0; entry->h_addr_list && entry->h_addr_list[i]; ++i) {
+    inet_ntop(entry->h_addrtype, entry->h_addr_list[i], text, sizeof text);
+    addresses.Set(i, text);
+  }
+  host.Set("h_addr_list", addresses);
+  return host;
+}
+
 // gethostbyname(name) -> { h_name, h_aliases, h_addrtype, h_length, h_addr_list } or null,
 // where h_addr_list holds the addresses as text. Uses the reentrant variant.
 Napi::Value GetHostByName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = ArgText(info, 0, "name");
   hostent entry{};
-  hostent* result = nullptr;
   int herr = 0;
-  std::vector<char> scratch(1024);
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    int rc = gethostbyname_r(name.c_str(), &entry, scratch.data(), scratch.size(), &result, &herr);
-    if (rc != ERANGE) break;
-    scratch.resize(scratch.size() * 4);
-  }
-  if (result == nullptr) return env.Null();
-  Napi::Object host = Napi::Object::New(env);
-  host.Set("h_name", entry.h_name ? entry.h_name : "");
-  Napi::Array aliases = Napi::Array::New(env);
-  for (uint32_t i = 0; entry.h_aliases && entry.h_aliases[i]; ++i) aliases.Set(i, entry.h_aliases[i]);
-  host.Set("h_aliases", aliases);
-  host.Set("h_addrtype", entry.h_addrtype);
-  host.Set("h_length", entry.h_length);
-  Napi::Array addresses = Napi::Array::New(env);
-  char text[INET6_ADDRSTRLEN];
-  for (uint32_t i = 0; entry.h_addr_list && entry.h_addr_list[i]; ++i) {
-    inet_ntop(entry.h_addrtype, entry.h_addr_list[i], text, sizeof text);
-    addresses.Set(i, text);
-  }
-  host.Set("h_addr_list", addresses);
-  return host;
+  std::vector<char> scratch;
+  return HostEntValue(env, WithScratch(scratch, [&](std::vector<char>& buffer, hostent*& result) {
+    return gethostbyname_r(name.c_str(), &entry, buffer.data(), buffer.size(), &result, &herr);
+  }));
+}
+
+// gethostbyaddr(address, af = AF_INET) -> hostent | null, the address given as text.
+Napi::Value GetHostByAddr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string text = ArgText(info, 0, "address");
+  int af = static_cast<int>(ArgIntOr(info, 1, "af", 0, INT32_MAX, AF_INET));
+  if (af != AF_INET && af != AF_INET6) ThrowErrno(env, "gethostbyaddr", EAFNOSUPPORT);
+  unsigned char raw[sizeof(in6_addr)];
+  if (inet_pton(af, text.c_str(), raw) != 1)
+    ThrowTypeError(env, "gethostbyaddr: address is not an IPv" + std::string(af == AF_INET ? "4" : "6") + " address: '" + text + "'");
+  hostent entry{};
+  int herr = 0;
+  std::vector<char> scratch;
+  return HostEntValue(env, WithScratch(scratch, [&](std::vector<char>& buffer, hostent*& result) {
+    return gethostbyaddr_r(raw, af == AF_INET ? 4 : 16, af, &entry, buffer.data(), buffer.size(), &result, &herr);
+  }));
 }
 
 const char* GaiName(int code) {
@@ -123,6 +156,30 @@ const char* GaiName(int code) {
     default: return "EAI_UNKNOWN";
   }
 #undef N
+}
+
+// An EAI_* failure: `getaddrinfo: Name or service not known`, code 'EAI_NONAME', errno the EAI value.
+[[noreturn]] void ThrowGai(Napi::Env env, const char* syscall, int rc) {
+  if (rc == EAI_SYSTEM) ThrowErrno(env, syscall, errno);
+  Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": " + gai_strerror(rc));
+  error.Value().Set("code", GaiName(rc));
+  error.Value().Set("errno", rc);
+  error.Value().Set("syscall", syscall);
+  throw error;
+}
+
+// getnameinfo(address, flags?) -> { host, service }
+Napi::Value GetNameInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SockAddr address = ArgSockAddr(info, 0);
+  int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  char host[NI_MAXHOST], service[NI_MAXSERV];
+  int rc = getnameinfo(address.get(), address.length, host, sizeof host, service, sizeof service, flags);
+  if (rc != 0) ThrowGai(env, "getnameinfo", rc);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("host", host);
+  result.Set("service", service);
+  return result;
 }
 
 int HintField(Napi::Env env, Napi::Object hints, const char* key) {
@@ -159,14 +216,7 @@ Napi::Value GetAddrInfo(const Napi::CallbackInfo& info) {
   addrinfo* head = nullptr;
   int rc = getaddrinfo(hasNode ? node.c_str() : nullptr, hasService ? service.c_str() : nullptr, &hints, &head);
   AddrInfoList list(rc == 0 ? head : nullptr);
-  if (rc != 0) {
-    if (rc == EAI_SYSTEM) ThrowErrno(env, "getaddrinfo", errno);
-    Napi::Error error = Napi::Error::New(env, std::string("getaddrinfo: ") + gai_strerror(rc));
-    error.Value().Set("code", GaiName(rc));
-    error.Value().Set("errno", rc);
-    error.Value().Set("syscall", "getaddrinfo");
-    throw error;
-  }
+  if (rc != 0) ThrowGai(env, "getaddrinfo", rc);
   Napi::Array results = Napi::Array::New(env);
   uint32_t i = 0;
   for (addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
@@ -195,11 +245,14 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inet_ntop", Napi::Function::New(env, InetNtop, "inet_ntop"));
   exports.Set("gethostbyname", Napi::Function::New(env, GetHostByName, "gethostbyname"));
   exports.Set("getaddrinfo", Napi::Function::New(env, GetAddrInfo, "getaddrinfo"));
+  exports.Set("getnameinfo", Napi::Function::New(env, GetNameInfo, "getnameinfo"));
+  exports.Set("gethostbyaddr", Napi::Function::New(env, GetHostByAddr, "gethostbyaddr"));
   Napi::Object constants = ConstantsObject(env, exports);
 #define C(name) constants.Set(#name, Napi::Number::New(env, name))
   C(AI_PASSIVE); C(AI_CANONNAME); C(AI_NUMERICHOST); C(AI_NUMERICSERV); C(AI_ADDRCONFIG); C(AI_V4MAPPED); C(AI_ALL);
   C(EAI_AGAIN); C(EAI_BADFLAGS); C(EAI_FAIL); C(EAI_FAMILY); C(EAI_MEMORY); C(EAI_NONAME); C(EAI_SERVICE);
   C(EAI_SOCKTYPE); C(EAI_SYSTEM); C(EAI_OVERFLOW);
+  C(NI_NUMERICHOST); C(NI_NUMERICSERV); C(NI_NOFQDN); C(NI_NAMEREQD); C(NI_DGRAM); C(NI_MAXHOST); C(NI_MAXSERV);
 #undef C
 }
 

@@ -9,7 +9,10 @@
 #include <net/if_arp.h>
 #include <sys/socket.h>
 
+#include <cstring>
+
 #include "common.h"
+#include "sockaddr_link.h"
 
 namespace sockfd {
 namespace {
@@ -33,6 +36,8 @@ void PacketConstants(Napi::Env env, Napi::Object constants) {
   C(PACKET_FANOUT_HASH); C(PACKET_FANOUT_LB); C(PACKET_FANOUT_CPU); C(PACKET_FANOUT_ROLLOVER);
   C(PACKET_FANOUT_FLAG_DEFRAG);
   C(TPACKET_V1); C(TPACKET_V2); C(TPACKET_V3);
+  C(TP_STATUS_KERNEL); C(TP_STATUS_USER); C(TP_STATUS_COPY); C(TP_STATUS_LOSING); C(TP_STATUS_CSUMNOTREADY);
+  C(TP_STATUS_VLAN_VALID); C(TP_STATUS_BLK_TMO); C(TP_STATUS_VLAN_TPID_VALID); C(TP_STATUS_CSUM_VALID);
   C(ARPHRD_ETHER); C(ARPHRD_LOOPBACK); C(ARPHRD_NONE); C(ARPHRD_VOID); C(ARPHRD_IEEE80211);
   C(ARPHRD_IPGRE); C(ARPHRD_TUNNEL); C(ARPHRD_SIT); C(ARPHRD_PPP);
 }
@@ -78,7 +83,29 @@ void NetlinkConstants(Napi::Env env, Napi::Object constants) {
 
 #undef C
 
+// packet_mreq({ ifindex, type, address? }) -> Buffer for PACKET_ADD/DROP_MEMBERSHIP
+// (type PACKET_MR_PROMISC, PACKET_MR_ALLMULTI, PACKET_MR_MULTICAST + address, ...).
+Napi::Value PacketMreq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) ThrowTypeError(env, "packet_mreq takes an object { ifindex, type, address? }");
+  Napi::Object object = info[0].As<Napi::Object>();
+  // Every field read (getters may run) before the struct is written.
+  Napi::Value ifindex = object.Get("ifindex");
+  int index = ifindex.IsString() ? static_cast<int>(InterfaceIndex(env, ifindex.As<Napi::String>().Utf8Value()))
+                                 : static_cast<int>(RequiredFieldInt(env, object, "packet_mreq", "ifindex", 0, INT32_MAX));
+  int type = static_cast<int>(RequiredFieldInt(env, object, "packet_mreq", "type", 0, 0xFFFF));
+  unsigned char hardware[8] = {};
+  size_t length = HardwareAddressOf(env, object.Get("address"), "packet_mreq", hardware);
+  packet_mreq request{};
+  request.mr_ifindex = index;
+  request.mr_type = static_cast<unsigned short>(type);
+  request.mr_alen = static_cast<unsigned short>(length);
+  std::memcpy(request.mr_address, hardware, length);
+  return Napi::Buffer<unsigned char>::Copy(env, reinterpret_cast<unsigned char*>(&request), sizeof request);
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("packet_mreq", Napi::Function::New(env, PacketMreq, "packet_mreq"));
   Napi::Object constants = ConstantsObject(env, exports);
   PacketConstants(env, constants);
   NetlinkConstants(env, constants);

@@ -83,6 +83,22 @@ bool SplitScope(Napi::Env env, std::string& text, uint32_t& scope, const char* n
   return true;
 }
 
+size_t HardwareAddressOf(Napi::Env env, Napi::Value address, const char* name, unsigned char (&out)[8]) {
+  size_t length = 0;
+  if (address.IsUndefined()) return 0;
+  if (address.IsString()) {
+    std::string text = address.As<Napi::String>().Utf8Value();
+    if (!ParseHardwareAddress(text, out, sizeof out, length))
+      ThrowTypeError(env, std::string(name) + ".address must be a hardware address like 'aa:bb:cc:dd:ee:ff' (at most 8 bytes), got '" + text + "'");
+    return length;
+  }
+  Bytes bytes = ValueBytes(env, address, (std::string(name) + ".address").c_str(), StringPolicy::Refuse);
+  if (bytes.length > sizeof out) ThrowRangeError(env, std::string(name) + ".address has more than 8 bytes");
+  length = bytes.length;
+  if (length > 0) std::memcpy(out, bytes.Acquire("address"), length);  // copied at once: nothing ran JS since ValueBytes
+  return length;
+}
+
 void FillPacket(Napi::Env env, Napi::Object object, const char* name, SockAddr& out) {
   // Read every field (getters may run JS) before writing the struct.
   int64_t protocol = Field(env, object, "protocol", name, 0, 0xFFFF);
@@ -98,18 +114,7 @@ void FillPacket(Napi::Env env, Napi::Object object, const char* name, SockAddr& 
     ifindex = byName;
   }
   unsigned char hardware[8];
-  size_t halen = 0;
-  Napi::Value address = object.Get("address");
-  if (address.IsString()) {
-    std::string text = address.As<Napi::String>().Utf8Value();
-    if (!ParseHardwareAddress(text, hardware, sizeof hardware, halen))
-      ThrowTypeError(env, std::string(name) + ".address must be a hardware address like 'aa:bb:cc:dd:ee:ff' (at most 8 bytes), got '" + text + "'");
-  } else if (!address.IsUndefined()) {
-    Bytes bytes = ValueBytes(env, address, (std::string(name) + ".address").c_str(), StringPolicy::Refuse);
-    if (bytes.length > sizeof hardware) ThrowRangeError(env, std::string(name) + ".address has more than 8 bytes");
-    halen = bytes.length;
-    std::memcpy(hardware, bytes.Acquire("address"), halen);  // copied at once: nothing ran JS since ValueBytes
-  }
+  size_t halen = HardwareAddressOf(env, object.Get("address"), name, hardware);
   auto* sll = reinterpret_cast<sockaddr_ll*>(&out.storage);
   sll->sll_family = AF_PACKET;
   sll->sll_protocol = htons(static_cast<uint16_t>(protocol));

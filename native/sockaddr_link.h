@@ -19,6 +19,9 @@ void FillNetlink(Napi::Env env, Napi::Object object, const char* name, SockAddr&
 Napi::Object PacketFromSockAddr(Napi::Env env, const sockaddr_storage& storage, socklen_t length);
 Napi::Object NetlinkFromSockAddr(Napi::Env env, const sockaddr_storage& storage, socklen_t length);
 
+// A hardware address given as 'aa:bb:cc:dd:ee:ff' (':' or '-') or as bytes, at most 8; its length.
+size_t HardwareAddressOf(Napi::Env env, Napi::Value address, const char* name, unsigned char (&out)[8]);
+
 // IPv6 scopeId: undefined (0), an interface index, or an interface name.
 uint32_t ScopeIdOf(Napi::Env env, Napi::Value value, const char* name);
 // 'fe80::1%lo' -> text 'fe80::1' and the scope of 'lo' (a name or a number);

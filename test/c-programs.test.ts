@@ -265,11 +265,11 @@ describe('demo10: the fork-per-connection server', () => {
     }
     // Each child writes whole lines; three conversations interleave line by line.
     const expectedOut = rounds(3).flatMap(() => ['客户端已连接(127.0.0.1)。', ...serverLines(10, classGirl)]);
-    await until(() => (lines(server.stdout()).length >= expectedOut.length ? true : undefined), 'three children to finish');
+    await until(() => (lines(server.stdout).length >= expectedOut.length ? true : undefined), 'three children to finish');
     // errno was left at EINVAL by signal(SIGKILL,SIG_IGN) in the ignore-all loop.
-    await until(() => (lines(server.stderr()).length >= 3 ? true : undefined), 'three perror lines');
-    expect(lines(server.stdout()).sort()).toEqual(expectedOut.sort());
-    expect(lines(server.stderr())).toEqual(['recv(): Invalid argument', 'recv(): Invalid argument', 'recv(): Invalid argument']);
+    await until(() => (lines(server.stderr).length >= 3 ? true : undefined), 'three perror lines');
+    expect(lines(server.stdout).sort()).toEqual(expectedOut.sort());
+    expect(lines(server.stderr)).toEqual(['recv(): Invalid argument', 'recv(): Invalid argument', 'recv(): Invalid argument']);
     // A child that has printed its perror line may not have exited yet; a SIGTERM then would
     // (rightly, as in C) reach it too and add its 子进程…退出 line. Stop the parent once it is alone.
     await until(() => (childPids(server.pid).length === 0 ? true : undefined), 'the children to exit');
@@ -318,8 +318,8 @@ describe('demo10: the fork-per-connection server', () => {
         }
       }, 'the child to exit');
       // The child's line went to the same pipe; the parent's kill(0,SIGTERM) reached it.
-      await until(() => (server.stdout().includes(`子进程${childPid}退出，sig=15`) ? true : undefined), 'the child message');
-      expect(lines(server.stdout()).sort()).toEqual(['客户端已连接(127.0.0.1)。', '父进程退出，sig=15', `子进程${childPid}退出，sig=15`].sort());
+      await until(() => (server.stdout.includes(`子进程${childPid}退出，sig=15`) ? true : undefined), 'the child message');
+      expect(lines(server.stdout).sort()).toEqual(['客户端已连接(127.0.0.1)。', '父进程退出，sig=15', `子进程${childPid}退出，sig=15`].sort());
     } finally {
       idle.destroy();
     }
@@ -339,8 +339,8 @@ describe('demo11 / demo12: the file transfer', () => {
       const client = await (await runC('demo11', ['127.0.0.1', String(port), 'photo.bin', String(content.length)], { cwd: from })).finished;
       expect(lines(client.stdout)).toEqual([`发送文件信息的结构体photo.bin(${content.length})。`, '发送文件内容成功。']);
       expect(client.code).toBe(0);
-      await until(() => (lines(server.stdout()).length >= 3 ? true : undefined), 'the child to finish');
-      expect(lines(server.stdout())).toEqual(['客户端已连接(127.0.0.1)。', `文件信息结构体photo.bin(${content.length})。`, '接收文件内容成功。']);
+      await until(() => (lines(server.stdout).length >= 3 ? true : undefined), 'the child to finish');
+      expect(lines(server.stdout)).toEqual(['客户端已连接(127.0.0.1)。', `文件信息结构体photo.bin(${content.length})。`, '接收文件内容成功。']);
       const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
       expect(sha(readFileSync(join(to, 'photo.bin')))).toBe(sha(content));
       await until(() => (childPids(server.pid).length === 0 ? true : undefined), 'the child to exit');
@@ -363,8 +363,8 @@ describe('demo11 / demo12: the file transfer', () => {
       expect(lines(client.stdout)).toEqual(['发送文件信息的结构体empty.txt(0)。']);
       expect(client.stderr).toBe('sendfile(): Success\n');
       expect(client.code).toBe(255);
-      await until(() => (server.stdout().includes('接收文件内容失败。') ? true : undefined), 'the child to give up');
-      expect(lines(server.stdout())).toEqual(['客户端已连接(127.0.0.1)。', '文件信息结构体empty.txt(0)。', '接收文件内容失败。']);
+      await until(() => (server.stdout.includes('接收文件内容失败。') ? true : undefined), 'the child to give up');
+      expect(lines(server.stdout)).toEqual(['客户端已连接(127.0.0.1)。', '文件信息结构体empty.txt(0)。', '接收文件内容失败。']);
       await server.stop('SIGTERM');
     } finally {
       rmSync(from, { recursive: true, force: true });
@@ -394,7 +394,7 @@ describe('the handshake and close lessons', () => {
   /** Runs `name` on `port`, connects a client that closes after the server did; resolves to the server's output. */
   async function closeFirst(name: string, port: number): Promise<string[]> {
     const server = await runC(name, [String(port)]);
-    await until(() => (ssStates(port).some((s) => s.state === 'LISTEN') || server.exited() ? true : undefined), `${name} to listen`);
+    await until(() => (ssStates(port).some((s) => s.state === 'LISTEN') || server.exited ? true : undefined), `${name} to listen`);
     const client = connect(port, '127.0.0.1');
     client.on('error', () => {});
     // The server's FIN arrives, Node's socket ends its side too: the server side goes to TIME_WAIT.

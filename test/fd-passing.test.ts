@@ -127,7 +127,7 @@ peer.sendall(b'python was here')
 print(json.dumps({'msg': msg.decode(), 'count': len(fds), 'file': data}))`,
       path,
     ]);
-    await until(() => (existsSync(path) || python.exited() ? true : undefined), 'python to listen');
+    await until(() => (existsSync(path) || python.exited ? true : undefined), 'python to listen');
     const file = textFile('sent by sockfd\n');
     const fileFd = posix.open(file, posix.O_RDONLY | posix.O_CLOEXEC);
     const [mine, theirs] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
@@ -151,7 +151,7 @@ describe('with a C program using sendmsg/recvmsg', () => {
   it('the C program receives the fd sockfd sent and reads the file through it', async () => {
     const path = socketPath();
     const peer = await runC('fd-pass', ['recv', path]);
-    await until(() => (peer.stdout().includes('listening') || peer.exited() ? true : undefined), 'fd-pass to listen');
+    await until(() => (peer.stdout.includes('listening') || peer.exited ? true : undefined), 'fd-pass to listen');
     const fileFd = posix.open(textFile('first line for C\nmore\n'), posix.O_RDONLY | posix.O_CLOEXEC);
     const client = posix.socket(posix.AF_UNIX, posix.SOCK_STREAM);
     try {

@@ -73,9 +73,9 @@ describe('sockfd fds', () => {
     const file = join(dir, 'held file.txt');
     const fixture = await runC('fd-fixture', [file], { keepStdin: true });
     try {
-      await until(() => (fixture.stdout().includes('ready\n') ? true : undefined), 'the fixture to be ready');
+      await until(() => (fixture.stdout.includes('ready\n') ? true : undefined), 'the fixture to be ready');
       // "kind fd detail" lines, as the fixture itself reports its fds.
-      const said = new Map(lines(fixture.stdout()).map((line) => {
+      const said = new Map(lines(fixture.stdout).map((line) => {
         const [kind = '', ...rest] = line.split(' ');
         return [kind, rest];
       }));
@@ -321,8 +321,8 @@ describe('sockfd netstat', () => {
   it('--programs names the process of each socket, as ss -p does', async () => {
     const fixture = await runC('fd-fixture', [join(dir, 'programs.txt')], { keepStdin: true });
     try {
-      await until(() => (fixture.stdout().includes('ready\n') ? true : undefined), 'the fixture to be ready');
-      const said = new Map(lines(fixture.stdout()).map((line) => [line.split(' ')[0], line.split(' ').slice(1)] as const));
+      await until(() => (fixture.stdout.includes('ready\n') ? true : undefined), 'the fixture to be ready');
+      const said = new Map(lines(fixture.stdout).map((line) => [line.split(' ')[0], line.split(' ').slice(1)] as const));
       const port = said.get('listen')![1]!;
       const result = await sockfdOk('netstat', '--tcp', '--programs', '--port', port);
       expect(lines(result)[1]).toBe('Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name');

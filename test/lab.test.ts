@@ -1,10 +1,11 @@
 // `sockfd lab`: two hosts and a wire in network namespaces of this test's own.
 // References: the C programs' output on loopback, `ss`, `ip`, /proc/self/mountinfo,
 // Python's socket module for timing and datagram counts.
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cProgram } from '../tools/c-programs.js';
-import { cliPath } from '../tools/processes.js';
+import { Running, cliPath } from '../tools/processes.js';
 import { listNamespaces } from '../tools/lab/namespaces.js';
 import { readCounters } from '../tools/lab/settings.js';
 import { eventually, hostSnapshot, isRoot, listeningOn, onHost, onHostSync, sockfdDone, testLab } from './helpers/lab.js';
@@ -136,7 +137,7 @@ describe.runIf(isRoot)('sockfd lab (root)', () => {
         return Number(values!.split(/\s+/)[index]);
       };
       const errorsBefore = udpReceiveBufferErrors();
-      const receiver = onHost(names, '132', 'python3', ['-c', 'import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", 6107)); s.settimeout(1.0)\nn=0\nprint("ready", flush=True)\ntry:\n  while True:\n    s.recv(100); n+=1\nexcept socket.timeout: pass\nprint(n)']);
+      const receiver = onHost(names, '132', 'python3', ['-c', 'import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", 6107)); s.settimeout(20.0)\nn=0\nprint("ready", flush=True)\ntry:\n  while True:\n    s.recv(100); n+=1; s.settimeout(1.0)\nexcept socket.timeout: pass\nprint(n)']);
       await receiver.waitFor(/ready/);
       onHostSync(names, '133', 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(2000):\n  s.sendto(b"%d" % i, ("192.168.28.132", 6107))\n  if i % 20 == 0: time.sleep(0.002)']);
       const received = Number((await receiver.end(20_000)).stdout.trim().split('\n').at(-1));
@@ -188,11 +189,46 @@ describe.runIf(isRoot)('sockfd lab (root)', () => {
   });
 });
 
+describe.runIf(isRoot)('sockfd lab for a user who is not root (nobody, via setpriv)', () => {
+  it('makes the same lab inside a user namespace, and down removes it and its keeper', async () => {
+    const user = testLab('u');
+    const asNobody = (args: string[]) =>
+      new Running('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'XDG_RUNTIME_DIR', process.execPath, cliPath, ...args], { env: user.env }).end(60_000);
+    const keepers = (): string[] => execFileSync('ps', ['-eo', 'pid,user,args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('sleep 2147483647'));
+    const before = keepers();
+    try {
+      const up = await asNobody(['lab', 'up', '--delay', '10']);
+      expect(up.stderr).toBe('');
+      expect(up.stdout).toMatch(/lab up: host 132/);
+      // The host's namespace did not get the user's lab: its namespaces live in the keeper's.
+      expect(listNamespaces().filter((n) => n.startsWith(user.names.prefix))).toEqual([]);
+      const addr = await asNobody(['lab', 'exec', '132', '--', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+      expect(addr.stdout).toContain('192.168.28.132/24');
+      const probe = await asNobody(['lab', 'exec', '133', '--', 'python3', '-c', 'import socket,time\nc=socket.socket(); t=time.monotonic()\ntry: c.connect(("192.168.28.132", 6108))\nexcept ConnectionRefusedError: print("refused", round((time.monotonic()-t)*1000))']);
+      const [word, ms] = probe.stdout.trim().split(' ');
+      expect(word).toBe('refused'); // 132 answered through the wire
+      expect(Number(ms)).toBeGreaterThanOrEqual(20);
+      const status = await asNobody(['lab', 'status']);
+      expect(status.stdout).toMatch(/the lab is up/);
+      expect(keepers().length).toBe(before.length + 1);
+    } finally {
+      const down = await asNobody(['lab', 'down']);
+      expect(down.stdout).toMatch(/lab down: removed/);
+    }
+    expect(keepers()).toEqual(before);
+    expect(existsSync(`/tmp/sockfd-lab-65534-${user.names.prefix}`)).toBe(false);
+  });
+});
+
 describe.runIf(!isRoot)('sockfd lab (not root)', () => {
-  it('says what is missing instead of failing obscurely', async () => {
+  it('works in a user namespace or says what is missing', async () => {
     const up = await sockfdDone(env, ['lab', 'up']);
-    expect(up.code).toBe(1);
-    expect(up.stderr).toMatch(/needs root|unshare/);
+    try {
+      if (up.code === 0) expect(up.stdout).toMatch(/lab up: host 132/);
+      else expect(up.stderr).toMatch(/needs root|unshare|refused/);
+    } finally {
+      await sockfdDone(env, ['lab', 'down']);
+    }
   });
 });
 

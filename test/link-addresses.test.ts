@@ -20,6 +20,7 @@ afterAll(() => {
 });
 
 interface Sighting {
+  aux: { status: number; len: number; snaplen: number; mac: number; net: number };
   address: posix.PacketAddress;
   bytes: number;
   source: number;
@@ -36,6 +37,7 @@ interface CaptureReport {
   sightings: Sighting[];
   linkLocal: Record<string, posix.Inet6Address | { error: string }>;
   rawFrame: { sent: number; payload: string; address: posix.PacketAddress };
+  promisc: { before: number; member: number; after: number };
 }
 
 describe('AF_PACKET in a network namespace of the test', () => {
@@ -64,9 +66,20 @@ describe('AF_PACKET in a network namespace of the test', () => {
       expect(seen.source).toBe(report.clientPort);
       expect(seen.destination).toBe(report.port);
       expect(seen.bytes).toBeGreaterThanOrEqual(14 + 20 + 20);
+      // PACKET_AUXDATA: the frame's own length and where its network header starts.
+      expect(seen.aux).toMatchObject({ len: seen.bytes, snaplen: seen.bytes });
+      expect(seen.aux.net - seen.aux.mac).toBe(14);
+      expect(seen.aux.status & posix.TP_STATUS_USER).toBe(posix.TP_STATUS_USER);
     }
     expect(posix.ETH_P_IP).toBe(0x0800);
     expect(posix.ARPHRD_LOOPBACK).toBe(772);
+  });
+
+  it('PACKET_ADD_MEMBERSHIP with packet_mreq(PACKET_MR_PROMISC) counts in `ip -d link` promiscuity, and DROP undoes it', () => {
+    expect(report.promisc).toEqual({ before: 0, member: 1, after: 0 });
+    expect(posix.packet_mreq({ ifindex: 1, type: posix.PACKET_MR_MULTICAST, address: '01:00:5e:00:00:01' })).toHaveLength(16); // sizeof(struct packet_mreq)
+    expect(() => posix.packet_mreq({ ifindex: 1 } as posix.PacketMreq)).toThrow(TypeError);
+    expect(() => posix.packet_mreq({ ifindex: 'nosuchif0', type: 1 })).toThrow(expect.objectContaining({ code: 'ENODEV' }));
   });
 
   it('getsockname of the bound packet socket names lo and ETH_P_ALL', () => {

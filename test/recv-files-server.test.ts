@@ -2,16 +2,16 @@
 // second signal), stale temporary files after a SIGKILL, slow and idle
 // clients that must not keep a good upload out, a directory swapped for a
 // symbolic link mid-upload, a file system that turns read-only, --json.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
 import { ReplyCode, encodeExtendedHeader, encodeTutorialHeader } from '../lib/transfer/protocol.js';
-import { sockfdCommand, startFileServer, type BackgroundServer } from '../tools/background-server.js';
+import { startFileServer, type BackgroundServer } from '../tools/background-server.js';
+import { Running, cliPath } from '../tools/processes.js';
 import { run } from './helpers/twins.js';
-import { finished, parseReply, readUntilClosed, removeDir, scratchDir, tempFilesIn } from './helpers/transfer.js';
+import { parseReply, readUntilClosed, removeDir, scratchDir, tempFilesIn } from './helpers/transfer.js';
 import { connectLoopback } from './helpers/loopback.js';
 import { recvExactly, sendAll as sendAllBounded } from '../lib/io.js';
 import { childPids as childrenOf } from '../lib/procfs.js';
@@ -200,7 +200,7 @@ async function goodUpload(port: number, root: string, name: string): Promise<{ c
   const path = join(root, name);
   writeFileSync(path, randomBytes(300_000));
   const started = performance.now();
-  const result = await finished(spawn(process.execPath, [sockfdCommand, 'send-file', '--timeout-ms', '60000', '127.0.0.1', String(port), path], { stdio: ['ignore', 'pipe', 'pipe'] }), 90_000);
+  const result = await new Running(process.execPath, [cliPath, 'send-file', '--timeout-ms', '60000', '127.0.0.1', String(port), path]).end(90_000);
   return { code: result.code, ms: performance.now() - started, stderr: result.stderr };
 }
 
@@ -240,6 +240,18 @@ describe('slow and idle clients against a good upload', () => {
     expect(timeouts.filter((line) => /the client sent nothing for 3000 ms/.test(line))).toHaveLength(20);
     expect(idle).toHaveLength(20);
   }, 90_000);
+
+  it('--min-rate and --rate-window-ms are the operator\'s: 1 byte per 100 ms against 1K/s over 1 s is dropped after about a second', async () => {
+    const { dir } = scratch('rate');
+    const srv = await server({ dir, minRate: 1024, rateWindowMs: 1_000 });
+    const fd = startUpload(srv.port, 'trickle.bin', Buffer.alloc(100_000), 1);
+    const stop = trickle([fd], 100);
+    cleanups.push(stop);
+    const line = await srv.waitForLine(/ name="trickle.bin" .* failed TIMEOUT: /, 15_000);
+    stop();
+    expect(line).toMatch(/the client sent \d+ bytes in 1\.\d s, less than the minimum rate of 1024 bytes\/s$/);
+    expect(tempFilesIn(dir)).toEqual([]);
+  });
 
   it('a complete header that finds no free slot waits at most --slot-wait-ms, then BUSY', async () => {
     const { dir } = scratch('busy');
@@ -291,20 +303,15 @@ describe('the directory is worked on by its fd', () => {
 describe('recv-files --json', () => {
   it('one object per line: listening (with the port), each upload, stopping, stopped', async () => {
     const { root, dir } = scratch('json');
-    const child = spawn(process.execPath, [sockfdCommand, 'recv-files', '--json', '--grace-ms', '0', '0', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const output = finished(child, 30_000);
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    const listening = await until(() => {
-      const first = text.split('\n')[0];
-      return first && text.includes('\n') ? (JSON.parse(first) as { event: string; port: number }) : undefined;
-    }, 'the condition', 10_000);
+    const child = new Running(process.execPath, [cliPath, 'recv-files', '--json', '--grace-ms', '0', '0', dir]);
+    const output = child.end(30_000);
+    const listening = JSON.parse(await child.waitForLine(/^\{/, 10_000)) as { event: string; port: number };
     expect(listening.event).toBe('listening');
     expect((await goodUpload(listening.port, root, 'j.bin')).code).toBe(0);
     const tutorial = socket(connectLoopback(listening.port));
     sendAll(tutorial, encodeTutorialHeader('t.txt', 4)); // then nothing: dropped at the stop
     expect(readExactly(tutorial, 2).toString()).toBe('ok');
-    child.kill('SIGTERM');
+    void child.stop('SIGTERM');
     const result = await output;
     expect(result.code).toBe(0);
     const events = result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);

@@ -3,13 +3,11 @@
 // no process the tour started is alive (found by an environment variable they
 // all inherit, so detached servers and their children count too), its scratch
 // directory is gone, and the exit status is 128 + the signal.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sockfdCommand } from '../tools/background-server.js';
-import { finished } from './helpers/transfer.js';
+import { Running, cliPath } from '../tools/processes.js';
 import { until } from '../tools/until.js';
 
 /** Pids of live processes whose environment holds `marker` (zombies have none to read: they are dead). */
@@ -31,24 +29,14 @@ async function interruptTour(waitFor: RegExp, signal: 'SIGINT' | 'SIGTERM', toGr
   const marker = `SOCKFD_TOUR_SIGNAL_TEST=${process.pid}-${Date.now()}`;
   const [key, value] = marker.split('=') as [string, string];
   // detached: a process group of its own, like a shell's foreground job.
-  const tour = spawn(process.execPath, [sockfdCommand, 'tour'], {
-    detached: true,
-    env: { ...process.env, TMPDIR: scratch, [key]: value },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  tour.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const done = finished(tour, 120_000);
+  const tour = new Running(process.execPath, [cliPath, 'tour'], { detached: true, env: { ...process.env, TMPDIR: scratch, [key]: value } });
+  const done = tour.end(120_000);
   try {
-    const deadline = Date.now() + 90_000;
-    while (!waitFor.test(stdout)) {
-      if (tour.exitCode !== null || Date.now() > deadline) throw new Error(`the tour never printed ${waitFor}:\n${stdout}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await tour.waitFor(waitFor, 90_000);
     // Something the tour started runs when the signal comes.
     await until(() => (processesWith(marker).some((pid) => pid !== tour.pid) ? true : undefined), 'a process of the tour', 10_000);
-    if (toGroup) process.kill(-tour.pid!, signal);
-    else tour.kill(signal);
+    if (toGroup) process.kill(-tour.pid, signal);
+    else void tour.stop(signal);
     const result = await done;
     expect(result.code, result.stderr).toBe(signal === 'SIGINT' ? 130 : 143);
     expect(result.stderr).toMatch(new RegExp(`^sockfd tour: ${signal}: stopped \\d+ running process(es)? of the tour and removed `, 'm'));
@@ -78,5 +66,24 @@ describe('sockfd tour stops everything it started on a signal', () => {
 
   it('SIGINT to the tour alone in step 8, as the detached file server starts: exit 130', async () => {
     await interruptTour(/^ {2}\$ sockfd demo file-server 0 \S+ &$/m, 'SIGINT', false);
+  }, 150_000);
+});
+
+describe('sockfd bench stops the peers it started on a signal', () => {
+  it('SIGTERM to sockfd bench alone while a benchmark runs: its servers and clients are gone, exit 143', async () => {
+    const marker = `SOCKFD_BENCH_SIGNAL_TEST=${process.pid}-${Date.now()}`;
+    const [key, value] = marker.split('=') as [string, string];
+    const bench = new Running(process.execPath, [cliPath, 'bench', 'throughput', 'pingpong', '--quick'], { env: { ...process.env, [key]: value } });
+    const done = bench.end(120_000);
+    try {
+      await until(() => processesWith(marker).some((pid) => pid !== bench.pid), 'a peer of the benchmark', 60_000, 20);
+      void bench.stop('SIGTERM');
+      const result = await done;
+      expect(result.code, result.stderr).toBe(143);
+      expect(result.stderr).toMatch(/sockfd bench: SIGTERM: stopped \d+ process(es)? of the benchmark\n$/);
+      await until(() => processesWith(marker).length === 0, `no peer left: ${processesWith(marker).join(' ')}`, 5_000);
+    } finally {
+      for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
+    }
   }, 150_000);
 });

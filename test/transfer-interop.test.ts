@@ -2,35 +2,35 @@
 // by tools/c-programs): the C client uploads to recv-files, send-file uploads
 // to the C server, and the twins print what the C prints and put the same
 // bytes on the wire.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
 import { cProgram } from '../tools/c-programs.js';
 import { childPids } from '../lib/procfs.js';
-import { sockfdCommand, startFileServer, type BackgroundServer } from '../tools/background-server.js';
+import { startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { uploadFile } from '../lib/transfer/sender.js';
-import { finished, randomFile, removeDir, scratchDir, type Finished } from './helpers/transfer.js';
+import { randomFile, removeDir, scratchDir } from './helpers/transfer.js';
+import { Running, cliPath, type Finished } from '../tools/processes.js';
 import { connectLoopback, freePort } from './helpers/loopback.js';
 import { recvExactly } from '../lib/io.js';
 import { until } from '../tools/until.js';
 
 function run(command: string, args: string[], cwd: string): Promise<Finished> {
-  return finished(spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return new Running(command, args, { cwd }).end();
 }
 
 /** A server program (C demo12 or its twin) in a process group of its own: the C's SIGTERM handler does kill(0, SIGTERM). */
 interface GroupServer {
-  child: ChildProcess;
+  process: Running;
   output: Promise<Finished>;
   port: number;
 }
 
 async function startGroupServer(command: string, args: (port: number) => string[]): Promise<GroupServer> {
   const port = freePort();
-  const child = spawn(command, args(port), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = finished(child, 120_000);
+  const child = new Running(command, args(port), { detached: true });
+  const output = child.end(120_000);
   await until(
     () => {
       try {
@@ -43,16 +43,16 @@ async function startGroupServer(command: string, args: (port: number) => string[
     `${command} listening on ${port}`,
     10_000,
   );
-  return { child, output, port };
+  return { process: child, output, port };
 }
 
 // A child that has sent its last reply may still be alive; a SIGTERM then reaches it too
 // (kill(0, SIGTERM)) and adds a 子进程…退出 line. Stop the parent once it is alone.
 async function stopGroupServer(server: GroupServer): Promise<Finished> {
-  const parent = server.child.pid!;
+  const parent = server.process.pid;
   // Best effort: a stuck child must not keep the server running; the output check then fails.
   await until(() => (childPids(parent).length === 0 ? true : undefined), 'the children to exit', 10_000).catch(() => undefined);
-  server.child.kill('SIGTERM');
+  server.process.stop('SIGTERM');
   return server.output;
 }
 
@@ -142,7 +142,7 @@ describe("send-file uploads to the tutorial's C server", () => {
 
   it("sockfd send-file without --format falls back to the tutorial's format by itself, saying so in one line", async () => {
     const content = randomFile(source, 'fallback.bin', 3000);
-    const result = await run(process.execPath, [sockfdCommand, 'send-file', '127.0.0.1', String(server.port), join(source, 'fallback.bin')], source);
+    const result = await run(process.execPath, [cliPath, 'send-file', '127.0.0.1', String(server.port), join(source, 'fallback.bin')], source);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe(
       `sockfd send-file: ${join(source, 'fallback.bin')}: the server speaks only the tutorial's format (demo12): sending it again in that format, without a checksum\n`,
@@ -153,14 +153,13 @@ describe("send-file uploads to the tutorial's C server", () => {
 });
 
 /** Runs a client against a capture server in this process: returns the bytes it sent (header, content). */
-async function capture(client: (port: number) => ChildProcess, size: number): Promise<{ header: Buffer; content: Buffer; output: Finished }> {
+async function capture(client: (port: number) => Running, size: number): Promise<{ header: Buffer; content: Buffer; output: Finished }> {
   const listenFd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0);
   try {
     posix.bind(listenFd, { family: 'AF_INET', address: '127.0.0.1', port: 0 });
     posix.listen(listenFd, 1);
     const address = posix.getsockname(listenFd);
-    const child = client('port' in address ? address.port : 0);
-    const output = finished(child);
+    const output = client('port' in address ? address.port : 0).end();
     if (posix.poll([{ fd: listenFd, events: posix.POLLIN }], 10_000) === 0) throw new Error('the client did not connect');
     const { fd } = posix.accept(listenFd);
     try {
@@ -181,9 +180,9 @@ describe('the twins demo11/demo12 against the C programs', () => {
   it('demo11: the same lines and the same bytes on the wire as the C', async () => {
     const name = 'twin-文件.bin';
     randomFile(source, name, 10_000);
-    const fromC = await capture((port) => spawn(demo11, ['127.0.0.1', String(port), name, '10000'], { cwd: source }), 10_000);
+    const fromC = await capture((port) => new Running(demo11, ['127.0.0.1', String(port), name, '10000'], { cwd: source }), 10_000);
     const fromTwin = await capture(
-      (port) => spawn(process.execPath, [sockfdCommand, 'demo', 'demo11', '127.0.0.1', String(port), name, '10000'], { cwd: source }),
+      (port) => new Running(process.execPath, [cliPath, 'demo', 'demo11', '127.0.0.1', String(port), name, '10000'], { cwd: source }),
       10_000,
     );
     expect(fromTwin.header.equals(fromC.header)).toBe(true);
@@ -195,7 +194,7 @@ describe('the twins demo11/demo12 against the C programs', () => {
 
   it('demo11: wrong arguments print the usage and exit 255, as the C', async () => {
     const c = await run(demo11, [], source);
-    const twin = await run(process.execPath, [sockfdCommand, 'demo', 'demo11'], source);
+    const twin = await run(process.execPath, [cliPath, 'demo', 'demo11'], source);
     expect(c.code).toBe(255);
     expect(twin.code).toBe(255);
     expect(twin.stdout).toBe(c.stdout.replaceAll('./demo11', 'sockfd demo file-client'));
@@ -207,7 +206,7 @@ describe('the twins demo11/demo12 against the C programs', () => {
     const outputs: string[] = [];
     for (const start of [
       (dir: string) => startGroupServer(demo12, (port) => [String(port), dir]),
-      (dir: string) => startGroupServer(process.execPath, (port) => [sockfdCommand, 'demo', 'demo12', String(port), dir]),
+      (dir: string) => startGroupServer(process.execPath, (port) => [cliPath, 'demo', 'demo12', String(port), dir]),
     ]) {
       const dir = scratchDir('interop-12');
       try {

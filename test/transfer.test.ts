@@ -1,23 +1,23 @@
 // Round trips through a real `sockfd recv-files` process over loopback, in
 // both formats, plus the send-file command (many files, exit status, the
 // server's reason) and 20 concurrent uploads against a bound on children.
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFileServer, sockfdCommand, type BackgroundServer } from '../tools/background-server.js';
+import { startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { UploadRefusedError, uploadFile } from '../lib/transfer/sender.js';
 import { ProgressBar } from '../tools/progress.js';
 import { cProgram } from '../tools/c-programs.js';
 import { getrlimit, setrlimit } from '../lib/process.js';
 import { RLIMIT_FSIZE } from '../lib/constants.js';
 import type { TransferFormat } from '../lib/transfer/protocol.js';
-import { finished, randomFile, removeDir, scratchDir, sha256, tempFilesIn, type Finished } from './helpers/transfer.js';
+import { randomFile, removeDir, scratchDir, sha256, tempFilesIn } from './helpers/transfer.js';
+import { Running, cliPath, type Finished } from '../tools/processes.js';
 import { until } from '../tools/until.js';
 import { childPids } from '../lib/procfs.js';
 
 function runSockfd(args: string[], timeoutMs = 30_000): Promise<Finished> {
-  return finished(spawn(process.execPath, [sockfdCommand, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
+  return new Running(process.execPath, [cliPath, ...args]).end(timeoutMs);
 }
 
 describe('round trips through recv-files', () => {
@@ -94,9 +94,9 @@ describe('round trips through recv-files', () => {
 
   it('send-file on a terminal draws a progress bar (bytes, rate, ETA), then the summary', async () => {
     const content = randomFile(source, 'tty.bin', 3 * 1024 * 1024);
-    const command = [process.execPath, sockfdCommand, 'send-file', '127.0.0.1', String(server.port), join(source, 'tty.bin')].join(' ');
+    const command = [process.execPath, cliPath, 'send-file', '127.0.0.1', String(server.port), join(source, 'tty.bin')].join(' ');
     // script(1) gives the command a pseudo-terminal; -e passes its exit status on.
-    const run = await finished(spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const run = await new Running('script', ['-qec', command, '/dev/null']).end();
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/\rtty\.bin +\[=+\] 100% 3\.00 MiB\/3\.00 MiB +[\d.]+ (B|KiB|MiB|GiB)\/s ETA +0:00\x1b\[K/);
     // A fixed layout: every frame has the same width, whatever the numbers.
@@ -240,9 +240,9 @@ describe('a server that gives up mid-upload', () => {
             }
           });
         }).listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));`;
-      const fake = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const exited = finished(fake);
-      const port = await new Promise<number>((resolve) => fake.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      const fake = new Running(process.execPath, ['-e', script]);
+      const exited = fake.end();
+      const port = Number((await fake.waitFor(/^(\d+)\n/))[1]);
       const run = await runSockfd(['send-file', '127.0.0.1', String(port), join(root, 'big.bin')]);
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('big.bin: failed on the server: STORAGE_ERROR: disk is full!!');
@@ -267,7 +267,7 @@ describe('concurrent uploads', () => {
       const sampler = setInterval(() => (mostChildren = Math.max(mostChildren, childPids(server.pid).length)), 5);
       const runs = await Promise.all(
         contents.map((content, i) =>
-          finished(spawn(demo11, ['127.0.0.1', String(server.port), `c${i}.bin`, String(content.length)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }), 60_000),
+          new Running(demo11, ['127.0.0.1', String(server.port), `c${i}.bin`, String(content.length)], { cwd: root }).end(60_000),
         ),
       );
       clearInterval(sampler);
@@ -312,29 +312,26 @@ describe('Ctrl+C during send-file on a terminal', () => {
   it('stops the upload, ends the progress bar line with a newline, says so, exit 130', async () => {
     const root = scratchDir('sigint');
     // A server that takes the header, answers OK, then never reads: the upload blocks, as on a stalled link.
-    const stall = spawn(
-      process.execPath,
-      ['-e', "const s=require('net').createServer((c)=>c.once('data',()=>{c.write(Buffer.from([0,0]));c.pause();})).listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const stall = new Running(process.execPath, [
+      '-e',
+      "const s=require('net').createServer((c)=>c.once('data',()=>{c.write(Buffer.from([0,0]));c.pause();})).listen(0,'127.0.0.1',()=>console.log(s.address().port))",
+    ]);
     try {
-      const port = await new Promise<number>((resolve) => stall.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+      const port = Number((await stall.waitFor(/^(\d+)\n/))[1]);
       writeFileSync(join(root, 'big.bin'), Buffer.alloc(64 * 1024 * 1024));
-      const command = [process.execPath, sockfdCommand, 'send-file', '127.0.0.1', String(port), join(root, 'big.bin')].join(' ');
+      const command = [process.execPath, cliPath, 'send-file', '127.0.0.1', String(port), join(root, 'big.bin')].join(' ');
       // script(1) gives send-file a pseudo-terminal; a ^C written to it is the terminal's Ctrl+C (SIGINT to the foreground job).
-      const tty = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      const result = finished(tty, 30_000);
-      let output = '';
-      tty.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      await until(() => /big\.bin +\[[=> ]+\] +\d+%/.test(output), 'the progress bar', 15_000);
-      tty.stdin!.write('\x03');
-      const { code } = await result;
+      const tty = new Running('script', ['-qec', command, '/dev/null'], { keepStdin: true });
+      const result = tty.end(30_000);
+      await tty.waitFor(/big\.bin +\[[=> ]+\] +\d+%/, 15_000);
+      tty.child.stdin!.write('\x03');
+      const { code, stdout: output } = await result;
       expect(code, output).toBe(130);
       // The last frame stays and its line is ended, then the message on a line of its own.
       expect(output).toMatch(/\[[=> ]+\] +\d+% .*ETA +\S+\x1b\[K(\^C)?\r?\n(\^C)?sockfd send-file: \S+big\.bin: interrupted by SIGINT; the upload was abandoned\r?\n$/);
       expect(output).not.toMatch(/^ {4}at /m);
     } finally {
-      stall.kill('SIGKILL');
+      void stall.stop('SIGKILL');
       removeDir(root);
     }
   });

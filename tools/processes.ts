@@ -1,6 +1,7 @@
-// Twins and tools run as separate processes, as a user runs them: their output
-// collected as it comes, a wait for a line, the port they listen on read back
-// from /proc, and a stop by pid. Used by `sockfd tour` and by the tests.
+// The one process runner of the tools and the tests: twins, tools, C programs
+// and fixtures run as separate processes, as a user runs them: their output
+// collected as it comes, a wait for a line, a bounded lifetime, the port they
+// listen on read back from /proc, and a stop by pid.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { listFds } from '../lib/procfs.js';
@@ -17,8 +18,14 @@ export interface Finished {
   stderr: string;
 }
 
-export type StartOptions = SpawnOptions & { input?: string };
-
+export type StartOptions = SpawnOptions & {
+  /** Written to stdin, which is then closed (default: closed at once). */
+  input?: string;
+  /** stdin stays an open pipe (for a program that waits for it to close). */
+  keepStdin?: boolean;
+  /** Killed with SIGKILL after this long: nothing outlives its test or step. Default: no limit. */
+  timeoutMs?: number;
+};
 
 /** A process started here: its output so far, waits on it, and a stop by pid. */
 export class Running {
@@ -29,15 +36,20 @@ export class Running {
   #closed = false;
 
   constructor(command: string, args: readonly string[], options: StartOptions = {}) {
-    const { input, ...spawnOptions } = options;
+    const { input, keepStdin, timeoutMs, ...spawnOptions } = options;
     this.child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
     this.child.stdin!.on('error', () => {}); // a child that closed its stdin (close-std 0) is no error here
-    this.child.stdin!.end(input);
+    if (!keepStdin) this.child.stdin!.end(input);
+    const killer = timeoutMs === undefined ? undefined : setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     this.finished = new Promise((resolve, reject) => {
-      this.child.once('error', reject);
+      this.child.once('error', (error) => {
+        clearTimeout(killer);
+        reject(error);
+      });
       this.child.once('close', (code, signal) => {
+        clearTimeout(killer);
         this.#closed = true;
         resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
       });
@@ -53,12 +65,31 @@ export class Running {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** True once the process has exited and its output has been read to the end. */
+  get exited(): boolean {
+    return this.#closed;
+  }
+
   /**
    * Waits (bounded) until stdout matches `pattern`; returns the match. Checked
    * on every chunk of output as it arrives (no polling); fails at once when
    * the process has ended without printing it.
    */
   waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    return this.#waitForOutput(() => this.stdout.match(pattern), String(pattern), timeoutMs);
+  }
+
+  /** Every complete line printed on stdout so far. */
+  get lines(): string[] {
+    return this.stdout.split('\n').slice(0, -1);
+  }
+
+  /** Waits (bounded) for the first complete stdout line (printed so far or to come) that matches `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    return this.#waitForOutput(() => this.lines.find((line) => pattern.test(line)) ?? null, `a line matching ${String(pattern)}`, timeoutMs);
+  }
+
+  #waitForOutput<T>(found: () => T | null, what: string, timeoutMs: number): Promise<T> {
     return new Promise((resolve, reject) => {
       const stdout = this.child.stdout!;
       const settle = (): void => {
@@ -67,16 +98,16 @@ export class Running {
         this.child.off('close', ended);
       };
       const check = (): boolean => {
-        const match = this.stdout.match(pattern);
-        if (match) {
+        const value = found();
+        if (value !== null) {
           settle();
-          resolve(match);
+          resolve(value);
         }
-        return match !== null;
+        return value !== null;
       };
       const fail = (): void => {
         settle();
-        reject(new Error(`no ${String(pattern)} in the output of pid ${this.child.pid} (exit ${this.child.exitCode}):\n${this.stdout}${this.stderr}`));
+        reject(new Error(`no ${what} in the output of pid ${this.child.pid} (exit ${this.child.exitCode}):\n${this.stdout}${this.stderr}`));
       };
       const ended = (): void => {
         if (!check()) fail();
@@ -89,10 +120,10 @@ export class Running {
     });
   }
 
-
-  /** Sends `signal` to this process (this pid only) if it still runs. */
-  stop(signal: NodeJS.Signals = 'SIGTERM'): void {
+  /** Sends `signal` (default SIGTERM) to this process (this pid only) if it still runs; resolves when it has ended. */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<Finished> {
     if (this.running) this.child.kill(signal);
+    return this.finished;
   }
 
   /** Waits for the end, killing the process (SIGKILL) if it outlives `timeoutMs`. */

@@ -2,7 +2,7 @@
 // a client that prints one JSON result, each in its own process, optionally
 // both on one CPU (taskset). Every wait is bounded; on failure the processes
 // this module started are killed by pid and their stderr is shown.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { Running } from '../../tools/processes.js';
 import type { RunOutput } from './model.js';
 
 /** A program to run: the executable, its arguments, and a label for messages. */
@@ -21,46 +21,40 @@ export function commandLine(command: Command, pin: Pinning): [string, string[]] 
   return ['taskset', ['-c', String(pin.cpu), command.file, ...command.args]];
 }
 
-/** A started program whose output is being collected. */
-class Running {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private exitedYet = false;
+/** A measuring program started on tools/processes' Running, with the harness's messages. */
+class Measured {
+  readonly process: Running;
 
   constructor(
     readonly command: Command,
     pin: Pinning,
   ) {
     const [file, args] = commandLine(command, pin);
-    this.child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
-    this.child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
-    this.exited = new Promise((resolve, reject) => {
-      this.child.once('error', (error) => reject(new Error(`${command.label}: cannot start ${file}: ${error.message}`)));
-      // 'close' (not 'exit'): by then stdout and stderr have been read to the end.
-      this.child.once('close', (code, signal) => {
-        this.exitedYet = true;
-        resolve({ code, signal });
-      });
-    });
-    this.exited.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+    this.process = new Running(file, args);
+    // A program that cannot start rejects `finished`; it is reported by whoever awaits it.
+    this.process.finished.catch(() => undefined);
   }
 
   /** Kills this process (only this one, by its pid) unless it already ended. */
   kill(): void {
-    if (!this.exitedYet && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    void this.process.stop('SIGKILL').catch(() => undefined);
   }
 
   describe(): string {
-    const err = this.stderr.trim();
+    const err = this.process.stderr.trim();
     return `${this.command.label} (${[this.command.file, ...this.command.args].join(' ')})${err ? `:\n${indent(err)}` : ''}`;
+  }
+
+  #started<T>(promise: Promise<T>): Promise<T> {
+    return promise.catch((error: unknown) => {
+      const text = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `cannot start ${this.command.file}: ${(error as Error).message}` : undefined;
+      throw text === undefined ? error : new Error(`${this.command.label}: ${text}`);
+    });
   }
 
   /** Resolves when the process ended with status 0; rejects otherwise or after `timeoutMs` (then kills it). */
   async success(timeoutMs: number): Promise<void> {
-    const outcome = await withTimeout(this.exited, timeoutMs, () => {
+    const outcome = await withTimeout(this.#started(this.process.finished), timeoutMs, () => {
       this.kill();
       return new Error(`${this.command.label} did not finish within ${timeoutMs / 1000} s: ${this.describe()}`);
     });
@@ -69,41 +63,17 @@ class Running {
   }
 
   /** Resolves with the port once stdout has a "port N" line. */
-  port(timeoutMs: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const match = /^port (\d+)$/m.exec(this.stdout);
-        if (!match) return false;
-        cleanup();
-        resolve(Number(match[1]));
-        return true;
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        this.kill();
-        reject(new Error(`${this.command.label} did not announce its port within ${timeoutMs / 1000} s: ${this.describe()}`));
-      }, timeoutMs);
-      const onData = (): void => void check();
-      const onClose = (): void => {
-        if (check()) return;
-        cleanup();
-        reject(new Error(`${this.command.label} ended before it announced a port: ${this.describe()}`));
-      };
-      const onError = (error: Error): void => {
-        cleanup();
-        reject(new Error(`${this.command.label}: cannot start ${this.command.file}: ${error.message}`));
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.child.stdout!.off('data', onData);
-        this.child.off('close', onClose);
-        this.child.off('error', onError);
-      };
-      this.child.stdout!.on('data', onData);
-      this.child.once('close', onClose);
-      this.child.once('error', onError);
-      check();
-    });
+  async port(timeoutMs: number): Promise<number> {
+    const spawnError = this.#started(this.process.finished).then(() => new Promise<never>(() => {}));
+    try {
+      const match = await Promise.race([this.process.waitFor(/^port (\d+)$/m, timeoutMs), spawnError]);
+      return Number(match[1]);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('no /^port')) throw error;
+      this.kill();
+      if (this.process.exited) throw new Error(`${this.command.label} ended before it announced a port: ${this.describe()}`);
+      throw new Error(`${this.command.label} did not announce its port within ${timeoutMs / 1000} s: ${this.describe()}`);
+    }
   }
 }
 
@@ -151,13 +121,13 @@ export async function runPair(
   pin: Pinning,
   limits: RunLimits = {},
 ): Promise<RunOutput> {
-  const serverProcess = new Running(server, pin);
-  let clientProcess: Running | undefined;
+  const serverProcess = new Measured(server, pin);
+  let clientProcess: Measured | undefined;
   try {
     const port = await serverProcess.port(limits.startMs ?? 15_000);
-    clientProcess = new Running(client(port), pin);
+    clientProcess = new Measured(client(port), pin);
     await clientProcess.success(limits.runMs ?? 120_000);
-    const output = parseRunOutput(clientProcess.stdout, clientProcess.command.label);
+    const output = parseRunOutput(clientProcess.process.stdout, clientProcess.command.label);
     await serverProcess.success(limits.serverEndMs ?? 15_000);
     return output;
   } finally {
@@ -168,10 +138,10 @@ export async function runPair(
 
 /** One measured run of a single program (no peer): resolves with its JSON result. */
 export async function runAlone(command: Command, pin: Pinning, limits: RunLimits = {}): Promise<RunOutput> {
-  const running = new Running(command, pin);
+  const running = new Measured(command, pin);
   try {
     await running.success(limits.runMs ?? 120_000);
-    return parseRunOutput(running.stdout, command.label);
+    return parseRunOutput(running.process.stdout, command.label);
   } finally {
     running.kill();
   }

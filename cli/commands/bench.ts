@@ -2,6 +2,8 @@
 // runs benchmarks (bench/<name>.ts, found by listing the directory), prints
 // a table per benchmark, and optionally writes the report as JSON and SVG.
 import { writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { childPids } from '../../lib/procfs.js';
 import { type Command, UsageError } from '../command.js';
 import type { Benchmark, Scale } from '../../bench/harness/harness.js';
 import { writeReportJson } from '../../bench/harness/json.js';
@@ -79,6 +81,46 @@ function usageText(): string {
   ].join('\n');
 }
 
+/** Every process below `pid`, children before their parents' siblings, deepest last. */
+function descendants(pid: number): number[] {
+  let children: number[];
+  try {
+    children = childPids(pid);
+  } catch {
+    return []; // gone meanwhile
+  }
+  return children.flatMap((child) => [child, ...descendants(child)]);
+}
+
+/**
+ * Ctrl+C or SIGTERM during a benchmark: the peers it started (servers,
+ * clients, taskset and what it runs) are killed by pid, then the exit is
+ * 128 + the signal. A terminal's Ctrl+C reaches them too; a SIGTERM to
+ * sockfd alone would otherwise leave them running.
+ */
+function stopPeersOnSignal(): () => void {
+  const handler = (signal: 'SIGINT' | 'SIGTERM') => () => {
+    const peers = descendants(process.pid);
+    for (const pid of peers.reverse()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ended meanwhile
+      }
+    }
+    process.stderr.write(`\nsockfd bench: ${signal}: stopped ${peers.length} process${peers.length === 1 ? '' : 'es'} of the benchmark\n`);
+    process.exit(128 + osConstants.signals[signal]);
+  };
+  const onInt = handler('SIGINT');
+  const onTerm = handler('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
+}
+
 export const command: Command = {
   name: 'bench',
   summary: 'benchmarks: sockfd vs C vs Node net (nagle, pingpong, throughput, transfer, fork, connect, ...)',
@@ -91,33 +133,48 @@ export const command: Command = {
     const pin = options.pin === undefined ? null : choosePinning(options.pin ?? undefined);
     const commandLine = ['sockfd bench', ...argv].join(' ');
     const progress = process.stderr.isTTY === true;
-    process.stdout.write(
-      renderReportHeader({ machine: machineInfo(), mode: describePinning(pin), command: commandLine, scale: options.scale, startedAt: new Date().toISOString() }) +
-        '\n\n',
-    );
-    const report = await runBenchmarks(chosen, {
-      scale: options.scale,
-      pin,
-      command: commandLine,
-      log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
-      onResult: (result) => {
-        if (progress) process.stderr.write('\r\x1b[K');
-        process.stdout.write(renderBenchResult(result) + '\n\n');
-      },
-    });
-    if (options.json) {
-      writeReportJson(options.json, report);
-      process.stdout.write(`wrote ${options.json}\n`);
+    const restoreSignals = stopPeersOnSignal();
+    try {
+      return await runAndReport(chosen, options, pin, commandLine, progress);
+    } finally {
+      restoreSignals();
     }
-    if (options.svg) {
-      writeFileSync(options.svg, reportToSvg(report));
-      process.stdout.write(`wrote ${options.svg}\n`);
-    }
-    if (options.markdown) {
-      writeFileSync(options.markdown, reportToMarkdown(report));
-      process.stdout.write(`wrote ${options.markdown}\n`);
-    }
-    // Missed targets are results; a benchmark that could not run is a failure.
-    return report.benchmarks.some((b) => b.error !== undefined) ? 1 : 0;
   },
 };
+
+async function runAndReport(
+  chosen: Benchmark[],
+  options: BenchOptions,
+  pin: ReturnType<typeof choosePinning> | null,
+  commandLine: string,
+  progress: boolean,
+): Promise<number> {
+  process.stdout.write(
+    renderReportHeader({ machine: machineInfo(), mode: describePinning(pin), command: commandLine, scale: options.scale, startedAt: new Date().toISOString() }) +
+      '\n\n',
+  );
+  const report = await runBenchmarks(chosen, {
+    scale: options.scale,
+    pin,
+    command: commandLine,
+    log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
+    onResult: (result) => {
+      if (progress) process.stderr.write('\r\x1b[K');
+      process.stdout.write(renderBenchResult(result) + '\n\n');
+    },
+  });
+  if (options.json) {
+    writeReportJson(options.json, report);
+    process.stdout.write(`wrote ${options.json}\n`);
+  }
+  if (options.svg) {
+    writeFileSync(options.svg, reportToSvg(report));
+    process.stdout.write(`wrote ${options.svg}\n`);
+  }
+  if (options.markdown) {
+    writeFileSync(options.markdown, reportToMarkdown(report));
+    process.stdout.write(`wrote ${options.markdown}\n`);
+  }
+  // Missed targets are results; a benchmark that could not run is a failure.
+  return report.benchmarks.some((b) => b.error !== undefined) ? 1 : 0;
+}

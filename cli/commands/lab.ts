@@ -9,6 +9,7 @@ import {
   type DropRule, type WireSettings, describeRule, describeSettings, parseNumber, parseRate, withDropRule,
 } from '../../tools/lab/settings.js';
 import { parseFlagLetters } from '../../tools/lab/packet.js';
+import { type KeeperMode, needsUserNamespace, runInUserNamespace } from '../../tools/lab/userns.js';
 
 const usage = `usage: sockfd lab up [--delay MS] [--jitter MS] [--loss PCT] [--rate RATE]
        sockfd lab exec <132|133|wire> -- <command> [args...]
@@ -172,6 +173,8 @@ async function set(names: LabNames, argv: string[]): Promise<number> {
   return 0;
 }
 
+const keeperModes: Readonly<Record<string, KeeperMode>> = { up: 'start', down: 'stop', scenario: 'scoped', status: 'status', set: 'use', exec: 'use' };
+
 async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const asksHelp = (word: string): boolean => word === '--help' || word === '-h';
@@ -186,6 +189,10 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   try {
+    if (needsUserNamespace() && sub !== undefined && sub in keeperModes) {
+      // Not root: the same command, as root in a user namespace of our own.
+      return await runInUserNamespace(names.prefix, ['lab', ...argv], keeperModes[sub]!);
+    }
     switch (sub) {
       case 'up': {
         const { values, positionals } = parseArgs({ args: rest, options: settingOptions, allowPositionals: true });

@@ -20,7 +20,7 @@ import {
   type UploadRecord,
 } from '../../lib/transfer/receiver.js';
 import { DEFAULT_GRACE_MS, DEFAULT_MAX_CHILDREN, DEFAULT_SLOT_WAIT_MS, serveFiles, type DropReason } from '../../lib/transfer/server.js';
-import { formatBytes, formatDuration, formatRate, parseSize } from '../../lib/transfer/units.js';
+import { formatDuration, formatRate, parseSize } from '../../lib/transfer/units.js';
 
 const usage = `usage: sockfd recv-files [options] <port> <dir>
 
@@ -45,8 +45,10 @@ options:
                          (default 1T)
   --idle-timeout-ms N    drop a client that sends nothing for N ms (default ${DEFAULT_IDLE_TIMEOUT_MS})
   --header-timeout-ms N  the whole header must arrive within N ms (default ${DEFAULT_HEADER_TIMEOUT_MS})
-  --min-rate S           drop content that comes slower than S bytes/s, measured
-                         over ${DEFAULT_RATE_WINDOW_MS / 1000} s windows; suffixes K M (default ${formatBytes(DEFAULT_MIN_RATE).replace(' ', '')}; 0: none)
+  --min-rate S           drop content that comes slower than S bytes/s on average
+                         over each window; suffixes K M (default ${DEFAULT_MIN_RATE / 1024}K; 0: none)
+  --rate-window-ms N     the window of --min-rate (default ${DEFAULT_RATE_WINDOW_MS}): a stall shorter
+                         than it is fine, a trickle is not
   --max-children N       at most N uploads at once (default ${DEFAULT_MAX_CHILDREN})
   --slot-wait-ms N       a complete header waits at most N ms for a free slot
                          (default ${DEFAULT_SLOT_WAIT_MS})
@@ -160,6 +162,7 @@ export const command: Command = {
           'idle-timeout-ms': { type: 'string' },
           'header-timeout-ms': { type: 'string' },
           'min-rate': { type: 'string' },
+          'rate-window-ms': { type: 'string' },
           'max-children': { type: 'string' },
           'slot-wait-ms': { type: 'string' },
           'grace-ms': { type: 'string' },
@@ -187,6 +190,7 @@ export const command: Command = {
     const settings = {
       idleTimeoutMs: integerOption('idle-timeout-ms', values['idle-timeout-ms'], DEFAULT_IDLE_TIMEOUT_MS, 1),
       headerTimeoutMs: integerOption('header-timeout-ms', values['header-timeout-ms'], DEFAULT_HEADER_TIMEOUT_MS, 1),
+      rateWindowMs: integerOption('rate-window-ms', values['rate-window-ms'], DEFAULT_RATE_WINDOW_MS, 1),
       maxChildren: integerOption('max-children', values['max-children'], DEFAULT_MAX_CHILDREN, 1),
       slotWaitMs: integerOption('slot-wait-ms', values['slot-wait-ms'], DEFAULT_SLOT_WAIT_MS, 1),
       graceMs: integerOption('grace-ms', values['grace-ms'], DEFAULT_GRACE_MS, 0),

@@ -10,6 +10,7 @@ import { type Command, UsageError } from '../command.js';
 import { childPids, listFds } from '../../lib/procfs.js';
 import { Running, listeningPort, startCli, until, type Finished, type StartOptions } from '../../tools/processes.js';
 import { classGirl, clientLines, girl } from '../../tools/tutorial-text.js';
+import { labChapter } from '../../tools/lab/tour-chapter.js';
 
 interface Check {
   ok: boolean;
@@ -380,6 +381,10 @@ export const command: Command = {
         if (outcome !== null) tour.check(false, `the step failed: ${(outcome as Error).message.split('\n')[0]}`);
         tour.say();
       }
+      // The two machines (sockfd lab); skipped, saying why, where no lab can be made. On a signal
+      // the chapter's scenario gets it too and removes the lab it made.
+      const labOutcome = await Promise.race([labChapter(tour).then(() => null), interrupted.then((signal) => ({ signal }))]);
+      if (labOutcome !== null) await stop(labOutcome.signal);
     } finally {
       await tour.cleanUp();
       process.off('SIGINT', onInt);

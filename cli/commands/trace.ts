@@ -10,6 +10,7 @@ import { renderSvg } from '../../tools/lab/svg.js';
 import { LabError, labNames, wireInterface } from '../../tools/lab/namespaces.js';
 import { isUp } from '../../tools/lab/lab.js';
 import { readSettings } from '../../tools/lab/settings.js';
+import { needsUserNamespace, runInUserNamespace } from '../../tools/lab/userns.js';
 import { cliPath } from '../../tools/processes.js';
 
 const usage = `usage: sockfd trace [--lab | --interface IF] [--port N] [--count N] [--json] [--svg FILE] [--no-kernel]
@@ -42,6 +43,7 @@ Capturing needs CAP_NET_RAW (root). Exit status: 0, 1 on failure, 2 on a usage e
 
 async function inLab(argv: string[]): Promise<number> {
   const names = labNames();
+  if (needsUserNamespace()) return runInUserNamespace(names.prefix, ['trace', ...argv], 'use');
   if (!isUp(names)) throw new LabError("the lab is not up (run 'sockfd lab up')");
   const child = spawn('ip', ['netns', 'exec', names.namespace.wire, process.execPath, cliPath, 'trace', ...argv], {
     stdio: 'inherit',

@@ -51,6 +51,7 @@ export const ReplyCode = {
   /** Every upload slot stayed taken for as long as the server lets a connection wait. */
   BUSY: 11,
 } as const;
+/** The name of a reply code (a key of ReplyCode). */
 export type ReplyCodeName = keyof typeof ReplyCode;
 
 const codeNames = new Map<number, ReplyCodeName>(
@@ -73,8 +74,11 @@ export function replyCodeName(code: number): string {
 /** Why an upload was refused or failed: the code goes on the wire (extended format), the reason too. */
 export class TransferRefusal extends Error {
   override name = 'TransferRefusal';
+  /** An Error of `code` and `reason`. */
   constructor(
+    /** The reply code sent to the client. */
     readonly code: ReplyCodeName,
+    /** Why, in words (sent with the extended format). */
     readonly reason: string,
   ) {
     super(`${code}: ${reason}`);
@@ -178,6 +182,7 @@ export function printableName(bytes: Uint8Array): string {
 }
 
 // ---- the tutorial's format ------------------------------------------------------
+/** The tutorial's header (demo11/demo12's struct st_fileinfo): the file's name and size. */
 export interface UploadHeader {
   name: string;
   size: number;
@@ -292,6 +297,7 @@ export function encodeReply(code: ReplyCodeName, reason = ''): Buffer {
   return Buffer.concat([Buffer.from([ReplyCode[code], text.length]), text]);
 }
 
+/** A server's reply, decoded. */
 export interface Reply {
   code: number;
   /** ReplyCode name, or CODE_<n> when unknown. */
@@ -299,6 +305,7 @@ export interface Reply {
   reason: string;
 }
 
+/** A reply from its code byte and reason bytes. */
 export function decodeReply(code: number, reason: Uint8Array): Reply {
   return { code, codeName: replyCodeName(code), reason: Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength).toString('utf8') };
 }

@@ -66,6 +66,7 @@ import {
 
 /** 1 TiB: large enough for real files, small enough that a typo in a header cannot fill a disk unnoticed. */
 export const DEFAULT_MAX_SIZE = 2 ** 40;
+/** A client that sends nothing for 30 s is dropped (reply TIMEOUT). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** The whole header (at most 273 bytes) must arrive within this long after the connection was accepted. */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
@@ -80,6 +81,7 @@ const MIN_BUFFER_SIZE = 4096;
 /** A pipe's capacity when F_SETPIPE_SZ is refused (Linux default: 16 pages). */
 const DEFAULT_PIPE_CAPACITY = 65536;
 
+/** Options of receiveUpload() (and of serveFiles(), which passes them on). */
 export interface ReceiveOptions {
   /** The directory files are stored in (named in records; the work is done through dirFd). */
   dir: string;
@@ -116,6 +118,7 @@ export interface AnnouncedHeader {
   size: number | bigint;
 }
 
+/** How an upload ended: stored, refused by the server's rules, or failed on the way. */
 export type UploadOutcome = 'stored' | 'refused' | 'failed';
 
 /** What happened to one upload: everything the server's log line shows. */
@@ -143,7 +146,11 @@ export interface UploadRecord {
 /** The upload was stopped because the server is shutting down. Throw it from a signal handler. */
 export class ShutdownError extends Error {
   override name = 'ShutdownError';
-  constructor(readonly signal: string) {
+  /** An Error naming the signal. */
+  constructor(
+    /** The signal's name ('SIGTERM', 'SIGINT'). */
+    readonly signal: string,
+  ) {
     super(`the server received ${signal}`);
   }
 }

@@ -22,12 +22,14 @@ import {
   type TransferFormat,
 } from './protocol.js';
 
+/** sendFile() gives up after 30 s without progress or answer. */
 export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /** Hashed and sent in blocks of 1 MiB: the block is still in cache when sendfile takes it. */
 const BLOCK_SIZE = 1 << 20;
 /** How long a failed send waits for the server's reason. */
 const REASON_WAIT_MS = 1000;
 
+/** Options of sendFile() and uploadFile(). */
 export interface SendOptions {
   /** 'extended' (default: 64-bit size, SHA-256, reasons) or 'tutorial' (demo12's struct, files < 2 GiB). */
   format?: TransferFormat;
@@ -39,6 +41,7 @@ export interface SendOptions {
   onProgress?: (sent: number, total: number) => void;
 }
 
+/** uploadFile()'s answer to a server that speaks only the tutorial's format. */
 export interface UploadFallback {
   /**
    * When the server answers the extended header with the tutorial's 'ok' (the
@@ -50,6 +53,7 @@ export interface UploadFallback {
   onFallback?: () => void;
 }
 
+/** What sendFile() sent and what the server confirmed. */
 export interface SendResult {
   name: string;
   size: number;
@@ -62,8 +66,11 @@ export interface SendResult {
 /** The server refused or failed the upload; `code` is its reply code name, `reason` its words. */
 export class UploadRefusedError extends Error {
   override name = 'UploadRefusedError';
+  /** An Error of `code` and `reason`. */
   constructor(
+    /** The server's reply code name (BAD_NAME, TOO_LARGE, STORAGE_ERROR...). */
     readonly code: string,
+    /** The server's reason in words. */
     readonly reason: string,
   ) {
     super(`the server ${outcomeOfCode(code) === 'failed' ? 'failed to store' : 'refused'} the file: ${code}: ${reason}`);
@@ -78,6 +85,7 @@ export class UploadFailedError extends Error {
 /** The server answered the extended header with the tutorial's 'ok': it speaks only the tutorial's format. */
 export class TutorialOnlyServerError extends UploadFailedError {
   override name = 'TutorialOnlyServerError';
+  /** An Error saying to use the tutorial's format. */
   constructor() {
     super("the server answered 'ok' to the extended header: it speaks only the tutorial's format (use --format tutorial)");
   }
@@ -246,9 +254,13 @@ function sendOpenedFile(fd: number, file: OpenedFile, name: string, options: Sen
   return { name, size, format, sha256, durationMs: performance.now() - started };
 }
 
+/** Options of uploadFile(): where to connect, which file, the SendOptions and the fallback. */
 export interface UploadOptions extends SendOptions, UploadFallback {
+  /** The server's host name or IP. */
   host: string;
+  /** The server's port. */
   port: number;
+  /** The file to upload. */
   path: string;
 }
 

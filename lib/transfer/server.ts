@@ -62,6 +62,7 @@ import {
   type UploadRecord,
 } from './receiver.js';
 
+/** Uploads served at once by default, one child process each. */
 export const DEFAULT_MAX_CHILDREN = 64;
 /** How long uploads in progress get to finish after SIGTERM/SIGINT. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -101,6 +102,7 @@ export interface ServerEvents {
   dropping?(reason: DropReason, inProgress: number): void;
 }
 
+/** Options of serveFiles(): the listener, the children, and the ReceiveOptions each child uses. */
 export interface ServeOptions extends Omit<ReceiveOptions, 'shouldStop' | 'onHeader' | 'stopFd' | 'dirFd' | 'acceptedAt'> {
   /** Port to listen on; 0 picks a free one (see events.listening). */
   port: number;
@@ -112,9 +114,11 @@ export interface ServeOptions extends Omit<ReceiveOptions, 'shouldStop' | 'onHea
   slotWaitMs?: number;
   /** At most this many connections held without a child (default 1024). */
   maxWaiting?: number;
+  /** listen() backlog (default 128). */
   backlog?: number;
   /** After SIGTERM/SIGINT, uploads in progress get this long to finish (default 10 s; 0 drops them at once). */
   graceMs?: number;
+  /** Callbacks for what happens (listening, each connection and upload, children dying, stopping). */
   events?: ServerEvents;
   /** Stop after this many connections (tests, benchmarks); default: serve until a signal. */
   maxConnections?: number;
@@ -438,6 +442,9 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
     signals++;
     if (stopSignal === null) {
       stopSignal = sig;
+      // No new connections from this moment on (the loop only polls, never accepts, on a closed one: it sees the flag first).
+      if (listenFd >= 0) posix.close(listenFd);
+      listenFd = -1;
       events.stopping?.(sig, children?.live.size ?? 0, graceMs);
     } else if (signals === 2 && (children?.live.size ?? 0) > 0) {
       events.dropping?.({ kind: 'signal', signal: sig }, children!.live.size);
@@ -509,7 +516,7 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
       }
 
       // Wait for: new connections, header bytes, a free slot (reaped on the next turn), a deadline, a signal.
-      const listening = accepting() && waiting.length < maxWaiting;
+      const listening = listenFd >= 0 && accepting() && waiting.length < maxWaiting;
       const watched = waiting.filter((w) => w.readyAt === null);
       const entries: posix.PollFd[] = watched.map((w) => ({ fd: w.fd, events: POLLIN | POLLRDHUP }));
       if (listening) entries.push({ fd: listenFd, events: POLLIN });
@@ -536,7 +543,7 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
           drop(entry, 'TRUNCATED', entry.seen === 0 ? 'the connection closed before a header arrived' : `the connection closed after ${entry.seen} of the ${entry.needed} header bytes`);
         }
       }
-      if (listening && (entries.at(-1)!.revents ?? 0) !== 0) {
+      if (listening && listenFd >= 0 && (entries.at(-1)!.revents ?? 0) !== 0) {
         for (let i = 0; i < ACCEPT_BATCH && accepting() && waiting.length < maxWaiting; i++) {
           const connection = acceptNow(listenFd);
           if (connection === null) break;
@@ -549,7 +556,7 @@ export async function serveFiles(options: ServeOptions): Promise<ServeSummary> {
     }
 
     // Stopping: no new connections; those without a child are refused at once.
-    posix.close(listenFd);
+    if (listenFd >= 0) posix.close(listenFd);
     listenFd = -1;
     for (const entry of [...waiting]) drop(entry, 'SHUTTING_DOWN', 'the server is shutting down; the upload had not started');
     if (stopSignal !== null && children.live.size > 0) {

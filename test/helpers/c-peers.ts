@@ -1,7 +1,7 @@
 // Running the C reference programs (c/) as peers in tests: spawn with output
 // captured, a bounded lifetime, servers started on a free port (retried when
 // another test took it first) and awaited until they really listen.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { Running } from '../../tools/processes.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { cProgram } from '../../tools/c-programs.js';
 import { O_CLOEXEC } from '../../lib/constants.js';
@@ -12,24 +12,7 @@ import { freePort } from './loopback.js';
 /** Environment that makes the programs' sleep(n) take n * 10 ms (c/sockfd_sleep.h). */
 export const fastSleep: Readonly<Record<string, string>> = { SOCKFD_SLEEP_SCALE: '0.01' };
 
-export interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface Running {
-  child: ChildProcess;
-  pid: number;
-  /** Output so far. */
-  stdout(): string;
-  stderr(): string;
-  exited(): boolean;
-  finished: Promise<Finished>;
-  /** Sends `signal` (default SIGTERM) to this pid only, then waits for the exit. */
-  stop(signal?: NodeJS.Signals): Promise<Finished>;
-}
+export { Running, type Finished } from '../../tools/processes.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -38,50 +21,25 @@ export interface RunOptions {
   timeoutMs?: number;
   /** A process group of its own: needed for demo10/demo12, whose FathEXIT runs kill(0,SIGTERM). */
   detached?: boolean;
-  /** stdin stays an open pipe (the fixture waits for it to close); default: ignored. */
+  /** stdin stays an open pipe (the fixture waits for it to close); default: closed. */
   keepStdin?: boolean;
 }
 
 const running = new Set<Running>();
 
-/** Runs `path args...`; everything it prints is kept. */
+/** Runs `path args...` (tools/processes Running, bounded); stopAll() kills what is left. */
 export function runProgram(path: string, args: readonly string[], options: RunOptions = {}): Running {
-  const child = spawn(path, args, {
+  const program = new Running(path, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     detached: options.detached ?? false,
-    stdio: [options.keepStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    keepStdin: options.keepStdin ?? false,
+    timeoutMs: options.timeoutMs ?? 20_000,
   });
-  if (child.pid === undefined) throw new Error(`cannot spawn ${path}`);
-  let stdout = '';
-  let stderr = '';
-  let exited = false;
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
-  const finished = new Promise<Finished>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      exited = true;
-      clearTimeout(killer);
-      running.delete(handle);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  const handle: Running = {
-    child,
-    pid: child.pid,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited: () => exited,
-    finished,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (!exited) child.kill(signal);
-      return finished;
-    },
-  };
-  running.add(handle);
-  return handle;
+  running.add(program);
+  const forget = (): void => void running.delete(program);
+  program.finished.then(forget, forget);
+  return program;
 }
 
 /** Kills (SIGKILL, by pid) every program this file started that is still running. */
@@ -116,8 +74,8 @@ export async function startCServer(
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = freePort();
     const server = await runC(name, args(port), options);
-    await until(() => (isListening(server.pid, port) || server.exited() ? true : undefined), `${name} to listen on ${port}`);
-    if (!server.exited()) return { server, port };
+    await until(() => (isListening(server.pid, port) || server.exited ? true : undefined), `${name} to listen on ${port}`);
+    if (!server.exited) return { server, port };
     const result = await server.finished;
     if (!result.stderr.includes('Address already in use')) {
       throw new Error(`${name} ${args(port).join(' ')} exited ${String(result.code)}: ${result.stderr}${result.stdout}`);

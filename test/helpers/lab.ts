@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Running, cliPath } from '../../tools/processes.js';
+import { until } from '../../tools/until.js';
 import { type Finished } from '../../tools/processes.js';
 import { labNames, type LabNames, type Place } from '../../tools/lab/namespaces.js';
 
@@ -58,17 +59,9 @@ export function hostSnapshot(): { links: string[]; addresses: string[]; routes: 
   };
 }
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Polls (bounded) until `probe` gives a value. */
-export async function eventually<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(20);
-  }
+export function eventually<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  return until(probe, what, timeoutMs); // the kit's one bounded wait (tools/until.ts)
 }
 
 /** Waits (bounded) until `running` printed `pattern` on stderr. */

@@ -1,7 +1,6 @@
 // Shared by the transfer tests: scratch directories, files of known content,
-// reads of a raw client (for hostile input), child processes to the end.
+// reads of a raw client (for hostile input).
 // Sockets, ports, sends and waits: ./loopback.ts, lib/io.ts, tools/until.ts.
-import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,28 +64,4 @@ export function parseReply(bytes: Buffer): { code: number; reason: string } | nu
 /** The fds of a process (names in /proc/<pid>/fd). */
 export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-export interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Collects a child's output until it exits; kills it (and rejects) after `timeoutMs`. */
-export function finished(child: ChildProcess, timeoutMs = 30_000): Promise<Finished> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${child.spawnfile} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }

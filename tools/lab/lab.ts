@@ -19,8 +19,7 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export function labUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
   if (spawnSync('ip', ['-V'], { stdio: 'ignore' }).status !== 0) return "the lab needs the 'ip' command (Debian: apt-get install iproute2)";
-  if (process.getuid?.() !== 0)
-    return 'the lab needs root to create network namespaces (run it with sudo; or as root in a user namespace: unshare --user --map-root-user --net --mount sh -c "mount -t tmpfs none /run && exec sockfd lab ...")';
+  if (process.getuid?.() !== 0) return 'the lab needs root (or, without root, a user namespace: unshare from util-linux)';
   return undefined;
 }
 

@@ -351,6 +351,19 @@ export async function scenario(names: LabNames, name: ScenarioName, say: (text: 
   const run = new Run(names, say);
   say(`== ${entry.title}`);
   let records: TraceRecord[] = [];
+  // Ctrl+C or SIGTERM: stop what the run started, remove a lab made for it, exit 128+signal.
+  const interrupted = (signal: NodeJS.Signals, code: number) => (): void => {
+    say(`  (${signal}: stopping)`);
+    void (async () => {
+      await run.stopAll();
+      if (made) await labDown(names);
+      process.exit(code);
+    })();
+  };
+  const onInt = interrupted('SIGINT', 130);
+  const onTerm = interrupted('SIGTERM', 143);
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
   try {
     await labSet(names, (s) => ({ ...s, ...defaultSettings, ...entry.settings, drops: [] }));
     run.choosePort();
@@ -358,6 +371,8 @@ export async function scenario(names: LabNames, name: ScenarioName, say: (text: 
   } catch (error) {
     run.check(false, (error as Error).message.split('\n')[0]!);
   } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
     await run.stopAll();
     if (made) await labDown(names);
     else await labSet(names, () => ({ ...before, drops: [] })).catch(() => undefined);

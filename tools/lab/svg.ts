@@ -16,6 +16,9 @@ const MAX_GAP = 90; // px for a pause; longer pauses are cut and labelled
 const MIN_FLIGHT = 14; // px an arrow falls at least (loopback: no measurable flight)
 const MAX_FLIGHT = 180;
 
+/** A white outline behind a label, so an arrow crossing it does not hide it. */
+const HALO = 'paint-order="stroke" stroke="#ffffff" stroke-width="4" stroke-linejoin="round"';
+
 const escapeXml = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 
 /** The tutorial's label of a segment: `SYN seq=0`, `SYN, ACK seq=0 ack=1`, `PSH, ACK seq=1 ack=1 len=31`. */
@@ -42,6 +45,9 @@ export function renderSvg(records: readonly TraceRecord[], options: SvgOptions):
   const x = (endpoint: string): number => (endpoint === client ? LEFT : RIGHT);
 
   // Where each segment leaves and arrives, top to bottom.
+  // A dropped segment never arrived: draw it with the flight time its neighbours had.
+  const flights = mine.filter((r) => r.arrival !== undefined).map((r) => (r.arrival! - r.time) * 1000).sort((a, b) => a - b);
+  const typicalFlight = flights.length ? flights[Math.floor(flights.length / 2)]! : 0;
   const rows: { record: TraceRecord; y0: number; y1: number; gapNote?: string }[] = [];
   let y = TOP + 40;
   let lastTime = first?.time ?? 0;
@@ -54,7 +60,7 @@ export function renderSvg(records: readonly TraceRecord[], options: SvgOptions):
       step = MAX_GAP;
     }
     y += index === 0 ? 0 : Math.max(MIN_STEP, step);
-    const flight = record.arrival === undefined ? 0 : (record.arrival - record.time) * 1000 * PX_PER_MS;
+    const flight = (record.arrival === undefined ? (record.dropped ? typicalFlight : 0) : (record.arrival - record.time) * 1000) * PX_PER_MS;
     const y1 = y + Math.min(MAX_FLIGHT, Math.max(MIN_FLIGHT, flight));
     rows.push({ record, y0: y, y1, ...(gapNote && { gapNote }) });
     lastTime = record.time;
@@ -76,11 +82,14 @@ export function renderSvg(records: readonly TraceRecord[], options: SvgOptions):
     out.push(`<line x1="${x(endpoint)}" y1="${TOP}" x2="${x(endpoint)}" y2="${bottom - 30}" stroke="#444" stroke-width="2"/>`);
   }
   const lastState = new Map<string, string>();
+  const lastStateY = new Map<string, number>();
   const stateText = (endpoint: string, state: string, yAt: number): void => {
     if (lastState.get(endpoint) === state) return;
     lastState.set(endpoint, state);
+    const y = Math.max(yAt, (lastStateY.get(endpoint) ?? -Infinity) + 16); // never on top of the previous one
+    lastStateY.set(endpoint, y);
     const left = endpoint === client;
-    out.push(`<text x="${left ? LEFT - 12 : RIGHT + 12}" y="${yAt + 4}" text-anchor="${left ? 'end' : 'start'}" fill="#0b6b3a" font-weight="bold">${escapeXml(state)}</text>`);
+    out.push(`<text x="${left ? LEFT - 12 : RIGHT + 12}" y="${y + 4}" text-anchor="${left ? 'end' : 'start'}" fill="#0b6b3a" font-weight="bold">${escapeXml(state)}</text>`);
   };
   for (const { record, y0, y1, gapNote } of rows) {
     if (gapNote) out.push(`<text x="${WIDTH / 2}" y="${y0 - 12}" text-anchor="middle" fill="#888" font-style="italic">… ${escapeXml(gapNote)} …</text>`);
@@ -96,9 +105,9 @@ export function renderSvg(records: readonly TraceRecord[], options: SvgOptions):
     if (dropped) out.push(`<text x="${x1.toFixed(1)}" y="${(yEnd + 5).toFixed(1)}" text-anchor="middle" fill="#b3261e" font-size="16" font-weight="bold">✗</text>`);
     const midX = (x0 + x1full) / 2;
     const slopeY = (y0 + y1) / 2;
-    out.push(`<text x="${midX}" y="${(slopeY - 6).toFixed(1)}" text-anchor="middle" fill="${color}">${escapeXml(segmentLabel(record))}</text>`);
+    out.push(`<text x="${midX}" y="${(slopeY - 6).toFixed(1)}" text-anchor="middle" fill="${color}" ${HALO}>${escapeXml(segmentLabel(record))}</text>`);
     const extra = [`${(record.time * 1000).toFixed(1)} ms`, ...record.notes].join(' · ');
-    out.push(`<text x="${midX}" y="${(slopeY + 10).toFixed(1)}" text-anchor="middle" fill="#777" font-size="11">${escapeXml(extra)}</text>`);
+    out.push(`<text x="${midX}" y="${(slopeY + 10).toFixed(1)}" text-anchor="middle" fill="#777" font-size="11" ${HALO}>${escapeXml(extra)}</text>`);
     out.push(`</g>`);
     stateText(record.src, record.states[record.src] ?? '', y0);
     stateText(record.dst, record.states[record.dst] ?? '', dropped ? y0 : y1);
