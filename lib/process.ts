@@ -8,7 +8,8 @@
 import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { isMainThread, type Worker } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import { isMainThread, Worker } from 'node:worker_threads';
 import { binding, nodeAddonPath } from './native.js';
 import { enterForkedChild } from './fork-epoch.js';
 
@@ -219,15 +220,37 @@ export function fork(): number {
 // not exist, the lock is never released and the child hangs in its first
 // major GC. Workers cannot be parked safely (one blocked in Atomics.wait or a
 // system call never reaches a safe point), so fork() refuses while they exist.
-// Node emits 'worker' for every Worker this thread creates; a Worker counts
-// until its 'exit', which Node emits after the thread was joined. Workers
-// created before this module was loaded are only seen by the native side if
-// they load sockfd themselves (native/fork.cc counts those environments).
+// A Worker counts from its construction - its thread starts inside the
+// constructor, while Node's own 'worker' event only comes on the next tick,
+// too late for `new Worker(...); fork()` - until its 'exit', which Node emits
+// after the thread was joined. The constructor is seen through
+// EventEmitter.init, which every EventEmitter's constructor calls (one
+// instanceof per emitter made on this thread). Workers created before this
+// module was loaded are only seen by the native side if they load sockfd
+// themselves (native/fork.cc counts those environments).
 const liveWorkers = new Set<Worker>();
 if (isMainThread) {
-  process.on('worker', (worker: Worker) => {
-    liveWorkers.add(worker);
-    worker.once('exit', () => liveWorkers.delete(worker));
+  type Init = (this: unknown, ...args: unknown[]) => unknown;
+  const emitters = EventEmitter as unknown as { init: Init };
+  const init = emitters.init;
+  emitters.init = function (this: unknown, ...args: unknown[]): unknown {
+    const result = init.apply(this, args);
+    if (this instanceof Worker) countWorker(this);
+    return result;
+  };
+}
+
+function countWorker(worker: Worker): void {
+  liveWorkers.add(worker);
+  worker.once('exit', () => liveWorkers.delete(worker));
+  // A constructor that threw (bad arguments) started no thread: its threadId getter throws.
+  process.nextTick(() => {
+    try {
+      if (typeof worker.threadId === 'number') return;
+    } catch {
+      // no handle: never started
+    }
+    liveWorkers.delete(worker);
   });
 }
 

@@ -3,12 +3,12 @@
 // comes before the system call always wins. The reused number is the trap:
 // the next socket gets it at once, so a call that resumes on the number
 // would read (or write) another connection's bytes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setMaxListeners } from 'node:events';
 import * as posix from '../lib/posix.js';
 import { AbortError, recvAsync, sendAllAsync, waitReadable, watcherStats } from '../lib/async.js';
 import { binding } from '../lib/native.js';
-import { openFds } from './helpers/loopback.js';
+import { expectNoFdOrWatcherLeft } from './helpers/no-leaks.js';
 
 const rawWait = binding.asyncWait as (fd: number, events: number, id: number) => Promise<number>;
 const READABLE = (binding.asyncEvents as { readable: number }).readable;
@@ -55,14 +55,8 @@ async function outcomes<T>(promises: Promise<T>[]): Promise<{ values: T[]; error
   };
 }
 
-let fdsBefore: number[];
-beforeAll(() => {
-  fdsBefore = openFds();
-});
-afterAll(() => {
-  expect(openFds()).toEqual(fdsBefore);
-  expect(watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
-});
+// Every socket the suite opened is closed again, and no watcher is left behind.
+expectNoFdOrWatcherLeft();
 
 describe('the setImmediate yield after 1,024 immediate results', () => {
   it('a call yielding when its fd is closed and the number reused rejects with EBADF and reads nothing of the new socket', async () => {

@@ -1,7 +1,7 @@
 // The promise API on Node's event loop, against the kernel over loopback:
 // many concurrent clients, abort and timeout of pending calls, close while
 // waiting, many waits on one fd, and the loop never blocked or starved.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import * as posix from '../lib/posix.js';
 import {
@@ -20,7 +20,8 @@ import {
   watcherStats,
 } from '../lib/async.js';
 import { EndOfStreamError } from '../lib/socket.js';
-import { asyncSocketPair, openFds } from './helpers/loopback.js';
+import { asyncSocketPair } from './helpers/loopback.js';
+import { expectNoFdOrWatcherLeft } from './helpers/no-leaks.js';
 
 const loopback = (port: number) => ({ family: 'AF_INET' as const, address: '127.0.0.1', port });
 
@@ -53,15 +54,8 @@ async function rejection(promise: Promise<unknown>): Promise<Error & Partial<pos
   throw new Error('expected the promise to reject');
 }
 
-let fdsBefore: number[];
-beforeAll(() => {
-  fdsBefore = openFds();
-});
-afterAll(() => {
-  // Every socket the suite opened is closed again, and no watcher is left behind.
-  expect(openFds()).toEqual(fdsBefore);
-  expect(watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
-});
+// Every socket the suite opened is closed again, and no watcher is left behind.
+expectNoFdOrWatcherLeft();
 
 describe('an echo server on the event loop', () => {
   it('serves 500 concurrent clients in one process and echoes every byte', async () => {

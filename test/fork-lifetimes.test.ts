@@ -43,8 +43,9 @@ describe('fork() while a Worker thread exists', () => {
   ] as const) {
     it(`refuses with ERR_FORK_WORKERS while ${how} allocates, then forks again once it ended: no child hangs`, async () => {
       const fixture = run('fork-workers.mjs', ['30', mode]);
-      const result = await fixture.firstJson<{ withWorker: Forks; afterTerminate: Forks }>(120_000);
+      const result = await fixture.firstJson<{ sameTick: string; withWorker: Forks; afterTerminate: Forks }>(120_000);
       expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+      expect(result.sameTick).toBe(mode === 'late' ? 'ERR_FORK_WORKERS' : 'not tried'); // fork() right after new Worker()
       expect(result.withWorker).toEqual({ ok: 0, hung: 0, refused: 30, wrong: [], errors: { [message]: 30 } });
       expect(result.afterTerminate).toEqual({ ok: 30, hung: 0, refused: 0, wrong: [], errors: {} });
     }, 150_000);

@@ -270,6 +270,46 @@ describe('control messages', () => {
     }
   });
 
+  it('IPV6_RECVERR reports ECONNREFUSED on UDP over ::1 (ICMPv6 port unreachable)', () => {
+    const { fd: closed, port: closedPort } = udp('::1', 'AF_INET6');
+    posix.close(closed);
+    const client = posix.socket(posix.AF_INET6, posix.SOCK_DGRAM);
+    try {
+      posix.setsockopt(client, posix.IPPROTO_IPV6, posix.IPV6_RECVERR, 1);
+      posix.sendto(client, 'anyone6?', 0, { family: 'AF_INET6', address: '::1', port: closedPort });
+      waitFor(client, posix.POLLERR);
+      const got = posix.recvmsg(client, Buffer.alloc(16), 512, posix.MSG_ERRQUEUE);
+      expect(posix.findControl(got.control, 'IPV6_RECVERR')).toMatchObject({
+        level: posix.IPPROTO_IPV6,
+        code: 'ECONNREFUSED',
+        origin: posix.SO_EE_ORIGIN_ICMP6,
+        originName: 'SO_EE_ORIGIN_ICMP6',
+        eeType: 1, // ICMPv6 destination unreachable
+        eeCode: 4, // port unreachable
+        offender: { family: 'AF_INET6', address: '::1' },
+      });
+    } finally {
+      posix.close(client);
+    }
+  });
+
+  it('SO_TIMESTAMPING with software receive stamps: a timespec close to the clock', () => {
+    const { fd: server, port } = udp();
+    const client = posix.socket(posix.AF_INET, posix.SOCK_DGRAM);
+    try {
+      posix.setsockopt(server, posix.SOL_SOCKET, posix.SO_TIMESTAMPING, posix.SOF_TIMESTAMPING_RX_SOFTWARE | posix.SOF_TIMESTAMPING_SOFTWARE);
+      const before = Date.now();
+      posix.sendto(client, 'stamp', 0, { family: 'AF_INET', address: '127.0.0.1', port });
+      const stamp = posix.findControl(posix.recvmsg(server, Buffer.alloc(8), 128).control, 'SO_TIMESTAMPING')!;
+      const ms = stamp.software.sec * 1000 + stamp.software.nsec / 1e6;
+      expect(ms).toBeGreaterThanOrEqual(before - 5);
+      expect(ms).toBeLessThanOrEqual(Date.now() + 5);
+      expect(stamp.hardware).toEqual({ sec: 0, nsec: 0 }); // no hardware stamps on loopback
+    } finally {
+      closeAll(server, client);
+    }
+  });
+
   it('MSG_ZEROCOPY completions arrive on the error queue as SO_EE_ORIGIN_ZEROCOPY ranges', () => {
     const { listenFd, client, server } = tcpPair();
     try {

@@ -11,8 +11,9 @@
 import { readFileSync } from 'node:fs';
 import {
   AF_PACKET, ARPHRD_LOOPBACK, ETH_P_ALL, MSG_DONTWAIT, PACKET_OUTGOING, POLLIN, SOCK_RAW,
-  bind, close, htons, isSyscallError, poll, recvfrom, socket,
+  SOL_SOCKET, SO_TIMESTAMPNS, bind, close, htons, isSyscallError, poll, setsockopt, socket,
 } from '../../lib/posix.js';
+import { recvmsg } from '../../lib/msg.js';
 import { type HostName, hostNames, wireInterface } from './namespaces.js';
 import { type Frame, TCP_SYN, TCP_ACK, decodeFrame, flagLetters } from './packet.js';
 import { type TraceRecord } from './trace-format.js';
@@ -55,6 +56,8 @@ function ifindexOf(name: string): number {
 function openCapture(ifname: string | undefined): number {
   const fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
   try {
+    // The kernel's receive time of each frame (not when this loop got to it: the machine may be busy).
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
     bind(fd, ifname === undefined ? { family: 'AF_PACKET', protocol: ETH_P_ALL, ifindex: 0 } : { family: 'AF_PACKET', protocol: ETH_P_ALL, ifname });
     return fd;
   } catch (error) {
@@ -92,6 +95,8 @@ export async function capture(options: CaptureOptions): Promise<number> {
   const pending: Pending[] = [];
   const buffer = Buffer.allocUnsafe(65536);
   const pollSet = sides.map((side) => ({ fd: side.fd, events: POLLIN, revents: 0 }));
+  // Kernel timestamps are CLOCK_REALTIME; everything else here is CLOCK_MONOTONIC.
+  const realtimeOffset = Date.now() - monotonicMs();
   let origin: number | undefined;
   let reported = 0;
   const dropAfter = options.dropAfterMs ?? 1000;
@@ -171,12 +176,13 @@ export async function capture(options: CaptureOptions): Promise<number> {
         for (let burst = 0; burst < 64; burst++) {
           let received;
           try {
-            received = recvfrom(side.fd, buffer, MSG_DONTWAIT);
+            received = recvmsg(side.fd, [buffer], 64, MSG_DONTWAIT);
           } catch (error) {
             if (isSyscallError(error) && (error.code === 'EAGAIN' || error.code === 'EWOULDBLOCK')) break;
             throw error;
           }
-          const at = monotonicMs();
+          const stamp = received.control.find((c) => c.type === 'SO_TIMESTAMPNS');
+          const at = stamp && stamp.type === 'SO_TIMESTAMPNS' ? stamp.sec * 1000 + stamp.nsec / 1e6 - realtimeOffset : monotonicMs();
           const frame = decodeFrame(buffer.subarray(0, received.bytes));
           if (!wanted(frame)) continue;
           if (!options.lab) {

@@ -1,0 +1,38 @@
+// The native fuzzer (test/fuzz/): every export of the addon has a spec, and a
+// bounded seeded run is clean (no non-Error throw, no abort, no hang, no fd
+// of the process touched, no watcher left). CI runs it longer under ASan and
+// UBSan (.ci/run); `npm run fuzz -- --calls 1000000` runs it on demand.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { binding } from '../lib/native.js';
+// Plain JavaScript (.mjs): node runs it directly, under ASan too, and this test imports it.
+import { makeSpecs } from './fuzz/specs.mjs';
+import { makeRandom } from './fuzz/world.mjs';
+
+const exported = Object.keys(binding)
+  .filter((name) => typeof binding[name] === 'function')
+  .sort();
+
+describe('fuzzer', () => {
+  it('has a spec for every export of the addon, and none for a name it does not export', () => {
+    const specs = makeSpecs({ random: makeRandom(1), c: binding.constants }) as Record<string, unknown>;
+    const missing = exported.filter((name) => !(name in specs));
+    expect(missing, 'add a spec to test/fuzz/specs.mjs (docs/CONTRIBUTING.md, "Fuzzing")').toEqual([]);
+    expect(Object.keys(specs).filter((name) => !exported.includes(name))).toEqual([]);
+  });
+
+  it('runs 8,000 seeded adversarial calls clean, signals arriving during them', () => {
+    const result = spawnSync(process.execPath, [join(import.meta.dirname, 'fuzz', 'fuzz.mjs'), '--calls', '8000', '--seed', '10', '--json'], {
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    expect(result.stderr).toBe('');
+    expect({ status: result.status, signal: result.signal }).toEqual({ status: 0, signal: null });
+    const summary = JSON.parse(result.stdout) as { calls: number; natives: number; thrown: Record<string, number>; byName: Record<string, number> };
+    expect(summary.calls).toBe(8000);
+    expect(summary.natives).toBe(exported.length - 1); // all but fork
+    // Every kind of outcome happened: errno errors, TypeErrors, RangeErrors, the sentinel thrown through a call.
+    for (const kind of ['Error', 'TypeError', 'RangeError', 'sentinel']) expect(summary.thrown[kind], kind).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+// The native fuzzer: seeded random and adversarial calls into every export of
+// the addon (test/fuzz/specs.mjs), while signals arrive and getters, proxies
+// and signal handlers detach buffers, close fds and throw in the middle of
+// calls. A failure is anything but an Error (or the fuzzer's own sentinel)
+// thrown by a call, a sanitizer report or abort (the process dies), a hang
+// (the watchdog kills the process), an fd the process held before touched,
+// or a watcher left behind.
+//
+//   npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json]
+//
+// The same seed makes the same sequence of calls and arguments; the moments
+// signals arrive vary (--signals off replays exactly, minus the watchdog's).
+// Run against another build with SOCKFD_ADDON (docs/CONTRIBUTING.md: ASan).
+import { Worker } from 'node:worker_threads';
+import { writeSync } from 'node:fs';
+import { types } from 'node:util';
+import { makeSpecs } from './specs.mjs';
+import { CallContext, Sentinel, World } from './world.mjs';
+
+const options = parseOptions(process.argv.slice(2));
+const dist = new URL('../../dist/lib/', import.meta.url);
+let binding, processLib;
+try {
+  ({ binding } = await import(new URL('native.js', dist)));
+  processLib = await import(new URL('process.js', dist));
+} catch (error) {
+  console.error(`fuzz: cannot load the library from dist/ (run npm run build): ${error.message}`);
+  process.exit(2);
+}
+
+/** Thrown by the watchdog's signal handler to end a call that blocks for too long. */
+const WatchdogStop = Object.freeze({ fuzzWatchdog: true });
+
+// ---- the watchdog: random signals during calls, an end to blocked calls, a kill on a hang
+const shared = new Int32Array(new SharedArrayBuffer(16)); // [calls started, in a call, stop, signals on]
+shared[3] = options.signals ? 1 : 0;
+const watchdog = new Worker(
+  `
+  const { workerData } = require('node:worker_threads');
+  const { writeSync } = require('node:fs');
+  const shared = workerData.shared;
+  let seed = workerData.seed >>> 0 || 1;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  let last = -1, since = Date.now();
+  while (Atomics.load(shared, 2) === 0) {
+    Atomics.wait(shared, 2, 0, 2);
+    const calls = Atomics.load(shared, 0), inCall = Atomics.load(shared, 1);
+    if (calls !== last || !inCall) { last = calls; since = Date.now(); }
+    const stuck = Date.now() - since;
+    if (inCall && shared[3] && random() < 0.2) process.kill(process.pid, 'SIGUSR1');
+    if (inCall && stuck > 50) process.kill(process.pid, 'SIGUSR2');
+    if (inCall && stuck > workerData.hangMs) {
+      try {
+        const { readFileSync, readlinkSync, readdirSync } = require('node:fs');
+        const status = readFileSync('/proc/' + process.pid + '/task/' + process.pid + '/status', 'utf8').split('\\n').filter((l) => /^(State|Sig|Shd)/.test(l));
+        const fds = readdirSync('/proc/self/fd').map((fd) => { try { return fd + '=' + readlinkSync('/proc/self/fd/' + fd); } catch { return fd; } });
+        writeSync(2, 'fuzz: main thread: ' + status.join('; ') + '\\nfuzz: fds: ' + fds.join(' ') + '\\n');
+      } catch {}
+      writeSync(2, 'fuzz: HANG: call ' + calls + ' has not returned for ' + stuck + ' ms despite signals (seed ' + workerData.seed + '; rerun with --trace)\\n');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+  `,
+  { eval: true, workerData: { shared, seed: options.seed + 1, hangMs: options.hangMs } },
+);
+await new Promise((resolve) => watchdog.once('online', resolve));
+
+const w = new World({ binding, seed: options.seed });
+const specs = makeSpecs(w);
+const names = Object.keys(specs).filter((name) => typeof binding[name] === 'function' && !specs[name].skip && (!options.only || options.only.includes(name)));
+const missing = Object.keys(binding).filter((name) => typeof binding[name] === 'function' && !(name in specs));
+if (missing.length) fail(`exports without a fuzz spec (test/fuzz/specs.mjs): ${missing.join(', ')}`);
+if (names.length === 0) fail(`no spec to run (--only ${options.only})`);
+
+let inCall = false;
+processLib.signal(binding.constants.SIGUSR1, () => {
+  if (inCall && w.random.chance(0.7)) w.act(w.current); // may throw the sentinel through the blocked call
+});
+processLib.signal(binding.constants.SIGUSR2, () => {
+  if (process.env.FUZZ_DEBUG) writeSync(2, 'SIGUSR2 handler\n');
+  if (inCall) throw WatchdogStop;
+});
+
+// ---- the loop
+const reasons = new Set();
+const objectReasons = new WeakSet();
+const stats = { calls: 0, returned: 0, thrown: {}, promises: 0, settled: 0, strays: 0, epochs: 0 };
+const byName = Object.fromEntries(names.map((name) => [name, 0]));
+const started = Date.now();
+const deadline = options.seconds ? started + options.seconds * 1000 : Infinity;
+let pendingPromises = 0;
+
+w.refill();
+for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
+  const name = w.random.pick(names);
+  const spec = specs[name];
+  const context = new CallContext(w);
+  w.current = context;
+  const args = spec.args(context);
+  if (options.trace) writeSync(2, `${i} ${name}(${args.map(describe).join(', ')})\n`);
+  if (spec.reason !== undefined) remember(args[spec.reason]);
+  let result;
+  let threw = false;
+  let error;
+  inCall = true;
+  Atomics.add(shared, 0, 1);
+  Atomics.store(shared, 1, 1);
+  try {
+    result = binding[name](...args);
+  } catch (caught) {
+    threw = true;
+    error = caught;
+  }
+  Atomics.store(shared, 1, 0);
+  inCall = false;
+  stats.calls++;
+  byName[name]++;
+  if (threw) {
+    const kind = error === Sentinel ? 'sentinel' : error === WatchdogStop ? 'watchdog' : error instanceof Error ? error.constructor.name : null;
+    if (kind === null) fail(`call ${i}: ${name}(${args.map(describe).join(', ')}) threw a non-Error: ${describe(error)}`);
+    stats.thrown[kind] = (stats.thrown[kind] ?? 0) + 1;
+  } else {
+    stats.returned++;
+    if (spec.fds) w.adopt(spec.fds(result, args));
+    if (result instanceof Promise) {
+      stats.promises++;
+      pendingPromises++;
+      result.then(
+        () => settled(),
+        (reason) => {
+          if (!(reason instanceof Error) && reason !== Sentinel && !wasGiven(reason))
+            fail(`a promise of ${name} was rejected with a non-Error it was not given: ${describe(reason)}`);
+          settled();
+        },
+      );
+    }
+  }
+  if (i % options.epoch === 0) {
+    await new Promise((resolve) => setImmediate(resolve)); // watchers fire, promises settle
+    epoch();
+  } else if (i % 97 === 0) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+epoch();
+await new Promise((resolve) => setImmediate(resolve));
+const strays = w.closeOwned();
+stats.strays += strays;
+await new Promise((resolve) => setImmediate(resolve));
+const watchers = binding.asyncStats();
+w.dispose();
+Atomics.store(shared, 2, 1);
+Atomics.notify(shared, 2);
+await watchdog.terminate();
+processLib.signal(binding.constants.SIGUSR1, 'default');
+processLib.signal(binding.constants.SIGUSR2, 'default');
+if (watchers.watchers !== 0 || watchers.waiters !== 0) fail(`event-loop watchers left after every fd was closed: ${JSON.stringify(watchers)}`);
+const seconds = (Date.now() - started) / 1000;
+const summary = { seed: options.seed, calls: stats.calls, seconds, callsPerSecond: Math.round(stats.calls / seconds), returned: stats.returned, thrown: stats.thrown, promises: stats.promises, settled: stats.settled, pendingAtEnd: pendingPromises, epochs: stats.epochs, strayFds: stats.strays, natives: names.length };
+if (options.json) console.log(JSON.stringify({ ...summary, byName }));
+else console.log(`fuzz: ${stats.calls} calls into ${names.length} natives clean in ${seconds.toFixed(1)} s (seed ${options.seed}): ${JSON.stringify(summary)}`);
+process.exit(0);
+
+// ---- helpers
+function epoch() {
+  stats.epochs++;
+  stats.strays += w.closeOwned();
+  w.checkBaseline();
+  if (!binding.getRestartAfterSignal()) binding.setRestartAfterSignal(true);
+  w.refill();
+}
+
+function settled() {
+  stats.settled++;
+  pendingPromises--;
+}
+
+function remember(reason) {
+  if ((typeof reason === 'object' && reason !== null) || typeof reason === 'function') objectReasons.add(reason);
+  else reasons.add(reason);
+}
+
+function wasGiven(reason) {
+  return (typeof reason === 'object' && reason !== null) || typeof reason === 'function' ? objectReasons.has(reason) : reasons.has(reason);
+}
+
+/** A short text for a value, without running any of its getters or traps (so --trace changes nothing). */
+function describe(value) {
+  try {
+    return describeUnsafe(value);
+  } catch {
+    return '<?>';
+  }
+}
+
+function describeUnsafe(value) {
+  if (isProxy(value)) return '<proxy>';
+  if (value === Sentinel) return '<sentinel>';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return value.length > 40 ? `'${value.slice(0, 20)}...' (${value.length})` : JSON.stringify(value);
+  if (typeof value === 'symbol' || typeof value === 'function') return String(value);
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return `${value.constructor.name}(${value.byteLength}${value.resizable ? ', resizable' : ''}${value.detached ? ', detached' : ''})`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength} at ${value.byteOffset})`;
+  if (Array.isArray(value)) {
+    if (value.length > 8) return `[${value.length} items]`;
+    const items = [];
+    for (let i = 0; i < value.length; i++) {
+      const own = Object.getOwnPropertyDescriptor(value, i);
+      items.push(own === undefined ? '<hole>' : 'value' in own ? describe(own.value) : '<getter>');
+    }
+    return `[${items.join(', ')}]`;
+  }
+  if (value && typeof value === 'object') {
+    const fields = Object.getOwnPropertyNames(value).slice(0, 8).map((key) => {
+      const own = Object.getOwnPropertyDescriptor(value, key);
+      return `${key}: ${'value' in own ? describe(own.value) : '<getter>'}`;
+    });
+    return `{${fields.join(', ')}}`;
+  }
+  return String(value);
+}
+
+function isProxy(value) {
+  return types.isProxy(value);
+}
+
+function fail(message) {
+  writeSync(2, `fuzz: FAIL: ${message} (seed ${options.seed})\n`);
+  process.exit(1);
+}
+
+function parseOptions(argv) {
+  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000 };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--calls': o.calls = Number(value()); break;
+      case '--seconds': o.seconds = Number(value()); if (!argv.includes('--calls') && !argv.some((a) => a.startsWith('--calls='))) o.calls = Infinity; break;
+      case '--seed': o.seed = Number(value()); break;
+      case '--signals': o.signals = value() !== 'off'; break;
+      case '--only': o.only = value().split(','); break;
+      case '--trace': o.trace = true; break;
+      case '--json': o.json = true; break;
+      case '--epoch': o.epoch = Number(value()); break;
+      case '--hang-ms': o.hangMs = Number(value()); break;
+      case '--help':
+        console.log('usage: npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json]');
+        process.exit(0);
+        break;
+      default:
+        console.error(`fuzz: unknown option ${argv[i]}`);
+        process.exit(2);
+    }
+  }
+  for (const key of ['calls', 'seed', 'epoch', 'hangMs'])
+    if (!(Number.isInteger(o[key]) || (key === 'calls' && o[key] === Infinity)) || o[key] < 0) {
+      console.error(`fuzz: --${key} must be a non-negative integer`);
+      process.exit(2);
+    }
+  return o;
+}
