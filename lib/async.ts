@@ -260,12 +260,7 @@ function readiness(fd: number, events: number, guarded: Guard | undefined): Prom
 /** A wait ended by close() says "poll: ..."; the caller called recv (or accept, ...). */
 function explain(error: unknown, syscall: string, fd: number): unknown {
   if (syscall === 'poll' || !isSyscallError(error, 'EBADF') || error.syscall !== 'poll') return error;
-  const renamed = new Error(syscall + error.message.slice('poll'.length)) as SyscallError & { fd: number };
-  renamed.code = 'EBADF';
-  renamed.errno = EBADF;
-  renamed.syscall = syscall;
-  renamed.fd = fd;
-  return renamed;
+  return Object.assign(syscallError(syscall, 'EBADF', EBADF, error.message.slice('poll: '.length)), { fd });
 }
 
 /**
@@ -297,6 +292,25 @@ async function untilDone<T>(
   } finally {
     guarded?.end();
   }
+}
+
+/**
+ * Runs `attempt` - one non-blocking call that returns a negative errno when it
+ * would block (the addon's try-calls: tryRecvmsg, trySendmmsg, ...) - until it
+ * succeeds, waiting on the loop for `readiness` in between, with every guard
+ * of the calls of this file: `options` (signal, timeout for the whole call),
+ * the fd-number generation (a call never acts on a number closed meanwhile),
+ * the starvation budget. The async twin of lib/io.ts untilReady; the other
+ * async modules (lib/msg-async.ts) build their calls on it.
+ */
+export function untilReadyAsync<T>(
+  syscall: string,
+  fd: number,
+  readiness: 'read' | 'write',
+  options: AsyncOptions | undefined,
+  attempt: () => T | number,
+): Promise<T> {
+  return untilDone(syscall, fd, readiness === 'read' ? READABLE : WRITABLE, options, attempt);
 }
 
 /** One wait for `events`, for waitReadable/waitWritable. */

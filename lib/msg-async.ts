@@ -1,12 +1,12 @@
 // The message calls on Node's event loop: sendmsg/recvmsg, sendFds/recvFds
 // and recvmmsg/sendmmsg without blocking. Each tries the call with
 // MSG_DONTWAIT (native try-calls in native/msg.cc) and, when it would block,
-// waits for readiness with lib/async.ts's waitReadable/waitWritable, within
-// one deadline and abort signal for the whole call.
+// waits for readiness through lib/async.ts's untilReadyAsync: one deadline and
+// abort signal for the whole call, and the fd-generation and starvation
+// guards of every async call.
 import { binding } from './native.js';
-import { EBADF, MSG_CMSG_CLOEXEC } from './constants.js';
-import { AbortError, TimeoutError, waitReadable, waitWritable, type AsyncOptions } from './async.js';
-import { isSyscallError, type SyscallError } from './errors.js';
+import { MSG_CMSG_CLOEXEC } from './constants.js';
+import { untilReadyAsync, type AsyncOptions } from './async.js';
 import type { AddressInput } from './sockaddr.js';
 import { CMSG_SPACE, type Buffers, type ControlMessageInput, type DataBuffers, type OutgoingMessage, type ReceivedFds, type ReceivedMessage } from './msg.js';
 
@@ -36,49 +36,16 @@ export interface RecvMsgOptions extends AsyncOptions {
   flags?: number;
 }
 
-type Direction = 'read' | 'write';
-
-// The wait's own errors name poll(); the caller called sendmsg (or recvmsg, ...).
-function renamed(error: unknown, syscall: string, timeout: number | undefined): unknown {
-  if (error instanceof TimeoutError) return new TimeoutError(syscall, timeout ?? error.timeout);
-  if (error instanceof AbortError) return new AbortError(syscall, error.cause);
-  if (isSyscallError(error, 'EBADF') && error.syscall === 'poll') {
-    const again = new Error(syscall + error.message.slice('poll'.length)) as SyscallError;
-    again.code = 'EBADF';
-    again.errno = EBADF;
-    again.syscall = syscall;
-    return again;
-  }
-  return error;
-}
-
-/** Runs the try-call `once` until it does not return -EAGAIN, waiting for readiness in between. */
-async function untilDone<T>(syscall: string, fd: number, direction: Direction, options: AsyncOptions | undefined, once: () => T | number): Promise<T> {
-  const timeout = options?.timeout;
-  const deadline = timeout === undefined ? undefined : Date.now() + timeout;
-  const wait = direction === 'read' ? waitReadable : waitWritable;
-  for (;;) {
-    const result = once();
-    if (typeof result !== 'number' || result >= 0) return result as T;
-    const remaining = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-    try {
-      await wait(fd, { signal: options?.signal, timeout: remaining });
-    } catch (error) {
-      throw renamed(error, syscall, timeout);
-    }
-  }
-}
-
 /** sendmsg() without blocking the loop; resolves to the bytes sent. */
 export function sendmsgAsync(fd: number, buffers: DataBuffers, options: SendMsgOptions = {}): Promise<number> {
   const { control, flags, address } = options;
-  return untilDone('sendmsg', fd, 'write', options, () => native.trySendmsg(fd, buffers, control ?? null, flags, address ?? null));
+  return untilReadyAsync('sendmsg', fd, 'write', options, () => native.trySendmsg(fd, buffers, control ?? null, flags, address ?? null));
 }
 
 /** recvmsg() without blocking the loop. */
 export function recvmsgAsync(fd: number, buffers: Buffers, options: RecvMsgOptions = {}): Promise<ReceivedMessage> {
   const { controlLength, flags } = options;
-  return untilDone('recvmsg', fd, 'read', options, () => native.tryRecvmsg(fd, buffers, controlLength, flags));
+  return untilReadyAsync('recvmsg', fd, 'read', options, () => native.tryRecvmsg(fd, buffers, controlLength, flags));
 }
 
 /** sendFds() without blocking the loop. */
@@ -97,10 +64,10 @@ export async function recvFdsAsync(fd: number, buffer: Buffers, maxFds: number, 
 
 /** sendmmsg() without blocking the loop; resolves to how many messages went (at least 1). */
 export function sendmmsgAsync(fd: number, messages: readonly OutgoingMessage[], options: Omit<SendMsgOptions, 'control' | 'address'> = {}): Promise<number> {
-  return untilDone('sendmmsg', fd, 'write', options, () => native.trySendmmsg(fd, messages, options.flags));
+  return untilReadyAsync('sendmmsg', fd, 'write', options, () => native.trySendmmsg(fd, messages, options.flags));
 }
 
 /** recvmmsg() without blocking the loop: the datagrams that are there (at least one), up to buffers.length. */
 export function recvmmsgAsync(fd: number, buffers: readonly Buffers[], options: RecvMsgOptions = {}): Promise<ReceivedMessage[]> {
-  return untilDone('recvmmsg', fd, 'read', options, () => native.tryRecvmmsg(fd, buffers, options.flags, options.controlLength));
+  return untilReadyAsync('recvmmsg', fd, 'read', options, () => native.tryRecvmmsg(fd, buffers, options.flags, options.controlLength));
 }

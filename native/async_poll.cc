@@ -19,10 +19,10 @@
 // never acts on a number that was closed meanwhile, even when it was not a
 // registered waiter (the setImmediate yield, a readiness already delivered).
 //
-// Attempts: tryRecv/trySend/tryAccept/tryConnect/tryRecvfrom/trySendto make
-// one non-blocking call and return -EAGAIN (-EINPROGRESS for connect) as a
-// number instead of throwing, so a would-block costs no Error object. Any
-// other failure throws the usual perror-style error.
+// The attempts the async calls make between waits (tryRecv, trySend, ...,
+// tryAccept, tryConnect) live beside their blocking twins in io.cc,
+// socket_calls.cc and msg.cc, on Attempt() (common.h); this file is the
+// watcher registry only.
 #include "async_poll.h"
 
 #include <fcntl.h>
@@ -366,135 +366,6 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// ---- attempts -----------------------------------------------------------------
-
-// One non-blocking call: the result, or -EAGAIN when it would block. EINTR
-// runs the JS signal handlers and tries again (as Blocking does) - unless a
-// handler closed the fd: then the number may be another socket's already.
-// Any other failure throws.
-template <typename Call>
-auto Attempt(Napi::Env env, int fd, const char* syscall, Call&& call) -> decltype(call()) {
-  for (;;) {
-    auto result = call();
-    if (result != -1) return result;
-    int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK) return -EAGAIN;
-    if (err != EINTR) ThrowErrno(env, syscall, err);
-    uint32_t generation = FdGeneration(fd);
-    HandleInterruption(env, syscall);
-    if (FdGeneration(fd) != generation) {
-      Napi::Error error = ErrnoError(env, syscall, EBADF);
-      error.Value().Set("message", std::string(syscall) + ": fd " + std::to_string(fd) +
-                                       " was closed by a signal handler during the call (Bad file descriptor)");
-      error.Value().Set("fd", fd);
-      throw error;
-    }
-  }
-}
-
-// accept and connect have no per-call "don't wait" flag: the async forms put
-// the fd in non-blocking mode (as net does) before the call.
-void MakeNonBlocking(Napi::Env env, int fd, const char* syscall) {
-  int flags = Checked(env, syscall, [&] { return ::fcntl(fd, F_GETFL); });
-  if ((flags & O_NONBLOCK) == 0) Checked(env, syscall, [&] { return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK); });
-}
-
-// tryRecv(fd, buffer, flags?, offset?, length?) -> bytes | -EAGAIN
-Napi::Value TryRecv(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info, 0);
-  Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recv");
-  int flags = ArgFlags(info, 2) | MSG_DONTWAIT;
-  return Count(info.Env(), Attempt(info.Env(), fd, "recv", [&] { return ::recv(fd, buffer.Acquire("recv"), buffer.length, flags); }));
-}
-
-// trySend(fd, data, flags?, offset?, length?) -> bytes | -EAGAIN. MSG_NOSIGNAL:
-// a closed peer is an EPIPE error, never a signal.
-Napi::Value TrySend(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info, 0);
-  Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 3);
-  int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
-  return Count(info.Env(), Attempt(info.Env(), fd, "send", [&] { return ::send(fd, data.Acquire("send"), data.length, flags); }));
-}
-
-// tryRecvfrom(fd, buffer, flags?, offset?, length?) -> { bytes, address } | -EAGAIN
-Napi::Value TryRecvFrom(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = ArgFd(info, 0);
-  Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recvfrom");
-  int flags = ArgFlags(info, 2) | MSG_DONTWAIT;
-  SockAddr peer;
-  ssize_t n = Attempt(env, fd, "recvfrom", [&] {
-    peer.length = sizeof peer.storage;
-    return ::recvfrom(fd, buffer.Acquire("recvfrom"), buffer.length, flags, peer.get(), &peer.length);
-  });
-  if (n < 0) return Count(env, n);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("bytes", Count(env, n));
-  result.Set("address", FromSockAddr(env, peer.storage, peer.length));
-  return result;
-}
-
-// trySendto(fd, data, flags, address, offset?, length?) -> bytes | -EAGAIN
-Napi::Value TrySendTo(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info, 0);
-  Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 4);
-  int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
-  SockAddr address = ArgSockAddr(info, 3);
-  return Count(info.Env(), Attempt(info.Env(), fd, "sendto", [&] {
-    return ::sendto(fd, data.Acquire("sendto"), data.length, flags, address.get(), address.length);
-  }));
-}
-
-// tryAccept(fd, flags) -> { fd, address } | -EAGAIN. A connection reset while
-// it waited in the queue (ECONNABORTED) is skipped: the next one is tried.
-Napi::Value TryAccept(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = ArgFd(info, 0);
-  int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
-  MakeNonBlocking(env, fd, "accept4");
-  SockAddr peer;
-  int client;
-  for (;;) {
-    client = Attempt(env, fd, "accept4", [&] {
-      peer.length = sizeof peer.storage;
-      int accepted = ::accept4(fd, peer.get(), &peer.length, flags);
-      return accepted == -1 && errno == ECONNABORTED ? -2 : accepted;
-    });
-    if (client != -2) break;
-  }
-  if (client < 0) return Napi::Number::New(env, client);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("fd", client);
-  result.Set("address", FromSockAddr(env, peer.storage, peer.length));
-  return result;
-}
-
-// tryConnect(fd, address) -> 0 | -EINPROGRESS. The handshake goes on in the
-// kernel; writability then SO_ERROR (connectResult) tell how it ended.
-Napi::Value TryConnect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = ArgFd(info, 0);
-  SockAddr address = ArgSockAddr(info, 1);
-  MakeNonBlocking(env, fd, "connect");
-  if (::connect(fd, address.get(), address.length) == 0) return Napi::Number::New(env, 0);
-  int err = errno;
-  // EINTR on a non-blocking connect: the handshake continues, as for EINPROGRESS.
-  if (err == EINPROGRESS || err == EINTR || err == EALREADY) return Napi::Number::New(env, -EINPROGRESS);
-  ThrowErrno(env, "connect", err);
-}
-
-// connectResult(fd): after writability, throws what connect() would have
-// reported (ECONNREFUSED, ETIMEDOUT, ...), read from SO_ERROR.
-Napi::Value ConnectResult(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = ArgFd(info, 0);
-  int soError = 0;
-  socklen_t length = sizeof soError;
-  Checked(env, "getsockopt", [&] { return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length); });
-  if (soError != 0) ThrowErrno(env, "connect", soError);
-  return env.Undefined();
-}
-
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("asyncWait", Napi::Function::New(env, Wait, "asyncWait"));
   exports.Set("asyncCancel", Napi::Function::New(env, Cancel, "asyncCancel"));
@@ -506,13 +377,6 @@ void Init(Napi::Env env, Napi::Object exports) {
   events.Set("writable", kWritable);
   events.Set("failed", kFailed);
   exports.Set("asyncEvents", events);
-  exports.Set("tryRecv", Napi::Function::New(env, TryRecv, "tryRecv"));
-  exports.Set("trySend", Napi::Function::New(env, TrySend, "trySend"));
-  exports.Set("tryRecvfrom", Napi::Function::New(env, TryRecvFrom, "tryRecvfrom"));
-  exports.Set("trySendto", Napi::Function::New(env, TrySendTo, "trySendto"));
-  exports.Set("tryAccept", Napi::Function::New(env, TryAccept, "tryAccept"));
-  exports.Set("tryConnect", Napi::Function::New(env, TryConnect, "tryConnect"));
-  exports.Set("connectResult", Napi::Function::New(env, ConnectResult, "connectResult"));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Registration, errno errors and argument validation shared by every concern.
 #include "common.h"
 
+#include <fcntl.h>
+
 #include <sys/stat.h>
 
 #include <cmath>
@@ -311,6 +313,11 @@ void OpenFiles::Check(Napi::Env env, const char* syscall) const {
     error.Value().Set("fd", before.fd);
     throw error;
   }
+}
+
+void MakeNonBlocking(Napi::Env env, int fd, const char* syscall) {
+  int flags = Checked(env, syscall, [&] { return ::fcntl(fd, F_GETFL); });
+  if ((flags & O_NONBLOCK) == 0) Checked(env, syscall, [&] { return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK); });
 }
 
 }  // namespace sockfd

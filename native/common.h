@@ -3,6 +3,8 @@
 // exports with SOCKFD_REGISTER, so adding a concern never edits another file.
 #pragma once
 
+#include "async_poll.h"  // FdGeneration, for Attempt
+
 // A Worker can be terminated while a native call builds or throws an Error:
 // N-API then refuses to throw, and node-addon-api (throwing again from inside
 // its own catch, in a noexcept wrapper) would call std::terminate and kill the
@@ -44,6 +46,11 @@ void InitAll(Napi::Env env, Napi::Object exports);
 // The shared `constants` object of the exports, created by whichever concern
 // registers first; every concern adds the constants of its own headers.
 Napi::Object ConstantsObject(Napi::Env env, Napi::Object exports);
+
+// The one constants macro: SOCKFD_CONSTANT(AF_INET) adds the system header's
+// value under its own name to the Napi::Object `constants` in scope (from
+// ConstantsObject). Values come from the headers at build time, never typed in.
+#define SOCKFD_CONSTANT(name) constants.Set(#name, Napi::Number::New(constants.Env(), static_cast<double>(name)))
 
 // ---- errors ---------------------------------------------------------------
 // An Error whose message reads like perror ("bind: Address already in use")
@@ -210,6 +217,36 @@ template <typename Call>
 auto Blocking(Napi::Env env, const char* syscall, Call&& call) -> decltype(call()) {
   return Blocking(env, syscall, {}, std::forward<Call>(call));
 }
+
+// The non-blocking twin of Blocking, for the async calls' attempts (tryRecv,
+// trySend, tryAccept, ...) that sit beside their blocking twins.
+// One non-blocking call: the result, or -EAGAIN when it would block. EINTR
+// runs the JS signal handlers and tries again (as Blocking does) - unless a
+// handler closed the fd: then the number may be another socket's already.
+// Any other failure throws.
+template <typename Call>
+auto Attempt(Napi::Env env, int fd, const char* syscall, Call&& call) -> decltype(call()) {
+  for (;;) {
+    auto result = call();
+    if (result != -1) return result;
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return -EAGAIN;
+    if (err != EINTR) ThrowErrno(env, syscall, err);
+    uint32_t generation = FdGeneration(fd);
+    HandleInterruption(env, syscall);
+    if (FdGeneration(fd) != generation) {
+      Napi::Error error = ErrnoError(env, syscall, EBADF);
+      error.Value().Set("message", std::string(syscall) + ": fd " + std::to_string(fd) +
+                                       " was closed by a signal handler during the call (Bad file descriptor)");
+      error.Value().Set("fd", fd);
+      throw error;
+    }
+  }
+}
+
+// accept and connect have no per-call "don't wait" flag: their attempts put
+// the fd in non-blocking mode (as net does) before the call.
+void MakeNonBlocking(Napi::Env env, int fd, const char* syscall);
 
 // Calls that never block: EINTR is impossible or handled by the kernel.
 template <typename Call>

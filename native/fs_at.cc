@@ -150,7 +150,6 @@ Napi::Value Fstatvfs(const Napi::CallbackInfo& info) {
   return result;
 }
 
-#define C(name) constants.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openat", Napi::Function::New(env, OpenAt, "openat"));
   exports.Set("mkdirat", Napi::Function::New(env, MkdirAt, "mkdirat"));
@@ -160,12 +159,11 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
   exports.Set("fstatvfs", Napi::Function::New(env, Fstatvfs, "fstatvfs"));
   Napi::Object constants = ConstantsObject(env, exports);
-  C(AT_FDCWD); C(AT_REMOVEDIR); C(AT_SYMLINK_NOFOLLOW); C(AT_EMPTY_PATH);
-  C(RENAME_NOREPLACE); C(RENAME_EXCHANGE);
-  C(S_IFMT); C(S_IFREG); C(S_IFDIR); C(S_IFLNK); C(S_IFIFO); C(S_IFSOCK); C(S_IFCHR); C(S_IFBLK);
-  C(ST_RDONLY);
+  SOCKFD_CONSTANT(AT_FDCWD); SOCKFD_CONSTANT(AT_REMOVEDIR); SOCKFD_CONSTANT(AT_SYMLINK_NOFOLLOW); SOCKFD_CONSTANT(AT_EMPTY_PATH);
+  SOCKFD_CONSTANT(RENAME_NOREPLACE); SOCKFD_CONSTANT(RENAME_EXCHANGE);
+  SOCKFD_CONSTANT(S_IFMT); SOCKFD_CONSTANT(S_IFREG); SOCKFD_CONSTANT(S_IFDIR); SOCKFD_CONSTANT(S_IFLNK); SOCKFD_CONSTANT(S_IFIFO); SOCKFD_CONSTANT(S_IFSOCK); SOCKFD_CONSTANT(S_IFCHR); SOCKFD_CONSTANT(S_IFBLK);
+  SOCKFD_CONSTANT(ST_RDONLY);
 }
-#undef C
 
 }  // namespace
 SOCKFD_REGISTER(fs_at, Init);

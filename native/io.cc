@@ -1,5 +1,6 @@
 // Data transfer: send, recv, sendto, recvfrom, read, write, writev,
-// sendfile, splice. recv/read fill the caller's buffer and return the byte
+// sendfile, splice, and the non-blocking attempts of the async calls beside
+// them (tryRecv, trySend, tryRecvfrom, trySendto). recv/read fill the caller's buffer and return the byte
 // count (0 at EOF), so a hot loop allocates nothing.
 #include <fcntl.h>
 #include <sys/sendfile.h>
@@ -126,6 +127,54 @@ Napi::Value Splice(const Napi::CallbackInfo& info) {
   }));
 }
 
+// ---- the attempts of the async calls (lib/async.ts): one non-blocking call, -EAGAIN when it would block
+
+// tryRecv(fd, buffer, flags?, offset?, length?) -> bytes | -EAGAIN
+Napi::Value TryRecv(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recv");
+  int flags = ArgFlags(info, 2) | MSG_DONTWAIT;
+  return Count(info.Env(), Attempt(info.Env(), fd, "recv", [&] { return ::recv(fd, buffer.Acquire("recv"), buffer.length, flags); }));
+}
+
+// trySend(fd, data, flags?, offset?, length?) -> bytes | -EAGAIN. MSG_NOSIGNAL:
+// a closed peer is an EPIPE error, never a signal.
+Napi::Value TrySend(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 3);
+  int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
+  return Count(info.Env(), Attempt(info.Env(), fd, "send", [&] { return ::send(fd, data.Acquire("send"), data.length, flags); }));
+}
+
+// tryRecvfrom(fd, buffer, flags?, offset?, length?) -> { bytes, address } | -EAGAIN
+Napi::Value TryRecvFrom(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recvfrom");
+  int flags = ArgFlags(info, 2) | MSG_DONTWAIT;
+  SockAddr peer;
+  ssize_t n = Attempt(env, fd, "recvfrom", [&] {
+    peer.length = sizeof peer.storage;
+    return ::recvfrom(fd, buffer.Acquire("recvfrom"), buffer.length, flags, peer.get(), &peer.length);
+  });
+  if (n < 0) return Count(env, n);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("bytes", Count(env, n));
+  result.Set("address", FromSockAddr(env, peer.storage, peer.length));
+  return result;
+}
+
+// trySendto(fd, data, flags, address, offset?, length?) -> bytes | -EAGAIN
+Napi::Value TrySendTo(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 4);
+  int flags = ArgFlags(info, 2) | MSG_DONTWAIT | MSG_NOSIGNAL;
+  SockAddr address = ArgSockAddr(info, 3);
+  return Count(info.Env(), Attempt(info.Env(), fd, "sendto", [&] {
+    return ::sendto(fd, data.Acquire("sendto"), data.length, flags, address.get(), address.length);
+  }));
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("send", Napi::Function::New(env, Send, "send"));
   exports.Set("recv", Napi::Function::New(env, Recv, "recv"));
@@ -136,6 +185,10 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writev", Napi::Function::New(env, Writev, "writev"));
   exports.Set("sendfile", Napi::Function::New(env, SendFile, "sendfile"));
   exports.Set("splice", Napi::Function::New(env, Splice, "splice"));
+  exports.Set("tryRecv", Napi::Function::New(env, TryRecv, "tryRecv"));
+  exports.Set("trySend", Napi::Function::New(env, TrySend, "trySend"));
+  exports.Set("tryRecvfrom", Napi::Function::New(env, TryRecvFrom, "tryRecvfrom"));
+  exports.Set("trySendto", Napi::Function::New(env, TrySendTo, "trySendto"));
   Napi::Object constants = ConstantsObject(env, exports);
   constants.Set("SPLICE_F_MOVE", SPLICE_F_MOVE);
   constants.Set("SPLICE_F_NONBLOCK", SPLICE_F_NONBLOCK);

@@ -38,9 +38,7 @@ Napi::Value Ioctl(const Napi::CallbackInfo& info) {
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ioctl", Napi::Function::New(env, Ioctl, "ioctl"));
   Napi::Object constants = ConstantsObject(env, exports);
-#define C(name) constants.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
-  C(FIONREAD); C(SIOCINQ); C(SIOCOUTQ); C(SIOCOUTQNSD); C(SIOCATMARK); C(FIONBIO);
-#undef C
+  SOCKFD_CONSTANT(FIONREAD); SOCKFD_CONSTANT(SIOCINQ); SOCKFD_CONSTANT(SIOCOUTQ); SOCKFD_CONSTANT(SIOCOUTQNSD); SOCKFD_CONSTANT(SIOCATMARK); SOCKFD_CONSTANT(FIONBIO);
 }
 
 }  // namespace

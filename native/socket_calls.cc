@@ -1,5 +1,7 @@
 // Socket life cycle: socket, socketpair, bind, listen, accept, accept4,
-// connect, shutdown, getsockname, getpeername. One system call per call.
+// connect, shutdown, getsockname, getpeername. One system call per call; the
+// async calls' attempts (tryAccept, tryConnect, connectResult) beside them.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -102,6 +104,58 @@ Napi::Value NameOf(const Napi::CallbackInfo& info, const char* syscall) {
 Napi::Value GetSockName(const Napi::CallbackInfo& info) { return NameOf<::getsockname>(info, "getsockname"); }
 Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return NameOf<::getpeername>(info, "getpeername"); }
 
+// ---- the attempts of the async calls (lib/async.ts) -------------------------------
+
+// tryAccept(fd, flags) -> { fd, address } | -EAGAIN. A connection reset while
+// it waited in the queue (ECONNABORTED) is skipped: the next one is tried.
+Napi::Value TryAccept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  MakeNonBlocking(env, fd, "accept4");
+  SockAddr peer;
+  int client;
+  for (;;) {
+    client = Attempt(env, fd, "accept4", [&] {
+      peer.length = sizeof peer.storage;
+      int accepted = ::accept4(fd, peer.get(), &peer.length, flags);
+      return accepted == -1 && errno == ECONNABORTED ? -2 : accepted;
+    });
+    if (client != -2) break;
+  }
+  if (client < 0) return Napi::Number::New(env, client);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("fd", client);
+  result.Set("address", FromSockAddr(env, peer.storage, peer.length));
+  return result;
+}
+
+// tryConnect(fd, address) -> 0 | -EINPROGRESS. The handshake goes on in the
+// kernel; writability then SO_ERROR (connectResult) tell how it ended.
+Napi::Value TryConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  SockAddr address = ArgSockAddr(info, 1);
+  MakeNonBlocking(env, fd, "connect");
+  if (::connect(fd, address.get(), address.length) == 0) return Napi::Number::New(env, 0);
+  int err = errno;
+  // EINTR on a non-blocking connect: the handshake continues, as for EINPROGRESS.
+  if (err == EINPROGRESS || err == EINTR || err == EALREADY) return Napi::Number::New(env, -EINPROGRESS);
+  ThrowErrno(env, "connect", err);
+}
+
+// connectResult(fd): after writability, throws what connect() would have
+// reported (ECONNREFUSED, ETIMEDOUT, ...), read from SO_ERROR.
+Napi::Value ConnectResult(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  int soError = 0;
+  socklen_t length = sizeof soError;
+  Checked(env, "getsockopt", [&] { return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length); });
+  if (soError != 0) ThrowErrno(env, "connect", soError);
+  return env.Undefined();
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
@@ -113,6 +167,9 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));
   exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));
+  exports.Set("tryAccept", Napi::Function::New(env, TryAccept, "tryAccept"));
+  exports.Set("tryConnect", Napi::Function::New(env, TryConnect, "tryConnect"));
+  exports.Set("connectResult", Napi::Function::New(env, ConnectResult, "connectResult"));
 }
 
 }  // namespace

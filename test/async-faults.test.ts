@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as s from '../lib/index.js';
-import { openFds } from './helpers/loopback.js';
-import { expectNoFdOrWatcherLeft } from './helpers/no-leaks.js';
+import { expectNoLeaks, openFds } from './helpers/loopback.js';
 // @ts-expect-error plain JS shared with the Workers
 import { plan, runClient, SERVER_CLOSES } from './fixtures/async-faults/clients.mjs';
 
@@ -115,7 +114,7 @@ function runWorker(specs: Spec[], port: number, terminateAfterMs: number | null)
 }
 
 // Every socket the suite opened is closed again, and no watcher is left behind.
-const census = expectNoFdOrWatcherLeft();
+const census = expectNoLeaks({ watchers: true });
 
 describe(`the async fault suite (seed ${seed})`, () => {
   it('1,000 concurrent clients with resets, closes while waiting, random aborts and Worker terminations: every byte accounted for', async () => {
@@ -130,9 +129,10 @@ describe(`the async fault suite (seed ${seed})`, () => {
     const workers = [0, 1, 2, 3].map((w) =>
       runWorker(workerSpecs.slice(w * 50, (w + 1) * 50), server.port, w < 2 ? 2 + ((seed >>> w) % 30) : null),
     );
-    const results = (await Promise.all(mainClients)).concat(
-      ...(await Promise.all(workers.map((w) => w.results))).map((r) => (r === 'terminated' ? [] : r)),
-    );
+    const workerResults = await Promise.all(workers.map((w) => w.results));
+    // A Worker due to be terminated may finish all its clients first on a quiet machine.
+    const terminated = workerResults.filter((r) => r === 'terminated').length;
+    const results = (await Promise.all(mainClients)).concat(...workerResults.map((r) => (r === 'terminated' ? [] : r)));
     server.listener.close();
     const served = await server.done;
 
@@ -141,8 +141,8 @@ describe(`the async fault suite (seed ${seed})`, () => {
     const clean = results.filter((r) => r.fault === 'none' || r.fault === 'close-reconnect');
     expect(clean.length).toBeGreaterThan(400);
     expect(clean.every((r) => r.exact)).toBe(true);
-    expect(results.length).toBe(total - 100); // the clients of the two terminated Workers do not report
-    expect(served.sessions).toBeGreaterThanOrEqual(total - 100);
+    expect(results.length).toBe(total - 50 * terminated); // the clients of a terminated Worker do not report
+    expect(served.sessions).toBeGreaterThanOrEqual(total - 50 * terminated);
     expect(s.watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
     expect(openFds()).toEqual(census.before);
   }, 100_000);

@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { setMaxListeners } from 'node:events';
 import * as posix from '../lib/posix.js';
-import { AbortError, recvAsync, sendAllAsync, waitReadable, watcherStats } from '../lib/async.js';
+import { AbortError, recvAsync, sendAllAsync, waitReadable } from '../lib/async.js';
 import { binding } from '../lib/native.js';
-import { expectNoFdOrWatcherLeft } from './helpers/no-leaks.js';
+import { expectNoLeaks } from './helpers/loopback.js';
 
 const rawWait = binding.asyncWait as (fd: number, events: number, id: number) => Promise<number>;
 const READABLE = (binding.asyncEvents as { readable: number }).readable;
@@ -55,8 +55,8 @@ async function outcomes<T>(promises: Promise<T>[]): Promise<{ values: T[]; error
   };
 }
 
-// Every socket the suite opened is closed again, and no watcher is left behind.
-expectNoFdOrWatcherLeft();
+// The suite leaks nothing: every fd it opened is closed again, no poll watcher is left.
+expectNoLeaks({ watchers: true });
 
 describe('the setImmediate yield after 1,024 immediate results', () => {
   it('a call yielding when its fd is closed and the number reused rejects with EBADF and reads nothing of the new socket', async () => {

@@ -20,8 +20,7 @@ import {
   watcherStats,
 } from '../lib/async.js';
 import { EndOfStreamError } from '../lib/socket.js';
-import { asyncSocketPair } from './helpers/loopback.js';
-import { expectNoFdOrWatcherLeft } from './helpers/no-leaks.js';
+import { asyncSocketPair, expectNoLeaks } from './helpers/loopback.js';
 
 const loopback = (port: number) => ({ family: 'AF_INET' as const, address: '127.0.0.1', port });
 
@@ -55,7 +54,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error & Partial<pos
 }
 
 // Every socket the suite opened is closed again, and no watcher is left behind.
-expectNoFdOrWatcherLeft();
+expectNoLeaks({ watchers: true });
 
 describe('an echo server on the event loop', () => {
   it('serves 500 concurrent clients in one process and echoes every byte', async () => {

@@ -1,21 +1,16 @@
 // lib/io.ts, the one I/O core: whole sends and exact reads over real loopback
 // and socketpair sockets, with and without bounds on the waits; end of stream,
 // the two kinds of timeout, byte ranges, and connect within a bound.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import * as posix from '../lib/posix.js';
 import { EndOfStreamError } from '../lib/errors.js';
 import { TimeoutError } from '../lib/async.js';
 import { IdleTimeoutError, connectWithin, recvExactly, recvFull, recvSome, sendAll, untilReady, writeAll } from '../lib/io.js';
-import { closeAll, listener, openFds, tcpPair } from './helpers/loopback.js';
+import { closeAll, expectNoLeaks, listener, tcpPair } from './helpers/loopback.js';
 
-let fdsBefore: number[];
-beforeAll(() => {
-  fdsBefore = openFds();
-});
-afterAll(() => {
-  expect(openFds()).toEqual(fdsBefore);
-});
+// The suite leaks nothing: every fd it opened is closed again.
+expectNoLeaks();
 
 /** A socketpair whose send buffer is full: the next send on `full` would block. */
 function stuffedPair(): { full: number; peer: number } {

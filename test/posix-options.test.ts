@@ -1,18 +1,13 @@
 // Socket options read back from the kernel: TCP_NODELAY, buffer sizes,
 // SO_LINGER, timeouts, keep-alive, TCP_INFO and raw bytes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as posix from '../lib/posix.js';
 import { Socket } from '../lib/socket.js';
-import { closeAll, openFds, tcpPair } from './helpers/loopback.js';
+import { closeAll, expectNoLeaks, tcpPair } from './helpers/loopback.js';
 
-let fdsBefore: number[];
-beforeAll(() => {
-  fdsBefore = openFds();
-});
-afterAll(() => {
-  expect(openFds()).toEqual(fdsBefore);
-});
+// The suite leaks nothing: every fd it opened is closed again.
+expectNoLeaks();
 
 describe('socket options', () => {
   it('TCP_NODELAY set and read back', () => {

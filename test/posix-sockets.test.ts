@@ -1,21 +1,15 @@
 // The raw API against the kernel: fds, the lowest-free rule, data over every
 // family, options, and the main failures of each call.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readlinkSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import * as posix from '../lib/posix.js';
-import { closeAll, listener, openFds, tcpPair } from './helpers/loopback.js';
+import { closeAll, expectNoLeaks, listener, openFds, tcpPair } from './helpers/loopback.js';
 
-let fdsBefore: number[];
-beforeAll(() => {
-  fdsBefore = openFds();
-});
-afterAll(() => {
-  // The suite leaks no fd: every socket and file it opened is closed again.
-  expect(openFds()).toEqual(fdsBefore);
-});
+// The suite leaks no fd: every socket and file it opened is closed again.
+expectNoLeaks();
 
 function errorOf(fn: () => unknown): posix.SyscallError {
   try {

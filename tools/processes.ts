@@ -159,3 +159,13 @@ export async function listeningPort(pid: number, timeoutMs = 30_000): Promise<nu
 }
 
 export { until } from './until.js';
+
+/** Whether a process with this pid exists (signal 0 probes without delivering anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -6,6 +6,7 @@
 // runner finds it by listing bench/ (harness/registry.ts). Its `peers` are
 // the Node sides, started as `node dist/bench/harness/peer.js <name> <role> args...`.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/native.js';
 import { CaseRecorder, type BenchResult, type CaseResult, type CaseSpec, type RunOutput } from './model.js';
@@ -150,6 +151,7 @@ let pythonFound: boolean | undefined;
 /** Whether this machine has python3 (the Python peers run only then; a report says when they were left out). */
 export function hasPython(): boolean {
   if (pythonFound === undefined) {
+    if (!existsSync(pythonPeers)) return (pythonFound = false);
     const probe = spawnSync('python3', ['-c', 'import asyncio, socket'], { stdio: 'ignore', timeout: 10_000 });
     pythonFound = probe.status === 0;
   }

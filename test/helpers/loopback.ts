@@ -3,6 +3,8 @@
 // client connected to a port, a free port for programs that cannot take
 // port 0, and an fd census.
 import { readdirSync } from 'node:fs';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { watcherStats } from '../../lib/async.js';
 import * as posix from '../../lib/posix.js';
 import { Socket } from '../../lib/socket.js';
 import { TcpClient, type TcpClientOptions } from '../../lib/tcp-client.js';
@@ -14,6 +16,24 @@ export function openFds(): number[] {
   return readdirSync('/proc/self/fd')
     .map(Number)
     .sort((a, b) => a - b);
+}
+
+/**
+ * The fd census of a suite: after all its tests this process holds exactly
+ * the fds it held before them (from /proc/self/fd), and with `watchers` no
+ * poll watcher of the async calls is left either. Returns the census, whose
+ * `before` a test may compare with mid-way.
+ */
+export function expectNoLeaks(options: { watchers?: boolean } = {}): { readonly before: number[] } {
+  const census = { before: [] as number[] };
+  beforeAll(() => {
+    census.before = openFds();
+  });
+  afterAll(() => {
+    expect(openFds()).toEqual(census.before);
+    if (options.watchers) expect(watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
+  });
+  return census;
 }
 
 /** A TCP socket listening on 127.0.0.1 at a port the kernel chose. */

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath } from '../processes.js';
+import { cliPath, isAlive } from '../processes.js';
 import {
   type LabNames, type LabRecord, type Place, LabError, createNamespaces, deleteNamespaces, existingPlaces,
   hostAddress, hostInterface, hostNames, namespacePids, netnsDir, readRecord, removeBookkeeping, sh, wireInterface, writeRecord,
@@ -25,15 +25,6 @@ export function labUnavailable(): string | undefined {
 
 export function isUp(names: LabNames): boolean {
   return existingPlaces(names).length === 3 && existsSync(join(names.stateDir, 'lab.json'));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isWireProcess(pid: number, names: LabNames): boolean {
@@ -61,7 +52,7 @@ async function startWire(names: LabNames): Promise<number> {
   for (;;) {
     const counters = readCounters(names);
     if (counters && counters.pid === pid) return pid;
-    if (!alive(pid) || child.exitCode !== null) {
+    if (!isAlive(pid) || child.exitCode !== null) {
       const text = existsSync(join(names.stateDir, 'wire.log')) ? readFileSync(join(names.stateDir, 'wire.log'), 'utf8').trim() : '';
       throw new LabError(`the wire did not start${text ? `:\n${text}` : ''}`);
     }
@@ -102,7 +93,7 @@ async function stopProcesses(names: LabNames): Promise<number> {
   const pids = new Set<number>();
   for (const place of existingPlaces(names)) for (const pid of namespacePids(names.namespace[place])) pids.add(pid);
   const wirePid = readRecord(names)?.wirePid;
-  if (wirePid !== undefined && alive(wirePid) && isWireProcess(wirePid, names)) pids.add(wirePid);
+  if (wirePid !== undefined && isAlive(wirePid) && isWireProcess(wirePid, names)) pids.add(wirePid);
   pids.delete(process.pid);
   for (const pid of pids) {
     try {
@@ -112,16 +103,16 @@ async function stopProcesses(names: LabNames): Promise<number> {
     }
   }
   const deadline = Date.now() + 2000;
-  while ([...pids].some(alive) && Date.now() < deadline) await pause(20);
+  while ([...pids].some(isAlive) && Date.now() < deadline) await pause(20);
   for (const pid of pids) {
     try {
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     } catch {
       // gone meanwhile
     }
   }
   const killDeadline = Date.now() + 2000;
-  while ([...pids].some(alive) && Date.now() < killDeadline) await pause(20);
+  while ([...pids].some(isAlive) && Date.now() < killDeadline) await pause(20);
   return pids.size;
 }
 
@@ -169,7 +160,7 @@ export function labStatus(names: LabNames): LabStatus {
     } catch {
       // no settings file: defaults
     }
-    status.wire = { pid: record.wirePid, running: alive(record.wirePid), settings, counters: readCounters(names) };
+    status.wire = { pid: record.wirePid, running: isAlive(record.wirePid), settings, counters: readCounters(names) };
   }
   return status;
 }

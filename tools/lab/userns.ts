@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath } from '../processes.js';
+import { cliPath, isAlive } from '../processes.js';
 import { LabError } from './namespaces.js';
 
 /** Set inside the keeper's namespaces, so a command does not enter them twice. */
@@ -23,15 +23,6 @@ function keeperDir(prefix: string): string {
   return join(process.env.XDG_RUNTIME_DIR ?? '/tmp', `sockfd-lab-${process.getuid?.() ?? 'user'}-${prefix}`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface Keeper {
   pid: number;
   /** The user namespace's identity (`user:[inode]`), to find its processes after a crash. */
@@ -41,7 +32,7 @@ interface Keeper {
 function readKeeper(prefix: string): Keeper | undefined {
   try {
     const keeper = JSON.parse(readFileSync(join(keeperDir(prefix), 'keeper.json'), 'utf8')) as Keeper;
-    return alive(keeper.pid) && readlinkSync(`/proc/${keeper.pid}/ns/user`) === keeper.userns ? keeper : undefined;
+    return isAlive(keeper.pid) && readlinkSync(`/proc/${keeper.pid}/ns/user`) === keeper.userns ? keeper : undefined;
   } catch {
     return undefined;
   }
@@ -156,7 +147,7 @@ async function cleanUp(prefix: string, keeper: Keeper | undefined, code = 0): Pr
       }
     }
     const deadline = Date.now() + 3000;
-    while (pids.some(alive) && Date.now() < deadline) await pause(20);
+    while (pids.some(isAlive) && Date.now() < deadline) await pause(20);
   }
   rmSync(keeperDir(prefix), { recursive: true, force: true });
   return code;
