@@ -23,7 +23,9 @@
 //     GC (38 of 100 children with a Worker running gc() in a loop). So fork()
 //     refuses while Workers exist (ERR_FORK_WORKERS). lib/process.ts counts
 //     the Workers it sees created; here every environment that loaded the
-//     addon off the main thread is counted as well.
+//     addon off the main thread is counted as well, and right before the
+//     fork every thread is asked whether it runs JavaScript (a Worker made
+//     before sockfd was loaded that never loads it: native/node/js_threads.cc).
 // Only N-API and libuv (ABI-stable) here: this file is part of the core.
 #include <dlfcn.h>
 #include <signal.h>
@@ -45,6 +47,7 @@
 #include "async_poll.h"
 #include "common.h"
 #include "node/fork_parking.h"
+#include "node/js_threads.h"
 
 namespace sockfd {
 namespace {
@@ -140,20 +143,35 @@ void MarkPrivateMappingsForkable() {
 }
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
-// The table of the per-ABI addon at `path`, which Node must already have
+// A symbol of the per-ABI addon at `path`, which Node must already have
 // loaded: RTLD_NOLOAD finds a loaded library (by file identity) and never
 // loads one, so a wrong path is an Error, not code run from some file.
-const ForkParking* ParkingTable(Napi::Env env, Napi::Value value) {
+void* LoadedAddonSymbol(Napi::Env env, Napi::Value value, const char* name) {
   if (!value.IsString()) ThrowTypeError(env, "fork(addonPath): addonPath must be the path of the loaded sockfd_node");
   std::string path = value.As<Napi::String>().Utf8Value();
   void* library = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
   if (library == nullptr) throw Napi::Error::New(env, "fork: sockfd_node is not loaded from " + path);
-  void* symbol = ::dlsym(library, kForkParkingSymbol);
+  void* symbol = ::dlsym(library, name);
   ::dlclose(library);  // drops the reference RTLD_NOLOAD took; Node holds its own for good
-  if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + kForkParkingSymbol);
+  if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + name + " (npm rebuild sockfd)");
+  return symbol;
+}
+
+const char* kOtherVersion = " is a sockfd_node of another sockfd version (npm rebuild sockfd)";
+
+const ForkParking* ParkingTable(Napi::Env env, Napi::Value path) {
+  void* symbol = LoadedAddonSymbol(env, path, kForkParkingSymbol);
   const ForkParking* table = reinterpret_cast<const ForkParking* (*)()>(symbol)();
   if (table == nullptr || table->magic != kForkParkingMagic || table->version != kForkParkingVersion)
-    throw Napi::Error::New(env, "fork: " + path + " is a sockfd_node of another sockfd version (npm rebuild sockfd)");
+    throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
+  return table;
+}
+
+const JsThreads* JsThreadsTable(Napi::Env env, Napi::Value path) {
+  void* symbol = LoadedAddonSymbol(env, path, kJsThreadsSymbol);
+  const JsThreads* table = reinterpret_cast<const JsThreads* (*)()>(symbol)();
+  if (table == nullptr || table->magic != kJsThreadsMagic || table->version != kJsThreadsVersion)
+    throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
   return table;
 }
 
@@ -214,6 +232,37 @@ Napi::Error WorkersRunningError(Napi::Env env, int workers) {
   return error;
 }
 
+// Every thread that runs JavaScript, also Workers made before sockfd was
+// loaded that never load it (native/node/js_threads.cc asks each thread).
+constexpr int kCensusTimeoutMs = 500;
+
+void RefuseWhileOtherThreadsRunJs(Napi::Env env, const JsThreads* table) {
+  JsThreadCensus census = table->count(kCensusTimeoutMs);
+  if (census.jsThreads > 0) throw WorkersRunningError(env, census.jsThreads);
+  const char* why = nullptr;
+  switch (census.status) {
+    case CensusStatus::kCounted: return;
+    case CensusStatus::kUnanswered: break;
+    case CensusStatus::kNoProbe: why = "its probe signal (SIGRTMAX-1) has a handler that is not sockfd's"; break;
+    case CensusStatus::kNoTaskList: why = "/proc/self/task cannot be read"; break;
+    case CensusStatus::kTooManyThreads: why = "the process has more threads than it can ask"; break;
+  }
+  if (why != nullptr) {
+    Napi::Error error = Napi::Error::New(
+        env, std::string("fork: cannot tell whether a Worker thread is running (") + why +
+                 "), and a child forked while one runs could hang forever; nothing was forked");
+    error.Value().Set("code", "ERR_FORK_WORKERS");
+    throw error;
+  }
+  // Stopped, or in an uninterruptible wait: it may answer on a later try.
+  Napi::Error error = Napi::Error::New(
+      env, "fork: thread " + std::to_string(census.silentTid) + (census.silent > 1 ? " (and " + std::to_string(census.silent - 1) + " more)" : "") +
+               " did not answer within " + std::to_string(kCensusTimeoutMs) +
+               " ms whether it runs JavaScript (a Worker's thread would); nothing was forked");
+  error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
+  throw error;
+}
+
 // fork(addonPath) -> child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -223,6 +272,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
     throw Napi::Error::New(env, "fork: no event loop");
   ParkedWorkers workers(ParkingTable(env, info[0]));
+  const JsThreads* jsThreads = JsThreadsTable(env, info[0]);
 
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Park(kParkTimeoutMs);
   if (parked == ParkResult::kNoPlatform)
@@ -232,6 +282,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
     throw error;
   }
+  RefuseWhileOtherThreadsRunJs(env, jsThreads);  // once the platform's workers are parked: only Workers are left
   // After parking: a V8 worker could otherwise add a (DONTFORK) page to the
   // heap between the maps read and the fork, and the child would lack it.
   MarkPrivateMappingsForkable();
