@@ -25,6 +25,8 @@ export type StartOptions = SpawnOptions & {
   input?: string;
   /** stdin stays an open pipe (for a program that waits for it to close). */
   keepStdin?: boolean;
+  /** fds of this process the child gets as its fds 3, 4, ... (socket activation's LISTEN_FDS). */
+  passFds?: readonly number[];
   /**
    * Killed with SIGKILL after this long (its whole process group when
    * `detached`): nothing outlives its test or step. Default: no limit.
@@ -44,9 +46,9 @@ export class Running {
   readonly #ownGroup: boolean;
 
   constructor(command: string, args: readonly string[], options: StartOptions = {}) {
-    const { input, keepStdin, timeoutMs, ...spawnOptions } = options;
+    const { input, keepStdin, passFds, timeoutMs, ...spawnOptions } = options;
     this.#ownGroup = spawnOptions.detached === true;
-    this.child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe', ...(passFds ?? [])] });
     const decoder = new StringDecoder('utf8');
     this.child.stdout!.on('data', (chunk: Buffer) => {
       this.#stdoutChunks.push(chunk);
