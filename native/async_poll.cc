@@ -220,10 +220,13 @@ void InCallbackScope(Registry* r, Body&& body) {
   if (napi_open_handle_scope(env, &handles) != napi_ok) return;
   napi_callback_scope scope;
   if (napi_open_callback_scope(env, nullptr, r->context, &scope) == napi_ok) {
+    // A libuv callback: nothing may leave it. A Napi::Error only comes while
+    // the environment is torn down (nothing is left to tell); std::bad_alloc
+    // or any other exception leaves the unsettled waiters registered, to be
+    // settled by the next readiness, a close or the environment's cleanup.
     try {
       body(env);
-    } catch (const Napi::Error&) {
-      // Only when the environment is being torn down; nothing is left to tell.
+    } catch (...) {
     }
     napi_close_callback_scope(env, scope);
   }

@@ -23,7 +23,9 @@
 //     GC (38 of 100 children with a Worker running gc() in a loop). So fork()
 //     refuses while Workers exist (ERR_FORK_WORKERS). lib/process.ts counts
 //     the Workers it sees created; here every environment that loaded the
-//     addon off the main thread is counted as well.
+//     addon off the main thread is counted as well, and right before the
+//     fork every thread is asked whether it runs JavaScript (a Worker made
+//     before sockfd was loaded that never loads it: native/node/js_threads.cc).
 // Only N-API and libuv (ABI-stable) here: this file is part of the core.
 #include <dlfcn.h>
 #include <signal.h>
@@ -47,6 +49,7 @@
 #include "async_poll.h"
 #include "common.h"
 #include "node/fork_parking.h"
+#include "node/js_threads.h"
 
 namespace sockfd {
 namespace {
@@ -171,39 +174,69 @@ void MarkPrivateMappingsForkable() {
 }
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
-// The table of the per-ABI addon at `path`, which Node must already have
+// A symbol of the per-ABI addon at `path`, which Node must already have
 // loaded: RTLD_NOLOAD finds a loaded library (by file identity) and never
 // loads one, so a wrong path is an Error, not code run from some file.
-// The table found last, and the path it was found at. Node never unloads an
-// addon, so a table found once stays valid. Main thread only.
-struct FoundTable {
+// The symbols found so far, each with the path it was found at. Node never
+// unloads an addon, so a symbol found once stays valid, and a fork need not
+// dlopen again (which writes to the loader's state: fresh copy-on-write
+// faults after each fork). Main thread only.
+struct FoundSymbol {
+  const char* name = nullptr;
   char path[PATH_MAX] = "";
-  const ForkParking* table = nullptr;
+  void* symbol = nullptr;
 };
-FoundTable foundTable;
+FoundSymbol foundSymbols[4];
 
-const ForkParking* ParkingTable(Napi::Env env, Napi::Value value) {
-  if (!value.IsString()) ThrowTypeError(env, "fork(addonPath): addonPath must be the path of the loaded sockfd_node");
-  // The same path as last time: the same table, without a dlopen (which
-  // writes to the loader's state, fresh copy-on-write faults after each fork).
+void* FoundBefore(Napi::Env env, Napi::Value value, const char* name) {
   char given[PATH_MAX];
   size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, given, sizeof given, &length) == napi_ok && length + 1 < sizeof given &&
-      foundTable.table != nullptr && std::strcmp(given, foundTable.path) == 0)
-    return foundTable.table;
+  if (napi_get_value_string_utf8(env, value, given, sizeof given, &length) != napi_ok || length + 1 >= sizeof given)
+    return nullptr;
+  for (const FoundSymbol& found : foundSymbols)
+    if (found.name != nullptr && std::strcmp(found.name, name) == 0 && std::strcmp(found.path, given) == 0) return found.symbol;
+  return nullptr;
+}
+
+void Remember(const std::string& path, const char* name, void* symbol) {
+  if (path.size() + 1 >= PATH_MAX || path.find('\0') != std::string::npos) return;
+  for (FoundSymbol& found : foundSymbols) {
+    if (found.name != nullptr && std::strcmp(found.name, name) != 0) continue;
+    found.name = name;
+    std::memcpy(found.path, path.c_str(), path.size() + 1);
+    found.symbol = symbol;
+    return;
+  }
+}
+
+void* LoadedAddonSymbol(Napi::Env env, Napi::Value value, const char* name) {
+  if (!value.IsString()) ThrowTypeError(env, "fork(addonPath): addonPath must be the path of the loaded sockfd_node");
+  if (void* symbol = FoundBefore(env, value, name)) return symbol;
   std::string path = value.As<Napi::String>().Utf8Value();
   void* library = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
   if (library == nullptr) throw Napi::Error::New(env, "fork: sockfd_node is not loaded from " + path);
-  void* symbol = ::dlsym(library, kForkParkingSymbol);
+  void* symbol = ::dlsym(library, name);
   ::dlclose(library);  // drops the reference RTLD_NOLOAD took; Node holds its own for good
-  if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + kForkParkingSymbol);
+  if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + name + " (npm rebuild sockfd)");
+  Remember(path, name, symbol);
+  return symbol;
+}
+
+const char* kOtherVersion = " is a sockfd_node of another sockfd version (npm rebuild sockfd)";
+
+const ForkParking* ParkingTable(Napi::Env env, Napi::Value path) {
+  void* symbol = LoadedAddonSymbol(env, path, kForkParkingSymbol);
   const ForkParking* table = reinterpret_cast<const ForkParking* (*)()>(symbol)();
   if (table == nullptr || table->magic != kForkParkingMagic || table->version != kForkParkingVersion)
-    throw Napi::Error::New(env, "fork: " + path + " is a sockfd_node of another sockfd version (npm rebuild sockfd)");
-  if (path.size() + 1 < sizeof foundTable.path && path.find('\0') == std::string::npos) {
-    std::memcpy(foundTable.path, path.c_str(), path.size() + 1);
-    foundTable.table = table;
-  }
+    throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
+  return table;
+}
+
+const JsThreads* JsThreadsTable(Napi::Env env, Napi::Value path) {
+  void* symbol = LoadedAddonSymbol(env, path, kJsThreadsSymbol);
+  const JsThreads* table = reinterpret_cast<const JsThreads* (*)()>(symbol)();
+  if (table == nullptr || table->magic != kJsThreadsMagic || table->version != kJsThreadsVersion)
+    throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
   return table;
 }
 
@@ -264,6 +297,37 @@ Napi::Error WorkersRunningError(Napi::Env env, int workers) {
   return error;
 }
 
+// Every thread that runs JavaScript, also Workers made before sockfd was
+// loaded that never load it (native/node/js_threads.cc asks each thread).
+constexpr int kCensusTimeoutMs = 500;
+
+void RefuseWhileOtherThreadsRunJs(Napi::Env env, const JsThreads* table) {
+  JsThreadCensus census = table->count(kCensusTimeoutMs);
+  if (census.jsThreads > 0) throw WorkersRunningError(env, census.jsThreads);
+  const char* why = nullptr;
+  switch (census.status) {
+    case CensusStatus::kCounted: return;
+    case CensusStatus::kUnanswered: break;
+    case CensusStatus::kNoProbe: why = "its probe signal (SIGRTMAX-1) has a handler that is not sockfd's"; break;
+    case CensusStatus::kNoTaskList: why = "/proc/self/task cannot be read"; break;
+    case CensusStatus::kTooManyThreads: why = "the process has more threads than it can ask"; break;
+  }
+  if (why != nullptr) {
+    Napi::Error error = Napi::Error::New(
+        env, std::string("fork: cannot tell whether a Worker thread is running (") + why +
+                 "), and a child forked while one runs could hang forever; nothing was forked");
+    error.Value().Set("code", "ERR_FORK_WORKERS");
+    throw error;
+  }
+  // Stopped, or in an uninterruptible wait: it may answer on a later try.
+  Napi::Error error = Napi::Error::New(
+      env, "fork: thread " + std::to_string(census.silentTid) + (census.silent > 1 ? " (and " + std::to_string(census.silent - 1) + " more)" : "") +
+               " did not answer within " + std::to_string(kCensusTimeoutMs) +
+               " ms whether it runs JavaScript (a Worker's thread would); nothing was forked");
+  error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
+  throw error;
+}
+
 // fork(addonPath) -> child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -273,6 +337,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
     throw Napi::Error::New(env, "fork: no event loop");
   ParkedWorkers workers(ParkingTable(env, info[0]));
+  const JsThreads* jsThreads = JsThreadsTable(env, info[0]);
 
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Park(kParkTimeoutMs);
   if (parked == ParkResult::kNoPlatform)
@@ -282,6 +347,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
     throw error;
   }
+  RefuseWhileOtherThreadsRunJs(env, jsThreads);  // once the platform's workers are parked: only Workers are left
   // After parking: a V8 worker could otherwise add a (DONTFORK) page to the
   // heap between the maps read and the fork, and the child would lack it.
   MarkPrivateMappingsForkable();

@@ -40,6 +40,7 @@ describe('fork() while a Worker thread exists', () => {
   for (const [mode, how] of [
     ['late', 'a Worker made after sockfd was loaded'],
     ['early', 'a Worker made before sockfd was loaded, that loads it'],
+    ['before', 'a Worker made before sockfd was loaded, that never loads it'],
   ] as const) {
     it(`refuses with ERR_FORK_WORKERS while ${how} allocates, then forks again once it ended: no child hangs`, async () => {
       const fixture = run('fork-workers.mjs', ['30', mode]);

@@ -48,7 +48,7 @@ describe('fork()', () => {
     expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
     const refusals = {
       missing: 'fork: sockfd_node is not loaded from /nonexistent/sockfd_node.node-abi',
-      core: expect.stringMatching(/^fork: \/.*\.node has no sockfd_fork_parking_v1$/),
+      core: expect.stringMatching(/^fork: \/.*\.node has no sockfd_fork_parking_v1 \(npm rebuild sockfd\)$/),
     };
     expect(result).toEqual({ before: refusals, forked: 7, after: { ...refusals, nodeAddon: true } });
   });
