@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
 import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllAsync } from '../lib/async.js';
+import { READABLE, Readiness, recvNonBlocking, sendNonBlocking } from '../lib/readiness.js';
 import { bySize, measureCase, pairRun, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, type CaseResult, type CaseSpec, type RunOutput } from './harness/model.js';
 import { announcePort, intArg, nowNs, printResult } from './harness/peer-io.js';
@@ -20,14 +21,20 @@ const HOST = '127.0.0.1';
 // ---- servers -----------------------------------------------------------------------
 // Each serves `clients` connections and ends when all of them have closed.
 
-async function sockfdServer(args: readonly string[]): Promise<void> {
-  const clients = intArg(args, 0, 'clients');
+/** A non-blocking listening TCP socket on HOST and the port the kernel chose. */
+function listener(): { listenFd: number; port: number } {
   const listenFd = posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_NONBLOCK);
   posix.bind(listenFd, { family: 'AF_INET', address: HOST, port: 0 });
   posix.listen(listenFd, posix.SOMAXCONN);
   const address = posix.getsockname(listenFd);
   if (address.family !== 'AF_INET') throw new Error('getsockname: not an IPv4 address');
-  announcePort(address.port);
+  return { listenFd, port: address.port };
+}
+
+async function sockfdServer(args: readonly string[]): Promise<void> {
+  const clients = intArg(args, 0, 'clients');
+  const { listenFd, port } = listener();
+  announcePort(port);
   const sessions: Promise<void>[] = [];
   for (let i = 0; i < clients; i++) {
     const { fd } = await acceptAsync(listenFd);
@@ -49,6 +56,60 @@ async function echo(fd: number): Promise<void> {
   } finally {
     posix.close(fd);
   }
+}
+
+/** The same server on the batched readiness interface: one JS call per loop turn for every ready fd. */
+function sockfdReadinessServer(args: readonly string[]): Promise<void> {
+  const clients = intArg(args, 0, 'clients');
+  const { listenFd, port } = listener();
+  const readiness = new Readiness();
+  const buffer = Buffer.allocUnsafe(64 * 1024); // one for all: every handler runs to completion
+  let accepted = 0;
+  let closed = 0;
+  return new Promise((resolve, reject) => {
+    const echo = (_events: number, fd: number): void => {
+      const n = recvNonBlocking(fd, buffer);
+      if (n === -posix.EAGAIN) return;
+      if (n === 0) {
+        readiness.unwatch(fd);
+        posix.close(fd);
+        if (++closed === clients) {
+          readiness.close();
+          resolve();
+        }
+        return;
+      }
+      // A small echo fits the socket buffer; wait (bounded) only in the rare short write.
+      for (let sent = 0; sent < n; ) {
+        const m = sendNonBlocking(fd, buffer, 0, sent, n - sent);
+        if (m === -posix.EAGAIN) posix.poll([{ fd, events: posix.POLLOUT }], 1000);
+        else sent += m;
+      }
+    };
+    readiness.watch(listenFd, READABLE, () => {
+      try {
+        for (;;) {
+          let fd: number;
+          try {
+            fd = posix.accept4(listenFd, posix.SOCK_NONBLOCK | posix.SOCK_CLOEXEC).fd;
+          } catch (error) {
+            if ((error as { code?: string }).code === 'EAGAIN') return;
+            throw error;
+          }
+          posix.setsockopt(fd, posix.IPPROTO_TCP, posix.TCP_NODELAY, 1);
+          readiness.watch(fd, READABLE, echo);
+          if (++accepted === clients) {
+            readiness.unwatch(listenFd);
+            posix.close(listenFd);
+            return;
+          }
+        }
+      } catch (error) {
+        reject(error);
+      }
+    });
+    announcePort(port);
+  });
 }
 
 async function netServer(args: readonly string[]): Promise<void> {
@@ -165,6 +226,7 @@ interface Variant {
 }
 
 const C_EPOLL = 'C epoll';
+const READINESS = 'sockfd readiness';
 const PYTHON = 'Python asyncio';
 
 const bothEnds: Variant = {
@@ -180,10 +242,11 @@ const bothEnds: Variant = {
 };
 const serverOnly: Variant = {
   name: `echo, ${CLIENTS} clients, server only`,
-  impls: () => withPython([C_EPOLL, 'sockfd', 'net'], PYTHON),
+  impls: () => withPython([C_EPOLL, 'sockfd', READINESS, 'net'], PYTHON),
   roles: {
     [C_EPOLL]: { server: 'C', client: 'C' },
     sockfd: { server: 'sockfd-server', client: 'C' },
+    [READINESS]: { server: 'sockfd-readiness-server', client: 'C' },
     net: { server: 'net-server', client: 'C' },
     [PYTHON]: { server: 'python', client: 'C' },
   },
@@ -194,13 +257,14 @@ const serverOnly: Variant = {
 /** Runs one variant: every run gives a rate (requests/s) and round trips (latency), so two cases come out. */
 async function measureVariant(context: BenchContext, variant: Variant, rounds: number, runs: number): Promise<CaseResult[]> {
   const impls = variant.impls();
-  const latencySpec: CaseSpec = { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note };
+  const latencySpec: CaseSpec = { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note, alsoSubjects: impls.includes(READINESS) ? [READINESS] : [] };
   const latency = new CaseRecorder(latencySpec);
   const targets = [{ subject: 'sockfd', ...variant.target }];
   if (variant.target.reference !== 'net') targets.push({ subject: 'sockfd', reference: 'net', ratio: 1 });
+  if (impls.includes(READINESS)) targets.push({ subject: READINESS, reference: C_EPOLL, ratio: variant.target.ratio });
   const rate = await measureCase(
     context,
-    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note },
+    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note, alsoSubjects: impls.includes(READINESS) ? [READINESS] : [] },
     {
       runs,
       warmupRun: !context.quick,
@@ -231,6 +295,7 @@ export const benchmark: Benchmark = {
   cPrograms: ['echo'],
   peers: {
     'sockfd-server': sockfdServer,
+    'sockfd-readiness-server': sockfdReadinessServer,
     'net-server': netServer,
     'sockfd-client': sockfdClient,
     'net-client': netClient,
@@ -247,8 +312,10 @@ export const benchmark: Benchmark = {
         `${rounds} times, all at once, with TCP_NODELAY. sockfd's side tries each call first and waits for ` +
         'readiness from a uv_poll_t only on EAGAIN; net reads through libuv streams; the C limit is one thread on ' +
         'epoll (bench/c/echo.c); Python uses asyncio streams. Server and client run in separate processes; ' +
-        '"server only" drives every server with the same C epoll client. requests/s is over the whole run, the ' +
-        'round trip is per request (p99 under load). Targets: sockfd at least 0.85x the C epoll server, and not below net.',
+        '"server only" drives every server with the same C epoll client; "sockfd readiness" is the server on the ' +
+        'batched readiness interface (lib/readiness.ts: every ready fd of a loop turn in one JS call, handlers using the ' +
+        'non-throwing fast calls). requests/s is over the whole run, the round trip is per request (p99 under load). ' +
+        'Targets: sockfd at least 0.85x the C epoll server, and not below net.',
       parameters: { clients: CLIENTS, message: MESSAGE, roundsPerClient: rounds, runs },
       cases,
       notes: pythonNotes(),

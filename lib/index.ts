@@ -14,3 +14,4 @@ export * from './activation.js';
 export * from './io.js';
 export * from './net-handoff.js';
 export * from './transfer/index.js';
+export * from './readiness.js';

@@ -5,6 +5,8 @@
 // EINTR: a blocking call interrupted by a signal runs the JS handlers
 // installed with signal() and then resumes (see docs/api.md).
 import { binding } from './native.js';
+// send/recv/read/write: V8 fast calls where available, the N-API functions otherwise (lib/fast-io.ts).
+import * as fastIo from './fast-io.js';
 import type { AddressInput, SockAddr } from './sockaddr.js';
 
 export * from './constants.js';
@@ -274,9 +276,9 @@ export const getpeername: (fd: number) => SockAddr = native.getpeername;
 
 // ---- data -------------------------------------------------------------------
 /** send(2): bytes handed to the kernel (may be fewer than asked). */
-export const send: (fd: number, data: Data, flags?: number, offset?: number, length?: number) => number = native.send;
+export const send: (fd: number, data: Data, flags?: number, offset?: number, length?: number) => number = fastIo.send;
 /** recv(2) into `buffer`: the byte count, 0 at end of stream. */
-export const recv: (fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number) => number = native.recv;
+export const recv: (fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number) => number = fastIo.recv;
 /** sendto(2) */
 export const sendto: (fd: number, data: Data, flags: number, address: AddressInput, offset?: number, length?: number) => number =
   native.sendto;
@@ -284,9 +286,9 @@ export const sendto: (fd: number, data: Data, flags: number, address: AddressInp
 export const recvfrom: (fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number) => Received =
   native.recvfrom;
 /** read(2) into `buffer`: the byte count, 0 at end of file. */
-export const read: (fd: number, buffer: BinaryData, offset?: number, length?: number) => number = native.read;
+export const read: (fd: number, buffer: BinaryData, offset?: number, length?: number) => number = fastIo.read;
 /** write(2) */
-export const write: (fd: number, data: Data, offset?: number, length?: number) => number = native.write;
+export const write: (fd: number, data: Data, offset?: number, length?: number) => number = fastIo.write;
 /** writev(2): several chunks in one call (one segment on the wire when it fits). */
 export const writev: (fd: number, chunks: readonly Data[]) => number = native.writev;
 /** sendfile(2): file → socket inside the kernel; offset null uses and moves the file's own offset. */

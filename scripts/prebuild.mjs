@@ -4,7 +4,7 @@
 //   prebuilds/linux-x64/sockfd.napi.node               the N-API core, one for every Node
 //   prebuilds/linux-x64/sockfd_node/node.abi<N>.node   the per-ABI addon, one per Node major
 //                                                      of scripts/prebuild-nodes.mjs
-//   prebuilds/linux-x64/c-programs/{c,bench-c}/<name>-<key>
+//   prebuilds/linux-x64/c-programs/{c,bench-c}/<name>-<key>/<name>
 //                                                      the tutorial's C programs (c/) and the
 //                                                      benchmarks' C baselines (bench/c), keyed by
 //                                                      a hash of source, headers and flags
@@ -134,7 +134,10 @@ async function checkCPrograms(failures) {
   let count = 0;
   for (const set of c.cProgramSets) {
     const expected = c.cProgramSources(set).map((source) => c.cPrebuiltPath(source, set.flags));
-    const present = existsSync(join(c.cPrebuiltDir, set.name)) ? readdirSync(join(c.cPrebuiltDir, set.name)).map((f) => join(c.cPrebuiltDir, set.name, f)) : [];
+    const setDir = join(c.cPrebuiltDir, set.name);
+    const present = existsSync(setDir)
+      ? readdirSync(setDir).flatMap((keyed) => readdirSync(join(setDir, keyed)).map((file) => join(setDir, keyed, file)))
+      : [];
     for (const file of expected) {
       if (!present.includes(file)) failures.push(`C program ${file} is missing (or its source changed since: run this script again)`);
       else if ((statSync(file).mode & 0o111) === 0) failures.push(`C program ${file} is not executable`);

@@ -174,9 +174,9 @@ describe('building', () => {
       // A copy of a package program elsewhere is not the package's program: no prebuilt binary for it.
       expect(cPrebuiltPath(source)).toBeUndefined();
       const demo2 = cProgramSource('demo2');
-      expect(cPrebuiltPath(demo2)).toBe(join(cPrebuiltDir, 'c', `demo2-${cBuildKey(demo2)}`));
+      expect(cPrebuiltPath(demo2)).toBe(join(cPrebuiltDir, 'c', `demo2-${cBuildKey(demo2)}`, 'demo2')); // ps and netstat -p show demo2
       const pingpong = join(benchCSourceDir, 'pingpong.c');
-      expect(cPrebuiltPath(pingpong, ['-Wall', '-pthread'])).toBe(join(cPrebuiltDir, 'bench-c', `pingpong-${cBuildKey(pingpong, ['-Wall', '-pthread'])}`));
+      expect(cPrebuiltPath(pingpong, ['-Wall', '-pthread'])).toBe(join(cPrebuiltDir, 'bench-c', `pingpong-${cBuildKey(pingpong, ['-Wall', '-pthread'])}`, 'pingpong'));
       expect(cSourceDir).toBe(join(process.cwd(), 'c'));
     } finally {
       rmSync(dir, { recursive: true, force: true });

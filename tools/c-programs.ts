@@ -27,7 +27,11 @@ export const cBuildDir: string = join(packageRoot, 'build', 'c');
 export const benchCSourceDir: string = join(packageRoot, 'bench', 'c');
 /** Where their binaries go: `<package>/build/bench-c`. */
 export const benchCBuildDir: string = join(packageRoot, 'build', 'bench-c');
-/** Where the package's prebuilt C programs are: `<set>/<name>-<key>` (see cBuildKey). */
+/**
+ * Where the package's prebuilt C programs are: `<set>/<name>-<key>/<name>` (see
+ * cBuildKey). The file keeps the program's own name, which `ps`, `netstat -p`
+ * and /proc/<pid>/comm show.
+ */
 export const cPrebuiltDir: string = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'c-programs');
 
 const cxxExtensions = new Set(['.cpp', '.cc', '.cxx']);
@@ -143,7 +147,8 @@ export function cBuildKey(source: string, flags: readonly string[] = []): string
 export function cPrebuiltPath(source: string, flags: readonly string[] = []): string | undefined {
   const set = cProgramSets.find((candidate) => candidate.sourceDir === dirname(source));
   if (set === undefined) return undefined;
-  return join(cPrebuiltDir, set.name, `${basename(source, extname(source))}-${cBuildKey(source, flags)}`);
+  const name = basename(source, extname(source));
+  return join(cPrebuiltDir, set.name, `${name}-${cBuildKey(source, flags)}`, name);
 }
 
 function isExecutable(file: string): boolean {

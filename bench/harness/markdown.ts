@@ -15,7 +15,8 @@ function ratioText(c: CaseResult, impl: string, reference: string): string {
 
 function benchTable(result: BenchResult): string {
   const references = [...new Set(result.cases.flatMap((c) => c.ratios.map((r) => r.reference)))];
-  const subject = result.cases.flatMap((c) => c.ratios).at(0)?.subject ?? 'sockfd';
+  const subjects = new Set(result.cases.flatMap((c) => c.ratios.map((r) => r.subject)));
+  const subject = subjects.size > 1 ? 'row' : (result.cases.flatMap((c) => c.ratios).at(0)?.subject ?? 'sockfd');
   const lines: string[] = [`### ${cell(result.title)}`, ''];
   if (result.error !== undefined) return [...lines, 'Failed:', '', '```', result.error, '```'].join('\n');
   for (const kind of new Set(result.cases.map((c) => c.kind))) {

@@ -38,6 +38,8 @@ export interface CaseSpec {
   impls: readonly string[];
   /** The implementation whose ratios are reported (default 'sockfd' when present). */
   subject?: string;
+  /** More implementations whose ratios to every other are reported too (a second sockfd variant, say). */
+  alsoSubjects?: readonly string[];
   /** One goal (shorthand for targets: [target]). */
   target?: Target;
   /** Goals checked on the median pair ratio; each is reported met or missed. */
@@ -140,14 +142,15 @@ export class CaseRecorder {
     const subject = spec.subject ?? (spec.impls.includes('sockfd') ? 'sockfd' : undefined);
     const meaning = latency ? 'time' : 'speed';
     const ratios: RatioResult[] = [];
-    if (subject !== undefined) {
-      const subjectRuns = this.runs.get(subject);
-      if (!subjectRuns) throw new RangeError(`case '${spec.name}': subject '${subject}' is not one of its implementations`);
+    const subjects = subject === undefined ? [] : [subject, ...(spec.alsoSubjects ?? [])];
+    for (const who of subjects) {
+      const subjectRuns = this.runs.get(who);
+      if (!subjectRuns) throw new RangeError(`case '${spec.name}': subject '${who}' is not one of its implementations`);
       for (const reference of spec.impls) {
-        if (reference === subject) continue;
+        if (reference === who || subjects.includes(reference)) continue;
         const pairs = pairRatios(subjectRuns, this.runs.get(reference)!);
         const s = summarize(pairs);
-        ratios.push({ subject, reference, meaning, pairs, median: s.median, min: s.min, max: s.max });
+        ratios.push({ subject: who, reference, meaning, pairs, median: s.median, min: s.min, max: s.max });
       }
     }
     const targets = [...(spec.target ? [spec.target] : []), ...(spec.targets ?? [])].map((target): TargetResult => {

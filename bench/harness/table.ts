@@ -56,7 +56,10 @@ function referencesOf(result: BenchResult): string[] {
   return seen;
 }
 
+/** The implementation the ratio columns are of; '' when several are (each row then shows its own ratios). */
 function subjectOf(result: BenchResult): string | undefined {
+  const subjects = new Set(result.cases.flatMap((c) => c.ratios.map((r) => r.subject)));
+  if (subjects.size > 1) return '';
   return result.cases.flatMap((c) => c.ratios).at(0)?.subject;
 }
 
@@ -91,7 +94,7 @@ export function renderBenchResult(result: BenchResult): string {
     const cases = result.cases.filter((c) => c.kind === kind);
     const head =
       kind === 'latency' ? ['case', 'impl', 'median', 'p99', 'min', 'max', 'runs'] : ['case', 'impl', `median ${cases[0]!.unit}`, 'min', 'max', 'runs'];
-    const ratioHeads = references.map((reference) => `${subject ?? '?'}/${reference}`);
+    const ratioHeads = references.map((reference) => (subject === '' ? `row/${reference}` : `${subject ?? '?'}/${reference}`));
     const rows: string[][] = [[...head.map((h) => (h.startsWith('median ') ? 'median' : h)), ...ratioHeads]];
     for (const c of cases)
       c.impls.forEach((impl, i) =>

@@ -145,7 +145,15 @@ describe('the tarball', () => {
     ];
     expect(packedFiles).toEqual(expect.arrayContaining(needed));
     // Every C program of c/ and bench/c prebuilt (scripts/prebuild.mjs checked their keys), and who built them.
-    const prebuiltC = (set: string) => packedFiles.filter((f) => f.startsWith(`prebuilds/linux-x64/c-programs/${set}/`)).map((f) => f.split('/').pop()!.replace(/-[0-9a-f]{16}$/, ''));
+    // Each at <set>/<name>-<key>/<name>: the binary keeps the program's name (ps, netstat -p).
+    const prebuiltC = (set: string) =>
+      packedFiles
+        .filter((f) => f.startsWith(`prebuilds/linux-x64/c-programs/${set}/`))
+        .map((f) => {
+          const [keyed, name] = f.split('/').slice(-2);
+          expect(keyed).toMatch(new RegExp(`^${name}-[0-9a-f]{16}$`));
+          return name!;
+        });
     const sources = (dir: string) => packedFiles.filter((f) => f.startsWith(`${dir}/`) && /\.(c|cpp)$/.test(f)).map((f) => f.slice(dir.length + 1).replace(/\.(c|cpp)$/, ''));
     expect(prebuiltC('c').sort()).toEqual(sources('c').sort());
     expect(prebuiltC('bench-c').sort()).toEqual(sources('bench/c').sort());
@@ -264,7 +272,7 @@ describe.each(testedMajors)('installed from the tarball on Node %i', (major) => 
     const result = run(target(), ['--input-type=module', '-e', probe], { cwd: target().project, path: target().pathWithoutCompiler });
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { demo2: string; usage: { status: number; stdout: string } };
-    expect(report.demo2).toMatch(new RegExp(`/node_modules/sockfd/prebuilds/linux-x64/c-programs/c/demo2-[0-9a-f]{16}$`));
+    expect(report.demo2).toMatch(new RegExp(`/node_modules/sockfd/prebuilds/linux-x64/c-programs/c/demo2-[0-9a-f]{16}/demo2$`));
     expect(report.usage).toEqual({ status: 255, stdout: expect.stringMatching(/^Using:\.\/demo2 通讯端口\nExample:\.\/demo2 5005\n/) });
 
     const source = join(sockfd(), 'c', 'demo2.cpp');

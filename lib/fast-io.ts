@@ -1,0 +1,168 @@
+// send, recv, read and write through V8 fast API calls when the per-Node addon
+// has them (native/node/fast_calls.cc), with the N-API functions as the
+// fallback for everything a fast call does not take. Same results, same
+// errors, same EINTR handling as the N-API path (lib/posix.ts exports these).
+//
+// A fast function answers n >= 0 (done), -errno (the call failed: the same
+// perror-style Error is thrown) or FALLBACK (no system call made: the N-API
+// function then validates and does the call, throwing exactly as before).
+// -EINTR hands the call to one N-API entry, <syscall>Interrupted, that goes on
+// exactly as Blocking() does after an EINTR: it runs the signal handlers,
+// checks the fd, acquires the buffer again (a detached or shrunk one is the
+// same Error) and resumes. Never a second fast attempt or a fresh N-API call
+// after handlers ran: they could have changed what the arguments mean.
+// SOCKFD_FAST_CALLS=0 turns fast calls off (the N-API path does everything).
+import { binding, tryNodeAddon } from './native.js';
+import type { BinaryData, Data } from './posix.js';
+
+/** The fast functions' signature: (fd, view, flags, offset, length | -1 for "to the end"). */
+type FastFunction = (fd: number, data: BinaryData | Data, flags: number, offset: number, length: number) => number;
+
+interface FastCalls {
+  available: boolean;
+  reason?: string;
+  v8?: string;
+  send: FastFunction;
+  recv: FastFunction;
+  read: FastFunction;
+  write: FastFunction;
+  FALLBACK: number;
+  counts(): { fast: number; slow: number };
+}
+
+interface CoreIo {
+  send(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
+  recv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
+  read(fd: number, buffer: BinaryData, offset?: number, length?: number): number;
+  write(fd: number, data: Data, offset?: number, length?: number): number;
+  sendInterrupted(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
+  recvInterrupted(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
+  readInterrupted(fd: number, buffer: BinaryData, offset?: number, length?: number): number;
+  writeInterrupted(fd: number, data: Data, offset?: number, length?: number): number;
+  errnoError(syscall: string, errno: number): Error;
+}
+
+const core = binding as unknown as CoreIo;
+const { EINTR, EAGAIN, MSG_DONTWAIT: DONTWAIT, MSG_NOSIGNAL: NOSIGNAL } = binding.constants as Record<string, number>;
+
+function loadFastCalls(): { fast: FastCalls | undefined; reason: string } {
+  if (process.env.SOCKFD_FAST_CALLS === '0') return { fast: undefined, reason: 'disabled by SOCKFD_FAST_CALLS=0' };
+  const addon = tryNodeAddon();
+  if (addon === undefined) return { fast: undefined, reason: 'the per-Node addon sockfd_node is not built for this Node' };
+  const fast = addon.fastCalls as FastCalls | undefined;
+  if (fast === undefined) return { fast: undefined, reason: 'this build of sockfd_node has no fast calls' };
+  if (!fast.available) return { fast: undefined, reason: fast.reason ?? 'unavailable' };
+  return { fast, reason: '' };
+}
+
+const loaded = loadFastCalls();
+// The fast functions, or stand-ins that always ask for the N-API path.
+const fallbackOnly = (): number => FALLBACK;
+const fast: Pick<FastCalls, 'send' | 'recv' | 'read' | 'write'> = loaded.fast ?? {
+  send: fallbackOnly,
+  recv: fallbackOnly,
+  read: fallbackOnly,
+  write: fallbackOnly,
+};
+const FALLBACK: number = loaded.fast?.FALLBACK ?? -0x80000000;
+
+/** Whether send/recv/read/write use V8 fast API calls in this process, and if not, why. */
+export const fastCalls: { readonly enabled: boolean; readonly reason: string; readonly v8: string } = Object.freeze({
+  enabled: loaded.fast !== undefined,
+  reason: loaded.reason,
+  v8: process.versions.v8,
+});
+
+/** How often each path of the fast functions ran (only counted with SOCKFD_FAST_CALLS_COUNT=1; for tests). */
+export function fastCallCounts(): { fast: number; slow: number } {
+  return loaded.fast?.counts() ?? { fast: 0, slow: 0 };
+}
+
+// The rare outcomes, out of line so that the hot wrappers stay small enough to
+// inline. `napi` does the whole call (nothing was done yet); `afterInterruption`
+// goes on with one the fast attempt began and EINTR stopped.
+function settle(
+  syscall: 'send' | 'recv' | 'read' | 'write',
+  n: number,
+  napi: () => number,
+  afterInterruption: () => number,
+): number {
+  if (n === FALLBACK) return napi();
+  if (n === -EINTR) return afterInterruption();
+  throw core.errnoError(syscall, -n);
+}
+
+// -1 means "to the end" to the fast function; a caller's -1 stays invalid (-2 is refused there too).
+function fastLength(length: number | undefined): number {
+  return length === undefined ? -1 : length === -1 ? -2 : length;
+}
+
+/** send(2): bytes handed to the kernel (may be fewer than asked). */
+export function send(fd: number, data: Data, flags?: number, offset?: number, length?: number): number {
+  const f = flags === undefined ? 0 : flags;
+  const o = offset === undefined ? 0 : offset;
+  const l = fastLength(length);
+  const n = fast.send(fd, data, f, o, l);
+  if (n >= 0) return n;
+  return settle('send', n, () => core.send(fd, data, flags, offset, length), () => core.sendInterrupted(fd, data, flags, offset, length));
+}
+
+/** recv(2) into `buffer`: the byte count, 0 at end of stream. */
+export function recv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number {
+  const f = flags === undefined ? 0 : flags;
+  const o = offset === undefined ? 0 : offset;
+  const l = fastLength(length);
+  const n = fast.recv(fd, buffer, f, o, l);
+  if (n >= 0) return n;
+  return settle('recv', n, () => core.recv(fd, buffer, flags, offset, length), () => core.recvInterrupted(fd, buffer, flags, offset, length));
+}
+
+/** read(2) into `buffer`: the byte count, 0 at end of file. */
+export function read(fd: number, buffer: BinaryData, offset?: number, length?: number): number {
+  const o = offset === undefined ? 0 : offset;
+  const l = fastLength(length);
+  const n = fast.read(fd, buffer, 0, o, l);
+  if (n >= 0) return n;
+  return settle('read', n, () => core.read(fd, buffer, offset, length), () => core.readInterrupted(fd, buffer, offset, length));
+}
+
+/** write(2) */
+export function write(fd: number, data: Data, offset?: number, length?: number): number {
+  const o = offset === undefined ? 0 : offset;
+  const l = fastLength(length);
+  const n = fast.write(fd, data, 0, o, l);
+  if (n >= 0) return n;
+  return settle('write', n, () => core.write(fd, data, offset, length), () => core.writeInterrupted(fd, data, offset, length));
+}
+
+/**
+ * recv(2) with MSG_DONTWAIT that answers -EAGAIN as a number instead of
+ * throwing (a would-block costs no Error object); other failures throw as recv().
+ * For event-driven code (lib/readiness.ts).
+ */
+export function recvNonBlocking(fd: number, buffer: BinaryData, flags = 0, offset = 0, length?: number): number {
+  const f = flags | DONTWAIT;
+  const l = fastLength(length);
+  const n = fast.recv(fd, buffer, f, offset, l);
+  if (n >= 0 || n === -EAGAIN) return n;
+  return settleNonBlocking('recv', n, () => core.recv(fd, buffer, f, offset, length), () => core.recvInterrupted(fd, buffer, f, offset, length));
+}
+
+/** send(2) with MSG_DONTWAIT | MSG_NOSIGNAL that answers -EAGAIN as a number instead of throwing. */
+export function sendNonBlocking(fd: number, data: Data, flags = 0, offset = 0, length?: number): number {
+  const f = flags | DONTWAIT | NOSIGNAL;
+  const l = fastLength(length);
+  const n = fast.send(fd, data, f, offset, l);
+  if (n >= 0 || n === -EAGAIN) return n;
+  return settleNonBlocking('send', n, () => core.send(fd, data, f, offset, length), () => core.sendInterrupted(fd, data, f, offset, length));
+}
+
+// As settle(), but EAGAIN (from either path) is an answer, not an error.
+function settleNonBlocking(syscall: 'send' | 'recv', n: number, napi: () => number, afterInterruption: () => number): number {
+  try {
+    return settle(syscall, n, napi, afterInterruption);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'EAGAIN') return -EAGAIN;
+    throw error;
+  }
+}

@@ -1,0 +1,140 @@
+// V8 fast API calls for send/recv/read/write (native/node/fast_calls.cc,
+// lib/fast-io.ts): both paths forced in a child Node with
+// --allow-natives-syntax (before and after TurboFan optimizes the caller),
+// every kind of argument the fast path refuses, an errno from the fast path,
+// and a signal arriving while an optimized call blocks in recv().
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { fastCalls } from '../lib/fast-io.js';
+
+const root = join(import.meta.dirname, '..');
+const child = join(root, 'test', 'fixtures', 'fast-calls', 'child.mjs');
+const dist = join(root, 'dist');
+// Node 20 (V8 11.3.244) is the V8 the fast calls are built for; elsewhere they must say why not.
+const expectFast = process.versions.v8.startsWith('11.3.244.');
+
+interface Step {
+  step: string;
+  [key: string]: unknown;
+}
+
+/** Runs the fixture; `onLine` sees each JSON line as it comes (to send a signal at the right moment). */
+function runChild(scenario: string, onLine: (step: Step, pid: number) => void = () => undefined): Promise<Step[]> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--allow-natives-syntax', child, dist, scenario], {
+      env: { ...process.env, SOCKFD_FAST_CALLS_COUNT: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const steps: Step[] = [];
+    let pending = '';
+    let stderr = '';
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    proc.stdout.setEncoding('utf8').on('data', (text: string) => {
+      pending += text;
+      for (let nl; (nl = pending.indexOf('\n')) >= 0; ) {
+        const step = JSON.parse(pending.slice(0, nl)) as Step;
+        pending = pending.slice(nl + 1);
+        steps.push(step);
+        onLine(step, proc.pid!);
+      }
+    });
+    proc.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(steps);
+      else reject(new Error(`fixture ${scenario} ended with ${signal ?? code}: ${stderr}`));
+    });
+  });
+}
+
+const byName = (steps: Step[]) => new Map(steps.map((s) => [s.step, s]));
+
+// The number of recvfrom(2) in /proc/<pid>/syscall, where this test knows it.
+const recvfromNumber: Record<string, number> = { x64: 45, arm64: 207 };
+
+/** Resolves once `pid` is blocked in recvfrom (bounded: 10 s). */
+async function blockedInRecv(pid: number): Promise<void> {
+  const number = recvfromNumber[arch()];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const fields = readFileSync(`/proc/${pid}/syscall`, 'utf8').trim().split(' ');
+    if (number === undefined ? fields[0] !== 'running' && fields.length > 1 : Number(fields[0]) === number) return;
+    if (Date.now() > deadline) throw new Error(`pid ${pid} never blocked in recv (syscall: ${fields.join(' ')})`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('V8 fast calls for send/recv/read/write', () => {
+  it(expectFast ? 'are on for this V8 (11.3.244)' : 'are off for this V8, and say why', () => {
+    expect(fastCalls.v8).toBe(process.versions.v8);
+    if (expectFast && process.env.SOCKFD_FAST_CALLS !== '0') expect(fastCalls).toMatchObject({ enabled: true, reason: '' });
+    else expect(fastCalls.reason).not.toBe('');
+  });
+
+  it('give the same results and errors before and after optimization, and hand everything they refuse to N-API', async () => {
+    const steps = byName(await runChild('paths'));
+    const fastCount = (name: string) => (steps.get(name)!.counts as { fast: number }).fast;
+    expect(steps.get('unoptimized')).toMatchObject({ result: [5, 5], text: '23456', counts: { fast: 0 } });
+    expect(steps.get('optimized')).toMatchObject({ optimized: true, result: [7, 7], text: '3456789' });
+    expect(fastCount('optimized')).toBe(expectFast ? 2 : 0);
+    // Types the fast path does not take: V8 calls the slow callback, N-API does the work.
+    expect(steps.get('string')).toMatchObject({ result: [6, 6] });
+    expect(steps.get('int8')).toMatchObject({ result: [3, 3] });
+    // Numbers it refuses: the same TypeError/RangeError as before, after one fast call that made no system call.
+    const refused: Record<string, { name: string; message: RegExp }> = {
+      fractionalFd: { name: 'TypeError', message: /^fd must be an integer/ },
+      negativeOffset: { name: 'RangeError', message: /^offset is out of range \(0\.\.10\), got -1/ },
+      offsetPastEnd: { name: 'RangeError', message: /^offset is out of range \(0\.\.10\), got 11/ },
+      lengthPastEnd: { name: 'RangeError', message: /^length is out of range \(0\.\.2\), got 3/ },
+      minusOneLength: { name: 'RangeError', message: /^length is out of range \(0\.\.10\), got -1/ },
+      badFlags: { name: 'TypeError', message: /^flags must be an integer/ },
+      emptyRecv: { name: 'RangeError', message: /^recv: the buffer has no room/ },
+    };
+    for (const [name, expected] of Object.entries(refused)) {
+      const step = steps.get(name)!;
+      expect(step.error, name).toMatchObject({ name: expected.name });
+      expect((step.error as { message: string }).message, name).toMatch(expected.message);
+      expect(fastCount(name), name).toBe(expectFast ? 1 : 0);
+    }
+    // An errno from inside a fast call: the perror-style SyscallError of the N-API path.
+    expect(steps.get('ebadf')).toMatchObject({ error: { message: 'send: Bad file descriptor', code: 'EBADF', errno: 9, syscall: 'send' } });
+    expect(fastCount('ebadf')).toBe(expectFast ? 1 : 0);
+    expect(steps.get('readWrite')).toMatchObject({ result: [2, 2], text: '45' });
+    expect(fastCount('readWrite')).toBe(expectFast ? 2 : 0);
+  });
+
+  for (const [scenario, outcome] of [
+    ['signal', 'runs the handler and resumes'],
+    ['signal-eintr', 'runs the handler and throws EINTR with setRestartAfterSignal(false)'],
+    ['signal-detach', 'whose handler detaches the buffer ends with ERR_BUFFER_DETACHED, as the N-API path'],
+    ['signal-close', 'whose handler closes the fd ends with EBADF, as the N-API path'],
+  ] as const) {
+    it(`a signal during an optimized recv() ${outcome}`, async () => {
+      const signalled: Promise<void>[] = [];
+      const steps = byName(
+        await runChild(scenario, (step, pid) => {
+          if (step.step === 'blocking') signalled.push(blockedInRecv(pid).then(() => void process.kill(pid, 'SIGUSR1')));
+        }),
+      );
+      await Promise.all(signalled);
+      expect(steps.get('blocking')).toMatchObject({ optimized: true });
+      const received = steps.get('received')!;
+      expect(received.handled).toBe(1);
+      if (expectFast) expect((received.counts as { fast: number }).fast).toBe(1); // the interrupted call was the fast one
+      if (scenario === 'signal') expect(received).toMatchObject({ n: 1, text: 'z' });
+      else if (scenario === 'signal-eintr') expect(received.error).toMatchObject({ code: 'EINTR', syscall: 'recv', message: 'recv: Interrupted system call' });
+      else if (scenario === 'signal-detach') {
+        expect(received.error).toMatchObject({ code: 'ERR_BUFFER_DETACHED' });
+        expect((received.error as { message: string }).message).toMatch(/^recv: buffer was detached/);
+      } else {
+        expect(received.error).toMatchObject({
+          code: 'EBADF',
+          message: `recv: fd ${received.fd} was closed by a signal handler while the call waited (Bad file descriptor)`,
+        });
+      }
+    });
+  }
+});
