@@ -106,6 +106,8 @@ describe('V8 fast calls for send/recv/read/write', () => {
     expect(fastCount('ebadf')).toBe(expectFast ? 1 : 0);
     expect(steps.get('readWrite')).toMatchObject({ result: [2, 2], text: '45' });
     expect(fastCount('readWrite')).toBe(expectFast ? 2 : 0);
+    expect(steps.get('smallViews')).toMatchObject({ result: [3, 3, [7, 8, 9]] });
+    expect(fastCount('smallViews')).toBe(expectFast ? 2 : 0);
   });
 
   for (const [scenario, outcome] of [
