@@ -2,10 +2,11 @@
 // connection's fd alone, checked against what the kernel and a Python peer
 // report (/proc/self/fd and fdinfo, Python's own getsockname).
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import * as posix from '../lib/posix.js';
 import { Socket } from '../lib/socket.js';
+import { signal } from '../lib/process.js';
 import { closeAll, connectLoopback, expectNoLeaks, listener } from './helpers/loopback.js';
 
 expectNoLeaks();
@@ -95,5 +96,85 @@ describe('Socket#acceptSocket', () => {
     expect(conn.recvExactly(2).toString()).toBe('hi');
     server.close();
     expect(() => server.acceptSocket()).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'accept' }));
+  });
+});
+
+/** A TCP client bound to `address` (any 127.0.0.0/8 address is this host) and connected to `port`. */
+function clientFrom(address: string, port: number): number {
+  const fd = posix.socket(posix.AF_INET, posix.SOCK_STREAM);
+  posix.bind(fd, { family: 'AF_INET', address, port: 0 });
+  posix.connect(fd, { family: 'AF_INET', address: '127.0.0.1', port });
+  return fd;
+}
+
+/** The peers of the established connections on local port `port`, as ss prints them. */
+function ssPeers(port: number): string[] {
+  return execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => line.trim().split(/\s+/).at(-1) ?? '')
+    .sort();
+}
+
+describe('accept / accept4: the peer address (IPv4 built in JS from the sockaddr bytes)', () => {
+  it('gives every peer as ss sees it, for one-, two- and three-digit octets', () => {
+    const { fd: listenFd, port } = listener();
+    const sources = ['127.0.0.1', '127.9.10.200', '127.255.0.99'];
+    const clients = sources.map((source) => clientFrom(source, port));
+    const accepted = [posix.accept(listenFd), posix.accept4(listenFd), posix.accept4(listenFd, posix.SOCK_CLOEXEC)];
+    const fromAccept = accepted.map(({ address }) => {
+      if (address.family !== 'AF_INET') throw new Error('expected AF_INET');
+      expect(Object.keys(address)).toEqual(['family', 'address', 'port']);
+      return `${address.address}:${address.port}`;
+    });
+    expect(fromAccept.sort()).toEqual(ssPeers(port));
+    expect(fromAccept.map((peer) => peer.split(':')[0]).sort()).toEqual([...sources].sort());
+    closeAll(...accepted.map(({ fd }) => fd), ...clients, listenFd);
+  });
+
+  it('IPv6 and Unix peers come back as the native decoder builds them', () => {
+    const six = posix.socket(posix.AF_INET6, posix.SOCK_STREAM);
+    posix.bind(six, { family: 'AF_INET6', address: '::1', port: 0 });
+    posix.listen(six);
+    const sixPort = (posix.getsockname(six) as posix.Inet6Address).port;
+    const client6 = posix.socket(posix.AF_INET6, posix.SOCK_STREAM);
+    posix.connect(client6, { family: 'AF_INET6', address: '::1', port: sixPort });
+    const accepted6 = posix.accept(six);
+    expect(accepted6.address).toEqual(posix.getsockname(client6));
+    expect(accepted6.address).toMatchObject({ family: 'AF_INET6', address: '::1' });
+    const unix = posix.socket(posix.AF_UNIX, posix.SOCK_STREAM);
+    posix.bind(unix, { family: 'AF_UNIX', path: `\0sockfd-accept-test-${process.pid}` });
+    posix.listen(unix);
+    const clientUnix = posix.socket(posix.AF_UNIX, posix.SOCK_STREAM);
+    posix.connect(clientUnix, posix.getsockname(unix) as posix.UnixAddress);
+    const acceptedUnix = posix.accept4(unix, 0);
+    expect(acceptedUnix.address).toEqual({ family: 'AF_UNIX', path: '' }); // an unbound client: unnamed
+    closeAll(accepted6.fd, client6, six, acceptedUnix.fd, clientUnix, unix);
+  });
+
+  it('a signal handler that accepts during a blocking accept gets its own peer, and the resumed call its own', () => {
+    const { fd: listenFd, port } = listener();
+    posix.setsockopt(listenFd, posix.SOL_SOCKET, posix.SO_RCVTIMEO, 20_000); // bounded if the signal came too early
+    const clients: number[] = [];
+    let inner: posix.Accepted | undefined;
+    signal(posix.SIGUSR2, () => {
+      clients.push(clientFrom('127.0.0.2', port));
+      inner = posix.accept(listenFd);
+      clients.push(clientFrom('127.0.0.3', port)); // for the resumed outer call
+    });
+    try {
+      // SIGUSR2 once this thread is blocked in accept (288 = accept4 on x86-64, 43 = accept), waited for, bounded.
+      spawn('/bin/sh', ['-c', `for i in $(seq 1 500); do case "$(cat /proc/${process.pid}/syscall)" in "288 "*|"43 "*) break;; esac; sleep 0.01; done; kill -USR2 ${process.pid}`], { stdio: 'ignore' });
+      const outer = posix.accept(listenFd);
+      expect(inner?.address).toMatchObject({ family: 'AF_INET', address: '127.0.0.2' });
+      expect(outer.address).toMatchObject({ family: 'AF_INET', address: '127.0.0.3' });
+      expect(outer.address).toEqual(posix.getsockname(clients[1]!));
+      expect(inner?.address).toEqual(posix.getsockname(clients[0]!));
+      closeAll(outer.fd, inner!.fd);
+    } finally {
+      signal(posix.SIGUSR2, 'default');
+      closeAll(...clients, listenFd);
+    }
   });
 });

@@ -100,6 +100,7 @@ export function makeSpecs(w) {
     listen: { args: (ctx) => [fd(ctx), r.chance(0.5) ? undefined : w.maybe(() => r.pick([0, 1, 128, -1]))] },
     accept: { args: (ctx) => [fd(ctx)], fds: fdOf },
     accept4: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC]))], fds: fdOf },
+    acceptPeer: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([undefined, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC])), w.maybe(() => w.buffer(ctx, { minLength: r.chance(0.9) ? 16 : 0 }))], fds: fdOf },
     acceptFd: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC]))], fds: fdOf },
     // The third argument is address.family already read by lib/posix.ts (any family, any object: still only loopback or Unix).
     connect: { args: (ctx) => [fd(ctx), w.address(ctx), ...(r.chance(0.3) ? [w.maybe(() => r.pick(['AF_INET', 'AF_INET6', 'AF_UNIX', 'AF_PACKET']))] : [])] },
