@@ -1,8 +1,9 @@
 // Non-blocking sockets on Node's event loop. Each call tries the system call
 // first and waits only when it would block (EAGAIN; EINPROGRESS for connect),
-// for readiness reported by a uv_poll_t on this thread's own loop
-// (native/async_poll.cc). Nothing blocks the loop and no thread is parked in
-// a system call; the calls work the same in worker_threads.
+// for readiness reported by this thread's readiness set (lib/async-waits.ts:
+// one epoll set on this thread's own loop, native/readiness.cc, every ready
+// fd of a loop turn handled in one JS call). Nothing blocks the loop and no
+// thread is parked in a system call; the calls work the same in worker_threads.
 //
 // Every call takes { signal?, timeout? }: an aborted signal rejects with
 // AbortError, a timeout (ms, for the whole call) with TimeoutError; both
@@ -21,6 +22,7 @@ import { binding } from './native.js';
 import { EBADF, ETIMEDOUT, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
 import { isSyscallError, syscallError, type SyscallError } from './errors.js';
 import { forkEpoch } from './fork-epoch.js';
+import { READABLE, WRITABLE, cancelWait, waitFor, waitStats, type WatcherStats } from './async-waits.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Accepted, BinaryData, Data, Received } from './posix.js';
 import { EndOfStreamError } from './errors.js';
@@ -82,23 +84,9 @@ export class TimeoutError extends Error implements SyscallError {
   }
 }
 
-/** The poll watchers of this thread's event loop (one per fd ever waited on and still open). */
-export interface WatcherStats {
-  /** uv_poll_t handles held, one per fd. */
-  watchers: number;
-  /** Handles started (some call waits on their fd). */
-  active: number;
-  /** Calls waiting. */
-  waiters: number;
-}
-
 interface AsyncBinding {
-  asyncWait(fd: number, events: number, id: number): Promise<number>;
-  asyncCancel(fd: number, id: number, reason: Error): boolean;
   asyncRelease(fd: number): void;
   asyncGeneration(fd: number): number;
-  asyncStats(): WatcherStats;
-  asyncEvents: { readable: number; writable: number; failed: number };
   tryRecv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
   trySend(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
   tryRecvfrom(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): Received | number;
@@ -109,12 +97,12 @@ interface AsyncBinding {
 }
 
 const native = binding as unknown as AsyncBinding;
-const READABLE = native.asyncEvents.readable;
-const WRITABLE = native.asyncEvents.writable;
+
+export type { WatcherStats };
 
 /** The poll watchers of this thread (diagnostics: a leak shows as watchers that never go). */
 export function watcherStats(): WatcherStats {
-  return native.asyncStats();
+  return waitStats();
 }
 
 /**
@@ -229,13 +217,13 @@ class Guard {
   wait(events: number): Promise<number> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     this.#waitId = nextWaitId();
-    return native.asyncWait(this.fd, events, this.#waitId);
+    return waitFor(this.fd, events, this.#waitId);
   }
 
   #fail(error: Error): void {
     if (this.#failure !== undefined) return;
     this.#failure = error;
-    native.asyncCancel(this.fd, this.#waitId, error); // false when not waiting: wait() reports it next
+    cancelWait(this.fd, this.#waitId, error); // false when not waiting: wait() reports it next
   }
 
   end(): void {
@@ -254,7 +242,7 @@ function guard(syscall: string, fd: number, options: AsyncOptions | undefined): 
 
 /** Resolves when `fd` is ready for `events` (or has an error to report), within the call's guard. */
 function readiness(fd: number, events: number, guarded: Guard | undefined): Promise<number> {
-  return guarded === undefined ? native.asyncWait(fd, events, nextWaitId()) : guarded.wait(events);
+  return guarded === undefined ? waitFor(fd, events, nextWaitId()) : guarded.wait(events);
 }
 
 /** A wait ended by close() says "poll: ..."; the caller called recv (or accept, ...). */
