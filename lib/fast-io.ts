@@ -4,9 +4,13 @@
 // errors, same EINTR handling as the N-API path (lib/posix.ts exports these).
 //
 // A fast function answers n >= 0 (done), -errno (the call failed: the same
-// perror-style Error is thrown; EINTR runs the signal handlers and calls
-// again, as Blocking() does) or FALLBACK (no system call made: the N-API
+// perror-style Error is thrown) or FALLBACK (no system call made: the N-API
 // function then validates and does the call, throwing exactly as before).
+// -EINTR hands the call to one N-API entry, <syscall>Interrupted, that goes on
+// exactly as Blocking() does after an EINTR: it runs the signal handlers,
+// checks the fd, acquires the buffer again (a detached or shrunk one is the
+// same Error) and resumes. Never a second fast attempt or a fresh N-API call
+// after handlers ran: they could have changed what the arguments mean.
 // SOCKFD_FAST_CALLS=0 turns fast calls off (the N-API path does everything).
 import { binding, tryNodeAddon } from './native.js';
 import type { BinaryData, Data } from './posix.js';
@@ -31,8 +35,11 @@ interface CoreIo {
   recv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
   read(fd: number, buffer: BinaryData, offset?: number, length?: number): number;
   write(fd: number, data: Data, offset?: number, length?: number): number;
+  sendInterrupted(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
+  recvInterrupted(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
+  readInterrupted(fd: number, buffer: BinaryData, offset?: number, length?: number): number;
+  writeInterrupted(fd: number, data: Data, offset?: number, length?: number): number;
   errnoError(syscall: string, errno: number): Error;
-  interrupted(syscall: string): void;
 }
 
 const core = binding as unknown as CoreIo;
@@ -71,20 +78,18 @@ export function fastCallCounts(): { fast: number; slow: number } {
   return loaded.fast?.counts() ?? { fast: 0, slow: 0 };
 }
 
-// The rare outcomes, out of line so that the hot wrappers stay small enough to inline.
+// The rare outcomes, out of line so that the hot wrappers stay small enough to
+// inline. `napi` does the whole call (nothing was done yet); `afterInterruption`
+// goes on with one the fast attempt began and EINTR stopped.
 function settle(
   syscall: 'send' | 'recv' | 'read' | 'write',
   n: number,
-  again: () => number,
   napi: () => number,
+  afterInterruption: () => number,
 ): number {
-  for (;;) {
-    if (n >= 0) return n;
-    if (n === FALLBACK) return napi();
-    if (n !== -EINTR) throw core.errnoError(syscall, -n);
-    core.interrupted(syscall); // runs the signal handlers (or throws EINTR); then call again, re-reading the arguments
-    n = again();
-  }
+  if (n === FALLBACK) return napi();
+  if (n === -EINTR) return afterInterruption();
+  throw core.errnoError(syscall, -n);
 }
 
 /** send(2): bytes handed to the kernel (may be fewer than asked). */
@@ -94,7 +99,7 @@ export function send(fd: number, data: Data, flags?: number, offset?: number, le
   const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
   const n = fast.send(fd, data, f, o, l);
   if (n >= 0) return n;
-  return settle('send', n, () => fast.send(fd, data, f, o, l), () => core.send(fd, data, flags, offset, length));
+  return settle('send', n, () => core.send(fd, data, flags, offset, length), () => core.sendInterrupted(fd, data, flags, offset, length));
 }
 
 /** recv(2) into `buffer`: the byte count, 0 at end of stream. */
@@ -104,7 +109,7 @@ export function recv(fd: number, buffer: BinaryData, flags?: number, offset?: nu
   const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
   const n = fast.recv(fd, buffer, f, o, l);
   if (n >= 0) return n;
-  return settle('recv', n, () => fast.recv(fd, buffer, f, o, l), () => core.recv(fd, buffer, flags, offset, length));
+  return settle('recv', n, () => core.recv(fd, buffer, flags, offset, length), () => core.recvInterrupted(fd, buffer, flags, offset, length));
 }
 
 /** read(2) into `buffer`: the byte count, 0 at end of file. */
@@ -113,7 +118,7 @@ export function read(fd: number, buffer: BinaryData, offset?: number, length?: n
   const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
   const n = fast.read(fd, buffer, 0, o, l);
   if (n >= 0) return n;
-  return settle('read', n, () => fast.read(fd, buffer, 0, o, l), () => core.read(fd, buffer, offset, length));
+  return settle('read', n, () => core.read(fd, buffer, offset, length), () => core.readInterrupted(fd, buffer, offset, length));
 }
 
 /** write(2) */
@@ -122,7 +127,7 @@ export function write(fd: number, data: Data, offset?: number, length?: number):
   const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
   const n = fast.write(fd, data, 0, o, l);
   if (n >= 0) return n;
-  return settle('write', n, () => fast.write(fd, data, 0, o, l), () => core.write(fd, data, offset, length));
+  return settle('write', n, () => core.write(fd, data, offset, length), () => core.writeInterrupted(fd, data, offset, length));
 }
 
 /**
@@ -135,7 +140,7 @@ export function recvNonBlocking(fd: number, buffer: BinaryData, flags = 0, offse
   const l = length === undefined ? -1 : length === -1 ? -2 : length;
   const n = fast.recv(fd, buffer, f, offset, l);
   if (n >= 0 || n === -EAGAIN) return n;
-  return settleNonBlocking('recv', n, () => fast.recv(fd, buffer, f, offset, l), () => core.recv(fd, buffer, f, offset, length));
+  return settleNonBlocking('recv', n, () => core.recv(fd, buffer, f, offset, length), () => core.recvInterrupted(fd, buffer, f, offset, length));
 }
 
 /** send(2) with MSG_DONTWAIT | MSG_NOSIGNAL that answers -EAGAIN as a number instead of throwing. */
@@ -144,13 +149,13 @@ export function sendNonBlocking(fd: number, data: Data, flags = 0, offset = 0, l
   const l = length === undefined ? -1 : length === -1 ? -2 : length;
   const n = fast.send(fd, data, f, offset, l);
   if (n >= 0 || n === -EAGAIN) return n;
-  return settleNonBlocking('send', n, () => fast.send(fd, data, f, offset, l), () => core.send(fd, data, f, offset, length));
+  return settleNonBlocking('send', n, () => core.send(fd, data, f, offset, length), () => core.sendInterrupted(fd, data, f, offset, length));
 }
 
 // As settle(), but EAGAIN (from either path) is an answer, not an error.
-function settleNonBlocking(syscall: 'send' | 'recv', n: number, again: () => number, napi: () => number): number {
+function settleNonBlocking(syscall: 'send' | 'recv', n: number, napi: () => number, afterInterruption: () => number): number {
   try {
-    return settle(syscall, n, again, napi);
+    return settle(syscall, n, napi, afterInterruption);
   } catch (error) {
     if ((error as { code?: unknown }).code === 'EAGAIN') return -EAGAIN;
     throw error;

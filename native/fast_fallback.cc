@@ -1,7 +1,8 @@
 // What lib/fast-io.ts needs from the core when a V8 fast call (native/node/
 // fast_calls.cc) returned -errno instead of a byte count: the same Error the
-// N-API path throws, and the same EINTR policy. A fast call can do neither
-// itself (it may not allocate or run JS).
+// N-API path throws (a fast call may not allocate). EINTR is not handled
+// here: the call goes on in io.cc's <syscall>Interrupted entries, which run
+// the signal handlers and revalidate exactly as Blocking() does.
 #include "common.h"
 
 namespace sockfd {
@@ -22,19 +23,8 @@ Napi::Value ErrnoErrorValue(const Napi::CallbackInfo& info) {
   return ErrnoError(info.Env(), syscall, err).Value();
 }
 
-// interrupted(syscall): after EINTR, runs the JS handlers of the signals that
-// arrived, then returns (the caller calls again), or throws `syscall: EINTR`
-// when the process asked for that with setRestartAfterSignal(false).
-Napi::Value Interrupted(const Napi::CallbackInfo& info) {
-  const char* syscall = KnownSyscall(ArgString(info, 0, "syscall"));
-  if (syscall == nullptr) ThrowTypeError(info.Env(), "syscall must be one of send, recv, read, write");
-  HandleInterruption(info.Env(), syscall);
-  return info.Env().Undefined();
-}
-
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errnoError", Napi::Function::New(env, ErrnoErrorValue, "errnoError"));
-  exports.Set("interrupted", Napi::Function::New(env, Interrupted, "interrupted"));
 }
 
 }  // namespace

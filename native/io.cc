@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -17,34 +18,53 @@
 namespace sockfd {
 namespace {
 
+// How a call starts. Fresh: the system call is made first. AfterInterruption:
+// its first attempt - a V8 fast call of lib/fast-io.ts, which may not run JS
+// - already failed with EINTR, so the call goes on exactly as Blocking() does
+// after an EINTR: the signal handlers run, the fd is checked, the buffer is
+// acquired again (a detached or shrunk one is an Error), the call resumes.
+// No JS ran between that attempt and this call, so the arguments validate as
+// they did for it.
+enum class Start { Fresh, AfterInterruption };
+
+template <Start start, typename Call>
+Napi::Value Transfer(Napi::Env env, const char* syscall, int fd, Call&& call) {
+  if (start == Start::AfterInterruption) HandleInterruption(env, syscall, {fd});
+  return Count(env, Blocking(env, syscall, {fd}, std::forward<Call>(call)));
+}
+
 // send(fd, data, flags?, offset?, length?)
+template <Start start>
 Napi::Value Send(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 3);
   int flags = ArgFlags(info, 2);
-  return Count(info.Env(), Blocking(info.Env(), "send", {fd}, [&] { return ::send(fd, data.Acquire("send"), data.length, flags); }));
+  return Transfer<start>(info.Env(), "send", fd, [&] { return ::send(fd, data.Acquire("send"), data.length, flags); });
 }
 
 // recv(fd, buffer, flags?, offset?, length?)
+template <Start start>
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes buffer = ArgReceiveBuffer(info, 1, 3, "recv");
   int flags = ArgFlags(info, 2);
-  return Count(info.Env(), Blocking(info.Env(), "recv", {fd}, [&] { return ::recv(fd, buffer.Acquire("recv"), buffer.length, flags); }));
+  return Transfer<start>(info.Env(), "recv", fd, [&] { return ::recv(fd, buffer.Acquire("recv"), buffer.length, flags); });
 }
 
 // write(fd, data, offset?, length?)
+template <Start start>
 Napi::Value Write(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes data = ArgBytes(info, 1, "data", StringPolicy::AcceptUtf8, 2);
-  return Count(info.Env(), Blocking(info.Env(), "write", {fd}, [&] { return ::write(fd, data.Acquire("write"), data.length); }));
+  return Transfer<start>(info.Env(), "write", fd, [&] { return ::write(fd, data.Acquire("write"), data.length); });
 }
 
 // read(fd, buffer, offset?, length?)
+template <Start start>
 Napi::Value Read(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   Bytes buffer = ArgReceiveBuffer(info, 1, 2, "read");
-  return Count(info.Env(), Blocking(info.Env(), "read", {fd}, [&] { return ::read(fd, buffer.Acquire("read"), buffer.length); }));
+  return Transfer<start>(info.Env(), "read", fd, [&] { return ::read(fd, buffer.Acquire("read"), buffer.length); });
 }
 
 // sendto(fd, data, flags, address, offset?, length?)
@@ -176,10 +196,15 @@ Napi::Value TrySendTo(const Napi::CallbackInfo& info) {
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("send", Napi::Function::New(env, Send, "send"));
-  exports.Set("recv", Napi::Function::New(env, Recv, "recv"));
-  exports.Set("write", Napi::Function::New(env, Write, "write"));
-  exports.Set("read", Napi::Function::New(env, Read, "read"));
+  exports.Set("send", Napi::Function::New(env, Send<Start::Fresh>, "send"));
+  exports.Set("recv", Napi::Function::New(env, Recv<Start::Fresh>, "recv"));
+  exports.Set("write", Napi::Function::New(env, Write<Start::Fresh>, "write"));
+  exports.Set("read", Napi::Function::New(env, Read<Start::Fresh>, "read"));
+  // The same calls after their fast attempt failed with EINTR (lib/fast-io.ts): internal.
+  exports.Set("sendInterrupted", Napi::Function::New(env, Send<Start::AfterInterruption>, "sendInterrupted"));
+  exports.Set("recvInterrupted", Napi::Function::New(env, Recv<Start::AfterInterruption>, "recvInterrupted"));
+  exports.Set("writeInterrupted", Napi::Function::New(env, Write<Start::AfterInterruption>, "writeInterrupted"));
+  exports.Set("readInterrupted", Napi::Function::New(env, Read<Start::AfterInterruption>, "readInterrupted"));
   exports.Set("sendto", Napi::Function::New(env, SendTo, "sendto"));
   exports.Set("recvfrom", Napi::Function::New(env, RecvFrom, "recvfrom"));
   exports.Set("writev", Napi::Function::New(env, Writev, "writev"));

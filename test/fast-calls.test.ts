@@ -109,6 +109,8 @@ describe('V8 fast calls for send/recv/read/write', () => {
   for (const [scenario, outcome] of [
     ['signal', 'runs the handler and resumes'],
     ['signal-eintr', 'runs the handler and throws EINTR with setRestartAfterSignal(false)'],
+    ['signal-detach', 'whose handler detaches the buffer ends with ERR_BUFFER_DETACHED, as the N-API path'],
+    ['signal-close', 'whose handler closes the fd ends with EBADF, as the N-API path'],
   ] as const) {
     it(`a signal during an optimized recv() ${outcome}`, async () => {
       const signalled: Promise<void>[] = [];
@@ -123,7 +125,16 @@ describe('V8 fast calls for send/recv/read/write', () => {
       expect(received.handled).toBe(1);
       if (expectFast) expect((received.counts as { fast: number }).fast).toBe(1); // the interrupted call was the fast one
       if (scenario === 'signal') expect(received).toMatchObject({ n: 1, text: 'z' });
-      else expect(received.error).toMatchObject({ code: 'EINTR', syscall: 'recv', message: 'recv: Interrupted system call' });
+      else if (scenario === 'signal-eintr') expect(received.error).toMatchObject({ code: 'EINTR', syscall: 'recv', message: 'recv: Interrupted system call' });
+      else if (scenario === 'signal-detach') {
+        expect(received.error).toMatchObject({ code: 'ERR_BUFFER_DETACHED' });
+        expect((received.error as { message: string }).message).toMatch(/^recv: buffer was detached/);
+      } else {
+        expect(received.error).toMatchObject({
+          code: 'EBADF',
+          message: `recv: fd ${received.fd} was closed by a signal handler while the call waited (Bad file descriptor)`,
+        });
+      }
     });
   }
 });

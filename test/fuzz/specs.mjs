@@ -113,6 +113,13 @@ export function makeSpecs(w) {
     recv: { args: (ctx) => [fd(ctx), buffer(ctx), flags(), offset(), offset()] },
     write: { args: (ctx) => [fd(ctx), data(ctx), offset(), offset()] },
     read: { args: (ctx) => [fd(ctx), buffer(ctx), offset(), offset()] },
+    // the same calls after their fast attempt failed with EINTR (lib/fast-io.ts): handlers first, then as above
+    sendInterrupted: { args: (ctx) => [fd(ctx), data(ctx), flags(), offset(), offset()] },
+    recvInterrupted: { args: (ctx) => [fd(ctx), buffer(ctx), flags(), offset(), offset()] },
+    writeInterrupted: { args: (ctx) => [fd(ctx), data(ctx), offset(), offset()] },
+    readInterrupted: { args: (ctx) => [fd(ctx), buffer(ctx), offset(), offset()] },
+    errnoError: { args: () => [w.maybe(() => r.pick(['send', 'recv', 'read', 'write', 'close', ''])), w.maybe(() => r.pick([1, 4, 9, 4095, 4096, 0]))] },
+    Readiness: { skip: 'a class (new only), int arguments: test/readiness.test.ts covers control/close, stale fds, workers and exit' },
     sendto: { args: (ctx) => [fd(ctx), data(ctx), flags(), w.address(ctx), offset(), offset()] },
     recvfrom: { args: (ctx) => [fd(ctx), buffer(ctx), flags(), offset(), offset()] },
     writev: { args: (ctx) => [fd(ctx), w.maybe(() => w.array(Array.from({ length: r.range(0, 5) }, () => w.buffer(ctx, { strings: true })), ctx))] },
