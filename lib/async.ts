@@ -19,10 +19,11 @@
 // the generation (EBADF), and its abort signal and deadline - so an abort
 // that happens before the system call always wins.
 import { binding } from './native.js';
-import { EBADF, ETIMEDOUT, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
+import { EAGAIN, EBADF, EINTR, ETIMEDOUT, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
 import { isSyscallError, syscallError, type SyscallError } from './errors.js';
 import { forkEpoch } from './fork-epoch.js';
 import { READABLE, WRITABLE, cancelWait, waitFor, waitStats, type WatcherStats } from './async-waits.js';
+import { fastAttempts } from './fast-io.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Accepted, BinaryData, Data, Received } from './posix.js';
 import { EndOfStreamError } from './errors.js';
@@ -94,9 +95,32 @@ interface AsyncBinding {
   tryAccept(fd: number, flags: number): Accepted | number;
   tryConnect(fd: number, address: AddressInput): number;
   connectResult(fd: number): void;
+  errnoError(syscall: string, errno: number): Error;
 }
 
 const native = binding as unknown as AsyncBinding;
+const { FALLBACK } = fastAttempts;
+
+// The attempts of recv and send: the V8 fast call where it can take the call
+// (no flags; lib/fast-io.ts), otherwise - and after EINTR, or FALLBACK - the
+// N-API try-call, which does the whole call with its own checks.
+function tryRecv(fd: number, buffer: BinaryData, flags: number | undefined, offset: number | undefined, length: number | undefined): number {
+  if (flags === undefined) {
+    const n = fastAttempts.recv(fd, buffer, MSG_DONTWAIT, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
+    if (n >= 0 || n === -EAGAIN) return n;
+    if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('recv', -n);
+  }
+  return native.tryRecv(fd, buffer, flags, offset, length);
+}
+
+function trySend(fd: number, data: Data, flags: number | undefined, offset: number | undefined, length: number | undefined): number {
+  if (flags === undefined) {
+    const n = fastAttempts.send(fd, data, MSG_DONTWAIT | MSG_NOSIGNAL, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
+    if (n >= 0 || n === -EAGAIN) return n;
+    if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('send', -n);
+  }
+  return native.trySend(fd, data, flags, offset, length);
+}
 
 export type { WatcherStats };
 
@@ -361,13 +385,13 @@ export async function connectAsync(fd: number, address: AddressInput, options?: 
 /** recv() into `buffer` (or its offset/length range); resolves to the byte count, 0 at EOF. */
 export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return untilDone('recv', fd, READABLE, options, () => native.tryRecv(fd, buffer, flags, offset, length));
+  return untilDone('recv', fd, READABLE, options, () => tryRecv(fd, buffer, flags, offset, length));
 }
 
 /** send() of `data` (or its range); resolves to the bytes the kernel took, which may be fewer. */
 export function sendAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return untilDone('send', fd, WRITABLE, options, () => native.trySend(fd, data, flags, offset, length));
+  return untilDone('send', fd, WRITABLE, options, () => trySend(fd, data, flags, offset, length));
 }
 
 /** recvfrom(): the byte count and the sender's address. */
@@ -394,7 +418,7 @@ export async function sendAllAsync(fd: number, data: Data, options?: AsyncIoOpti
     if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('send', fd, epoch, guarded);
     let sent = 0;
     do {
-      const n = native.trySend(fd, bytes, flags, offset + sent, total - sent);
+      const n = trySend(fd, bytes, flags, offset + sent, total - sent);
       if (n >= 0) sent += n;
       else {
         if (generation === -1) generation = native.asyncGeneration(fd);
@@ -431,7 +455,7 @@ export async function recvExactlyAsync(
     if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('recv', fd, epoch, guarded);
     let received = 0;
     while (received < total) {
-      const n = native.tryRecv(fd, buffer, options?.flags, received, total - received);
+      const n = tryRecv(fd, buffer, options?.flags, received, total - received);
       if (n > 0) received += n;
       else if (n === 0) throw new EndOfStreamError('recv', received, total);
       else {
