@@ -286,6 +286,8 @@ function waits(): Waits {
 
 /** Resolves with the ready events once `fd` is ready for one of `events`; cancel(fd, id) rejects it. */
 export function waitFor(fd: number, events: number, id: number): Promise<number> {
+  if (!Number.isInteger(events) || events <= 0 || (events & ~(READABLE | WRITABLE)) !== 0)
+    throw new RangeError(`events must be READABLE and/or WRITABLE, got ${String(events)}`);
   return waits().wait(fd, events, id);
 }
 
@@ -300,6 +302,6 @@ export function waitStats(): WatcherStats {
 }
 
 // The raw wait stays where the lifetime tests (test/async-lifetimes.test.ts)
-// reach it: binding.asyncWait(fd, events, id), which was a native call before
-// the waits moved onto the Readiness.
-binding.asyncWait = waitFor;
+// reach it: binding.asyncWait(fd, events, id), a native call before the waits
+// moved onto the Readiness. Not enumerable: it is no export of the addon.
+Object.defineProperty(binding, 'asyncWait', { value: waitFor, enumerable: false });

@@ -88,6 +88,7 @@ export class TimeoutError extends Error implements SyscallError {
 interface AsyncBinding {
   asyncRelease(fd: number): void;
   asyncGeneration(fd: number): number;
+  asyncGenerations(): Uint32Array | undefined;
   tryRecv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
   trySend(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
   tryRecvfrom(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): Received | number;
@@ -100,6 +101,13 @@ interface AsyncBinding {
 
 const native = binding as unknown as AsyncBinding;
 const { FALLBACK } = fastAttempts;
+
+// How many times `fd` was closed through sockfd (any thread): read from the
+// native table without a call for the common numbers (native/async_poll.cc).
+const generationTable = native.asyncGenerations() ?? new Uint32Array(0);
+function generationOf(fd: number): number {
+  return fd === (fd | 0) && fd >= 0 && fd < generationTable.length ? generationTable[fd]! : native.asyncGeneration(fd);
+}
 
 // The attempts of recv and send: the V8 fast call where it can take the call
 // (no flags; lib/fast-io.ts), otherwise - and after EINTR, or FALLBACK - the
@@ -176,7 +184,7 @@ function closedMeanwhile(syscall: string, fd: number): SyscallError & { fd: numb
  */
 function orphanedOrChecked(syscall: string, fd: number, epoch: number, generation: number, guarded: Guard | undefined): boolean {
   if (epoch !== forkEpoch) return true;
-  if (native.asyncGeneration(fd) !== generation) throw closedMeanwhile(syscall, fd);
+  if (generationOf(fd) !== generation) throw closedMeanwhile(syscall, fd);
   guarded?.check();
   return false;
 }
@@ -186,7 +194,7 @@ function orphanedOrChecked(syscall: string, fd: number, epoch: number, generatio
  * checks the call may go on. Resolves to the fd's generation before the yield.
  */
 async function yieldTurnChecked(syscall: string, fd: number, epoch: number, guarded: Guard | undefined): Promise<number> {
-  const generation = native.asyncGeneration(fd);
+  const generation = generationOf(fd);
   await yieldTurn();
   if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
   return generation;
@@ -294,7 +302,7 @@ async function untilDone<T>(
     for (;;) {
       const result = once();
       if (typeof result !== 'number' || result >= 0) return result as T;
-      if (generation === -1) generation = native.asyncGeneration(fd);
+      if (generation === -1) generation = generationOf(fd);
       await readiness(fd, events, guarded);
       if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
       immediateResults = 0; // a readiness callback: the loop has turned
@@ -330,7 +338,7 @@ async function waitOnce(fd: number, events: number, options: AsyncOptions | unde
   const guarded = guard('poll', fd, options);
   const epoch = forkEpoch;
   try {
-    const generation = native.asyncGeneration(fd);
+    const generation = generationOf(fd);
     await readiness(fd, events, guarded);
     if (orphanedOrChecked('poll', fd, epoch, generation, guarded)) await orphaned; // "readable" must mean this fd, and not after an abort
   } finally {
@@ -371,7 +379,7 @@ export async function connectAsync(fd: number, address: AddressInput, options?: 
   const epoch = forkEpoch;
   try {
     if (native.tryConnect(fd, address) === 0) return;
-    const generation = native.asyncGeneration(fd);
+    const generation = generationOf(fd);
     await readiness(fd, WRITABLE, guarded);
     if (orphanedOrChecked('connect', fd, epoch, generation, guarded)) await orphaned;
     native.connectResult(fd);
@@ -421,7 +429,7 @@ export async function sendAllAsync(fd: number, data: Data, options?: AsyncIoOpti
       const n = trySend(fd, bytes, flags, offset + sent, total - sent);
       if (n >= 0) sent += n;
       else {
-        if (generation === -1) generation = native.asyncGeneration(fd);
+        if (generation === -1) generation = generationOf(fd);
         await readiness(fd, WRITABLE, guarded);
         if (orphanedOrChecked('send', fd, epoch, generation, guarded)) await orphaned;
         immediateResults = 0;
@@ -459,7 +467,7 @@ export async function recvExactlyAsync(
       if (n > 0) received += n;
       else if (n === 0) throw new EndOfStreamError('recv', received, total);
       else {
-        if (generation === -1) generation = native.asyncGeneration(fd);
+        if (generation === -1) generation = generationOf(fd);
         await readiness(fd, READABLE, guarded);
         if (orphanedOrChecked('recv', fd, epoch, generation, guarded)) await orphaned;
         immediateResults = 0;

@@ -25,7 +25,9 @@
 //   on. lib/async.ts reads it before a call first suspends and checks it after
 //   every resume, so a call never acts on a number that was closed meanwhile,
 //   even when it was not a registered waiter (the setImmediate yield, a
-//   readiness already delivered), whichever thread closed it.
+//   readiness already delivered), whichever thread closed it. The numbers
+//   below kGenerationTable are read from JS straight out of a table
+//   (asyncGenerations: a Uint32Array over it), without a call.
 // - fork(): in the child the registrations are forgotten (the epoll set is
 //   the parent's too: the child must never change it) and the keeper lets go;
 //   lib/async.ts's fork epoch leaves the parent's calls pending there.
@@ -40,6 +42,7 @@
 #include <sys/epoll.h>
 #include <uv.h>
 
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,13 +75,23 @@ struct Core {
 thread_local Core* threadCores = nullptr;
 
 // fd number -> times closed through sockfd. fd numbers belong to the process
-// and any thread may close one: protected by generationsMutex. One entry per
-// number ever closed (bounded by the fd limit); read only when a call
-// suspends or resumes, written at close.
+// and any thread may close one. Below kGenerationTable: a table of atomics
+// (zero pages cost no memory until a number is closed), which every
+// environment's JS also reads, as a Uint32Array over it: a 32-bit aligned
+// load, read only when a call suspends or resumes. Above: a map protected by
+// generationsMutex, bounded by the fd limit, read through asyncGeneration.
+constexpr int kGenerationTable = 1 << 16;
+std::atomic<uint32_t> generationTable[kGenerationTable];
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) && std::atomic<uint32_t>::is_always_lock_free,
+              "JS reads the table as a Uint32Array");
 std::mutex generationsMutex;
 std::unordered_map<int, uint32_t> generations;
 
 void NextGeneration(int fd) {
+  if (fd < kGenerationTable) {
+    generationTable[fd].fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::lock_guard<std::mutex> lock(generationsMutex);
   ++generations[fd];
 }
@@ -203,7 +216,7 @@ Napi::Value KeepAlive(const Napi::CallbackInfo& info) {
 void Release(napi_env env, int fd, const char* why) {
   NextGeneration(fd);
   Core* c = FindCore(env);
-  if (c == nullptr || c->onClosed == nullptr || c->known.erase(fd) == 0) return;
+  if (c == nullptr || c->known.erase(fd) == 0 || c->onClosed == nullptr) return;
   // lib/async.ts's own function (it runs no user code) deletes the
   // registration and rejects the waits. An exception it might leave stays
   // pending: the caller's call throws it, after the fd was closed as asked.
@@ -226,12 +239,44 @@ Napi::Value Generation(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), FdGeneration(ArgFd(info, 0)));
 }
 
+// asyncGenerations() -> Uint32Array over the table (fds below its length), or
+// undefined where this Node refuses external ArrayBuffers (asyncGeneration then).
+// Made once per environment: the memory is static, nothing to free.
+Napi::Value Generations(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  napi_value buffer, array;
+  if (napi_create_external_arraybuffer(env, static_cast<void*>(generationTable), sizeof generationTable, nullptr, nullptr,
+                                       &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_uint32_array, kGenerationTable, buffer, 0, &array) != napi_ok) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return info.Env().Undefined();
+  }
+  return Napi::Value(env, array);
+}
+
+// asyncStats() -> { watchers, active, waiters } as this half sees them: fds
+// registered and not closed since, whether the keeper holds the loop, the
+// waiting calls JS counted (the fuzzer's leak check; lib/async.ts's
+// watcherStats() counts its own).
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core* c = FindCore(env);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("watchers", static_cast<double>(c == nullptr ? 0 : c->known.size()));
+  result.Set("active", static_cast<double>(c == nullptr ? 0 : c->shared[kReferenced]));
+  result.Set("waiters", static_cast<double>(c == nullptr ? 0 : c->shared[kWaiting]));
+  return result;
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("asyncCore", Napi::Function::New(env, AttachCore, "asyncCore"));
   exports.Set("asyncWatch", Napi::Function::New(env, Watch, "asyncWatch"));
   exports.Set("asyncKeepAlive", Napi::Function::New(env, KeepAlive, "asyncKeepAlive"));
   exports.Set("asyncRelease", Napi::Function::New(env, ReleaseForHandOff, "asyncRelease"));
   exports.Set("asyncGeneration", Napi::Function::New(env, Generation, "asyncGeneration"));
+  exports.Set("asyncGenerations", Napi::Function::New(env, Generations, "asyncGenerations"));
+  exports.Set("asyncStats", Napi::Function::New(env, Stats, "asyncStats"));
   // Events as lib/async.ts waits for them: epoll's bits (its set is a native/readiness.cc Readiness).
   Napi::Object events = Napi::Object::New(env);
   events.Set("readable", static_cast<double>(EPOLLIN));
@@ -245,6 +290,7 @@ void Init(Napi::Env env, Napi::Object exports) {
 void ReleaseWatcherBeforeClose(napi_env env, int fd) { Release(env, fd, "closed"); }
 
 uint32_t FdGeneration(int fd) {
+  if (fd < kGenerationTable) return generationTable[fd].load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(generationsMutex);
   auto found = generations.find(fd);
   return found == generations.end() ? 0 : found->second;
