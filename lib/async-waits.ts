@@ -40,6 +40,8 @@ interface NativeReadiness {
 }
 
 interface WaitsBinding {
+  asyncGeneration(fd: number): number;
+  asyncGenerations(): Uint32Array | undefined;
   Readiness: new (dispatch: (count: number) => void) => NativeReadiness;
   asyncCore(onClosed: (fd: number, why: string) => void): Int32Array;
   asyncWatch(fd: number): void;
@@ -54,6 +56,15 @@ export const READABLE: number = native.asyncEvents.readable;
 export const WRITABLE: number = native.asyncEvents.writable;
 /** An error or hang-up, reported whatever was asked: every waiter of the fd retries its call. */
 const FAILED: number = native.asyncEvents.failed;
+
+// How many times `fd` was closed through sockfd (any thread): read from the
+// native table without a call for the common numbers (native/async_poll.cc).
+const generationTable = native.asyncGenerations() ?? new Uint32Array(0);
+
+/** The fd number's generation: it moves on at every close (dup2 onto it, hand-off) through sockfd, in any thread. */
+export function generationOf(fd: number): number {
+  return fd === (fd | 0) && fd >= 0 && fd < generationTable.length ? generationTable[fd]! : native.asyncGeneration(fd);
+}
 
 const ADD = 0;
 const MODIFY = 1;
@@ -78,6 +89,10 @@ class Watch {
   registered = 0;
   /** The tag its registration carries in the events (stale events of an older registration are dropped). */
   tag = 0;
+  constructor(
+    /** The fd number's generation when it was registered: another thread's close moves it on. */
+    readonly generation: number,
+  ) {}
 }
 
 /** The poll error a failed registration becomes: lib/async.ts names the caller's call instead. */
@@ -118,7 +133,7 @@ class Waits {
     return new Promise<number>((resolve, reject) => {
       let watch = this.#watches[fd];
       if (watch === undefined) {
-        watch = new Watch();
+        watch = new Watch(generationOf(fd));
         try {
           this.#register(fd, watch, events); // first: it validates the fd (RangeError, EBADF) before anything is kept
         } catch (error) {
@@ -139,6 +154,16 @@ class Waits {
       if (watch.waiters.push({ events, id, resolve, reject }) === 1) this.#active++;
       this.#count(1);
     });
+  }
+
+  /**
+   * When `fd`'s registration belongs to a file that is gone - closed through
+   * sockfd by another thread, which could not tell this one - it is
+   * forgotten, its waits ended as at close.
+   */
+  forgetIfClosedElsewhere(fd: number): void {
+    const watch = this.#watches[fd];
+    if (watch !== undefined && watch.generation !== generationOf(fd)) this.#closed(fd, 'closed');
   }
 
   /** Rejects the pending wait `id` on `fd` with `reason`; false when it is not pending (any more). */
@@ -288,6 +313,7 @@ function waits(): Waits {
 export function waitFor(fd: number, events: number, id: number): Promise<number> {
   if (!Number.isInteger(events) || events <= 0 || (events & ~(READABLE | WRITABLE)) !== 0)
     throw new RangeError(`events must be READABLE and/or WRITABLE, got ${String(events)}`);
+  waits().forgetIfClosedElsewhere(fd); // may retire the set (its last fd): waits() then makes a new one
   return waits().wait(fd, events, id);
 }
 

@@ -22,7 +22,7 @@ import { binding } from './native.js';
 import { EAGAIN, EBADF, EINTR, ETIMEDOUT, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
 import { isSyscallError, syscallError, type SyscallError } from './errors.js';
 import { forkEpoch } from './fork-epoch.js';
-import { READABLE, WRITABLE, cancelWait, waitFor, waitStats, type WatcherStats } from './async-waits.js';
+import { READABLE, WRITABLE, cancelWait, generationOf, waitFor, waitStats, type WatcherStats } from './async-waits.js';
 import { fastAttempts } from './fast-io.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Accepted, BinaryData, Data, Received } from './posix.js';
@@ -87,8 +87,6 @@ export class TimeoutError extends Error implements SyscallError {
 
 interface AsyncBinding {
   asyncRelease(fd: number): void;
-  asyncGeneration(fd: number): number;
-  asyncGenerations(): Uint32Array | undefined;
   tryRecv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
   trySend(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
   tryRecvfrom(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): Received | number;
@@ -101,13 +99,6 @@ interface AsyncBinding {
 
 const native = binding as unknown as AsyncBinding;
 const { FALLBACK } = fastAttempts;
-
-// How many times `fd` was closed through sockfd (any thread): read from the
-// native table without a call for the common numbers (native/async_poll.cc).
-const generationTable = native.asyncGenerations() ?? new Uint32Array(0);
-function generationOf(fd: number): number {
-  return fd === (fd | 0) && fd >= 0 && fd < generationTable.length ? generationTable[fd]! : native.asyncGeneration(fd);
-}
 
 // The attempts of recv and send: the V8 fast call where it can take the call
 // (no flags; lib/fast-io.ts), otherwise - and after EINTR, or FALLBACK - the
