@@ -65,6 +65,7 @@ export class Readiness {
   #nextGeneration = 1;
   #closed = false;
 
+  /** An empty set on this thread's event loop (its own epoll instance); watch() adds fds. */
   constructor() {
     const handlers = this.#handlers;
     const generations = this.#generations;

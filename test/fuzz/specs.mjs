@@ -119,7 +119,21 @@ export function makeSpecs(w) {
     writeInterrupted: { args: (ctx) => [fd(ctx), data(ctx), offset(), offset()] },
     readInterrupted: { args: (ctx) => [fd(ctx), buffer(ctx), offset(), offset()] },
     errnoError: { args: () => [w.maybe(() => r.pick(['send', 'recv', 'read', 'write', 'close', ''])), w.maybe(() => r.pick([1, 4, 9, 4095, 4096, 0]))] },
-    Readiness: { skip: 'a class (new only), int arguments: test/readiness.test.ts covers control/close, stale fds, workers and exit' },
+    Readiness: {
+      construct: true,
+      args: (ctx) => [w.maybe(() => () => {})],
+      // control(op, fd, events, generation) with valid and hostile values, on a live or closed set; always closed at the end.
+      exercise: (readiness, ctx) => {
+        try {
+          for (let i = r.int(4); i > 0; i--) {
+            if (r.chance(0.1)) readiness.close();
+            readiness.control(w.maybe(() => r.int(3)), fd(ctx), w.maybe(() => r.pick([c.EPOLLIN, c.EPOLLOUT, c.EPOLLIN | c.EPOLLET, c.EPOLLONESHOT, 0, 1 << 30])), w.maybe(() => r.int(2 ** 31)));
+          }
+        } finally {
+          readiness.close();
+        }
+      },
+    },
     sendto: { args: (ctx) => [fd(ctx), data(ctx), flags(), w.address(ctx), offset(), offset()] },
     recvfrom: { args: (ctx) => [fd(ctx), buffer(ctx), flags(), offset(), offset()] },
     writev: { args: (ctx) => [fd(ctx), w.maybe(() => w.array(Array.from({ length: r.range(0, 5) }, () => w.buffer(ctx, { strings: true })), ctx))] },
