@@ -39,6 +39,7 @@
 // socket_calls.cc and msg.cc, on Attempt() (common.h).
 #include "async_poll.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <uv.h>
 
@@ -201,6 +202,7 @@ Napi::Value AttachCore(const Napi::CallbackInfo& info) {
 // asyncWatch(fd): JS registered fd in its set; a close through sockfd must tell it first.
 Napi::Value Watch(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
+  Checked(info.Env(), "poll", [&] { return ::fcntl(fd, F_GETFD); });  // an open fd only: a close must come to forget it
   CoreOf(info.Env()).known.insert(fd);
   return info.Env().Undefined();
 }
