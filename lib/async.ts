@@ -278,21 +278,48 @@ function explain(error: unknown, syscall: string, fd: number): unknown {
  * Runs `once` (one non-blocking system call that returns a negative errno
  * when it would block) until it succeeds, waiting for `events` in between.
  */
-async function untilDone<T>(
+function untilDone<T>(
   syscall: string,
   fd: number,
   events: number,
   options: AsyncOptions | undefined,
   once: () => T | number,
 ): Promise<T> {
+  // The common case - no options, within the budget - makes its first
+  // attempt here, as the async function would, and when that is done costs
+  // no async function: a settled promise.
+  if (options !== undefined || immediateResults >= IMMEDIATE_BUDGET) return untilDoneAsync(syscall, fd, events, options, once, false);
+  immediateResults++;
+  let result: T | number;
+  try {
+    result = once();
+  } catch (error) {
+    return Promise.reject(explain(error, syscall, fd));
+  }
+  if (typeof result !== 'number' || result >= 0) return Promise.resolve(result as T);
+  return untilDoneAsync(syscall, fd, events, undefined, once, true);
+}
+
+/** untilDone's waits (`attempted`: the first attempt was made, and would block). */
+async function untilDoneAsync<T>(
+  syscall: string,
+  fd: number,
+  events: number,
+  options: AsyncOptions | undefined,
+  once: () => T | number,
+  attempted: boolean,
+): Promise<T> {
   const guarded = guard(syscall, fd, options);
   const epoch = forkEpoch;
   let generation = -1; // read when the call first suspends: until then nothing else ran
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked(syscall, fd, epoch, guarded);
+    if (!attempted && ++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked(syscall, fd, epoch, guarded);
     for (;;) {
-      const result = once();
-      if (typeof result !== 'number' || result >= 0) return result as T;
+      if (!attempted) {
+        const result = once();
+        if (typeof result !== 'number' || result >= 0) return result as T;
+      }
+      attempted = false;
       if (generation === -1) generation = generationOf(fd);
       await readiness(fd, events, guarded);
       if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
@@ -406,18 +433,55 @@ export function sendtoAsync(fd: number, data: Data, address: AddressInput, optio
 }
 
 /** Sends every byte of `data` (or of its range), looping over partial sends; resolves to the count. */
-export async function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  const { flags, offset = 0 } = options ?? {};
-  const total = options?.length ?? bytes.byteLength - offset;
-  const guarded = guard('send', fd, options);
+export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
+  let bytes: BinaryData;
+  let flags: number | undefined;
+  let offset: number;
+  let total: number;
+  let guarded: Guard | undefined;
+  try {
+    bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    ({ flags, offset = 0 } = options ?? {});
+    total = options?.length ?? bytes.byteLength - offset;
+    guarded = guard('send', fd, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (guarded !== undefined || immediateResults >= IMMEDIATE_BUDGET) return sendRest(fd, bytes, flags, offset, total, 0, guarded, false);
+  // The common case, as in untilDone: sends made here until done (a settled
+  // promise) or until one would block (then the async part waits).
+  immediateResults++;
+  let sent = 0;
+  try {
+    do {
+      const n = trySend(fd, bytes, flags, offset + sent, total - sent);
+      if (n < 0) return sendRest(fd, bytes, flags, offset, total, sent, undefined, true);
+      sent += n;
+    } while (sent < total);
+  } catch (error) {
+    return Promise.reject(explain(error, 'send', fd));
+  }
+  return Promise.resolve(total);
+}
+
+/** sendAllAsync's waits and the sends after them (`attempted`: the last send would block). */
+async function sendRest(
+  fd: number,
+  bytes: BinaryData,
+  flags: number | undefined,
+  offset: number,
+  total: number,
+  sent: number,
+  guarded: Guard | undefined,
+  attempted: boolean,
+): Promise<number> {
   const epoch = forkEpoch;
   let generation = -1;
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('send', fd, epoch, guarded);
-    let sent = 0;
+    if (!attempted && ++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('send', fd, epoch, guarded);
     do {
-      const n = trySend(fd, bytes, flags, offset + sent, total - sent);
+      const n = attempted ? -1 : trySend(fd, bytes, flags, offset + sent, total - sent);
+      attempted = false;
       if (n >= 0) sent += n;
       else {
         if (generation === -1) generation = generationOf(fd);
