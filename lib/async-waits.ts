@@ -3,8 +3,10 @@
 // fork epoch - one epoll set on this thread's loop, every ready fd of a loop
 // turn handled in one JS call (no per-fd watcher, no per-wait N-API call).
 //
-// The set lives while some fd is registered: it goes (with its epoll fd) when
-// the last one is closed. An fd stays in the set, level-triggered, from its
+// The set of an environment is made when this module loads and lives as long
+// as the environment (a forked child makes its own): one epoll fd, made
+// before a program opens its sockets, never again per connection (a new set
+// costs ~25 us). An fd stays in the set, level-triggered, from its
 // first wait until it is closed through sockfd, with the events its waiters asked for: a recv/send
 // loop that waits again for the same events costs no epoll_ctl. When the set
 // reports an fd that nobody waits on for those events, the registration is
@@ -269,9 +271,8 @@ class Waits {
     const watch = this.#watches[fd];
     if (watch === undefined) return;
     this.#watches[fd] = undefined;
-    if (--this.#watchers === 0) {
-      this.#retire(); // the last one: the epoll fd goes too (the next wait makes a new set)
-    } else if (watch.registered !== 0) {
+    this.#watchers--;
+    if (watch.registered !== 0) {
       try {
         this.#set.control(DELETE, fd, 0, 0);
       } catch {
@@ -286,10 +287,7 @@ class Waits {
     for (const waiter of waiters) waiter.reject(error);
   }
 
-  #retire(): void {
-    this.abandon();
-    if (current === this) current = undefined;
-  }
+
 }
 
 function union(waiters: readonly Waiter[]): number {
@@ -299,6 +297,11 @@ function union(waiters: readonly Waiter[]): number {
 }
 
 let current: Waits | undefined;
+try {
+  current = new Waits();
+} catch {
+  // No fd left (EMFILE) as the library loads: the first wait makes the set, or reports why it cannot.
+}
 
 /** This environment's waits; a forked child starts afresh (the parent's calls stay pending there). */
 function waits(): Waits {
@@ -313,8 +316,9 @@ function waits(): Waits {
 export function waitFor(fd: number, events: number, id: number): Promise<number> {
   if (!Number.isInteger(events) || events <= 0 || (events & ~(READABLE | WRITABLE)) !== 0)
     throw new RangeError(`events must be READABLE and/or WRITABLE, got ${String(events)}`);
-  waits().forgetIfClosedElsewhere(fd); // may retire the set (its last fd): waits() then makes a new one
-  return waits().wait(fd, events, id);
+  const set = waits();
+  set.forgetIfClosedElsewhere(fd);
+  return set.wait(fd, events, id);
 }
 
 /** Rejects the pending wait `id` on `fd` with `reason`; false when it is not pending. */
