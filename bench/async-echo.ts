@@ -21,14 +21,20 @@ const HOST = '127.0.0.1';
 // ---- servers -----------------------------------------------------------------------
 // Each serves `clients` connections and ends when all of them have closed.
 
-async function sockfdServer(args: readonly string[]): Promise<void> {
-  const clients = intArg(args, 0, 'clients');
+/** A non-blocking listening TCP socket on HOST and the port the kernel chose. */
+function listener(): { listenFd: number; port: number } {
   const listenFd = posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_NONBLOCK);
   posix.bind(listenFd, { family: 'AF_INET', address: HOST, port: 0 });
   posix.listen(listenFd, posix.SOMAXCONN);
   const address = posix.getsockname(listenFd);
   if (address.family !== 'AF_INET') throw new Error('getsockname: not an IPv4 address');
-  announcePort(address.port);
+  return { listenFd, port: address.port };
+}
+
+async function sockfdServer(args: readonly string[]): Promise<void> {
+  const clients = intArg(args, 0, 'clients');
+  const { listenFd, port } = listener();
+  announcePort(port);
   const sessions: Promise<void>[] = [];
   for (let i = 0; i < clients; i++) {
     const { fd } = await acceptAsync(listenFd);
@@ -55,11 +61,7 @@ async function echo(fd: number): Promise<void> {
 /** The same server on the batched readiness interface: one JS call per loop turn for every ready fd. */
 function sockfdReadinessServer(args: readonly string[]): Promise<void> {
   const clients = intArg(args, 0, 'clients');
-  const listenFd = posix.socket(posix.AF_INET, posix.SOCK_STREAM | posix.SOCK_NONBLOCK);
-  posix.bind(listenFd, { family: 'AF_INET', address: HOST, port: 0 });
-  posix.listen(listenFd, posix.SOMAXCONN);
-  const address = posix.getsockname(listenFd);
-  if (address.family !== 'AF_INET') throw new Error('getsockname: not an IPv4 address');
+  const { listenFd, port } = listener();
   const readiness = new Readiness();
   const buffer = Buffer.allocUnsafe(64 * 1024); // one for all: every handler runs to completion
   let accepted = 0;
@@ -106,7 +108,7 @@ function sockfdReadinessServer(args: readonly string[]): Promise<void> {
         reject(error);
       }
     });
-    announcePort(address.port);
+    announcePort(port);
   });
 }
 

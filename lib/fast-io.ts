@@ -92,11 +92,16 @@ function settle(
   throw core.errnoError(syscall, -n);
 }
 
+// -1 means "to the end" to the fast function; a caller's -1 stays invalid (-2 is refused there too).
+function fastLength(length: number | undefined): number {
+  return length === undefined ? -1 : length === -1 ? -2 : length;
+}
+
 /** send(2): bytes handed to the kernel (may be fewer than asked). */
 export function send(fd: number, data: Data, flags?: number, offset?: number, length?: number): number {
   const f = flags === undefined ? 0 : flags;
   const o = offset === undefined ? 0 : offset;
-  const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
+  const l = fastLength(length);
   const n = fast.send(fd, data, f, o, l);
   if (n >= 0) return n;
   return settle('send', n, () => core.send(fd, data, flags, offset, length), () => core.sendInterrupted(fd, data, flags, offset, length));
@@ -106,7 +111,7 @@ export function send(fd: number, data: Data, flags?: number, offset?: number, le
 export function recv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number {
   const f = flags === undefined ? 0 : flags;
   const o = offset === undefined ? 0 : offset;
-  const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
+  const l = fastLength(length);
   const n = fast.recv(fd, buffer, f, o, l);
   if (n >= 0) return n;
   return settle('recv', n, () => core.recv(fd, buffer, flags, offset, length), () => core.recvInterrupted(fd, buffer, flags, offset, length));
@@ -115,7 +120,7 @@ export function recv(fd: number, buffer: BinaryData, flags?: number, offset?: nu
 /** read(2) into `buffer`: the byte count, 0 at end of file. */
 export function read(fd: number, buffer: BinaryData, offset?: number, length?: number): number {
   const o = offset === undefined ? 0 : offset;
-  const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
+  const l = fastLength(length);
   const n = fast.read(fd, buffer, 0, o, l);
   if (n >= 0) return n;
   return settle('read', n, () => core.read(fd, buffer, offset, length), () => core.readInterrupted(fd, buffer, offset, length));
@@ -124,7 +129,7 @@ export function read(fd: number, buffer: BinaryData, offset?: number, length?: n
 /** write(2) */
 export function write(fd: number, data: Data, offset?: number, length?: number): number {
   const o = offset === undefined ? 0 : offset;
-  const l = length === undefined ? -1 : length === -1 ? -2 : length; // -1 means "to the end" to the fast function; a caller's -1 stays invalid
+  const l = fastLength(length);
   const n = fast.write(fd, data, 0, o, l);
   if (n >= 0) return n;
   return settle('write', n, () => core.write(fd, data, offset, length), () => core.writeInterrupted(fd, data, offset, length));
@@ -137,7 +142,7 @@ export function write(fd: number, data: Data, offset?: number, length?: number):
  */
 export function recvNonBlocking(fd: number, buffer: BinaryData, flags = 0, offset = 0, length?: number): number {
   const f = flags | DONTWAIT;
-  const l = length === undefined ? -1 : length === -1 ? -2 : length;
+  const l = fastLength(length);
   const n = fast.recv(fd, buffer, f, offset, l);
   if (n >= 0 || n === -EAGAIN) return n;
   return settleNonBlocking('recv', n, () => core.recv(fd, buffer, f, offset, length), () => core.recvInterrupted(fd, buffer, f, offset, length));
@@ -146,7 +151,7 @@ export function recvNonBlocking(fd: number, buffer: BinaryData, flags = 0, offse
 /** send(2) with MSG_DONTWAIT | MSG_NOSIGNAL that answers -EAGAIN as a number instead of throwing. */
 export function sendNonBlocking(fd: number, data: Data, flags = 0, offset = 0, length?: number): number {
   const f = flags | DONTWAIT | NOSIGNAL;
-  const l = length === undefined ? -1 : length === -1 ? -2 : length;
+  const l = fastLength(length);
   const n = fast.send(fd, data, f, offset, l);
   if (n >= 0 || n === -EAGAIN) return n;
   return settleNonBlocking('send', n, () => core.send(fd, data, f, offset, length), () => core.sendInterrupted(fd, data, f, offset, length));

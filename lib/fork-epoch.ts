@@ -4,7 +4,11 @@
 // had pending never continues in a forked child (docs/async.md, "fork()").
 export let forkEpoch = 0;
 
-/** Called by fork() in the child, before any other JS runs there. */
-export function enterForkedChild(): void {
+/**
+ * Called by fork() in the child, before any other JS runs there. A
+ * parenthesized function expression: compiled with the module, in the parent
+ * (lib/process.ts explains why).
+ */
+export const enterForkedChild = (function enterForkedChild(): void {
   forkEpoch++;
-}
+});

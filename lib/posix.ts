@@ -182,7 +182,10 @@ interface PosixBinding {
   listen(fd: number, backlog?: number): void;
   accept(fd: number): Accepted;
   accept4(fd: number, flags?: number): Accepted;
-  connect(fd: number, address: AddressInput): void;
+  acceptFd(fd: number, flags?: number): number;
+  acceptPeer(fd: number, flags: number | undefined, peer: Uint8Array): number | Accepted;
+  connect(fd: number, address: AddressInput, family?: unknown): void;
+  connectInet(fd: number, port: unknown, address: unknown): void;
   shutdown(fd: number, how: number): void;
   getsockname(fd: number): SockAddr;
   getpeername(fd: number): SockAddr;
@@ -240,12 +243,48 @@ export const socketpair: (domain: number, type: number, protocol?: number) => [n
 export const bind: (fd: number, address: AddressInput) => void = native.bind;
 /** listen(2); backlog defaults to SOMAXCONN. */
 export const listen: (fd: number, backlog?: number) => void = native.listen;
+// accept's AF_INET peer as native acceptPeer leaves it: the sockaddr_in's
+// bytes (port and address in network order). One per module instance, so one
+// per Worker; a signal handler that accepts during a blocking accept is done
+// with it before the outer call's native part writes it.
+const peerBytes = new Uint8Array(16);
+
+/** { fd, address } from acceptPeer: the address object is built here, where an object literal is cheap. */
+function acceptedFrom(result: number | Accepted): Accepted {
+  if (typeof result !== 'number') return result;
+  const b = peerBytes;
+  return { fd: result, address: { family: 'AF_INET', address: `${b[4]}.${b[5]}.${b[6]}.${b[7]}`, port: b[2]! * 256 + b[3]! } };
+}
+
 /** accept(2): blocks until a connection is ready (unless the fd is non-blocking). */
-export const accept: (fd: number) => Accepted = native.accept;
+export function accept(fd: number): Accepted {
+  return acceptedFrom(native.acceptPeer(fd, undefined, peerBytes));
+}
 /** accept4(2) with SOCK_NONBLOCK / SOCK_CLOEXEC flags. */
-export const accept4: (fd: number, flags?: number) => Accepted = native.accept4;
+export function accept4(fd: number, flags?: number): Accepted {
+  return acceptedFrom(native.acceptPeer(fd, flags === undefined ? 0 : flags, peerBytes));
+}
+/**
+ * accept(fd, NULL, NULL) as C servers call it (accept4 when `flags` are
+ * given): the new connection's fd alone. No address object is built, which
+ * makes it the cheap form for a server that does not look at the peer;
+ * getpeername() still tells it later.
+ */
+export const acceptFd: (fd: number, flags?: number) => number = native.acceptFd;
 /** connect(2); after EINTR it waits for the handshake and reports its SO_ERROR. */
-export const connect: (fd: number, address: AddressInput) => void = native.connect;
+export function connect(fd: number, address: AddressInput): void {
+  // Property reads cost a few instructions here and ~1 µs each through N-API:
+  // the family is read here, once, and for the common { family: 'AF_INET',
+  // port, address } the two fields too (in the native decoder's order), so
+  // that only primitives reach native code. Every other shape goes to the
+  // native decoder with the family it must not read again.
+  if (typeof address !== 'object' || address === null) return native.connect(fd, address);
+  const family: unknown = address.family;
+  if (family !== 'AF_INET') return native.connect(fd, address, family);
+  const inet = address as { port?: unknown; address?: unknown };
+  const port = inet.port;
+  native.connectInet(fd, port, inet.address);
+}
 /** shutdown(2) with SHUT_RD / SHUT_WR / SHUT_RDWR. */
 export const shutdown: (fd: number, how: number) => void = native.shutdown;
 /** getsockname(2) */

@@ -12,6 +12,9 @@ import { EventEmitter } from 'node:events';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { binding, nodeAddonPath } from './native.js';
 import { enterForkedChild } from './fork-epoch.js';
+import { close, socketpair } from './posix.js';
+import { AF_UNIX, SOCK_STREAM } from './constants.js';
+import { recvExactly, recvFull, recvSome, sendAll, writeAll } from './io.js';
 
 /** What fork() throws when no build of the per-Node addon matches this Node. */
 export { NodeAddonUnavailableError } from './native.js';
@@ -122,55 +125,64 @@ function writeFatal(error: unknown): void {
 
 let childExitsRouted = false;
 
+// The forked child's whole set-up and exit path. Every function here is a
+// parenthesized function expression: V8 compiles those with the module
+// instead of on first call, so the parent holds their bytecode before it
+// forks and no child parses and compiles them again (each child did, ~1 ms
+// of CPU each: V8's parser and compiler faulted in from the node binary,
+// whose page-table entries a fork does not copy). As long as the parent
+// forks, it keeps its bytecode (warmForkedChildPath), so that V8 does not
+// flush what only children run.
+const childReallyExit = (function childReallyExit(code?: number): void {
+  native._exit(currentExitCode(code ?? 0));
+});
+
+type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
+let parentEmit: Emit | undefined;
+
+const emitThenExit = (function emitThenExit(this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
+  const emit = parentEmit!;
+  if (event !== 'exit') return emit.call(this, event, ...args);
+  const emitted = typeof args[0] === 'number' ? args[0] : 0;
+  try {
+    emit.call(this, event, ...args);
+  } catch (error) {
+    // As Node: the error is reported, the exit code stays unless it was 0.
+    writeFatal(error);
+    native._exit(currentExitCode(emitted) || 1);
+  }
+  return native._exit(currentExitCode(emitted));
+});
+
+// Node's own fatal-exception path would end in its teardown; this listener
+// takes over only while no other 'uncaughtException' listener exists.
+const forkedChildFatal = (function forkedChildFatal(error: Error): void {
+  if (process.listenerCount('uncaughtException') > 1) return;
+  writeFatal(error);
+  process.exit(1);
+});
+
+const childBeforeExit = (function childBeforeExit(): void {
+  process.emit('beforeExit', currentExitCode(0));
+});
+
+const childLoopEnded = (function childLoopEnded(): void {
+  (process as unknown as ProcessInternals)._exiting = true;
+  process.emit('exit', currentExitCode(0)); // ends in _exit
+});
+
 // Every way a forked child can end reaches _exit after the 'exit' handlers:
 // process.exit() (emits 'exit', then reallyExit), reallyExit itself, an
 // uncaught exception, and the event loop running dry (watchLoopEnd).
-function routeChildExits(): void {
+const routeChildExits = (function routeChildExits(): void {
   if (childExitsRouted) return;
   childExitsRouted = true;
-  const internals = process as unknown as ProcessInternals;
-  internals.reallyExit = (code?: number) => native._exit(currentExitCode(code ?? 0));
-
-  type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
-  const emit = process.emit as Emit;
-  const emitThenExit: Emit = function (event, ...args) {
-    if (event !== 'exit') return emit.call(this, event, ...args);
-    const emitted = typeof args[0] === 'number' ? args[0] : 0;
-    try {
-      emit.call(this, event, ...args);
-    } catch (error) {
-      // As Node: the error is reported, the exit code stays unless it was 0.
-      writeFatal(error);
-      native._exit(currentExitCode(emitted) || 1);
-    }
-    return native._exit(currentExitCode(emitted));
-  };
+  (process as unknown as ProcessInternals).reallyExit = childReallyExit;
+  parentEmit = process.emit as Emit;
   process.emit = emitThenExit as typeof process.emit;
-
-  // Node's own fatal-exception path would end in its teardown; this listener
-  // takes over only while no other 'uncaughtException' listener exists.
-  process.on('uncaughtException', function forkedChildFatal(error: Error): void {
-    if (process.listenerCount('uncaughtException') > 1) return;
-    writeFatal(error);
-    process.exit(1);
-  });
-
-  native.watchLoopEnd(
-    () => {
-      process.emit('beforeExit', currentExitCode(0));
-    },
-    () => {
-      internals._exiting = true;
-      process.emit('exit', currentExitCode(0)); // ends in _exit
-    },
-  );
-}
-
-// V8 hands optimizing compiles to its worker threads, which the child does not
-// have: queued there they never finish. For on-stack replacement (hot loops,
-// measured 5-10x slower without it) a flag set now moves the compile to the
-// main thread; function-level TurboFan is decided at start-up (docs/process.md).
-const compileOnMainThread = ['--no-concurrent-osr'];
+  process.on('uncaughtException', forkedChildFatal);
+  native.watchLoopEnd(childBeforeExit, childLoopEnded);
+});
 
 // Node 24's V8 compiles Sparkplug (baseline) code on a worker thread by
 // default (Node 20 and 22 do it on the main thread). A batch compiled there
@@ -181,13 +193,77 @@ const compileOnMainThread = ['--no-concurrent-osr'];
 // Node 20 and 22 always do (0 crashes in 200 children).
 setFlagsFromString('--no-concurrent-sparkplug');
 
-function becomeChild(): void {
+// stdout and stderr need not be made blocking here: the parent did it just
+// before the fork, and the flag lives in the file description they share.
+// The descriptors are made in the parent: an object literal run for the first
+// time (in every child) costs more than the property definition.
+const childPid: PropertyDescriptor = { value: 0, writable: false, enumerable: true, configurable: true };
+const childPpid: PropertyDescriptor = { get: native.getppid, enumerable: true, configurable: true };
+const becomeChild = (function becomeChild(): void {
   enterForkedChild(); // first: no call the parent had pending may go on here
-  for (const flag of compileOnMainThread) setFlagsFromString(flag);
-  makeStdioBlocking();
-  Object.defineProperty(process, 'pid', { value: native.getpid(), writable: false, enumerable: true, configurable: true });
-  Object.defineProperty(process, 'ppid', { get: native.getppid, enumerable: true, configurable: true });
+  childPid.value = native.getpid();
+  Object.defineProperty(process, 'pid', childPid);
+  Object.defineProperty(process, 'ppid', childPpid);
   routeChildExits();
+});
+
+let childPathWarm = false;
+
+// Before the first fork, two V8 flags for this process and its children:
+// - V8 hands optimizing compiles to its worker threads, which a child does
+//   not have: queued there they never finish. For on-stack replacement (hot
+//   loops, measured 5-10x slower without it) --no-concurrent-osr compiles on
+//   the main thread; function-level TurboFan is decided at start-up
+//   (docs/process.md). Set here, in the parent, once: setting a flag costs
+//   ~40k instructions (V8 re-derives every implied flag), in every child it
+//   was a quarter of the child's own set-up.
+// - V8 flushes the bytecode of functions that have not run for a few major
+//   GCs (--bytecode-old-age), and the parent never runs the child's path:
+//   without --no-flush-bytecode a long-running fork server would lose the
+//   bytecode compiled above, and every child would compile it again (and
+//   whatever else of the application only children run).
+function warmForkedChildPath(): void {
+  if (childPathWarm) return;
+  childPathWarm = true;
+  setFlagsFromString('--no-concurrent-osr');
+  setFlagsFromString('--no-flush-bytecode');
+  warmByteLoops();
+}
+
+// The byte loops of lib/io.ts (behind sockfd's Socket, TcpConnection and
+// posix-level helpers) and Node's fs.writeSync are what the children of a
+// fork server run, and what its parent, which only accepts, forks and
+// closes, may never have run: each child compiled them (the bench server's
+// children compiled 8 functions of lib/io.ts each). Run once here, on a
+// socketpair that is closed again before fork() goes on. Best effort: a
+// failure (EMFILE, say) only means a child compiles them itself.
+function warmByteLoops(): void {
+  let pair: [number, number];
+  try {
+    pair = socketpair(AF_UNIX, SOCK_STREAM, 0);
+  } catch {
+    return;
+  }
+  const [a, b] = pair;
+  try {
+    const byte = Buffer.alloc(1);
+    sendAll(a, 'ab');
+    recvFull(b, byte);
+    recvSome(b, byte);
+    writeAll(a, byte);
+    writeSync(a, byte);
+    writeSync(a, 'c');
+    recvExactly(b, 2, { timeout: 1000 });
+    recvSome(b, 1);
+  } catch {
+    // nothing to warm then
+  } finally {
+    try {
+      close(a);
+    } finally {
+      close(b);
+    }
+  }
 }
 
 /**
@@ -209,6 +285,7 @@ export function fork(): number {
   // Node, fork() throws (NodeAddonUnavailableError) before anything changed.
   const addonPath = nodeAddonPath('fork()');
   makeStdioBlocking();
+  warmForkedChildPath();
   const pid = forkWhenWorkersPark(addonPath);
   if (pid === 0) becomeChild();
   return pid;

@@ -179,6 +179,11 @@ export class Socket implements Disposable {
     return { socket: new Socket(fd), address };
   }
 
+  /** accept4(2) without the peer's address (acceptFd): the connection as a Socket of its own, and no address object built. `flags`: SOCK_NONBLOCK, SOCK_CLOEXEC. */
+  acceptSocket(flags = 0): Socket {
+    return new Socket(posix.acceptFd(this.#live('accept'), flags));
+  }
+
   /** connect(2): blocks until connected (or throws ECONNREFUSED, ETIMEDOUT...); returns this. */
   connect(address: AddressInput): this {
     posix.connect(this.#live('connect'), address);

@@ -122,7 +122,7 @@ void SetReferenced(Core* c, bool on) {
 }
 
 // After every poll phase: the batch and its promise reactions have run, and
-// whatever waits again has said so.
+// whatever waits again has said so. A libuv callback: nothing in it can throw.
 void OnCheck(uv_check_t* handle) {
   Core* c = static_cast<Core*>(handle->data);
   c->shared[kInBatch] = 0;

@@ -122,6 +122,8 @@ int64_t ToInteger(Napi::Env env, napi_value value, const char* name, const char*
 int64_t FieldInt(Napi::Env env, Napi::Object object, const char* name, const char* key, int64_t min,
                  int64_t max, int64_t fallback) {
   Napi::Value value = object.Get(key);
+  int64_t integer;
+  if (IntegerInRange(env, value, min, max, integer)) return integer;
   if (value.IsUndefined()) return fallback;
   return ToInteger(env, value, name, key, min, max);
 }
@@ -151,10 +153,15 @@ int64_t ArgInt(const Napi::CallbackInfo& info, size_t index, const char* name, i
   return ToInteger(env, info[index], name, nullptr, min, max);
 }
 
+// The number first (one N-API call for the common case), undefined second.
 int64_t ArgIntOr(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min,
                  int64_t max, int64_t fallback) {
-  if (IsMissing(info, index)) return fallback;
-  return ArgInt(info, index, name, min, max);
+  if (index >= info.Length()) return fallback;
+  napi_value value = info[index];
+  int64_t integer;
+  if (IntegerInRange(info.Env(), value, min, max, integer)) return integer;
+  if (IsUndefinedValue(info.Env(), value)) return fallback;
+  return ToInteger(info.Env(), value, name, nullptr, min, max);
 }
 
 int ArgFd(const Napi::CallbackInfo& info, size_t index, const char* name) {

@@ -26,6 +26,7 @@
 #include <napi.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -82,6 +83,24 @@ std::string ErrnoName(int err);
 // property: "address.port".
 int64_t ToInteger(Napi::Env env, napi_value value, const char* name, const char* field, int64_t min,
                   int64_t max);
+// The hot path of ToInteger, one N-API call: true (and `out`) for a number
+// that is an integer in [min, max]; false for anything else (undefined, a
+// bigint, a wrong value), which the caller hands to ToInteger for the error.
+inline bool IntegerInRange(napi_env env, napi_value value, int64_t min, int64_t max, int64_t& out) {
+  double number;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return false;
+  // [-2^63, 2^63) holds every int64: the cast is defined only inside it (NaN fails every comparison).
+  if (!(number >= -9223372036854775808.0 && number < 9223372036854775808.0) || std::trunc(number) != number)
+    return false;
+  int64_t integer = static_cast<int64_t>(number);
+  if (integer < min || integer > max) return false;
+  out = integer;
+  return true;
+}
+inline bool IsUndefinedValue(napi_env env, napi_value value) {
+  napi_valuetype type = napi_object;
+  return napi_typeof(env, value, &type) == napi_ok && type == napi_undefined;
+}
 // An integer property of an options object, read once (a getter runs here,
 // before any pointer is taken). undefined gives `fallback`.
 int64_t FieldInt(Napi::Env env, Napi::Object object, const char* name, const char* key, int64_t min,

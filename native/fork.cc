@@ -1,7 +1,8 @@
 // fork() that leaves a working Node in the child (Node 20, 22, 24; no flags needed).
 // Four things break a plain fork(2) of a Node process, each handled here:
 //  1. V8 marks its heap MADV_DONTFORK: the child would have no JS heap.
-//     Before each fork every private mapping is madvise(MADV_DOFORK)ed.
+//     Before each fork every private mapping is madvise(MADV_DOFORK)ed, in
+//     as few calls as the maps allow (section 1).
 //  2. Only the forking thread exists in the child. A V8 platform worker that
 //     was waiting on the task queue's condition variable leaves that variable
 //     in a state where the child's first post to it hangs. Before the fork a
@@ -22,7 +23,9 @@
 //     GC (38 of 100 children with a Worker running gc() in a loop). So fork()
 //     refuses while Workers exist (ERR_FORK_WORKERS). lib/process.ts counts
 //     the Workers it sees created; here every environment that loaded the
-//     addon off the main thread is counted as well.
+//     addon off the main thread is counted as well, and right before the
+//     fork every thread is asked whether it runs JavaScript (a Worker made
+//     before sockfd was loaded that never loads it: native/node/js_threads.cc).
 // Only N-API and libuv (ABI-stable) here: this file is part of the core.
 #include <dlfcn.h>
 #include <signal.h>
@@ -34,67 +37,206 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "async_poll.h"
 #include "common.h"
 #include "node/fork_parking.h"
+#include "node/js_threads.h"
 
 namespace sockfd {
 namespace {
 
 // ---- 1. MADV_DOFORK -----------------------------------------------------------
-std::string ReadProcSelfMaps() {
-  std::string text;
-  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text;
-  char chunk[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n > 0) text.append(chunk, static_cast<size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
+// Node builds V8 with v8_enable_private_mapping_fork_optimization: V8
+// madvise(MADV_DONTFORK)s every mapping it makes, when it makes it. The heap
+// grows by new mappings after any fork (new pages, every large object), so
+// each fork must find them: the maps are read every time. Nothing read there
+// tells a new mapping from an old one at the same addresses (V8 unmaps pages
+// and the kernel reuses the range), so a record of what was advised could
+// skip a new DONTFORK mapping, and the child would fault on the first access
+// to it. Instead the advice goes out in few calls: one madvise per run of
+// consecutive private mappings, holes between them included (madvise advises
+// every mapped part of its range and then reports the holes with ENOMEM), not
+// one per mapping (0.5 us each here; 1 200 mappings at a 200 MiB heap). Kept
+// as they were: shared mappings (a run ends before one) and [vvar]/[vsyscall]
+// (VM_IO or outside the VMAs: madvise refuses them). A run whose madvise fails
+// otherwise (another VM_IO mapping in it) is advised mapping by mapping, each
+// failure ignored, as every mapping always was.
+// The text of /proc/self/maps, NUL-terminated, in one buffer kept for the
+// process's life: after every fork each page the parent writes first costs it
+// a copy-on-write fault, and a string grown anew each time (reallocated as it
+// doubles) wrote ~8 fresh heap pages per fork at a small heap.
+class MapsText {
+ public:
+  const char* Read() {
+    used_ = 0;
+    int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      for (;;) {
+        if (capacity_ - used_ < kChunk + 1 && !Grow()) break;
+        ssize_t n = ::read(fd, buffer_.get() + used_, kChunk);
+        if (n > 0) used_ += static_cast<size_t>(n);
+        else if (n == 0 || errno != EINTR) break;
+      }
+      ::close(fd);
+    }
+    if (buffer_ == nullptr && !Grow()) return "";
+    buffer_[used_] = '\0';
+    return buffer_.get();
   }
-  ::close(fd);
-  return text;
+
+ private:
+  static constexpr size_t kChunk = 65536;
+  static constexpr size_t kLimit = size_t{1} << 30;  // 20 million mappings' worth: never reached
+  bool Grow() {
+    size_t capacity = capacity_ == 0 ? 4 * kChunk : capacity_ * 2;
+    if (capacity > kLimit) return false;
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
+    if (grown == nullptr) return false;
+    if (used_ > 0) std::memcpy(grown.get(), buffer_.get(), used_);
+    buffer_ = std::move(grown);
+    capacity_ = capacity;
+    return true;
+  }
+  std::unique_ptr<char[]> buffer_;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+};
+MapsText mapsText;  // main thread only (fork() refuses elsewhere)
+
+// One line of /proc/self/maps: "start-end perms offset dev inode [path]".
+struct Mapping {
+  unsigned long long start = 0;
+  unsigned long long stop = 0;
+  bool isPrivate = false;  // perms[3] == 'p'
+  bool special = false;    // [vvar], [vvar_vclock], [vsyscall]
+  const char* next = nullptr;  // the line after this one
+};
+
+bool ParseMapping(const char* cursor, Mapping* mapping) {
+  if (*cursor == '\0') return false;
+  char* end = nullptr;
+  mapping->start = std::strtoull(cursor, &end, 16);
+  mapping->stop = (*end == '-') ? std::strtoull(end + 1, &end, 16) : 0;
+  mapping->isPrivate = end[0] == ' ' && end[1] != '\0' && end[2] != '\0' && end[3] != '\0' && end[4] == 'p';
+  const char* newline = std::strchr(end, '\n');
+  const char* lineEnd = newline != nullptr ? newline : end + std::strlen(end);
+  const char* bracket = static_cast<const char*>(std::memchr(end, '[', static_cast<size_t>(lineEnd - end)));
+  mapping->special = bracket != nullptr && (std::strncmp(bracket, "[vvar", 5) == 0 || std::strncmp(bracket, "[vsyscall]", 10) == 0);
+  mapping->next = newline != nullptr ? newline + 1 : lineEnd;
+  return true;
 }
 
-// "start-end perms ...": every private ('p') mapping may be copied to the child.
-// Failures are ignored: [vsyscall] and VM_IO mappings refuse, and need nothing.
+bool Advisable(const Mapping& mapping) {
+  return mapping.isPrivate && !mapping.special && mapping.stop > mapping.start;
+}
+
+// The lines [from, to) one by one: the fallback for a run madvise refused.
+void AdviseEach(const char* from, const char* to) {
+  Mapping mapping;
+  for (const char* cursor = from; cursor < to && ParseMapping(cursor, &mapping); cursor = mapping.next)
+    if (Advisable(mapping))
+      ::madvise(reinterpret_cast<void*>(mapping.start), static_cast<size_t>(mapping.stop - mapping.start), MADV_DOFORK);
+}
+
 void MarkPrivateMappingsForkable() {
-  std::string maps = ReadProcSelfMaps();
-  const char* cursor = maps.c_str();
-  while (*cursor != '\0') {
-    char* end = nullptr;
-    unsigned long long start = std::strtoull(cursor, &end, 16);
-    unsigned long long stop = (*end == '-') ? std::strtoull(end + 1, &end, 16) : 0;
-    bool isPrivate = end[0] == ' ' && end[1] != '\0' && end[2] != '\0' && end[3] != '\0' && end[4] == 'p';
-    if (isPrivate && stop > start)
-      ::madvise(reinterpret_cast<void*>(start), static_cast<size_t>(stop - start), MADV_DOFORK);
-    const char* newline = std::strchr(cursor, '\n');
-    if (newline == nullptr) break;
-    cursor = newline + 1;
+  const char* maps = mapsText.Read();
+  const char* runFirst = nullptr;  // the first line of the current run
+  unsigned long long runStart = 0, runStop = 0;
+  auto flush = [&](const char* runEnd) {
+    if (runFirst == nullptr) return;
+    int rc = ::madvise(reinterpret_cast<void*>(runStart), static_cast<size_t>(runStop - runStart), MADV_DOFORK);
+    if (rc != 0 && errno != ENOMEM) AdviseEach(runFirst, runEnd);  // ENOMEM: the holes, after every mapped part was advised
+    runFirst = nullptr;
+  };
+  Mapping mapping;
+  const char* cursor = maps;
+  for (; ParseMapping(cursor, &mapping); cursor = mapping.next) {
+    if (!Advisable(mapping)) {
+      flush(cursor);
+      continue;
+    }
+    if (runFirst == nullptr) {
+      runFirst = cursor;
+      runStart = mapping.start;
+    }
+    runStop = mapping.stop;
   }
+  flush(cursor);
 }
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
-// The table of the per-ABI addon at `path`, which Node must already have
+// A symbol of the per-ABI addon at `path`, which Node must already have
 // loaded: RTLD_NOLOAD finds a loaded library (by file identity) and never
 // loads one, so a wrong path is an Error, not code run from some file.
-const ForkParking* ParkingTable(Napi::Env env, Napi::Value value) {
+// The symbols found so far, each with the path it was found at. Node never
+// unloads an addon, so a symbol found once stays valid, and a fork need not
+// dlopen again (which writes to the loader's state: fresh copy-on-write
+// faults after each fork). Main thread only.
+struct FoundSymbol {
+  const char* name = nullptr;
+  char path[PATH_MAX] = "";
+  void* symbol = nullptr;
+};
+FoundSymbol foundSymbols[4];
+
+void* FoundBefore(Napi::Env env, Napi::Value value, const char* name) {
+  char given[PATH_MAX];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, given, sizeof given, &length) != napi_ok || length + 1 >= sizeof given)
+    return nullptr;
+  for (const FoundSymbol& found : foundSymbols)
+    if (found.name != nullptr && std::strcmp(found.name, name) == 0 && std::strcmp(found.path, given) == 0) return found.symbol;
+  return nullptr;
+}
+
+void Remember(const std::string& path, const char* name, void* symbol) {
+  if (path.size() + 1 >= PATH_MAX || path.find('\0') != std::string::npos) return;
+  for (FoundSymbol& found : foundSymbols) {
+    if (found.name != nullptr && std::strcmp(found.name, name) != 0) continue;
+    found.name = name;
+    std::memcpy(found.path, path.c_str(), path.size() + 1);
+    found.symbol = symbol;
+    return;
+  }
+}
+
+void* LoadedAddonSymbol(Napi::Env env, Napi::Value value, const char* name) {
   if (!value.IsString()) ThrowTypeError(env, "fork(addonPath): addonPath must be the path of the loaded sockfd_node");
+  if (void* symbol = FoundBefore(env, value, name)) return symbol;
   std::string path = value.As<Napi::String>().Utf8Value();
   void* library = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
   if (library == nullptr) throw Napi::Error::New(env, "fork: sockfd_node is not loaded from " + path);
-  void* symbol = ::dlsym(library, kForkParkingSymbol);
+  void* symbol = ::dlsym(library, name);
   ::dlclose(library);  // drops the reference RTLD_NOLOAD took; Node holds its own for good
-  if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + kForkParkingSymbol);
+  if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + name + " (npm rebuild sockfd)");
+  Remember(path, name, symbol);
+  return symbol;
+}
+
+const char* kOtherVersion = " is a sockfd_node of another sockfd version (npm rebuild sockfd)";
+
+const ForkParking* ParkingTable(Napi::Env env, Napi::Value path) {
+  void* symbol = LoadedAddonSymbol(env, path, kForkParkingSymbol);
   const ForkParking* table = reinterpret_cast<const ForkParking* (*)()>(symbol)();
   if (table == nullptr || table->magic != kForkParkingMagic || table->version != kForkParkingVersion)
-    throw Napi::Error::New(env, "fork: " + path + " is a sockfd_node of another sockfd version (npm rebuild sockfd)");
+    throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
+  return table;
+}
+
+const JsThreads* JsThreadsTable(Napi::Env env, Napi::Value path) {
+  void* symbol = LoadedAddonSymbol(env, path, kJsThreadsSymbol);
+  const JsThreads* table = reinterpret_cast<const JsThreads* (*)()>(symbol)();
+  if (table == nullptr || table->magic != kJsThreadsMagic || table->version != kJsThreadsVersion)
+    throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
   return table;
 }
 
@@ -155,6 +297,37 @@ Napi::Error WorkersRunningError(Napi::Env env, int workers) {
   return error;
 }
 
+// Every thread that runs JavaScript, also Workers made before sockfd was
+// loaded that never load it (native/node/js_threads.cc asks each thread).
+constexpr int kCensusTimeoutMs = 500;
+
+void RefuseWhileOtherThreadsRunJs(Napi::Env env, const JsThreads* table) {
+  JsThreadCensus census = table->count(kCensusTimeoutMs);
+  if (census.jsThreads > 0) throw WorkersRunningError(env, census.jsThreads);
+  const char* why = nullptr;
+  switch (census.status) {
+    case CensusStatus::kCounted: return;
+    case CensusStatus::kUnanswered: break;
+    case CensusStatus::kNoProbe: why = "its probe signal (SIGRTMAX-1) has a handler that is not sockfd's"; break;
+    case CensusStatus::kNoTaskList: why = "/proc/self/task cannot be read"; break;
+    case CensusStatus::kTooManyThreads: why = "the process has more threads than it can ask"; break;
+  }
+  if (why != nullptr) {
+    Napi::Error error = Napi::Error::New(
+        env, std::string("fork: cannot tell whether a Worker thread is running (") + why +
+                 "), and a child forked while one runs could hang forever; nothing was forked");
+    error.Value().Set("code", "ERR_FORK_WORKERS");
+    throw error;
+  }
+  // Stopped, or in an uninterruptible wait: it may answer on a later try.
+  Napi::Error error = Napi::Error::New(
+      env, "fork: thread " + std::to_string(census.silentTid) + (census.silent > 1 ? " (and " + std::to_string(census.silent - 1) + " more)" : "") +
+               " did not answer within " + std::to_string(kCensusTimeoutMs) +
+               " ms whether it runs JavaScript (a Worker's thread would); nothing was forked");
+  error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
+  throw error;
+}
+
 // fork(addonPath) -> child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -164,8 +337,8 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
     throw Napi::Error::New(env, "fork: no event loop");
   ParkedWorkers workers(ParkingTable(env, info[0]));
+  const JsThreads* jsThreads = JsThreadsTable(env, info[0]);
 
-  MarkPrivateMappingsForkable();
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Park(kParkTimeoutMs);
   if (parked == ParkResult::kNoPlatform)
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
@@ -174,6 +347,10 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
     throw error;
   }
+  RefuseWhileOtherThreadsRunJs(env, jsThreads);  // once the platform's workers are parked: only Workers are left
+  // After parking: a V8 worker could otherwise add a (DONTFORK) page to the
+  // heap between the maps read and the fork, and the child would lack it.
+  MarkPrivateMappingsForkable();
   // No signal handler may run between fork and uv_loop_fork in the child.
   // The synchronous faults stay deliverable: blocked, a fault kills the
   // process without V8's (or ASan's) handler ever seeing it.

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "common.h"
+#include "node/js_threads.h"
 
 namespace sockfd {
 namespace {
@@ -123,22 +124,27 @@ bool AnyPending(bool includingRunning = false) {
 // than from inside a blocking call (a plain call whose exception propagates
 // to the blocked call's caller).
 void Deliver(Napi::Env env, bool viaLoop) {
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (delivery->running[sig] || !pendingSignals[sig].exchange(false)) continue;
-    delivery->running[sig] = true;
-    try {
-      Napi::Value number = Napi::Number::New(env, sig);
-      if (viaLoop)
-        delivery->dispatcher.MakeCallback(env.Global(), {number}, *delivery->context);
-      else
-        delivery->dispatcher.Call({number});
-    } catch (...) {
+  // Until none is pending: a signal that came while a handler ran, with a
+  // number the scan had passed, runs now, not at the nudge 1-10 ms later.
+  // (A handler that raises its own signal runs again, as in C.)
+  do {
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (delivery->running[sig] || !pendingSignals[sig].exchange(false)) continue;
+      delivery->running[sig] = true;
+      try {
+        Napi::Value number = Napi::Number::New(env, sig);
+        if (viaLoop)
+          delivery->dispatcher.MakeCallback(env.Global(), {number}, *delivery->context);
+        else
+          delivery->dispatcher.Call({number});
+      } catch (...) {
+        delivery->running[sig] = false;
+        if (AnyPending()) uv_async_send(delivery->async.get());  // the others are not lost
+        throw;
+      }
       delivery->running[sig] = false;
-      if (AnyPending()) uv_async_send(delivery->async.get());  // the others are not lost
-      throw;
     }
-    delivery->running[sig] = false;
-  }
+  } while (AnyPending());
   // Disarm, then look again: a signal that arrived in between saw the nudge
   // armed and left it to us.
   if (nudgeArmed.load() && !AnyPending(true)) {
@@ -216,6 +222,8 @@ const char* RefusalReason(int sig) {
   if (sig == SIGPROF) return "V8's CPU profiler (--prof, --cpu-prof, inspector) samples with it";
   if (sig >= 32 && sig < SIGRTMIN) return "glibc reserves it for its threads (cancellation, setxid)";
   if (sig == NudgeSignal()) return "sockfd uses SIGRTMAX to interrupt blocking calls while a handled signal waits for its handler";
+  if (sig == JsThreadProbeSignal())
+    return "sockfd's fork() uses SIGRTMAX-1 to ask each thread whether it runs JavaScript (a Worker's thread)";
   return nullptr;
 }
 

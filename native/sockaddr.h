@@ -17,7 +17,12 @@ struct SockAddr {
 };
 
 // Validates and converts; throws TypeError/RangeError on bad input.
-SockAddr ToSockAddr(Napi::Env env, Napi::Value value, const char* name = "address");
+// `family`, when given, is the value of value.family that the caller already
+// read (lib/posix.ts reads it to pick connectInet): it is not read again.
+SockAddr ToSockAddr(Napi::Env env, Napi::Value value, const char* name = "address", napi_value family = nullptr);
+// An AF_INET address from its fields' values (read once, by the caller):
+// undefined port = 0, undefined address = INADDR_ANY, as in the object form.
+void InetFromFields(Napi::Env env, napi_value port, napi_value address, const char* name, SockAddr& out);
 SockAddr ArgSockAddr(const Napi::CallbackInfo& info, size_t index, const char* name = "address");
 // The same shape back; unknown families come back as { family: number }.
 Napi::Value FromSockAddr(Napi::Env env, const sockaddr_storage& storage, socklen_t length);

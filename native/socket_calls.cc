@@ -2,8 +2,12 @@
 // connect, shutdown, getsockname, getpeername. One system call per call; the
 // async calls' attempts (tryAccept, tryConnect, connectResult) beside them.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include "common.h"
 #include "sockaddr.h"
@@ -45,6 +49,20 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// { fd, address } of an accepted connection. Should building it throw (a
+// Worker terminating, no memory), the new fd is closed: nobody could see it.
+Napi::Value Accepted(Napi::Env env, int client, const SockAddr& peer) {
+  try {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("fd", client);
+    result.Set("address", FromSockAddr(env, peer.storage, peer.length));
+    return result;
+  } catch (...) {
+    ::close(client);
+    throw;
+  }
+}
+
 Napi::Value AcceptWith(const Napi::CallbackInfo& info, const char* syscall, int flags) {
   int fd = ArgFd(info, 0);
   SockAddr peer;
@@ -52,10 +70,7 @@ Napi::Value AcceptWith(const Napi::CallbackInfo& info, const char* syscall, int 
     peer.length = sizeof peer.storage;
     return ::accept4(fd, peer.get(), &peer.length, flags);
   });
-  Napi::Object result = Napi::Object::New(info.Env());
-  result.Set("fd", client);
-  result.Set("address", FromSockAddr(info.Env(), peer.storage, peer.length));
-  return result;
+  return Accepted(info.Env(), client, peer);
 }
 
 Napi::Value Accept(const Napi::CallbackInfo& info) { return AcceptWith(info, "accept", 0); }
@@ -65,14 +80,52 @@ Napi::Value Accept4(const Napi::CallbackInfo& info) {
   return AcceptWith(info, "accept4", flags);
 }
 
+// acceptPeer(fd, flags, peer) -> fd | { fd, address }: accept (accept4 when
+// flags is not undefined) for lib/posix.ts. An AF_INET peer's sockaddr_in is
+// copied into `peer` (at least 16 bytes) and only the fd returned: JS builds
+// the address object from those bytes far cheaper than N-API can (one
+// napi_set_named_property is ~1.9k instructions). Any other family comes back
+// as accept's { fd, address }. The pointer is taken after the call, when no
+// JS (signal handlers) can run any more; should that fail, the fd is closed.
+Napi::Value AcceptPeer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  bool withFlags = !IsMissing(info, 1);
+  int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  Bytes out = ArgBytes(info, 2, "peer", StringPolicy::Refuse, 3);
+  if (out.length < sizeof(sockaddr_in)) ThrowRangeError(env, "peer must hold at least " + std::to_string(sizeof(sockaddr_in)) + " bytes");
+  const char* syscall = withFlags ? "accept4" : "accept";
+  SockAddr peer;
+  int client = Blocking(env, syscall, {fd}, [&] {
+    peer.length = sizeof peer.storage;
+    return ::accept4(fd, peer.get(), &peer.length, flags);
+  });
+  if (peer.length != sizeof(sockaddr_in) || peer.storage.ss_family != AF_INET) return Accepted(env, client, peer);
+  try {
+    std::memcpy(out.Acquire(syscall), &peer.storage, sizeof(sockaddr_in));
+  } catch (...) {
+    ::close(client);
+    throw;
+  }
+  return Napi::Number::New(env, client);
+}
+
+// acceptFd(fd, flags?) -> the new fd alone: accept(fd, NULL, NULL) as C
+// servers call it (accept4 when flags are given). No address object is built.
+Napi::Value AcceptFd(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  bool withFlags = !IsMissing(info, 1);
+  int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  int client = Blocking(info.Env(), withFlags ? "accept4" : "accept", {fd},
+                        [&] { return ::accept4(fd, nullptr, nullptr, flags); });
+  return Napi::Number::New(info.Env(), client);
+}
+
 // connect(2) cannot simply be restarted after EINTR: the handshake goes on in
 // the kernel. So after running the signal handlers we wait for writability
 // and read SO_ERROR, which is what a restarted connect would have reported.
-Napi::Value Connect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = ArgFd(info, 0);
-  SockAddr address = ArgSockAddr(info, 1);  // its getters may run JS: before the call
-  if (::connect(fd, address.get(), address.length) == 0) return env.Undefined();
+Napi::Value ConnectTo(Napi::Env env, int fd, const SockAddr& address) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0) return env.Undefined();
   int err = errno;
   if (err != EINTR) ThrowErrno(env, "connect", err);
   HandleInterruption(env, "connect", {fd});
@@ -83,6 +136,26 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   Checked(env, "connect", [&] { return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length); });
   if (soError != 0) ThrowErrno(env, "connect", soError);
   return env.Undefined();
+}
+
+// connect(fd, address, family?): `family` is address.family when lib/posix.ts
+// already read it (not read again).
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  if (info.Length() < 2) ThrowTypeError(info.Env(), "missing argument: address");
+  // The address's getters may run JS: before the call.
+  SockAddr address = ToSockAddr(info.Env(), info[1], "address", info.Length() > 2 ? static_cast<napi_value>(info[2]) : nullptr);
+  return ConnectTo(info.Env(), fd, address);
+}
+
+// connectInet(fd, port, address): connect() to { family: 'AF_INET', port,
+// address } whose fields lib/posix.ts read (JS reads them far cheaper than
+// N-API can); only primitives reach native code, validated as the object's.
+Napi::Value ConnectInet(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  SockAddr address;
+  InetFromFields(info.Env(), info[1], info[2], "address", address);  // a missing argument is undefined
+  return ConnectTo(info.Env(), fd, address);
 }
 
 Napi::Value Shutdown(const Napi::CallbackInfo& info) {
@@ -124,10 +197,7 @@ Napi::Value TryAccept(const Napi::CallbackInfo& info) {
     if (client != -2) break;
   }
   if (client < 0) return Napi::Number::New(env, client);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("fd", client);
-  result.Set("address", FromSockAddr(env, peer.storage, peer.length));
-  return result;
+  return Accepted(env, client, peer);
 }
 
 // tryConnect(fd, address) -> 0 | -EINPROGRESS. The handshake goes on in the
@@ -163,7 +233,10 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));
   exports.Set("accept4", Napi::Function::New(env, Accept4, "accept4"));
+  exports.Set("acceptFd", Napi::Function::New(env, AcceptFd, "acceptFd"));
+  exports.Set("acceptPeer", Napi::Function::New(env, AcceptPeer, "acceptPeer"));
   exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
+  exports.Set("connectInet", Napi::Function::New(env, ConnectInet, "connectInet"));
   exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));
   exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));

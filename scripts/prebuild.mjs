@@ -4,6 +4,13 @@
 //   prebuilds/linux-x64/sockfd.napi.node               the N-API core, one for every Node
 //   prebuilds/linux-x64/sockfd_node/node.abi<N>.node   the per-ABI addon, one per Node major
 //                                                      of scripts/prebuild-nodes.mjs
+//   prebuilds/linux-x64/c-programs/{c,bench-c}/<name>-<key>/<name>
+//                                                      the tutorial's C programs (c/) and the
+//                                                      benchmarks' C baselines (bench/c), keyed by
+//                                                      a hash of source, headers and flags
+//                                                      (tools/c-programs.ts cBuildKey), so a
+//                                                      changed source never runs a stale binary;
+//                                                      BUILT-WITH names the compilers
 //
 // Built from a copy of binding.gyp and native/ in a temporary directory, so the
 // checkout's build/ is left alone; stripped. A build/Release/<addon>.node that
@@ -12,15 +19,18 @@
 // compile (--fresh compiles everything anyway). The check runs each Node on the
 // core and on every per-ABI build: the matching one must load and report its
 // ABI and fork() through it, every other one must fail with an Error (never
-// abort the process).
-// `npm pack` runs this (prepack); CI runs `npm pack` in test/package.test.ts.
+// abort the process). The C programs are compiled fresh (never taken from
+// build/, whose flags are not known) and checked against their sources' keys.
+// It needs dist/ (tools/c-programs.js): prepack runs tsc first.
+// `npm pack` runs this (prepack); CI runs `npm pack` in test/pack.
 //
 //   node scripts/prebuild.mjs           build and check
 //   node scripts/prebuild.mjs --fresh   the same, compiling even what build/Release has
 //   node scripts/prebuild.mjs --check   only check what is in prebuilds/
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { delimiter, dirname, join } from 'node:path';
 import { nodeFor, root, testedMajors } from './prebuild-nodes.mjs';
 
@@ -84,6 +94,61 @@ function upToDateBuild(gypTarget) {
   return sources.every((source) => statSync(source).mtimeMs < builtAt) ? built : undefined;
 }
 
+// tools/c-programs.js from dist/ (the one code that names, keys and finds the binaries).
+async function cPrograms() {
+  const module = join(root, 'dist', 'tools', 'c-programs.js');
+  if (!existsSync(module)) {
+    log(`${module} is missing: build the TypeScript first (npm run build)`);
+    process.exit(1);
+  }
+  return import(pathToFileURL(module).href);
+}
+
+function firstLine(command) {
+  return execFileSync(command, ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
+}
+
+async function buildCPrograms() {
+  const c = await cPrograms();
+  const work = mkdtempSync(join(tmpdir(), 'sockfd-prebuild-c-'));
+  try {
+    const built = [];
+    for (const set of c.cProgramSets) {
+      for (const source of c.cProgramSources(set)) {
+        built.push(
+          c.compileC(source, { outDir: join(work, set.name), flags: set.flags, usePrebuilt: false }).then((binary) => install(binary, c.cPrebuiltPath(source, set.flags))),
+        );
+      }
+    }
+    await Promise.all(built);
+    const compilers = [process.env.CC || 'cc', process.env.CXX || 'g++'].map(firstLine);
+    writeFileSync(join(c.cPrebuiltDir, 'BUILT-WITH'), `${compilers.join('\n')}\n`);
+    log(`C programs: ${built.length} (c/, bench/c) with ${compilers[0]}`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function checkCPrograms(failures) {
+  const c = await cPrograms();
+  let count = 0;
+  for (const set of c.cProgramSets) {
+    const expected = c.cProgramSources(set).map((source) => c.cPrebuiltPath(source, set.flags));
+    const setDir = join(c.cPrebuiltDir, set.name);
+    const present = existsSync(setDir)
+      ? readdirSync(setDir).flatMap((keyed) => readdirSync(join(setDir, keyed)).map((file) => join(setDir, keyed, file)))
+      : [];
+    for (const file of expected) {
+      if (!present.includes(file)) failures.push(`C program ${file} is missing (or its source changed since: run this script again)`);
+      else if ((statSync(file).mode & 0o111) === 0) failures.push(`C program ${file} is not executable`);
+      else count++;
+    }
+    for (const file of present) if (!expected.includes(file)) failures.push(`C program ${file} belongs to no current source (stale)`);
+  }
+  if (!existsSync(join(c.cPrebuiltDir, 'BUILT-WITH'))) failures.push(`${join(c.cPrebuiltDir, 'BUILT-WITH')} is missing`);
+  log(`ok  C programs: ${count} prebuilt, each keyed to its current source`);
+}
+
 function abiOf(target) {
   return execFileSync(target.node, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).trim();
 }
@@ -132,8 +197,9 @@ if (result.loaded !== undefined) {
 console.log(JSON.stringify({ abi: Number(process.versions.modules), socket: fd >= 0, ...result }));
 `;
 
-function check() {
+async function check() {
   const failures = [];
+  await checkCPrograms(failures);
   const perAbi = existsSync(perAbiDir) ? readdirSync(perAbiDir).filter((f) => /^node\.abi\d+\.node$/.test(f)) : [];
   if (!existsSync(corePath)) failures.push(`${corePath} is missing`);
   for (const major of testedMajors) {
@@ -162,5 +228,8 @@ function check() {
   }
 }
 
-if (!process.argv.includes('--check')) buildAll();
-check();
+if (!process.argv.includes('--check')) {
+  buildAll();
+  await buildCPrograms();
+}
+await check();

@@ -2,12 +2,13 @@
 // started with LISTEN_FDS=2, LISTEN_PID=its own pid and two listening sockets
 // as fds 3 and 4 serves on them; the variables are gone from its environment.
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as posix from '../lib/posix.js';
 import { SD_LISTEN_FDS_START } from '../lib/activation.js';
 import { closeAll, expectNoLeaks, listener } from './helpers/loopback.js';
+import { Running } from '../tools/processes.js';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/activation/listen-fds.mjs');
 
@@ -22,31 +23,17 @@ interface Report {
   again: number;
 }
 
-function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    let errors = '';
-    child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('\n')) resolve(text.slice(0, text.indexOf('\n')));
-    });
-    child.on('exit', (code) => reject(new Error(`fixture exited ${code}: ${errors}`)));
-  });
-}
-
 describe('listenFds', () => {
   it('takes the two sockets passed as fds 3 and 4, with their names, and unsets LISTEN_*', async () => {
     const web = listener();
     const admin = listener();
     // LISTEN_PID must be the service's own pid, known only after fork: the shell sets it and execs node.
-    const child = spawn('sh', ['-c', 'LISTEN_PID=$$ exec "$0" "$@"', process.execPath, fixture], {
+    const child = new Running('sh', ['-c', 'LISTEN_PID=$$ exec "$0" "$@"', process.execPath, fixture], {
       env: { ...process.env, LISTEN_FDS: '2', LISTEN_FDNAMES: 'web:admin' },
-      stdio: ['ignore', 'pipe', 'pipe', web.fd, admin.fd],
+      passFds: [web.fd, admin.fd],
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      const report = JSON.parse(await firstLine(child)) as Report;
+      const report = await child.firstJson<Report>();
       expect(report.pid).toBe(child.pid);
       expect(report.sockets.map(({ fd, name }) => ({ fd, name }))).toEqual([
         { fd: SD_LISTEN_FDS_START, name: 'web' },
@@ -69,9 +56,9 @@ describe('listenFds', () => {
           posix.close(client);
         }
       }
-      expect(await exited).toBe(0);
+      expect((await child.finished).code).toBe(0);
     } finally {
-      child.kill('SIGKILL');
+      void child.stop('SIGKILL');
       closeAll(web.fd, admin.fd);
     }
   });

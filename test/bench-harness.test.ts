@@ -16,7 +16,8 @@ import { REPORT_FORMAT, reportToJson } from '../bench/harness/json.js';
 import { reportToMarkdown } from '../bench/harness/markdown.js';
 import { allowedCpus, describePinning, parseCpuList } from '../bench/harness/machine.js';
 import { parseRunOutput, runPair } from '../bench/harness/processes.js';
-import { bySize, hasPython, workWithin } from '../bench/harness/harness.js';
+import { bySize, hasPython, measureCase, workWithin, type BenchContext } from '../bench/harness/harness.js';
+import { NoCCompilerError } from '../tools/c-programs.js';
 import { parseBenchArgs } from '../cli/commands/bench.js';
 import { UsageError } from '../tools/usage-error.js';
 
@@ -146,6 +147,35 @@ describe('case results', () => {
     expect(workWithin(1000, 1, 3, 10)).toBe(10);
     expect(workWithin(1000, 1e6, 3, 10)).toBe(1000);
     expect(workWithin(2 ** 30, 5e6, 1, 2 ** 20, 2 ** 20)).toBe(4 * 2 ** 20); // whole MiB
+  });
+
+  it('measureCase leaves out an implementation whose C program could not be had, with the targets that need it', async () => {
+    const context = { log: () => undefined } as unknown as BenchContext;
+    const missing = new NoCCompilerError(join(root, 'bench', 'c', 'pingpong.c'), 'cc');
+    const runs: string[] = [];
+    const runOnce = async (impl: string, warmup: boolean) => {
+      runs.push(`${impl}${warmup ? ' warm-up' : ''}`);
+      if (impl === 'C') throw missing;
+      return { samples_ns: [impl === 'sockfd' ? 20 : 10] };
+    };
+    const spec = {
+      name: 'round trip',
+      kind: 'latency' as const,
+      impls: ['C', 'sockfd', 'net'],
+      targets: [
+        { subject: 'sockfd', reference: 'C', ratio: 1.03 },
+        { subject: 'sockfd', reference: 'net', ratio: 3 },
+      ],
+    };
+    const result = await measureCase(context, spec, { runs: 2, runOnce });
+    expect(runs).toEqual(['C warm-up', 'sockfd warm-up', 'net warm-up', 'sockfd', 'net', 'sockfd', 'net']);
+    expect(result.impls.map((impl) => impl.impl)).toEqual(['sockfd', 'net']);
+    expect(result.ratios.map((ratio) => `${ratio.subject}/${ratio.reference} ${ratio.median}`)).toEqual(['sockfd/net 2']);
+    expect(result.targets).toEqual([{ subject: 'sockfd', reference: 'net', ratio: 3, meaning: 'time', measured: 2, met: true }]);
+    // Every implementation needs the C program (a C client for all): the case cannot be measured, the error says why.
+    await expect(measureCase(context, { ...spec, targets: [] }, { runs: 1, runOnce: async () => Promise.reject(missing) })).rejects.toBe(missing);
+    // Any other failure is not swallowed.
+    await expect(measureCase(context, spec, { runs: 1, runOnce: async () => Promise.reject(new Error('peer died')) })).rejects.toThrow('peer died');
   });
 
   it('bySize picks the value of the scale; smoke falls back to quick', () => {

@@ -8,7 +8,19 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, w
 import { connect, createServer, type Socket as NetSocket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cProgram, cProgramNames, cProgramSource, compileC } from '../tools/c-programs.js';
+import {
+  benchCSourceDir,
+  cBuildKey,
+  cPrebuiltDir,
+  cPrebuiltPath,
+  cProgram,
+  cProgramNames,
+  cProgramSource,
+  cSourceDir,
+  compileC,
+  compileCSync,
+  NoCCompilerError,
+} from '../tools/c-programs.js';
 import { childPids, listFds } from '../lib/procfs.js';
 import {
   fastSleep,
@@ -55,7 +67,7 @@ describe('building', () => {
     const names = cProgramNames();
     expect(names).toEqual(expect.arrayContaining(['demo1', 'demo2', 'demo5', 'demo6', 'demo7', 'demo8', 'demo10', 'demo11', 'demo12']));
     expect(names).toEqual(expect.arrayContaining(['backlog-server', 'timewait-server', 'reuseaddr-server', 'bufsize-client']));
-    const binaries = await Promise.all(names.map((name) => cProgram(name)));
+    const binaries = await Promise.all(names.map((name) => cProgram(name, { usePrebuilt: false }))); // compiled here, even where npm pack left prebuilt ones
     for (const binary of binaries) expect(statSync(binary).mode & 0o111).not.toBe(0);
   });
 
@@ -115,6 +127,57 @@ describe('building', () => {
       );
       const binary = await compileC(source, { outDir: dir, flags: ['-DWORD="flags"', '-lm'] });
       expect((await runProgram(binary, []).finished).stdout).toBe('flags 1024\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without the compiler it needs: a NoCCompilerError naming the source and the compiler (no temporary left)', async () => {
+    const dir = tempDir();
+    const saved = { CC: process.env.CC, CXX: process.env.CXX };
+    try {
+      writeFileSync(join(dir, 'plain.c'), 'int main(void) { return 0; }\n');
+      writeFileSync(join(dir, 'plain.cpp'), 'int main() { return 0; }\n');
+      process.env.CC = join(dir, 'no-such-cc');
+      process.env.CXX = join(dir, 'no-such-cxx');
+      const error = await compileC(join(dir, 'plain.c'), { outDir: dir }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NoCCompilerError);
+      expect(error).toMatchObject({ code: 'ERR_SOCKFD_NO_C_COMPILER', compiler: join(dir, 'no-such-cc'), source: join(dir, 'plain.c') });
+      expect((error as Error).message).toMatch(/^no C compiler: .*plain\.c has no prebuilt binary for this source and '.*no-such-cc' is not installed; install a C compiler \(gcc\) or point CC at one$/);
+      expect(() => compileCSync(join(dir, 'plain.cpp'), { outDir: dir })).toThrow(/'.*no-such-cxx' is not installed; install g\+\+ or point CXX at one$/);
+      expect(readdirSync(dir).sort()).toEqual(['plain.c', 'plain.cpp']);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keys a build by its source, the headers next to it and the flags; only c/ and bench/c have prebuilt binaries', () => {
+    const dir = tempDir();
+    try {
+      const source = join(dir, 'keyed.c');
+      writeFileSync(source, 'int main(void) { return 0; }\n');
+      const key = cBuildKey(source);
+      expect(key).toMatch(/^[0-9a-f]{16}$/);
+      expect(cBuildKey(source)).toBe(key);
+      expect(cBuildKey(source, ['-Wall'])).not.toBe(key);
+      writeFileSync(join(dir, 'keyed.h'), '#define X 1\n');
+      const withHeader = cBuildKey(source);
+      expect(withHeader).not.toBe(key);
+      writeFileSync(join(dir, 'keyed.h'), '#define X 2\n');
+      expect(cBuildKey(source)).not.toBe(withHeader);
+      writeFileSync(source, 'int main(void) { return 1; }\n');
+      expect(cBuildKey(source)).not.toBe(key);
+      // A copy of a package program elsewhere is not the package's program: no prebuilt binary for it.
+      expect(cPrebuiltPath(source)).toBeUndefined();
+      const demo2 = cProgramSource('demo2');
+      expect(cPrebuiltPath(demo2)).toBe(join(cPrebuiltDir, 'c', `demo2-${cBuildKey(demo2)}`, 'demo2')); // ps and netstat -p show demo2
+      const pingpong = join(benchCSourceDir, 'pingpong.c');
+      expect(cPrebuiltPath(pingpong, ['-Wall', '-pthread'])).toBe(join(cPrebuiltDir, 'bench-c', `pingpong-${cBuildKey(pingpong, ['-Wall', '-pthread'])}`, 'pingpong'));
+      expect(cSourceDir).toBe(join(process.cwd(), 'c'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

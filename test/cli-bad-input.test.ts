@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as posix from '../lib/posix.js';
 import { startFileServer, type BackgroundServer } from '../tools/background-server.js';
 import { cliPath } from '../tools/processes.js';
+import { until } from '../tools/until.js';
 import { listeningPort, run, runCli, startCli } from './helpers/twins.js';
 import { removeDir, scratchDir } from './helpers/transfer.js';
 import { freePort } from './helpers/loopback.js';
@@ -110,8 +111,7 @@ describe('the twins', () => {
     try {
       const port = await listeningPort(server.pid, 15_000);
       expect(port).toBeGreaterThan(0);
-      const deadline = Date.now() + 10_000;
-      while (!server.stderr.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await until(() => server.stderr.includes('\n'), 'a line on stderr', 10_000);
       expect(server.stderr).toBe("sockfd: note: 'abc' is not a number; atoi() reads it as 0, as the C program does (port 0: the kernel picks a free port)\n");
     } finally {
       server.stop('SIGKILL');

@@ -9,6 +9,7 @@ import { cProgramSync } from '../tools/c-programs.js';
 import { TcpServer } from '../lib/tcp-server.js';
 import { lines, listeningPort, run, runCli, ssStates, startCli, tableStates, Running } from './helpers/twins.js';
 import { classGirl, clientLines, firewallNote, girl, serverLines } from '../tools/tutorial-text.js';
+import { until } from '../tools/until.js';
 
 
 let workDir: string;
@@ -246,17 +247,14 @@ describe('files and fds (demo3, demo4, fd-hold, close-std)', () => {
     expect(readFileSync(join(workDir, 'data.txt'), 'utf8')).toBe('我是一只傻傻鸟。\n');
 
     const all = start(['demo', 'close-std', '0', '1', '2', '--hold-ms', '20000'], { cwd: workDir, input: '8\n' });
-    const deadline = Date.now() + 10_000;
-    let target = '';
-    while (Date.now() < deadline) {
+    const fd0 = (): string | undefined => {
       try {
-        target = readlinkSync(`/proc/${all.pid}/fd/0`);
-        if (target.endsWith('data.txt')) break;
+        return readlinkSync(`/proc/${all.pid}/fd/0`);
       } catch {
-        // not there yet
+        return undefined; // not there yet
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    };
+    const target = await until(() => (fd0()?.endsWith('data.txt') ? fd0() : undefined), 'close-std to open data.txt as fd 0', 10_000);
     expect(target).toBe(join(workDir, 'data.txt'));
     expect(() => readlinkSync(`/proc/${all.pid}/fd/1`)).toThrow();
     expect(() => readlinkSync(`/proc/${all.pid}/fd/2`)).toThrow();

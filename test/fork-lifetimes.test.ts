@@ -2,7 +2,7 @@
 // Worker thread's hold on V8's process-wide locks. Every fork runs inside a
 // fixture process (test/fixtures/process), never in the test runner itself.
 import { describe, expect, it } from 'vitest';
-import { fixtureRunner } from './fixtures/process/spawn-fixture.js';
+import { fixtureRunner } from './helpers/fixtures.js';
 
 const run = fixtureRunner();
 
@@ -18,7 +18,7 @@ describe('fork() and async calls pending in the parent', () => {
   it('the child runs none of them, watches nothing and takes no byte; the parent gets every byte', async () => {
     const fixture = run('fork-pending-async.mjs');
     const result = await fixture.firstJson<Record<string, unknown>>(40_000);
-    expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+    expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
     expect(result).toEqual({
       waiting: { bytes: 20 * 64 * 1024, expected: 20 * 64 * 1024 },
       immediate: { bytes: 1024, failed: [], expected: 1024 },
@@ -40,11 +40,12 @@ describe('fork() while a Worker thread exists', () => {
   for (const [mode, how] of [
     ['late', 'a Worker made after sockfd was loaded'],
     ['early', 'a Worker made before sockfd was loaded, that loads it'],
+    ['before', 'a Worker made before sockfd was loaded, that never loads it'],
   ] as const) {
     it(`refuses with ERR_FORK_WORKERS while ${how} allocates, then forks again once it ended: no child hangs`, async () => {
       const fixture = run('fork-workers.mjs', ['30', mode]);
       const result = await fixture.firstJson<{ sameTick: string; withWorker: Forks; afterTerminate: Forks }>(120_000);
-      expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+      expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
       expect(result.sameTick).toBe(mode === 'late' ? 'ERR_FORK_WORKERS' : 'not tried'); // fork() right after new Worker()
       expect(result.withWorker).toEqual({ ok: 0, hung: 0, refused: 30, wrong: [], errors: { [message]: 30 } });
       expect(result.afterTerminate).toEqual({ ok: 30, hung: 0, refused: 0, wrong: [], errors: {} });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Socket } from '../lib/socket.js';
 import { recvAsync, recvExactlyAsync, sendAllAsync, watcherStats } from '../lib/async.js';
 import { toNetServer, toNetSocket } from '../lib/net-handoff.js';
-import { asyncSocketPair } from './helpers/loopback.js';
+import { asyncSocketPair, httpGet } from './helpers/loopback.js';
 
 type Inet = { family: 'AF_INET'; address: string; port: number };
 
@@ -135,16 +135,7 @@ describe('toNetServer', () => {
       http.createServer((request, response) => response.end(`you asked for ${request.url}`)),
     );
     await once(server, 'listening');
-    const body = await new Promise<string>((resolve, reject) => {
-      http
-        .get({ host: '127.0.0.1', port, path: '/sockfd', agent: false }, (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => resolve(text));
-        })
-        .on('error', reject);
-    });
+    const body = await httpGet(port, '/sockfd');
     expect(body).toBe('you asked for /sockfd');
     server.close();
     await once(server, 'close');

@@ -3,34 +3,11 @@
 // sockfd) and checks the hand-over against /proc: the new version holds the
 // very same socket (inode) the old one listened on, and the old one is gone.
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
-
-const cli = join(import.meta.dirname, '..', 'bin', 'sockfd.js');
-
-function output(child: ChildProcessWithoutNullStreams): { text: () => string; line: (pattern: RegExp) => Promise<RegExpExecArray> } {
-  let text = '';
-  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  return {
-    text: () => text,
-    line: (pattern) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const match = pattern.exec(text);
-          if (!match) return false;
-          child.stdout.off('data', check);
-          resolve(match);
-          return true;
-        };
-        if (check()) return;
-        child.stdout.on('data', check);
-        child.once('exit', (code) => reject(new Error(`demo exited (${code}) before printing ${pattern}; stdout: ${text}`)));
-      }),
-  };
-}
+import { startCli } from '../tools/processes.js';
+import { until } from '../tools/until.js';
 
 interface Tally {
   refused: number;
@@ -62,17 +39,16 @@ const socketOf = (pid: string, fd: string) => readlinkSync(`/proc/${pid}/fd/${fd
 
 describe('sockfd demo pass-fd', () => {
   it('hands the listening socket to a new version on SIGHUP while a client hammers the port: none refused', async () => {
-    const demo = spawn(process.execPath, [cli, 'demo', 'pass-fd'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out = output(demo);
+    const demo = startCli(['demo', 'pass-fd'], { keepStdin: true });
     try {
-      const [, oldPid, port, oldFd] = await out.line(/v1 \(pid (\d+)\) listening on 127\.0\.0\.1:(\d+) as fd (\d+)/);
+      const [, oldPid, port, oldFd] = await demo.waitFor(/v1 \(pid (\d+)\) listening on 127\.0\.0\.1:(\d+) as fd (\d+)/);
       const listening = socketOf(oldPid!, oldFd!);
       expect(listening).toMatch(/^socket:\[\d+\]$/);
       const tally: Tally = { refused: 0, otherErrors: [], servedBy: new Map() };
       let phase: 'before' | 'during' | 'after' = 'before';
       let afterCount = 0;
       let total = 0;
-      let handOver: Promise<[RegExpExecArray, RegExpExecArray]> | undefined;
+      let handOver: Promise<[RegExpMatchArray, RegExpMatchArray]> | undefined;
       await Promise.all(
         Array.from({ length: 4 }, async () => {
           while (total < 5000 && afterCount < 200) {
@@ -81,11 +57,11 @@ describe('sockfd demo pass-fd', () => {
             if (phase === 'before' && total >= 200) {
               phase = 'during';
               handOver = Promise.all([
-                out.line(/v2 \(pid (\d+)\) received the listening socket from pid (\d+) over SCM_RIGHTS as fd (\d+)/),
-                out.line(/v1 \(pid \d+\) stopped accepting, finished its (\d+) connections and exited/),
+                demo.waitFor(/v2 \(pid (\d+)\) received the listening socket from pid (\d+) over SCM_RIGHTS as fd (\d+)/),
+                demo.waitFor(/v1 \(pid \d+\) stopped accepting, finished its (\d+) connections and exited/),
               ]);
               void handOver.then(() => (phase = 'after'));
-              demo.kill('SIGHUP');
+              demo.child.kill('SIGHUP');
             }
             await connectOnce(Number(port), tally);
           }
@@ -95,29 +71,28 @@ describe('sockfd demo pass-fd', () => {
       expect(from).toBe(oldPid);
       expect(socketOf(newPid!, newFd!)).toBe(listening); // the same socket, now in the new process
       // The old version is gone (reaped by the demo) while the new one serves on.
-      for (let i = 0; i < 500 && existsSync(`/proc/${oldPid}/fd`); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(existsSync(`/proc/${oldPid}/fd`)).toBe(false);
+      await until(() => !existsSync(`/proc/${oldPid}/fd`), `the old version (pid ${oldPid}) to be gone`, 5000);
       expect(tally.refused).toBe(0);
       expect(tally.otherErrors).toEqual([]);
       expect(tally.servedBy.get(oldPid!)).toBeGreaterThan(0);
       expect(tally.servedBy.get(newPid!)).toBeGreaterThan(0);
       expect([...tally.servedBy.keys()].sort()).toEqual([oldPid, newPid].sort());
-      demo.kill('SIGTERM');
-      const [code] = (await once(demo, 'exit')) as [number | null];
+      const exited = once(demo.child, 'exit');
+      demo.child.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
       expect(code).toBe(0);
       expect(existsSync(`/proc/${newPid}/fd`)).toBe(false);
       expect(existsSync(`/proc/${oldPid}/fd`)).toBe(false);
     } finally {
-      demo.kill('SIGKILL');
+      demo.child.kill('SIGKILL');
     }
   });
 
   it('--connections N is its own client and reports 0 refused, both versions serving', async () => {
-    const demo = spawn(process.execPath, [cli, 'demo', 'pass-fd', '--connections', '600', '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out = output(demo);
-    const [code] = (await once(demo, 'exit')) as [number | null];
+    const demo = startCli(['demo', 'pass-fd', '--connections', '600', '--json'], { keepStdin: true });
+    const [code] = (await once(demo.child, 'exit')) as [number | null];
     expect(code).toBe(0);
-    const report = JSON.parse(out.text()) as { connections: number; refused: number; otherErrors: number; servedBy: Record<string, number>; versions: Array<{ pid: number; inheritedFrom: number | null }> };
+    const report = JSON.parse((await demo.finished).stdout) as { connections: number; refused: number; otherErrors: number; servedBy: Record<string, number>; versions: Array<{ pid: number; inheritedFrom: number | null }> };
     expect(report.refused).toBe(0);
     expect(report.otherErrors).toBe(0);
     expect(report.connections).toBeGreaterThanOrEqual(600);

@@ -163,12 +163,12 @@ describe('TCP over loopback', () => {
 
   it('poll reports readability; a non-blocking recv with nothing queued fails EAGAIN', () => {
     const { listenFd, client, server } = tcpPair();
-    const entries = [{ fd: server, events: posix.POLLIN }];
+    const entries: posix.PollFd[] = [{ fd: server, events: posix.POLLIN }];
     expect(posix.poll(entries, 0)).toBe(0);
     expect(entries[0]!.revents).toBe(0);
     posix.send(client, 'x');
     expect(posix.poll(entries, 1000)).toBe(1);
-    expect(entries[0]!.revents & posix.POLLIN).toBe(posix.POLLIN);
+    expect(entries[0]!.revents! & posix.POLLIN).toBe(posix.POLLIN);
     const buffer = Buffer.alloc(8);
     expect(posix.recv(server, buffer)).toBe(1);
     expect(errorOf(() => posix.recv(server, buffer, posix.MSG_DONTWAIT)).code).toBe('EAGAIN');

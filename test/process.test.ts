@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as root from '../lib/index.js';
 import * as posix from '../lib/posix.js';
 import { _exit, fork, getpid, getppid, getrlimit, kill, setrlimit, waitpid, type WaitStatus } from '../lib/process.js';
-import { fixtureRunner } from './fixtures/process/spawn-fixture.js';
+import { fixtureRunner } from './helpers/fixtures.js';
 
 const run = fixtureRunner();
 
@@ -46,7 +46,7 @@ describe('waitpid', () => {
   it('decodes exit codes, deaths by signal, stops and continues; WNOHANG; ECHILD', async () => {
     const fixture = run('wait-status.mjs');
     const result = await fixture.firstJson<Record<string, WaitStatus> & { pids: Record<string, number>; reapedTwice: object }>();
-    expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+    expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
     expect(result.exited).toMatchObject({ exitCode: 37, signal: null, stopped: false });
     expect(result.nothingYet).toEqual({ pid: 0, status: 0, exitCode: null, signal: null, coreDumped: false, stopped: false, continued: false });
     expect(result.killed).toMatchObject({ pid: result.pids.sleeper, exitCode: null, signal: posix.SIGKILL });
@@ -123,7 +123,7 @@ describe('getrlimit / setrlimit', () => {
       closedFd: number;
       reopened: number;
     }>();
-    expect(await fixture.exit()).toEqual({ code: 0, signal: null });
+    expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
     expect(result.after).toEqual({ soft: 64, hard: result.before.hard });
     expect(result.error).toEqual({ message: 'socket: Too many open files', code: 'EMFILE', errno: posix.EMFILE, syscall: 'socket' });
     expect(result.lastFd).toBe(63);

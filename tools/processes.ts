@@ -1,8 +1,10 @@
 // The one process runner of the tools and the tests: twins, tools, C programs
 // and fixtures run as separate processes, as a user runs them: their output
-// collected as it comes, a wait for a line, a bounded lifetime, the port they
-// listen on read back from /proc, and a stop by pid.
+// collected as it comes (and byte for byte), a wait for a line, a bounded
+// lifetime, the port they listen on read back from /proc, and a stop by pid
+// (or, for a process started detached, by process group).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { join } from 'node:path';
 import { listFds } from '../lib/procfs.js';
 import { packageRoot } from '../lib/native.js';
@@ -23,26 +25,40 @@ export type StartOptions = SpawnOptions & {
   input?: string;
   /** stdin stays an open pipe (for a program that waits for it to close). */
   keepStdin?: boolean;
-  /** Killed with SIGKILL after this long: nothing outlives its test or step. Default: no limit. */
+  /** fds of this process the child gets as its fds 3, 4, ... (socket activation's LISTEN_FDS). */
+  passFds?: readonly number[];
+  /**
+   * Killed with SIGKILL after this long (its whole process group when
+   * `detached`): nothing outlives its test or step. Default: no limit.
+   */
   timeoutMs?: number;
 };
 
-/** A process started here: its output so far, waits on it, and a stop by pid. */
+/** A process started here: its output so far, waits on it, and a stop by pid or process group. */
 export class Running {
   readonly child: ChildProcess;
+  /** stdout decoded as UTF-8 (a character split across chunks is decoded whole). */
   stdout = '';
   stderr = '';
   readonly finished: Promise<Finished>;
   #closed = false;
+  readonly #stdoutChunks: Buffer[] = [];
+  readonly #ownGroup: boolean;
 
   constructor(command: string, args: readonly string[], options: StartOptions = {}) {
-    const { input, keepStdin, timeoutMs, ...spawnOptions } = options;
-    this.child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    const { input, keepStdin, passFds, timeoutMs, ...spawnOptions } = options;
+    this.#ownGroup = spawnOptions.detached === true;
+    this.child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe', ...(passFds ?? [])] });
+    const decoder = new StringDecoder('utf8');
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      this.#stdoutChunks.push(chunk);
+      this.stdout += decoder.write(chunk);
+    });
+    this.child.stdout!.on('end', () => (this.stdout += decoder.end()));
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
     this.child.stdin!.on('error', () => {}); // a child that closed its stdin (close-std 0) is no error here
     if (!keepStdin) this.child.stdin!.end(input);
-    const killer = timeoutMs === undefined ? undefined : setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const killer = timeoutMs === undefined ? undefined : setTimeout(() => this.#kill('SIGKILL'), timeoutMs);
     this.finished = new Promise((resolve, reject) => {
       this.child.once('error', (error) => {
         clearTimeout(killer);
@@ -68,6 +84,18 @@ export class Running {
   /** True once the process has exited and its output has been read to the end. */
   get exited(): boolean {
     return this.#closed;
+  }
+
+  /** stdout byte for byte (binary output; `stdout` is its UTF-8 text). */
+  get stdoutBytes(): Buffer {
+    if (this.#stdoutChunks.length > 1) this.#stdoutChunks.splice(0, this.#stdoutChunks.length, Buffer.concat(this.#stdoutChunks));
+    return this.#stdoutChunks[0] ?? Buffer.alloc(0);
+  }
+
+  /** The first complete stdout line parsed as JSON (a fixture's report), waited for (bounded). */
+  async firstJson<T>(timeoutMs = 30_000): Promise<T> {
+    const line = await this.#waitForOutput(() => this.lines[0] ?? null, 'first line', timeoutMs);
+    return JSON.parse(line) as T;
   }
 
   /**
@@ -126,9 +154,30 @@ export class Running {
     return this.finished;
   }
 
-  /** Waits for the end, killing the process (SIGKILL) if it outlives `timeoutMs`. */
+  /**
+   * Sends `signal` (default SIGKILL) to the process group of a process started
+   * `detached` (it and whatever it forked, even after it ended itself). Throws
+   * for a process that shares this process's group.
+   */
+  killGroup(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (!this.#ownGroup) throw new Error(`pid ${this.child.pid} was not started detached: it has no process group of its own`);
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {
+      // no process of that group is left
+    }
+  }
+
+  // SIGKILL on a timeout: the group of a detached process, else the pid.
+  #kill(signal: NodeJS.Signals): void {
+    if (this.#ownGroup) this.killGroup(signal);
+    else this.child.kill(signal);
+  }
+
+  /** Waits for the end, killing the process (SIGKILL; its group when detached) if it outlives `timeoutMs`. */
   async end(timeoutMs = 30_000): Promise<Finished> {
-    const timer = setTimeout(() => this.stop('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => this.#kill('SIGKILL'), timeoutMs);
     try {
       return await this.finished;
     } finally {

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/native.js';
-import { CaseRecorder, type BenchResult, type CaseResult, type CaseSpec, type RunOutput } from './model.js';
+import { NoCCompilerError } from '../../tools/c-programs.js';
+import { CaseRecorder, type BenchResult, type CaseResult, type CaseSpec, type RunOutput, type Target } from './model.js';
 import type { Command, Pinning, RunLimits } from './processes.js';
 import { runAlone, runPair } from './processes.js';
 
@@ -86,21 +87,46 @@ export interface CasePlan {
  * Measures one case: a warm-up run of every implementation (discarded), then
  * `runs` rounds of A B C, A B C, ... so that drift of the machine hits every
  * implementation alike and neighbouring runs can be compared pair by pair.
+ * An implementation whose C program could not be had (no prebuilt binary, no
+ * compiler: context.c throws NoCCompilerError) is left out of the case with
+ * the targets that compare with it; the runner notes why. A case left with
+ * no implementation rethrows that error.
  */
 export async function measureCase(context: BenchContext, spec: CaseSpec, plan: CasePlan): Promise<CaseResult> {
   if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new RangeError(`runs must be a positive integer, got ${plan.runs}`);
-  const recorder = new CaseRecorder(spec);
+  const impls = [...spec.impls];
+  const measured: [string, RunOutput][] = [];
+  let noCompiler: NoCCompilerError | undefined;
+  const attempt = async (impl: string, warmup: boolean): Promise<void> => {
+    try {
+      const output = await plan.runOnce(impl, warmup);
+      if (!warmup) measured.push([impl, output]);
+    } catch (error) {
+      if (!(error instanceof NoCCompilerError)) throw error;
+      noCompiler = error;
+      impls.splice(impls.indexOf(impl), 1);
+    }
+  };
   if (plan.warmupRun ?? true)
-    for (const impl of spec.impls) {
+    for (const impl of [...impls]) {
       context.log(`${spec.name}: warm-up ${impl}`);
-      await plan.runOnce(impl, true);
+      await attempt(impl, true);
     }
   for (let run = 1; run <= plan.runs; run++) {
-    for (const impl of spec.impls) {
+    for (const impl of [...impls]) {
       context.log(`${spec.name}: run ${run}/${plan.runs} ${impl}`);
-      recorder.add(impl, await plan.runOnce(impl, false));
+      await attempt(impl, false);
     }
   }
+  if (impls.length === 0 && noCompiler !== undefined) throw noCompiler;
+  const kept = (target: Target) => impls.includes(target.subject) && impls.includes(target.reference);
+  const recorder = new CaseRecorder({
+    ...spec,
+    impls,
+    ...(spec.target ? { target: kept(spec.target) ? spec.target : undefined } : {}),
+    ...(spec.targets ? { targets: spec.targets.filter(kept) } : {}),
+  });
+  for (const [impl, output] of measured) recorder.add(impl, output);
   return recorder.result();
 }
 

@@ -1,6 +1,8 @@
 // The facts about the machine that a reader needs to trust a number.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cPrebuiltDir } from '../../tools/c-programs.js';
 import { cpus, hostname, release, version as osVersion } from 'node:os';
 import type { MachineInfo, PinMode } from './model.js';
 import type { Pinning } from './processes.js';
@@ -23,7 +25,18 @@ function osName(): string {
   return osVersion();
 }
 
-/** CPU model, CPU count, kernel, OS, Node and V8 versions, the C compiler. */
+// The compiler of the package's prebuilt C baselines (scripts/prebuild.mjs
+// writes it), which run instead of compiling when they match bench/c.
+function prebuiltCompiler(): string | undefined {
+  try {
+    const line = readFileSync(join(cPrebuiltDir, 'BUILT-WITH'), 'utf8').split('\n')[0]!.trim();
+    return line === '' ? undefined : `${line} (the package's prebuilt C baselines)`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU model, CPU count, kernel, OS, Node and V8 versions, the C compiler (of the prebuilt baselines when there are). */
 export function machineInfo(): MachineInfo {
   const list = cpus();
   return {
@@ -33,7 +46,7 @@ export function machineInfo(): MachineInfo {
     os: osName(),
     node: process.version,
     v8: process.versions.v8,
-    cc: firstLine(process.env.CC || 'cc', ['--version']),
+    cc: prebuiltCompiler() ?? firstLine(process.env.CC || 'cc', ['--version']).replace(/^unknown$/, 'no C compiler found'),
     hostname: hostname(),
   };
 }

@@ -1,19 +1,17 @@
 // Runs a list of benchmarks one after the other and assembles the report:
-// compiles their C programs (-O2, the machine's cc), gives each a context and
-// a temporary directory, records the machine and the pinning mode.
+// finds their C programs (prebuilt in the package, else compiled -O2 with the
+// machine's cc; without either the C rows are left out and a note says why),
+// gives each a context and a temporary directory, records the machine and the
+// pinning mode.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileC } from '../../tools/c-programs.js';
+import { benchCProgram, NoCCompilerError } from '../../tools/c-programs.js';
 import { packageRoot } from '../../lib/native.js';
 import { nodePeerCommand, type BenchContext, type Benchmark, type Scale } from './harness.js';
 import { describePinning, machineInfo } from './machine.js';
 import type { BenchResult, Report } from './model.js';
 import type { Command, Pinning } from './processes.js';
-
-/** Where the C sources are (bench/c) and where their binaries go (build/bench-c). */
-export const benchCSourceDir: string = join(packageRoot, 'bench', 'c');
-export const benchCBuildDir: string = join(packageRoot, 'build', 'bench-c');
 
 export interface RunOptions {
   scale: Scale;
@@ -29,12 +27,6 @@ export interface RunOptions {
 /** How long one benchmark may take at each scale (on an idle 2-CPU machine). */
 export const timeBudgetMs: Record<Scale, number> = { full: 60_000, quick: 10_000, smoke: 10_000 };
 
-/** Compiles bench/c/<program>.c unless up to date; resolves to the binary's path. */
-export function compileBenchProgram(program: string): Promise<string> {
-  if (!/^[a-z0-9_-]+$/.test(program)) throw new RangeError(`not a C program name: '${program}'`);
-  return compileC(join(benchCSourceDir, `${program}.c`), { outDir: benchCBuildDir, flags: ['-Wall', '-pthread'] });
-}
-
 function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -42,7 +34,16 @@ function packageVersion(): string {
 /** Runs one benchmark with a fresh context; the temporary directory is removed afterwards. */
 export async function runBenchmark(benchmark: Benchmark, options: RunOptions): Promise<BenchResult> {
   const binaries = new Map<string, string>();
-  for (const program of benchmark.cPrograms) binaries.set(program, await compileBenchProgram(program));
+  const missing = new Map<string, NoCCompilerError>();
+  for (const program of benchmark.cPrograms) {
+    try {
+      binaries.set(program, await benchCProgram(program));
+    } catch (error) {
+      if (!(error instanceof NoCCompilerError)) throw error;
+      missing.set(program, error);
+    }
+  }
+  const missingNote = () => `${[...missing.values()].map((error) => error.message).join('; ')}: the rows that need it are left out`;
   const tempDir = mkdtempSync(join(tmpdir(), `sockfd-bench-${benchmark.name}-`));
   const log = options.log ?? (() => undefined);
   const context: BenchContext = {
@@ -52,6 +53,8 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
     log: (line) => log(`[${benchmark.name}] ${line}`),
     c(program: string, ...args: (string | number)[]): Command {
       const file = binaries.get(program);
+      const unavailable = missing.get(program);
+      if (unavailable !== undefined) throw unavailable;
       if (file === undefined) throw new Error(`benchmark ${benchmark.name} uses C program '${program}' without listing it in cPrograms`);
       return { file, args: args.map(String), label: `${program} ${String(args[0] ?? '')} (C)`.trim() };
     },
@@ -60,7 +63,15 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
   };
   const started = performance.now();
   try {
-    const partial = await benchmark.run(context);
+    let partial: Omit<BenchResult, 'name' | 'durationMs'>;
+    try {
+      partial = await benchmark.run(context);
+    } catch (error) {
+      // A case with no implementation left without its C programs: the benchmark says so instead of failing.
+      if (!(error instanceof NoCCompilerError)) throw error;
+      partial = { title: `${benchmark.name}: left out`, description: benchmark.summary, parameters: {}, cases: [], notes: [] };
+    }
+    if (missing.size > 0) partial.notes = [missingNote(), ...partial.notes];
     const durationMs = performance.now() - started;
     const budgetMs = timeBudgetMs[options.scale];
     // Said, not hidden: the bound is a promise of every benchmark (a loaded machine breaks it too).

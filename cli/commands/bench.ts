@@ -62,7 +62,8 @@ function usageText(): string {
   return [
     'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--json FILE] [--svg FILE] [--markdown FILE]',
     '',
-    'Measures sockfd against C reference programs (bench/c, compiled with cc -O2) and Node net,',
+    'Measures sockfd against C reference programs (bench/c: the package\'s prebuilt binaries, else',
+    'compiled with cc -O2; with neither, the C rows are left out and a note says so) and Node net,',
     'interleaved run by run after a warm-up, and prints one table per benchmark.',
     '',
     'benchmarks:',

@@ -101,14 +101,8 @@ class Tour {
   async cleanUp(): Promise<number> {
     let stopped = 0;
     for (const running of this.#started) {
-      const pid = running.child.pid;
-      if (pid === undefined) continue;
       if (running.running) stopped++;
-      try {
-        process.kill(-pid, 'SIGKILL'); // the group: the twin and whatever it forked, even after the twin itself ended
-      } catch {
-        // no process of that group is left
-      }
+      running.killGroup(); // the twin and whatever it forked, even after the twin itself ended
     }
     await Promise.race([Promise.allSettled(this.#started.map((running) => running.finished)), pause(5_000)]);
     rmSync(this.dir, { recursive: true, force: true });

@@ -100,7 +100,24 @@ export function makeSpecs(w) {
     listen: { args: (ctx) => [fd(ctx), r.chance(0.5) ? undefined : w.maybe(() => r.pick([0, 1, 128, -1]))] },
     accept: { args: (ctx) => [fd(ctx)], fds: fdOf },
     accept4: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC]))], fds: fdOf },
-    connect: { args: (ctx) => [fd(ctx), w.address(ctx)] },
+    acceptPeer: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([undefined, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC])), w.maybe(() => w.buffer(ctx, { minLength: r.chance(0.9) ? 16 : 0 }))], fds: fdOf },
+    acceptFd: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC]))], fds: fdOf },
+    // The third argument is address.family already read by lib/posix.ts (any family, any object: still only loopback or Unix).
+    connect: { args: (ctx) => [fd(ctx), w.address(ctx), ...(r.chance(0.3) ? [w.maybe(() => r.pick(['AF_INET', 'AF_INET6', 'AF_UNIX', 'AF_PACKET']))] : [])] },
+    // The fields of { family: 'AF_INET', port, address } as lib/posix.ts read them. Addresses only loopback (numbers only 127.0.0.1's s_addr).
+    connectInet: {
+      args: (ctx) => {
+        const notAnAddress = () => {
+          for (;;) {
+            const value = w.hostile(ctx);
+            if (typeof value !== 'number' && typeof value !== 'bigint') return value;
+          }
+        };
+        const port = w.maybe(() => r.pick([w.listenPort, w.udpPort, 0, 1]));
+        const address = r.chance(0.12) ? notAnAddress() : r.pick(['127.0.0.1', 0x0100007f, undefined, 'not-an-ip', '127.0.0.1\0', '::1', '127.1']);
+        return [fd(ctx), port, address];
+      },
+    },
     shutdown: { args: (ctx) => [fd(ctx), w.maybe(() => r.int(3))] },
     getsockname: { args: (ctx) => [fd(ctx)] },
     getpeername: { args: (ctx) => [fd(ctx)] },

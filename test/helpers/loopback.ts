@@ -1,8 +1,9 @@
 // The test kit's sockets: a listening socket on an ephemeral loopback port,
 // connected pairs over it (as fds, as Sockets, as TcpServer/TcpClient), a
 // client connected to a port, a free port for programs that cannot take
-// port 0, and an fd census.
+// port 0, an HTTP GET over loopback, and an fd census.
 import { readdirSync } from 'node:fs';
+import http from 'node:http';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { watcherStats } from '../../lib/async.js';
 import * as posix from '../../lib/posix.js';
@@ -108,4 +109,18 @@ export function freePort(): number {
 
 export function closeAll(...fds: number[]): void {
   for (const fd of fds) posix.close(fd);
+}
+
+/** The body of `GET path` from 127.0.0.1:`port` (node:http, a fresh connection, no agent). */
+export function httpGet(port: number, path = '/'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
 }

@@ -1,7 +1,9 @@
 // The package as a user gets it: `npm pack` (prepack builds and checks the
 // prebuilds), then `npm install <tarball>` into a new project with NO C/C++
 // compiler, make or python on PATH, on Node 20, 22 and 24; then the commands
-// and a socket()+fork() program run from that project, ESM and CommonJS.
+// (the bench on its prebuilt C baselines), the tutorial's prebuilt C programs
+// and a socket()+fork() program run from that project, ESM and CommonJS, all
+// with no compiler on PATH.
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -142,6 +144,21 @@ describe('the tarball', () => {
       'prebuilds/linux-x64/sockfd.napi.node',
     ];
     expect(packedFiles).toEqual(expect.arrayContaining(needed));
+    // Every C program of c/ and bench/c prebuilt (scripts/prebuild.mjs checked their keys), and who built them.
+    // Each at <set>/<name>-<key>/<name>: the binary keeps the program's name (ps, netstat -p).
+    const prebuiltC = (set: string) =>
+      packedFiles
+        .filter((f) => f.startsWith(`prebuilds/linux-x64/c-programs/${set}/`))
+        .map((f) => {
+          const [keyed, name] = f.split('/').slice(-2);
+          expect(keyed).toMatch(new RegExp(`^${name}-[0-9a-f]{16}$`));
+          return name!;
+        });
+    const sources = (dir: string) => packedFiles.filter((f) => f.startsWith(`${dir}/`) && /\.(c|cpp)$/.test(f)).map((f) => f.slice(dir.length + 1).replace(/\.(c|cpp)$/, ''));
+    expect(prebuiltC('c').sort()).toEqual(sources('c').sort());
+    expect(prebuiltC('bench-c').sort()).toEqual(sources('bench/c').sort());
+    expect(prebuiltC('bench-c')).toContain('pingpong');
+    expect(packedFiles).toContain('prebuilds/linux-x64/c-programs/BUILT-WITH');
     for (const { abi } of nodes) expect(packedFiles).toContain(`prebuilds/linux-x64/sockfd_node/node.abi${abi}.node`);
     expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((f) => f.startsWith('test/') || f.startsWith('build/'))).toEqual([]);
@@ -209,14 +226,73 @@ describe.each(testedMajors)('installed from the tarball on Node %i', (major) => 
     }
   });
 
-  it('runs `sockfd bench pingpong --smoke` (its C baseline built by the machine compiler)', () => {
+  it('runs `sockfd bench pingpong --smoke` on its prebuilt C baseline, compiling nothing', () => {
     const result = run(target(), [join(target().project, 'node_modules/.bin/sockfd'), 'bench', 'pingpong', '--smoke'], {
       cwd: target().project,
-      path: [dirname(target().node), process.env.PATH].join(delimiter),
+      path: target().pathWithoutCompiler,
     });
     expect(result.status, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/pingpong/);
-    expect(result.stdout).not.toMatch(/FAILED/);
+    expect(result.stdout).toMatch(/^1-byte round trip +C +\d/m);
+    expect(result.stdout).toMatch(/^ +sockfd +\d.*\d\.\d\dx/m);
+    expect(result.stdout).toMatch(/\(the package's prebuilt C baselines\)/);
+    expect(result.stdout).not.toMatch(/FAILED|no C compiler/);
+    expect(() => statSync(join(sockfd(), 'build'))).toThrow(); // nothing was compiled
+  });
+
+  it('a changed C source never runs its old prebuilt binary: with no compiler the bench leaves the C rows out and says why', () => {
+    const source = join(sockfd(), 'bench', 'c', 'pingpong.c');
+    const original = readFileSync(source);
+    writeFileSync(source, Buffer.concat([original, Buffer.from('/* edited */\n')]));
+    try {
+      const result = run(target(), [join(target().project, 'node_modules/.bin/sockfd'), 'bench', 'pingpong', '--smoke'], {
+        cwd: target().project,
+        path: target().pathWithoutCompiler,
+      });
+      expect(result.status, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain(
+        "note: no C compiler: bench/c/pingpong.c has no prebuilt binary for this source and 'cc' is not installed; install a C compiler (gcc) or point CC at one: the rows that need it are left out",
+      );
+      expect(result.stdout).not.toMatch(/^1-byte round trip +C +\d/m);
+      expect(result.stdout).toMatch(/^1-byte round trip +sockfd +\d/m);
+      expect(result.stdout + result.stderr).not.toMatch(/FAILED|    at /);
+    } finally {
+      writeFileSync(source, original);
+      rmSync(join(sockfd(), 'build'), { recursive: true, force: true });
+    }
+  });
+
+  it("runs the tutorial's prebuilt C programs (c/, as `sockfd lab` does) with no compiler; an edited one asks for g++", () => {
+    const programs = join(sockfd(), 'dist', 'tools', 'c-programs.js');
+    const probe = `const { cProgram } = await import(${JSON.stringify(programs)});
+      const { execFileSync } = await import('node:child_process');
+      const demo2 = await cProgram('demo2');
+      let usage;
+      try { execFileSync(demo2, [], { encoding: 'utf8' }); } catch (error) { usage = { status: error.status, stdout: error.stdout }; }
+      console.log(JSON.stringify({ demo2, usage }));`;
+    const result = run(target(), ['--input-type=module', '-e', probe], { cwd: target().project, path: target().pathWithoutCompiler });
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { demo2: string; usage: { status: number; stdout: string } };
+    expect(report.demo2).toMatch(new RegExp(`/node_modules/sockfd/prebuilds/linux-x64/c-programs/c/demo2-[0-9a-f]{16}/demo2$`));
+    expect(report.usage).toEqual({ status: 255, stdout: expect.stringMatching(/^Using:\.\/demo2 通讯端口\nExample:\.\/demo2 5005\n/) });
+
+    const source = join(sockfd(), 'c', 'demo2.cpp');
+    const original = readFileSync(source);
+    writeFileSync(source, Buffer.concat([original, Buffer.from('// edited\n')]));
+    try {
+      const edited = run(target(), ['--input-type=module', '-e', `const { cProgram } = await import(${JSON.stringify(programs)});
+        try { await cProgram('demo2'); console.log('built'); } catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`], {
+        cwd: target().project,
+        path: target().pathWithoutCompiler,
+      });
+      expect(edited.status, edited.stderr).toBe(0);
+      expect(JSON.parse(edited.stdout)).toEqual({
+        code: 'ERR_SOCKFD_NO_C_COMPILER',
+        message: "no C compiler: c/demo2.cpp has no prebuilt binary for this source and 'g++' is not installed; install g++ or point CXX at one",
+      });
+    } finally {
+      writeFileSync(source, original);
+      rmSync(join(sockfd(), 'build'), { recursive: true, force: true });
+    }
   });
 
   it('fork() with a per-ABI build for another Node throws a clear Error; nothing aborts, the rest works', () => {
