@@ -157,6 +157,18 @@ export function sendNonBlocking(fd: number, data: Data, flags = 0, offset = 0, l
   return settleNonBlocking('send', n, () => core.send(fd, data, f, offset, length), () => core.sendInterrupted(fd, data, f, offset, length));
 }
 
+/**
+ * The fast recv and send themselves, for the attempts of lib/async.ts: n >= 0,
+ * -errno, or FALLBACK (no system call made). That caller sends FALLBACK and
+ * EINTR on to its N-API try-calls, which do the whole call again with their
+ * own checks.
+ */
+export const fastAttempts: { readonly recv: FastFunction; readonly send: FastFunction; readonly FALLBACK: number } = Object.freeze({
+  recv: fast.recv,
+  send: fast.send,
+  FALLBACK,
+});
+
 // As settle(), but EAGAIN (from either path) is an answer, not an error.
 function settleNonBlocking(syscall: 'send' | 'recv', n: number, napi: () => number, afterInterruption: () => number): number {
   try {

@@ -13,8 +13,10 @@ import { fastCalls } from '../lib/fast-io.js';
 const root = join(import.meta.dirname, '..');
 const child = join(root, 'test', 'fixtures', 'fast-calls', 'child.mjs');
 const dist = join(root, 'dist');
-// Node 20 (V8 11.3.244) is the V8 the fast calls are built for; elsewhere they must say why not.
-const expectFast = process.versions.v8.startsWith('11.3.244.');
+// The V8s of Node 20, 22 and 24 (their pinned headers, scripts/prebuild-nodes.mjs) are the ones
+// native/node/fast_calls.cc is built for; anywhere else fast calls must be off and say why.
+const builtFor = ['11.3.244.8', '12.4.254.21', '13.6.233.17'];
+const expectFast = builtFor.some((v8) => process.versions.v8 === v8 || process.versions.v8.startsWith(`${v8}-`));
 
 interface Step {
   step: string;
@@ -68,7 +70,7 @@ async function blockedInRecv(pid: number): Promise<void> {
 }
 
 describe('V8 fast calls for send/recv/read/write', () => {
-  it(expectFast ? 'are on for this V8 (11.3.244)' : 'are off for this V8, and say why', () => {
+  it(expectFast ? `are on for this V8 (${process.versions.v8})` : 'are off for this V8, and say why', () => {
     expect(fastCalls.v8).toBe(process.versions.v8);
     if (expectFast && process.env.SOCKFD_FAST_CALLS !== '0') expect(fastCalls).toMatchObject({ enabled: true, reason: '' });
     else expect(fastCalls.reason).not.toBe('');
@@ -104,6 +106,8 @@ describe('V8 fast calls for send/recv/read/write', () => {
     expect(fastCount('ebadf')).toBe(expectFast ? 1 : 0);
     expect(steps.get('readWrite')).toMatchObject({ result: [2, 2], text: '45' });
     expect(fastCount('readWrite')).toBe(expectFast ? 2 : 0);
+    expect(steps.get('smallViews')).toMatchObject({ result: [3, 3, [7, 8, 9]] });
+    expect(fastCount('smallViews')).toBe(expectFast ? 2 : 0);
   });
 
   for (const [scenario, outcome] of [
