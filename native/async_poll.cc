@@ -41,9 +41,12 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <atomic>
+#include <cerrno>
+#include <climits>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -296,6 +299,26 @@ uint32_t FdGeneration(int fd) {
   std::lock_guard<std::mutex> lock(generationsMutex);
   auto found = generations.find(fd);
   return found == generations.end() ? 0 : found->second;
+}
+
+// The close of sockfd_node's V8 fast call (native/node/fast_calls.cc, which
+// may run no JS and make no N-API call): close() as the N-API close does it -
+// the generation moves on first - when no environment of this thread has the
+// fd registered (so there is nothing for lib/async.ts to release and no wait
+// to reject). Answers 0, -errno, or INT_MIN when nothing was done (a
+// registration: the N-API close must release it; or no memory for the
+// generation entry). Found by name with dlsym, so it stays extern "C"; the _v1
+// changes with its contract.
+extern "C" __attribute__((visibility("default"))) int sockfd_close_unwatched_v1(int fd) noexcept {
+  for (Core* c = threadCores; c != nullptr; c = c->next)
+    if (c->known.count(fd) != 0) return INT_MIN;
+  try {
+    NextGeneration(fd);
+  } catch (...) {  // std::bad_alloc from the map, or a mutex error: let the N-API close report it
+    return INT_MIN;
+  }
+  if (::close(fd) == -1 && errno != EINTR) return -errno;  // as close(): never retried after EINTR
+  return 0;
 }
 
 void ForgetWatchersAfterFork() {
