@@ -69,7 +69,7 @@ async function blockedInRecv(pid: number): Promise<void> {
   }
 }
 
-describe('V8 fast calls for send/recv/read/write', () => {
+describe('V8 fast calls for send/recv/read/write/socket/close', () => {
   it(expectFast ? `are on for this V8 (${process.versions.v8})` : 'are off for this V8, and say why', () => {
     expect(fastCalls.v8).toBe(process.versions.v8);
     if (expectFast && process.env.SOCKFD_FAST_CALLS !== '0') expect(fastCalls).toMatchObject({ enabled: true, reason: '' });
@@ -108,6 +108,26 @@ describe('V8 fast calls for send/recv/read/write', () => {
     expect(fastCount('readWrite')).toBe(expectFast ? 2 : 0);
     expect(steps.get('smallViews')).toMatchObject({ result: [3, 3, [7, 8, 9]] });
     expect(fastCount('smallViews')).toBe(expectFast ? 2 : 0);
+  });
+
+  it('socket() and close() from optimized code: fast, with the generation moved on, and a watched fd left to the N-API close', async () => {
+    const steps = byName(await runChild('socket-close'));
+    const fastCount = (name: string) => (steps.get(name)!.counts as { fast: number }).fast;
+    expect(steps.get('openClose')).toMatchObject({ optimized: true, fdWasValid: true });
+    expect(fastCount('openClose')).toBe(expectFast ? 2 : 0);
+    // lib/async.ts's lifetimes: every close moves the fd's generation on.
+    expect(steps.get('generation')).toMatchObject({ moved: 1 });
+    expect(fastCount('generation')).toBe(expectFast ? 1 : 0);
+    // A fd a wait is pending on: the fast close declines, the N-API close releases the watcher and rejects the wait.
+    const watched = steps.get('watched')!;
+    expect(watched).toMatchObject({ watchedBefore: { watchers: 1, waiters: 1 }, after: { watchers: 0, waiters: 0 } });
+    expect(watched.outcome).toMatchObject({ code: 'EBADF', message: `recv: fd ${watched.fd} was closed while a wait on it was pending (Bad file descriptor)` });
+    expect(fastCount('watched')).toBe(expectFast ? 1 : 0);
+    // The N-API path's errors, whichever path ran.
+    expect(steps.get('closeEbadf')!.error).toMatchObject({ message: 'close: Bad file descriptor', code: 'EBADF', errno: 9, syscall: 'close' });
+    expect(steps.get('closeFractional')!.error).toMatchObject({ name: 'TypeError', message: 'fd must be an integer, got 1.5' });
+    expect(steps.get('socketEafnosupport')!.error).toMatchObject({ code: 'EAFNOSUPPORT', syscall: 'socket', message: 'socket: Address family not supported by protocol' });
+    expect(steps.get('socketFractional')!.error).toMatchObject({ name: 'TypeError', message: 'type must be an integer, got 1.5' });
   });
 
   for (const [scenario, outcome] of [

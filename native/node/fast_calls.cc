@@ -1,5 +1,5 @@
 // V8 fast API calls for the hot, int-and-buffer-only calls: send, recv, read,
-// write. An N-API call with sockfd's argument decoding costs ~40 ns over a JS
+// write, and socket and close (further down). An N-API call with sockfd's argument decoding costs ~40 ns over a JS
 // loop; a call that optimized code makes straight into a C function
 // (v8::CFunction) costs a few. That difference is most of sockfd's gap to C on
 // small messages (docs/benchmarks.md).
@@ -31,6 +31,7 @@
 // `fastCalls.available = false` with the reason; the N-API path then does
 // everything.
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -351,19 +352,117 @@ bool SameV8(std::string* running) {
   return running->compare(0, built.size(), built) == 0 && (running->size() == built.size() || (*running)[built.size()] == '-');
 }
 
-template <Op op>
-void AddFunction(v8::Local<v8::Object> target, v8::Local<v8::Context> context, const char* name) {
+// Adds `name`, whose fast function has the C signature `signature` (count
+// entries, the receiver first) and whose slow callback takes `length` arguments.
+// `info` and `function` must live as long as the library (V8 keeps pointers).
+void AddFunction(v8::Local<v8::Object> target, v8::Local<v8::Context> context, const char* name, v8::FunctionCallback slow,
+                 int length, const v8::CFunction* function) {
   v8::Isolate* isolate = context->GetIsolate();
-  // One CFunctionInfo per function, built on first use (thread-safe static init);
-  // V8 keeps pointers to both, so they live as long as the library.
-  static const v8::CFunctionInfo info(kReturn, sizeof kSignature / sizeof kSignature[0], kSignature);
-  static const v8::CFunction function(reinterpret_cast<const void*>(&Fast<op>), &info);
   v8::Local<v8::FunctionTemplate> tmpl =
-      v8::FunctionTemplate::New(isolate, Slow<op>, v8::Local<v8::Value>(), v8::Local<v8::Signature>(), 5,
-                                v8::ConstructorBehavior::kThrow, v8::SideEffectType::kHasSideEffect, &function);
+      v8::FunctionTemplate::New(isolate, slow, v8::Local<v8::Value>(), v8::Local<v8::Signature>(), length,
+                                v8::ConstructorBehavior::kThrow, v8::SideEffectType::kHasSideEffect, function);
   v8::Local<v8::Function> fn = tmpl->GetFunction(context).ToLocalChecked();
   fn->SetName(Text(isolate, name));
   target->Set(context, Text(isolate, name), fn).Check();
+}
+
+template <Op op>
+void AddTransfer(v8::Local<v8::Object> target, v8::Local<v8::Context> context, const char* name) {
+  // One CFunctionInfo per function, built on first use (thread-safe static init).
+  static const v8::CFunctionInfo info(kReturn, sizeof kSignature / sizeof kSignature[0], kSignature);
+  static const v8::CFunction function(reinterpret_cast<const void*>(&Fast<op>), &info);
+  AddFunction(target, context, name, Slow<op>, 5, &function);
+}
+
+// ---- socket() and close() -----------------------------------------------------
+// socket(domain, type, protocol): int arguments only, no bookkeeping: one
+// system call, the fd or -errno (kFallback for a number the N-API socket()
+// must refuse with its TypeError/RangeError).
+inline int32_t SocketCall(double domain, double type, double protocol) {
+  int d, t, p;
+  if (!IntegerIn(domain, INT32_MAX, &d) || !IntegerIn(type, INT32_MAX, &t) || !IntegerIn(protocol, INT32_MAX, &p))
+    return kFallback;
+  int fd = ::socket(d, t, p);
+  return fd >= 0 ? fd : -errno;
+}
+int32_t FastSocket(v8::Local<v8::Value> receiver, double domain, double type, double protocol) {
+  if (counting) fastCount.fetch_add(1, std::memory_order_relaxed);
+  return SocketCall(domain, type, protocol);
+}
+void SlowSocket(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  if (counting) slowCount.fetch_add(1, std::memory_order_relaxed);
+  int32_t result = kFallback;
+  if (info.Length() == 3 && info[0]->IsNumber() && info[1]->IsNumber() && info[2]->IsNumber())
+    result = SocketCall(info[0].As<v8::Number>()->Value(), info[1].As<v8::Number>()->Value(), info[2].As<v8::Number>()->Value());
+  info.GetReturnValue().Set(result);
+}
+const v8::CTypeInfo kSocketSignature[] = {
+    v8::CTypeInfo(v8::CTypeInfo::Type::kV8Value),
+    v8::CTypeInfo(v8::CTypeInfo::Type::kFloat64),
+    v8::CTypeInfo(v8::CTypeInfo::Type::kFloat64),
+    v8::CTypeInfo(v8::CTypeInfo::Type::kFloat64),
+};
+
+// close(fd) must move the fd's generation on and release its event-loop
+// watcher first (lib/async.ts's lifetimes, native/async_poll.cc), which live in
+// the N-API core: the core's sockfd_close_unwatched_v1 does the close when
+// this thread watches nothing on the fd, else answers kFallback and the N-API
+// close does it all. Found once among the loaded objects; with none, or more
+// than one (two copies of sockfd in one process), there is no fast close.
+using CloseUnwatched = int (*)(int);
+CloseUnwatched FindCoreClose() {
+  struct Search {
+    CloseUnwatched found = nullptr;
+    int count = 0;
+  } search;
+  dl_iterate_phdr(
+      [](dl_phdr_info* object, size_t, void* data) -> int {
+        auto* s = static_cast<Search*>(data);
+        if (object->dlpi_name == nullptr || object->dlpi_name[0] == '\0') return 0;
+        void* library = dlopen(object->dlpi_name, RTLD_NOW | RTLD_NOLOAD);
+        if (library == nullptr) return 0;
+        if (void* symbol = dlsym(library, "sockfd_close_unwatched_v1")) {
+          s->found = reinterpret_cast<CloseUnwatched>(symbol);
+          s->count++;
+        }
+        dlclose(library);  // RTLD_NOLOAD took a reference; the object stays loaded
+        return 0;
+      },
+      &search);
+  return search.count == 1 ? search.found : nullptr;
+}
+// Set before the close function is added (Init, under the static's lock), read-only after.
+CloseUnwatched coreClose = nullptr;
+
+inline int32_t CloseCall(double fd) {
+  int descriptor;
+  if (!IntegerIn(fd, INT32_MAX, &descriptor)) return kFallback;
+  return coreClose(descriptor);
+}
+int32_t FastClose(v8::Local<v8::Value> receiver, double fd) {
+  if (counting) fastCount.fetch_add(1, std::memory_order_relaxed);
+  return CloseCall(fd);
+}
+void SlowClose(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  if (counting) slowCount.fetch_add(1, std::memory_order_relaxed);
+  int32_t result = kFallback;
+  if (info.Length() == 1 && info[0]->IsNumber()) result = CloseCall(info[0].As<v8::Number>()->Value());
+  info.GetReturnValue().Set(result);
+}
+const v8::CTypeInfo kCloseSignature[] = {
+    v8::CTypeInfo(v8::CTypeInfo::Type::kV8Value),
+    v8::CTypeInfo(v8::CTypeInfo::Type::kFloat64),
+};
+
+void AddSocketAndClose(v8::Local<v8::Object> target, v8::Local<v8::Context> context) {
+  static const v8::CFunctionInfo socketInfo(kReturn, 4, kSocketSignature);
+  static const v8::CFunction socketFunction(reinterpret_cast<const void*>(&FastSocket), &socketInfo);
+  AddFunction(target, context, "socket", SlowSocket, 3, &socketFunction);
+  static const CloseUnwatched found = (coreClose = FindCoreClose());
+  if (found == nullptr) return;
+  static const v8::CFunctionInfo closeInfo(kReturn, 2, kCloseSignature);
+  static const v8::CFunction closeFunction(reinterpret_cast<const void*>(&FastClose), &closeInfo);
+  AddFunction(target, context, "close", SlowClose, 1, &closeFunction);
 }
 
 void Counts(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -376,7 +475,7 @@ void Counts(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }
 #endif  // SOCKFD_FAST_CALLS
 
-// exports.fastCalls = { available, reason?, v8, send, recv, write, read, FALLBACK, counts() }
+// exports.fastCalls = { available, reason?, v8, send, recv, write, read, socket, close?, FALLBACK, counts() }
 void Init(v8::Local<v8::Object> exports, v8::Local<v8::Context> context) {
   v8::Isolate* isolate = context->GetIsolate();
   v8::Local<v8::Object> target = v8::Object::New(isolate);
@@ -393,10 +492,11 @@ void Init(v8::Local<v8::Object> exports, v8::Local<v8::Context> context) {
   if (reason.empty()) {
     const char* count = getenv("SOCKFD_FAST_CALLS_COUNT");
     if (count != nullptr && strcmp(count, "1") == 0) counting = true;
-    AddFunction<Op::Send>(target, context, "send");
-    AddFunction<Op::Recv>(target, context, "recv");
-    AddFunction<Op::Write>(target, context, "write");
-    AddFunction<Op::Read>(target, context, "read");
+    AddTransfer<Op::Send>(target, context, "send");
+    AddTransfer<Op::Recv>(target, context, "recv");
+    AddTransfer<Op::Write>(target, context, "write");
+    AddTransfer<Op::Read>(target, context, "read");
+    AddSocketAndClose(target, context);
     target->Set(context, Text(isolate, "FALLBACK"), v8::Integer::New(isolate, kFallback)).Check();
     target->Set(context, Text(isolate, "counts"),
                 v8::FunctionTemplate::New(isolate, Counts)->GetFunction(context).ToLocalChecked())
