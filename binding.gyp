@@ -12,7 +12,11 @@
     "defines": ["_GNU_SOURCE"],
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-    "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+    # Every symbol bound at load (and the GOT read-only: full RELRO). Lazily
+    # bound, each forked child resolved again what only children call
+    # (uv_loop_fork, _exit, ...), each lookup through node's symbol table.
+    "ldflags": ["-Wl,-z,now"]
   },
   "targets": [
     {

@@ -309,8 +309,8 @@ export const benchmark: Benchmark = {
       title: `Echo on the event loop: ${CLIENTS} concurrent clients`,
       description:
         `${CLIENTS} connections over loopback, each sending a ${MESSAGE}-byte request and waiting for its echo, ` +
-        `${rounds} times, all at once, with TCP_NODELAY. sockfd's side tries each call first and waits for ` +
-        'readiness from a uv_poll_t only on EAGAIN; net reads through libuv streams; the C limit is one thread on ' +
+        `${rounds} times, all at once, with TCP_NODELAY. sockfd's side tries each call first and waits only on EAGAIN, ` +
+        'on its readiness set (lib/async-waits.ts: one Readiness per thread, every ready fd of a loop turn resolved in one JS call); net reads through libuv streams; the C limit is one thread on ' +
         'epoll (bench/c/echo.c); Python uses asyncio streams. Server and client run in separate processes; ' +
         '"server only" drives every server with the same C epoll client; "sockfd readiness" is the server on the ' +
         'batched readiness interface (lib/readiness.ts: every ready fd of a loop turn in one JS call, handlers using the ' +

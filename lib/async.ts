@@ -1,8 +1,9 @@
 // Non-blocking sockets on Node's event loop. Each call tries the system call
 // first and waits only when it would block (EAGAIN; EINPROGRESS for connect),
-// for readiness reported by a uv_poll_t on this thread's own loop
-// (native/async_poll.cc). Nothing blocks the loop and no thread is parked in
-// a system call; the calls work the same in worker_threads.
+// for readiness reported by this thread's readiness set (lib/async-waits.ts:
+// one epoll set on this thread's own loop, native/readiness.cc, every ready
+// fd of a loop turn handled in one JS call). Nothing blocks the loop and no
+// thread is parked in a system call; the calls work the same in worker_threads.
 //
 // Every call takes { signal?, timeout? }: an aborted signal rejects with
 // AbortError, a timeout (ms, for the whole call) with TimeoutError; both
@@ -18,9 +19,11 @@
 // the generation (EBADF), and its abort signal and deadline - so an abort
 // that happens before the system call always wins.
 import { binding } from './native.js';
-import { EBADF, ETIMEDOUT, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
+import { EAGAIN, EBADF, EINTR, ETIMEDOUT, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
 import { isSyscallError, syscallError, type SyscallError } from './errors.js';
 import { forkEpoch } from './fork-epoch.js';
+import { READABLE, WRITABLE, cancelWait, generationOf, waitFor, waitStats, type WatcherStats } from './async-waits.js';
+import { fastAttempts } from './fast-io.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Accepted, BinaryData, Data, Received } from './posix.js';
 import { EndOfStreamError } from './errors.js';
@@ -82,23 +85,8 @@ export class TimeoutError extends Error implements SyscallError {
   }
 }
 
-/** The poll watchers of this thread's event loop (one per fd ever waited on and still open). */
-export interface WatcherStats {
-  /** uv_poll_t handles held, one per fd. */
-  watchers: number;
-  /** Handles started (some call waits on their fd). */
-  active: number;
-  /** Calls waiting. */
-  waiters: number;
-}
-
 interface AsyncBinding {
-  asyncWait(fd: number, events: number, id: number): Promise<number>;
-  asyncCancel(fd: number, id: number, reason: Error): boolean;
   asyncRelease(fd: number): void;
-  asyncGeneration(fd: number): number;
-  asyncStats(): WatcherStats;
-  asyncEvents: { readable: number; writable: number; failed: number };
   tryRecv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
   trySend(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
   tryRecvfrom(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): Received | number;
@@ -106,15 +94,38 @@ interface AsyncBinding {
   tryAccept(fd: number, flags: number): Accepted | number;
   tryConnect(fd: number, address: AddressInput): number;
   connectResult(fd: number): void;
+  errnoError(syscall: string, errno: number): Error;
 }
 
 const native = binding as unknown as AsyncBinding;
-const READABLE = native.asyncEvents.readable;
-const WRITABLE = native.asyncEvents.writable;
+const { FALLBACK } = fastAttempts;
+
+// The attempts of recv and send: the V8 fast call where it can take the call
+// (no flags; lib/fast-io.ts), otherwise - and after EINTR, or FALLBACK - the
+// N-API try-call, which does the whole call with its own checks.
+function tryRecv(fd: number, buffer: BinaryData, flags: number | undefined, offset: number | undefined, length: number | undefined): number {
+  if (flags === undefined) {
+    const n = fastAttempts.recv(fd, buffer, MSG_DONTWAIT, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
+    if (n >= 0 || n === -EAGAIN) return n;
+    if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('recv', -n);
+  }
+  return native.tryRecv(fd, buffer, flags, offset, length);
+}
+
+function trySend(fd: number, data: Data, flags: number | undefined, offset: number | undefined, length: number | undefined): number {
+  if (flags === undefined) {
+    const n = fastAttempts.send(fd, data, MSG_DONTWAIT | MSG_NOSIGNAL, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
+    if (n >= 0 || n === -EAGAIN) return n;
+    if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('send', -n);
+  }
+  return native.trySend(fd, data, flags, offset, length);
+}
+
+export type { WatcherStats };
 
 /** The poll watchers of this thread (diagnostics: a leak shows as watchers that never go). */
 export function watcherStats(): WatcherStats {
-  return native.asyncStats();
+  return waitStats();
 }
 
 /**
@@ -164,7 +175,7 @@ function closedMeanwhile(syscall: string, fd: number): SyscallError & { fd: numb
  */
 function orphanedOrChecked(syscall: string, fd: number, epoch: number, generation: number, guarded: Guard | undefined): boolean {
   if (epoch !== forkEpoch) return true;
-  if (native.asyncGeneration(fd) !== generation) throw closedMeanwhile(syscall, fd);
+  if (generationOf(fd) !== generation) throw closedMeanwhile(syscall, fd);
   guarded?.check();
   return false;
 }
@@ -174,7 +185,7 @@ function orphanedOrChecked(syscall: string, fd: number, epoch: number, generatio
  * checks the call may go on. Resolves to the fd's generation before the yield.
  */
 async function yieldTurnChecked(syscall: string, fd: number, epoch: number, guarded: Guard | undefined): Promise<number> {
-  const generation = native.asyncGeneration(fd);
+  const generation = generationOf(fd);
   await yieldTurn();
   if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
   return generation;
@@ -229,13 +240,13 @@ class Guard {
   wait(events: number): Promise<number> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     this.#waitId = nextWaitId();
-    return native.asyncWait(this.fd, events, this.#waitId);
+    return waitFor(this.fd, events, this.#waitId);
   }
 
   #fail(error: Error): void {
     if (this.#failure !== undefined) return;
     this.#failure = error;
-    native.asyncCancel(this.fd, this.#waitId, error); // false when not waiting: wait() reports it next
+    cancelWait(this.fd, this.#waitId, error); // false when not waiting: wait() reports it next
   }
 
   end(): void {
@@ -254,7 +265,7 @@ function guard(syscall: string, fd: number, options: AsyncOptions | undefined): 
 
 /** Resolves when `fd` is ready for `events` (or has an error to report), within the call's guard. */
 function readiness(fd: number, events: number, guarded: Guard | undefined): Promise<number> {
-  return guarded === undefined ? native.asyncWait(fd, events, nextWaitId()) : guarded.wait(events);
+  return guarded === undefined ? waitFor(fd, events, nextWaitId()) : guarded.wait(events);
 }
 
 /** A wait ended by close() says "poll: ..."; the caller called recv (or accept, ...). */
@@ -267,22 +278,49 @@ function explain(error: unknown, syscall: string, fd: number): unknown {
  * Runs `once` (one non-blocking system call that returns a negative errno
  * when it would block) until it succeeds, waiting for `events` in between.
  */
-async function untilDone<T>(
+function untilDone<T>(
   syscall: string,
   fd: number,
   events: number,
   options: AsyncOptions | undefined,
   once: () => T | number,
 ): Promise<T> {
+  // The common case - no options, within the budget - makes its first
+  // attempt here, as the async function would, and when that is done costs
+  // no async function: a settled promise.
+  if (options !== undefined || immediateResults >= IMMEDIATE_BUDGET) return untilDoneAsync(syscall, fd, events, options, once, false);
+  immediateResults++;
+  let result: T | number;
+  try {
+    result = once();
+  } catch (error) {
+    return Promise.reject(explain(error, syscall, fd));
+  }
+  if (typeof result !== 'number' || result >= 0) return Promise.resolve(result as T);
+  return untilDoneAsync(syscall, fd, events, undefined, once, true);
+}
+
+/** untilDone's waits (`attempted`: the first attempt was made, and would block). */
+async function untilDoneAsync<T>(
+  syscall: string,
+  fd: number,
+  events: number,
+  options: AsyncOptions | undefined,
+  once: () => T | number,
+  attempted: boolean,
+): Promise<T> {
   const guarded = guard(syscall, fd, options);
   const epoch = forkEpoch;
   let generation = -1; // read when the call first suspends: until then nothing else ran
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked(syscall, fd, epoch, guarded);
+    if (!attempted && ++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked(syscall, fd, epoch, guarded);
     for (;;) {
-      const result = once();
-      if (typeof result !== 'number' || result >= 0) return result as T;
-      if (generation === -1) generation = native.asyncGeneration(fd);
+      if (!attempted) {
+        const result = once();
+        if (typeof result !== 'number' || result >= 0) return result as T;
+      }
+      attempted = false;
+      if (generation === -1) generation = generationOf(fd);
       await readiness(fd, events, guarded);
       if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
       immediateResults = 0; // a readiness callback: the loop has turned
@@ -318,7 +356,7 @@ async function waitOnce(fd: number, events: number, options: AsyncOptions | unde
   const guarded = guard('poll', fd, options);
   const epoch = forkEpoch;
   try {
-    const generation = native.asyncGeneration(fd);
+    const generation = generationOf(fd);
     await readiness(fd, events, guarded);
     if (orphanedOrChecked('poll', fd, epoch, generation, guarded)) await orphaned; // "readable" must mean this fd, and not after an abort
   } finally {
@@ -359,7 +397,7 @@ export async function connectAsync(fd: number, address: AddressInput, options?: 
   const epoch = forkEpoch;
   try {
     if (native.tryConnect(fd, address) === 0) return;
-    const generation = native.asyncGeneration(fd);
+    const generation = generationOf(fd);
     await readiness(fd, WRITABLE, guarded);
     if (orphanedOrChecked('connect', fd, epoch, generation, guarded)) await orphaned;
     native.connectResult(fd);
@@ -373,13 +411,13 @@ export async function connectAsync(fd: number, address: AddressInput, options?: 
 /** recv() into `buffer` (or its offset/length range); resolves to the byte count, 0 at EOF. */
 export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return untilDone('recv', fd, READABLE, options, () => native.tryRecv(fd, buffer, flags, offset, length));
+  return untilDone('recv', fd, READABLE, options, () => tryRecv(fd, buffer, flags, offset, length));
 }
 
 /** send() of `data` (or its range); resolves to the bytes the kernel took, which may be fewer. */
 export function sendAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return untilDone('send', fd, WRITABLE, options, () => native.trySend(fd, data, flags, offset, length));
+  return untilDone('send', fd, WRITABLE, options, () => trySend(fd, data, flags, offset, length));
 }
 
 /** recvfrom(): the byte count and the sender's address. */
@@ -395,21 +433,58 @@ export function sendtoAsync(fd: number, data: Data, address: AddressInput, optio
 }
 
 /** Sends every byte of `data` (or of its range), looping over partial sends; resolves to the count. */
-export async function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  const { flags, offset = 0 } = options ?? {};
-  const total = options?.length ?? bytes.byteLength - offset;
-  const guarded = guard('send', fd, options);
+export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
+  let bytes: BinaryData;
+  let flags: number | undefined;
+  let offset: number;
+  let total: number;
+  let guarded: Guard | undefined;
+  try {
+    bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    ({ flags, offset = 0 } = options ?? {});
+    total = options?.length ?? bytes.byteLength - offset;
+    guarded = guard('send', fd, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (guarded !== undefined || immediateResults >= IMMEDIATE_BUDGET) return sendRest(fd, bytes, flags, offset, total, 0, guarded, false);
+  // The common case, as in untilDone: sends made here until done (a settled
+  // promise) or until one would block (then the async part waits).
+  immediateResults++;
+  let sent = 0;
+  try {
+    do {
+      const n = trySend(fd, bytes, flags, offset + sent, total - sent);
+      if (n < 0) return sendRest(fd, bytes, flags, offset, total, sent, undefined, true);
+      sent += n;
+    } while (sent < total);
+  } catch (error) {
+    return Promise.reject(explain(error, 'send', fd));
+  }
+  return Promise.resolve(total);
+}
+
+/** sendAllAsync's waits and the sends after them (`attempted`: the last send would block). */
+async function sendRest(
+  fd: number,
+  bytes: BinaryData,
+  flags: number | undefined,
+  offset: number,
+  total: number,
+  sent: number,
+  guarded: Guard | undefined,
+  attempted: boolean,
+): Promise<number> {
   const epoch = forkEpoch;
   let generation = -1;
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('send', fd, epoch, guarded);
-    let sent = 0;
+    if (!attempted && ++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('send', fd, epoch, guarded);
     do {
-      const n = native.trySend(fd, bytes, flags, offset + sent, total - sent);
+      const n = attempted ? -1 : trySend(fd, bytes, flags, offset + sent, total - sent);
+      attempted = false;
       if (n >= 0) sent += n;
       else {
-        if (generation === -1) generation = native.asyncGeneration(fd);
+        if (generation === -1) generation = generationOf(fd);
         await readiness(fd, WRITABLE, guarded);
         if (orphanedOrChecked('send', fd, epoch, generation, guarded)) await orphaned;
         immediateResults = 0;
@@ -443,11 +518,11 @@ export async function recvExactlyAsync(
     if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('recv', fd, epoch, guarded);
     let received = 0;
     while (received < total) {
-      const n = native.tryRecv(fd, buffer, options?.flags, received, total - received);
+      const n = tryRecv(fd, buffer, options?.flags, received, total - received);
       if (n > 0) received += n;
       else if (n === 0) throw new EndOfStreamError('recv', received, total);
       else {
-        if (generation === -1) generation = native.asyncGeneration(fd);
+        if (generation === -1) generation = generationOf(fd);
         await readiness(fd, READABLE, guarded);
         if (orphanedOrChecked('recv', fd, epoch, generation, guarded)) await orphaned;
         immediateResults = 0;

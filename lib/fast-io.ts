@@ -26,6 +26,9 @@ interface FastCalls {
   recv: FastFunction;
   read: FastFunction;
   write: FastFunction;
+  socket: (domain: number, type: number, protocol: number) => number;
+  /** Absent when the core's generation bookkeeping could not be found (the N-API close then does it). */
+  close?: (fd: number) => number;
   FALLBACK: number;
   counts(): { fast: number; slow: number };
 }
@@ -35,6 +38,8 @@ interface CoreIo {
   recv(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
   read(fd: number, buffer: BinaryData, offset?: number, length?: number): number;
   write(fd: number, data: Data, offset?: number, length?: number): number;
+  socket(domain: number, type: number, protocol?: number): number;
+  close(fd: number): void;
   sendInterrupted(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
   recvInterrupted(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): number;
   readInterrupted(fd: number, buffer: BinaryData, offset?: number, length?: number): number;
@@ -58,11 +63,13 @@ function loadFastCalls(): { fast: FastCalls | undefined; reason: string } {
 const loaded = loadFastCalls();
 // The fast functions, or stand-ins that always ask for the N-API path.
 const fallbackOnly = (): number => FALLBACK;
-const fast: Pick<FastCalls, 'send' | 'recv' | 'read' | 'write'> = loaded.fast ?? {
-  send: fallbackOnly,
-  recv: fallbackOnly,
-  read: fallbackOnly,
-  write: fallbackOnly,
+const fast: Required<Pick<FastCalls, 'send' | 'recv' | 'read' | 'write' | 'socket' | 'close'>> = {
+  send: loaded.fast?.send ?? fallbackOnly,
+  recv: loaded.fast?.recv ?? fallbackOnly,
+  read: loaded.fast?.read ?? fallbackOnly,
+  write: loaded.fast?.write ?? fallbackOnly,
+  socket: loaded.fast?.socket ?? fallbackOnly,
+  close: loaded.fast?.close ?? fallbackOnly,
 };
 const FALLBACK: number = loaded.fast?.FALLBACK ?? -0x80000000;
 
@@ -82,7 +89,7 @@ export function fastCallCounts(): { fast: number; slow: number } {
 // inline. `napi` does the whole call (nothing was done yet); `afterInterruption`
 // goes on with one the fast attempt began and EINTR stopped.
 function settle(
-  syscall: 'send' | 'recv' | 'read' | 'write',
+  syscall: 'send' | 'recv' | 'read' | 'write' | 'socket',
   n: number,
   napi: () => number,
   afterInterruption: () => number,
@@ -135,6 +142,26 @@ export function write(fd: number, data: Data, offset?: number, length?: number):
   return settle('write', n, () => core.write(fd, data, offset, length), () => core.writeInterrupted(fd, data, offset, length));
 }
 
+/** socket(2): a new socket's fd (the lowest free fd). */
+export function socket(domain: number, type: number, protocol?: number): number {
+  const n = fast.socket(domain, type, protocol === undefined ? 0 : protocol);
+  if (n >= 0) return n;
+  if (n === FALLBACK) return core.socket(domain, type, protocol);
+  throw core.errnoError('socket', -n);
+}
+
+/**
+ * close(2); never retried after EINTR (Linux has released the fd). The fast
+ * close runs only when no watcher of this thread has the fd; it moves the
+ * fd's generation on as the N-API close does (lib/async.ts's lifetimes).
+ */
+export function close(fd: number): void {
+  const n = fast.close(fd);
+  if (n === 0) return;
+  if (n === FALLBACK) return core.close(fd);
+  throw core.errnoError('close', -n);
+}
+
 /**
  * recv(2) with MSG_DONTWAIT that answers -EAGAIN as a number instead of
  * throwing (a would-block costs no Error object); other failures throw as recv().
@@ -156,6 +183,18 @@ export function sendNonBlocking(fd: number, data: Data, flags = 0, offset = 0, l
   if (n >= 0 || n === -EAGAIN) return n;
   return settleNonBlocking('send', n, () => core.send(fd, data, f, offset, length), () => core.sendInterrupted(fd, data, f, offset, length));
 }
+
+/**
+ * The fast recv and send themselves, for the attempts of lib/async.ts: n >= 0,
+ * -errno, or FALLBACK (no system call made). That caller sends FALLBACK and
+ * EINTR on to its N-API try-calls, which do the whole call again with their
+ * own checks.
+ */
+export const fastAttempts: { readonly recv: FastFunction; readonly send: FastFunction; readonly FALLBACK: number } = Object.freeze({
+  recv: fast.recv,
+  send: fast.send,
+  FALLBACK,
+});
 
 // As settle(), but EAGAIN (from either path) is an answer, not an error.
 function settleNonBlocking(syscall: 'send' | 'recv', n: number, napi: () => number, afterInterruption: () => number): number {

@@ -236,7 +236,7 @@ const native = binding as unknown as PosixBinding;
 
 // ---- sockets ----------------------------------------------------------------
 /** socket(2): a new socket's fd (the lowest free fd). */
-export const socket: (domain: number, type: number, protocol?: number) => number = native.socket;
+export const socket: (domain: number, type: number, protocol?: number) => number = fastIo.socket;
 /** socketpair(2): two connected sockets. */
 export const socketpair: (domain: number, type: number, protocol?: number) => [number, number] = native.socketpair;
 /** bind(2) */
@@ -325,7 +325,7 @@ export const splice: (
 /** open(2); mode defaults to 0o666 (the umask applies). Errors read "open(path): ...". */
 export const open: (path: string, flags?: number, mode?: number) => number = native.open;
 /** close(2); never retried after EINTR (Linux has released the fd). */
-export const close: (fd: number) => void = native.close;
+export const close: (fd: number) => void = fastIo.close;
 /** pipe2(2): [readFd, writeFd]; flags O_NONBLOCK / O_CLOEXEC. */
 export const pipe: (flags?: number) => [number, number] = native.pipe;
 /** dup(2) */

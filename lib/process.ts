@@ -12,6 +12,9 @@ import { EventEmitter } from 'node:events';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { binding, nodeAddonPath } from './native.js';
 import { enterForkedChild } from './fork-epoch.js';
+import { close, socketpair } from './posix.js';
+import { AF_UNIX, SOCK_STREAM } from './constants.js';
+import { recvExactly, recvFull, recvSome, sendAll, writeAll } from './io.js';
 
 /** What fork() throws when no build of the per-Node addon matches this Node. */
 export { NodeAddonUnavailableError } from './native.js';
@@ -224,6 +227,43 @@ function warmForkedChildPath(): void {
   childPathWarm = true;
   setFlagsFromString('--no-concurrent-osr');
   setFlagsFromString('--no-flush-bytecode');
+  warmByteLoops();
+}
+
+// The byte loops of lib/io.ts (behind sockfd's Socket, TcpConnection and
+// posix-level helpers) and Node's fs.writeSync are what the children of a
+// fork server run, and what its parent, which only accepts, forks and
+// closes, may never have run: each child compiled them (the bench server's
+// children compiled 8 functions of lib/io.ts each). Run once here, on a
+// socketpair that is closed again before fork() goes on. Best effort: a
+// failure (EMFILE, say) only means a child compiles them itself.
+function warmByteLoops(): void {
+  let pair: [number, number];
+  try {
+    pair = socketpair(AF_UNIX, SOCK_STREAM, 0);
+  } catch {
+    return;
+  }
+  const [a, b] = pair;
+  try {
+    const byte = Buffer.alloc(1);
+    sendAll(a, 'ab');
+    recvFull(b, byte);
+    recvSome(b, byte);
+    writeAll(a, byte);
+    writeSync(a, byte);
+    writeSync(a, 'c');
+    recvExactly(b, 2, { timeout: 1000 });
+    recvSome(b, 1);
+  } catch {
+    // nothing to warm then
+  } finally {
+    try {
+      close(a);
+    } finally {
+      close(b);
+    }
+  }
 }
 
 /**

@@ -37,11 +37,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "async_poll.h"
@@ -68,19 +70,47 @@ namespace {
 // (VM_IO or outside the VMAs: madvise refuses them). A run whose madvise fails
 // otherwise (another VM_IO mapping in it) is advised mapping by mapping, each
 // failure ignored, as every mapping always was.
-std::string ReadProcSelfMaps() {
-  std::string text;
-  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text;
-  char chunk[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n > 0) text.append(chunk, static_cast<size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
+// The text of /proc/self/maps, NUL-terminated, in one buffer kept for the
+// process's life: after every fork each page the parent writes first costs it
+// a copy-on-write fault, and a string grown anew each time (reallocated as it
+// doubles) wrote ~8 fresh heap pages per fork at a small heap.
+class MapsText {
+ public:
+  const char* Read() {
+    used_ = 0;
+    int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      for (;;) {
+        if (capacity_ - used_ < kChunk + 1 && !Grow()) break;
+        ssize_t n = ::read(fd, buffer_.get() + used_, kChunk);
+        if (n > 0) used_ += static_cast<size_t>(n);
+        else if (n == 0 || errno != EINTR) break;
+      }
+      ::close(fd);
+    }
+    if (buffer_ == nullptr && !Grow()) return "";
+    buffer_[used_] = '\0';
+    return buffer_.get();
   }
-  ::close(fd);
-  return text;
-}
+
+ private:
+  static constexpr size_t kChunk = 65536;
+  static constexpr size_t kLimit = size_t{1} << 30;  // 20 million mappings' worth: never reached
+  bool Grow() {
+    size_t capacity = capacity_ == 0 ? 4 * kChunk : capacity_ * 2;
+    if (capacity > kLimit) return false;
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
+    if (grown == nullptr) return false;
+    if (used_ > 0) std::memcpy(grown.get(), buffer_.get(), used_);
+    buffer_ = std::move(grown);
+    capacity_ = capacity;
+    return true;
+  }
+  std::unique_ptr<char[]> buffer_;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+};
+MapsText mapsText;  // main thread only (fork() refuses elsewhere)
 
 // One line of /proc/self/maps: "start-end perms offset dev inode [path]".
 struct Mapping {
@@ -118,7 +148,7 @@ void AdviseEach(const char* from, const char* to) {
 }
 
 void MarkPrivateMappingsForkable() {
-  std::string maps = ReadProcSelfMaps();
+  const char* maps = mapsText.Read();
   const char* runFirst = nullptr;  // the first line of the current run
   unsigned long long runStart = 0, runStop = 0;
   auto flush = [&](const char* runEnd) {
@@ -128,7 +158,8 @@ void MarkPrivateMappingsForkable() {
     runFirst = nullptr;
   };
   Mapping mapping;
-  for (const char* cursor = maps.c_str(); ParseMapping(cursor, &mapping); cursor = mapping.next) {
+  const char* cursor = maps;
+  for (; ParseMapping(cursor, &mapping); cursor = mapping.next) {
     if (!Advisable(mapping)) {
       flush(cursor);
       continue;
@@ -139,21 +170,55 @@ void MarkPrivateMappingsForkable() {
     }
     runStop = mapping.stop;
   }
-  flush(maps.c_str() + maps.size());
+  flush(cursor);
 }
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
 // loaded: RTLD_NOLOAD finds a loaded library (by file identity) and never
 // loads one, so a wrong path is an Error, not code run from some file.
+// The symbols found so far, each with the path it was found at. Node never
+// unloads an addon, so a symbol found once stays valid, and a fork need not
+// dlopen again (which writes to the loader's state: fresh copy-on-write
+// faults after each fork). Main thread only.
+struct FoundSymbol {
+  const char* name = nullptr;
+  char path[PATH_MAX] = "";
+  void* symbol = nullptr;
+};
+FoundSymbol foundSymbols[4];
+
+void* FoundBefore(Napi::Env env, Napi::Value value, const char* name) {
+  char given[PATH_MAX];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, given, sizeof given, &length) != napi_ok || length + 1 >= sizeof given)
+    return nullptr;
+  for (const FoundSymbol& found : foundSymbols)
+    if (found.name != nullptr && std::strcmp(found.name, name) == 0 && std::strcmp(found.path, given) == 0) return found.symbol;
+  return nullptr;
+}
+
+void Remember(const std::string& path, const char* name, void* symbol) {
+  if (path.size() + 1 >= PATH_MAX || path.find('\0') != std::string::npos) return;
+  for (FoundSymbol& found : foundSymbols) {
+    if (found.name != nullptr && std::strcmp(found.name, name) != 0) continue;
+    found.name = name;
+    std::memcpy(found.path, path.c_str(), path.size() + 1);
+    found.symbol = symbol;
+    return;
+  }
+}
+
 void* LoadedAddonSymbol(Napi::Env env, Napi::Value value, const char* name) {
   if (!value.IsString()) ThrowTypeError(env, "fork(addonPath): addonPath must be the path of the loaded sockfd_node");
+  if (void* symbol = FoundBefore(env, value, name)) return symbol;
   std::string path = value.As<Napi::String>().Utf8Value();
   void* library = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
   if (library == nullptr) throw Napi::Error::New(env, "fork: sockfd_node is not loaded from " + path);
   void* symbol = ::dlsym(library, name);
   ::dlclose(library);  // drops the reference RTLD_NOLOAD took; Node holds its own for good
   if (symbol == nullptr) throw Napi::Error::New(env, "fork: " + path + " has no " + name + " (npm rebuild sockfd)");
+  Remember(path, name, symbol);
   return symbol;
 }
 

@@ -16,8 +16,8 @@
 // the same number (say, one a forked child still holds open).
 //
 // Lifetime: close() (or the environment's cleanup hook, or the finalizer of a
-// Readiness never closed) stops and closes the uv handle; the epoll fd and the
-// memory go in its close callback. The uv handle is referenced only while at
+// Readiness never closed) stops and closes the uv handle and the epoll fd;
+// the memory goes in its close callback. The uv handle is referenced only while at
 // least one fd is watched, so a Readiness alone does not keep the process alive.
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -74,6 +74,9 @@ void Shut(State* s) {
   uv_poll_stop(&s->handle);
   DeleteRefs(s);
   uv_close(reinterpret_cast<uv_handle_t*>(&s->handle), OnClosed);
+  // libuv lets the fd go at uv_close: close() gives the epoll fd back at once.
+  ::close(s->epfd);
+  s->epfd = -1;
 }
 
 void OnCleanup(void* data) { Shut(static_cast<State*>(data)); }
@@ -121,6 +124,7 @@ class Readiness : public Napi::ObjectWrap<Readiness> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Readiness",
                        {InstanceMethod<&Readiness::Control>("control"), InstanceMethod<&Readiness::Close>("close"),
+                        InstanceMethod<&Readiness::Unref>("unref"),
                         InstanceAccessor<&Readiness::Fds>("fds"), InstanceAccessor<&Readiness::Events>("events"),
                         StaticValue("BATCH", Napi::Number::New(env, kMaxBatch))});
   }
@@ -199,6 +203,13 @@ class Readiness : public Napi::ObjectWrap<Readiness> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (state_ != nullptr) Finish();
+    return info.Env().Undefined();
+  }
+
+  // unref(): the set no longer keeps the loop alive, even while it watches
+  // (lib/async.ts holds the loop itself, while calls wait: async_poll.cc).
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(&Live(info.Env())->handle));
     return info.Env().Undefined();
   }
 

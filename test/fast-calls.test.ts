@@ -13,8 +13,10 @@ import { fastCalls } from '../lib/fast-io.js';
 const root = join(import.meta.dirname, '..');
 const child = join(root, 'test', 'fixtures', 'fast-calls', 'child.mjs');
 const dist = join(root, 'dist');
-// Node 20 (V8 11.3.244) is the V8 the fast calls are built for; elsewhere they must say why not.
-const expectFast = process.versions.v8.startsWith('11.3.244.');
+// The V8s of Node 20, 22 and 24 (their pinned headers, scripts/prebuild-nodes.mjs) are the ones
+// native/node/fast_calls.cc is built for; anywhere else fast calls must be off and say why.
+const builtFor = ['11.3.244.8', '12.4.254.21', '13.6.233.17'];
+const expectFast = builtFor.some((v8) => process.versions.v8 === v8 || process.versions.v8.startsWith(`${v8}-`));
 
 interface Step {
   step: string;
@@ -67,8 +69,8 @@ async function blockedInRecv(pid: number): Promise<void> {
   }
 }
 
-describe('V8 fast calls for send/recv/read/write', () => {
-  it(expectFast ? 'are on for this V8 (11.3.244)' : 'are off for this V8, and say why', () => {
+describe('V8 fast calls for send/recv/read/write/socket/close', () => {
+  it(expectFast ? `are on for this V8 (${process.versions.v8})` : 'are off for this V8, and say why', () => {
     expect(fastCalls.v8).toBe(process.versions.v8);
     if (expectFast && process.env.SOCKFD_FAST_CALLS !== '0') expect(fastCalls).toMatchObject({ enabled: true, reason: '' });
     else expect(fastCalls.reason).not.toBe('');
@@ -104,6 +106,28 @@ describe('V8 fast calls for send/recv/read/write', () => {
     expect(fastCount('ebadf')).toBe(expectFast ? 1 : 0);
     expect(steps.get('readWrite')).toMatchObject({ result: [2, 2], text: '45' });
     expect(fastCount('readWrite')).toBe(expectFast ? 2 : 0);
+    expect(steps.get('smallViews')).toMatchObject({ result: [3, 3, [7, 8, 9]] });
+    expect(fastCount('smallViews')).toBe(expectFast ? 2 : 0);
+  });
+
+  it('socket() and close() from optimized code: fast, with the generation moved on, and a watched fd left to the N-API close', async () => {
+    const steps = byName(await runChild('socket-close'));
+    const fastCount = (name: string) => (steps.get(name)!.counts as { fast: number }).fast;
+    expect(steps.get('openClose')).toMatchObject({ optimized: true, fdWasValid: true });
+    expect(fastCount('openClose')).toBe(expectFast ? 2 : 0);
+    // lib/async.ts's lifetimes: every close moves the fd's generation on.
+    expect(steps.get('generation')).toMatchObject({ moved: 1 });
+    expect(fastCount('generation')).toBe(expectFast ? 1 : 0);
+    // A fd a wait is pending on: the fast close declines, the N-API close releases the watcher and rejects the wait.
+    const watched = steps.get('watched')!;
+    expect(watched).toMatchObject({ watchedBefore: { watchers: 1, waiters: 1 }, after: { watchers: 0, waiters: 0 } });
+    expect(watched.outcome).toMatchObject({ code: 'EBADF', message: `recv: fd ${watched.fd} was closed while a wait on it was pending (Bad file descriptor)` });
+    expect(fastCount('watched')).toBe(expectFast ? 1 : 0);
+    // The N-API path's errors, whichever path ran.
+    expect(steps.get('closeEbadf')!.error).toMatchObject({ message: 'close: Bad file descriptor', code: 'EBADF', errno: 9, syscall: 'close' });
+    expect(steps.get('closeFractional')!.error).toMatchObject({ name: 'TypeError', message: 'fd must be an integer, got 1.5' });
+    expect(steps.get('socketEafnosupport')!.error).toMatchObject({ code: 'EAFNOSUPPORT', syscall: 'socket', message: 'socket: Address family not supported by protocol' });
+    expect(steps.get('socketFractional')!.error).toMatchObject({ name: 'TypeError', message: 'type must be an integer, got 1.5' });
   });
 
   for (const [scenario, outcome] of [

@@ -42,6 +42,17 @@ describe('fork()', () => {
     expect(result).toMatchObject({ first: ok, second: ok, third: ok });
   });
 
+  it('finds the parking table only in the sockfd_node loaded from the given path, before and after a fork found it', async () => {
+    const fixture = run('fork-addon-path.mjs');
+    const result = await fixture.firstJson<Record<string, unknown>>(30_000);
+    expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
+    const refusals = {
+      missing: 'fork: sockfd_node is not loaded from /nonexistent/sockfd_node.node-abi',
+      core: expect.stringMatching(/^fork: \/.*\.node has no sockfd_fork_parking_v1 \(npm rebuild sockfd\)$/),
+    };
+    expect(result).toEqual({ before: refusals, forked: 7, after: { ...refusals, nodeAddon: true } });
+  });
+
   it('leaves a working child: pid, ppid, timers, promises, fs, dns, net and a fork of its own', async () => {
     const fixture = run('child-life.mjs');
     const life = await fixture.firstJson<Record<string, unknown>>(30_000);

@@ -92,4 +92,26 @@ describe('Socket', () => {
     expect(lines[0]).toMatch(/^sockfd: Socket with fd \d+ was garbage-collected without close\(\); the fd is still open$/);
     expect(lines[1]).toBe('still open');
   });
+
+  it('a Socket that was closed or detached is not reported when garbage-collected', () => {
+    const script = `
+      const { Socket, close } = await import(${JSON.stringify(dist)});
+      let leaked, detached;
+      (() => {
+        Socket.tcp().close();
+        detached = Socket.tcp().detach();
+        leaked = Socket.tcp().fd;
+      })();
+      const reports = [];
+      process.on('warning', (w) => { if (w.code === 'SOCKFD_LEAK') reports.push(w.message); });
+      for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+      console.log(JSON.stringify({ reports, leaked }));
+      close(detached);
+      close(leaked);
+    `;
+    const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const { reports, leaked } = JSON.parse(run.stdout.trim()) as { reports: string[]; leaked: number };
+    expect(reports).toEqual([`sockfd: Socket with fd ${leaked} was garbage-collected without close(); the fd is still open`]);
+  });
 });

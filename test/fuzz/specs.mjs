@@ -237,10 +237,12 @@ export function makeSpecs(w) {
     watchLoopEnd: { args: () => [notAnInteger(w), notAnInteger(w)] }, // never two functions: only a forked child may call it
 
     // ---- the event loop (async natives): promises are awaited in the fuzzer's yields
-    asyncWait: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([1, 2, 3])), w.maybe(() => r.int(64))], async: true },
-    asyncCancel: { args: (ctx) => [fd(ctx), w.maybe(() => r.int(64)), r.pick([new Error('cancelled'), w.hostile(ctx)])], reason: 2 },
+    asyncCore: { args: () => [notAnInteger(w)] }, // never a function: lib/async.ts's close hook stays
+    asyncWatch: { args: (ctx) => [fd(ctx)] },
+    asyncKeepAlive: { args: () => [w.maybe(() => r.chance(0.5))] }, // the keeper's next check lets go again
     asyncRelease: { args: (ctx) => [fd(ctx)] },
     asyncGeneration: { args: (ctx) => [fd(ctx)] },
+    asyncGenerations: { args: () => [] },
     asyncStats: { args: () => [] },
     tryRecv: { args: (ctx) => [fd(ctx), buffer(ctx), flags(), offset(), offset()] },
     trySend: { args: (ctx) => [fd(ctx), data(ctx), flags(), offset(), offset()] },

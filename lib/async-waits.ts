@@ -1,0 +1,337 @@
+// The waits of lib/async.ts: every call that would block waits here for its
+// fd's readiness, on ONE Readiness (native/readiness.cc) per environment and
+// fork epoch - one epoll set on this thread's loop, every ready fd of a loop
+// turn handled in one JS call (no per-fd watcher, no per-wait N-API call).
+//
+// The set of an environment is made when this module loads and lives as long
+// as the environment (a forked child makes its own): one epoll fd, made
+// before a program opens its sockets, never again per connection (a new set
+// costs ~25 us). An fd stays in the set, level-triggered, from its
+// first wait until it is closed through sockfd, with the events its waiters asked for: a recv/send
+// loop that waits again for the same events costs no epoll_ctl. When the set
+// reports an fd that nobody waits on for those events, the registration is
+// narrowed then (or the fd taken out), once.
+//
+// What the set cannot do alone is in native/async_poll.cc: the keeper that
+// holds the loop while calls wait (the set itself is unreferenced: an idle
+// registered fd must not keep the process alive), close() of a registered fd
+// (native close calls `closed` below, which takes the fd out of the set before
+// its number is free and rejects its waits), and fork (the child forgets the
+// parent's registrations: the epoll set is shared with the parent).
+import { binding } from './native.js';
+import { EBADF } from './constants.js';
+import { isSyscallError, syscallError, type SyscallError } from './errors.js';
+import { forkEpoch } from './fork-epoch.js';
+
+/** The poll watchers of this thread's event loop (one per fd ever waited on and still open). */
+export interface WatcherStats {
+  /** fds registered in this thread's readiness set (each waited on at least once and not closed since). */
+  watchers: number;
+  /** Registered fds some call waits on. */
+  active: number;
+  /** Calls waiting. */
+  waiters: number;
+}
+
+interface NativeReadiness {
+  control(op: number, fd: number, events: number, generation: number): void;
+  close(): void;
+  unref(): void;
+  readonly fds: Int32Array;
+  readonly events: Int32Array;
+}
+
+interface WaitsBinding {
+  asyncGeneration(fd: number): number;
+  asyncGenerations(): Uint32Array | undefined;
+  Readiness: new (dispatch: (count: number) => void) => NativeReadiness;
+  asyncCore(onClosed: (fd: number, why: string) => void): Int32Array;
+  asyncWatch(fd: number): void;
+  asyncKeepAlive(on: boolean): void;
+  asyncEvents: { readable: number; writable: number; failed: number };
+}
+
+const native = binding as unknown as WaitsBinding;
+/** Data to read, a connection to accept, or EOF (EPOLLIN). */
+export const READABLE: number = native.asyncEvents.readable;
+/** Room to send, or a finished connect (EPOLLOUT). */
+export const WRITABLE: number = native.asyncEvents.writable;
+/** An error or hang-up, reported whatever was asked: every waiter of the fd retries its call. */
+const FAILED: number = native.asyncEvents.failed;
+
+// How many times `fd` was closed through sockfd (any thread): read from the
+// native table without a call for the common numbers (native/async_poll.cc).
+const generationTable = native.asyncGenerations() ?? new Uint32Array(0);
+
+/** The fd number's generation: it moves on at every close (dup2 onto it, hand-off) through sockfd, in any thread. */
+export function generationOf(fd: number): number {
+  return fd === (fd | 0) && fd >= 0 && fd < generationTable.length ? generationTable[fd]! : native.asyncGeneration(fd);
+}
+
+const ADD = 0;
+const MODIFY = 1;
+const DELETE = 2;
+
+// The Int32Array shared with native/async_poll.cc.
+const WAITING = 0; // calls waiting (written here)
+const REFERENCED = 1; // the keeper holds the loop (written there)
+const IN_BATCH = 2; // a batch was dispatched this loop turn: the keeper's check comes after its reactions
+
+interface Waiter {
+  readonly events: number;
+  readonly id: number;
+  readonly resolve: (events: number) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+/** One registered fd: its waiters in the order they came, and what the set has for it. */
+class Watch {
+  readonly waiters: Waiter[] = [];
+  /** The events of its registration in the set (0: not in the set). */
+  registered = 0;
+  /** The tag its registration carries in the events (stale events of an older registration are dropped). */
+  tag = 0;
+  constructor(
+    /** The fd number's generation when it was registered: another thread's close moves it on. */
+    readonly generation: number,
+  ) {}
+}
+
+/** The poll error a failed registration becomes: lib/async.ts names the caller's call instead. */
+function pollError(error: unknown): unknown {
+  if (!isSyscallError(error) || error.syscall !== 'epoll_ctl') return error;
+  return syscallError('poll', error.code, error.errno, error.message.slice('epoll_ctl: '.length));
+}
+
+/** Why a pending wait ended without readiness: an EBADF that names the fd. */
+function waitEnded(fd: number, why: string): SyscallError & { fd: number } {
+  const error = syscallError('poll', 'EBADF', EBADF, `fd ${fd} was ${why} while a wait on it was pending (Bad file descriptor)`) as SyscallError & { fd: number };
+  error.fd = fd;
+  return error;
+}
+
+/** The waits of one environment in one fork epoch. */
+class Waits {
+  readonly epoch = forkEpoch;
+  readonly #watches: (Watch | undefined)[] = [];
+  #watchers = 0;
+  #active = 0;
+  #nextTag = 1;
+  readonly #shared: Int32Array;
+  readonly #set: NativeReadiness;
+
+  constructor() {
+    this.#shared = native.asyncCore((fd, why) => this.#closed(fd, why));
+    this.#set = new native.Readiness((count) => this.#dispatch(count));
+    this.#set.unref(); // the keeper holds the loop, while calls wait
+  }
+
+  stats(): WatcherStats {
+    return { watchers: this.#watchers, active: this.#active, waiters: this.#shared[WAITING]! };
+  }
+
+  /** Resolves with the ready events once `fd` is ready for one of `events`, or rejects (close, cancel). */
+  wait(fd: number, events: number, id: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      let watch = this.#watches[fd];
+      if (watch === undefined) {
+        watch = new Watch(generationOf(fd));
+        try {
+          this.#register(fd, watch, events); // first: it validates the fd (RangeError, EBADF) before anything is kept
+        } catch (error) {
+          reject(pollError(error));
+          return;
+        }
+        native.asyncWatch(fd);
+        this.#watches[fd] = watch;
+        this.#watchers++;
+      } else if ((watch.registered & events) !== events) {
+        try {
+          this.#register(fd, watch, events | union(watch.waiters));
+        } catch (error) {
+          reject(pollError(error));
+          return;
+        }
+      }
+      if (watch.waiters.push({ events, id, resolve, reject }) === 1) this.#active++;
+      this.#count(1);
+    });
+  }
+
+  /**
+   * When `fd`'s registration belongs to a file that is gone - closed through
+   * sockfd by another thread, which could not tell this one - it is
+   * forgotten, its waits ended as at close.
+   */
+  forgetIfClosedElsewhere(fd: number): void {
+    const watch = this.#watches[fd];
+    if (watch !== undefined && watch.generation !== generationOf(fd)) this.#closed(fd, 'closed');
+  }
+
+  /** Rejects the pending wait `id` on `fd` with `reason`; false when it is not pending (any more). */
+  cancel(fd: number, id: number, reason: unknown): boolean {
+    const watch = this.#watches[fd];
+    if (watch === undefined) return false;
+    const waiters = watch.waiters;
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i]!;
+      if (waiter.id !== id) continue;
+      waiters.splice(i, 1);
+      if (waiters.length === 0) this.#active--;
+      this.#count(-1);
+      waiter.reject(reason); // the registration is narrowed when the set next reports the fd
+      return true;
+    }
+    return false;
+  }
+
+  /** Stops the set (a forked child drops the parent's: it must not change it). */
+  abandon(): void {
+    this.#set.close();
+  }
+
+  #register(fd: number, watch: Watch, events: number): void {
+    if (watch.registered === 0) {
+      const tag = this.#nextTag;
+      this.#set.control(ADD, fd, events, tag);
+      this.#nextTag = tag === 0x7fffffff ? 1 : tag + 1;
+      watch.tag = tag;
+    } else {
+      this.#set.control(MODIFY, fd, events, watch.tag);
+    }
+    watch.registered = events;
+  }
+
+  /** Registers what the waiters still want, or takes the fd out of the set when nobody waits. */
+  #narrow(fd: number, watch: Watch): void {
+    const wanted = union(watch.waiters);
+    if (wanted === watch.registered) return;
+    try {
+      if (wanted === 0) {
+        watch.registered = 0;
+        this.#set.control(DELETE, fd, 0, 0);
+      } else {
+        this.#register(fd, watch, wanted);
+      }
+    } catch {
+      watch.registered = 0; // the fd is gone (closed without sockfd): the next wait registers it again
+    }
+  }
+
+  /** The waiting count, and the keeper: held from the first wait; let go by its check after a batch, or here. */
+  #count(delta: number): void {
+    const shared = this.#shared;
+    const waiting = shared[WAITING]! + delta;
+    shared[WAITING] = waiting;
+    if (waiting > 0) {
+      if (shared[REFERENCED] === 0) native.asyncKeepAlive(true);
+    } else if (shared[IN_BATCH] === 0 && shared[REFERENCED] !== 0) {
+      native.asyncKeepAlive(false);
+    }
+  }
+
+  // The one JS call per loop turn: every ready fd of the batch, in order. The
+  // waiters are resolved in the order they came; their reactions run after
+  // this returns, before the keeper's check.
+  #dispatch(count: number): void {
+    if (this.epoch !== forkEpoch) {
+      this.abandon(); // a forked child's copy of the parent's set
+      return;
+    }
+    this.#shared[IN_BATCH] = 1;
+    const fds = this.#set.fds;
+    const events = this.#set.events;
+    for (let i = 0; i < count; i++) {
+      const fd = fds[i]!;
+      const watch = this.#watches[fd];
+      if (watch === undefined || watch.tag !== events[2 * i + 1]) continue;
+      const ready = events[2 * i]!;
+      const all = (ready & FAILED) !== 0; // every waiter retries and meets the error (or EOF)
+      const waiters = watch.waiters;
+      let kept = 0;
+      for (let j = 0; j < waiters.length; j++) {
+        const waiter = waiters[j]!;
+        if (all || (waiter.events & ready) !== 0) waiter.resolve(ready);
+        else waiters[kept++] = waiter;
+      }
+      const resolved = waiters.length - kept;
+      if (resolved === 0) {
+        this.#narrow(fd, watch); // reported for nobody: stop reporting it
+        continue;
+      }
+      waiters.length = kept;
+      if (kept === 0) this.#active--;
+      this.#count(-resolved);
+    }
+  }
+
+  // Called by native close (and dup2, and the hand-off to net) for a
+  // registered fd, before its number is free: out of the set, waits rejected.
+  #closed(fd: number, why: string): void {
+    const watch = this.#watches[fd];
+    if (watch === undefined) return;
+    this.#watches[fd] = undefined;
+    this.#watchers--;
+    if (watch.registered !== 0) {
+      try {
+        this.#set.control(DELETE, fd, 0, 0);
+      } catch {
+        // Already gone from the set (the file was closed another way): nothing to take out.
+      }
+    }
+    const waiters = watch.waiters;
+    if (waiters.length === 0) return;
+    this.#active--;
+    this.#count(-waiters.length);
+    const error = waitEnded(fd, why);
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+
+}
+
+function union(waiters: readonly Waiter[]): number {
+  let events = 0;
+  for (const waiter of waiters) events |= waiter.events;
+  return events;
+}
+
+let current: Waits | undefined;
+try {
+  current = new Waits();
+} catch {
+  // No fd left (EMFILE) as the library loads: the first wait makes the set, or reports why it cannot.
+}
+
+/** This environment's waits; a forked child starts afresh (the parent's calls stay pending there). */
+function waits(): Waits {
+  if (current === undefined || current.epoch !== forkEpoch) {
+    current?.abandon();
+    current = new Waits();
+  }
+  return current;
+}
+
+/** Resolves with the ready events once `fd` is ready for one of `events`; cancel(fd, id) rejects it. */
+export function waitFor(fd: number, events: number, id: number): Promise<number> {
+  if (!Number.isInteger(events) || events <= 0 || (events & ~(READABLE | WRITABLE)) !== 0)
+    throw new RangeError(`events must be READABLE and/or WRITABLE, got ${String(events)}`);
+  const set = waits();
+  set.forgetIfClosedElsewhere(fd);
+  return set.wait(fd, events, id);
+}
+
+/** Rejects the pending wait `id` on `fd` with `reason`; false when it is not pending. */
+export function cancelWait(fd: number, id: number, reason: unknown): boolean {
+  return current !== undefined && current.epoch === forkEpoch && current.cancel(fd, id, reason);
+}
+
+/** The registrations and waits of this thread (diagnostics: a leak shows as watchers that never go). */
+export function waitStats(): WatcherStats {
+  return current === undefined || current.epoch !== forkEpoch ? { watchers: 0, active: 0, waiters: 0 } : current.stats();
+}
+
+// The raw wait stays where the lifetime tests (test/async-lifetimes.test.ts)
+// reach it: binding.asyncWait(fd, events, id), a native call before the waits
+// moved onto the Readiness. Not enumerable: it is no export of the addon.
+Object.defineProperty(binding, 'asyncWait', { value: waitFor, enumerable: false });
