@@ -11,7 +11,7 @@
 // missing or mismatched build costs that feature alone, with an Error that says
 // which Node it needs and how to build it, never an abort.
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -78,6 +78,17 @@ function nodeAddonCandidates(): string[] {
   return candidates;
 }
 
+// The NODE_MODULE_VERSION a build of sockfd_node says it is for
+// (native/node/addon.cc's marker), read without loading it: a build for
+// another Node fails in the dynamic linker before it could tell us.
+function markedAbi(path: string): string | undefined {
+  try {
+    return /sockfd_node-abi:NODE_MODULE_VERSION=(\d+);/.exec(readFileSync(path, 'latin1'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 // Why one candidate did not load, in a user's words.
 function whyNotLoaded(path: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
@@ -142,6 +153,11 @@ function loadNodeAddon(feature: string): { addon: NodeAddon; path: string } {
     for (const path of nodeAddonCandidates()) {
       if (!existsSync(path)) {
         reasons.push(`${path} does not exist`);
+        continue;
+      }
+      const marked = markedAbi(path);
+      if (marked !== undefined && marked !== process.versions.modules) {
+        reasons.push(`${path} is built for ${describeAbi(marked)}`);
         continue;
       }
       try {

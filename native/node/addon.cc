@@ -7,6 +7,15 @@
 
 #include <cstddef>
 
+// The ABI this file is built for, as text that lib/native.ts reads from the
+// file BEFORE it dlopen()s it: the addon is bound at load (-z now), so a build
+// for another Node fails in the dynamic linker (an undefined V8 symbol) before
+// Node's own NODE_MODULE_VERSION check could say which Node it is for.
+#define SOCKFD_NODE_STRINGIFY_(x) #x
+#define SOCKFD_NODE_STRINGIFY(x) SOCKFD_NODE_STRINGIFY_(x)
+extern "C" __attribute__((used, visibility("default"))) const char sockfd_node_abi_marker[] =
+    "sockfd_node-abi:NODE_MODULE_VERSION=" SOCKFD_NODE_STRINGIFY(NODE_MODULE_VERSION) ";";
+
 namespace sockfd_node {
 namespace {
 
