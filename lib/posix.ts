@@ -9,6 +9,7 @@ import { binding } from './native.js';
 import * as fastIo from './fast-io.js';
 import * as fastSocket from './fast-socket.js';
 import { encodeInet, encodeInet6, type AddressInput, type SockAddr } from './sockaddr.js';
+import { acceptedFrom } from './accepted-peer.js';
 
 export * from './constants.js';
 export * from './sockaddr.js';
@@ -250,20 +251,14 @@ export const listen: (fd: number, backlog?: number) => void = native.listen;
 // with it before the outer call's native part writes it.
 const peerBytes = new Uint8Array(16);
 
-/** { fd, address } from acceptPeer: the address object is built here, where an object literal is cheap. */
-function acceptedFrom(result: number | Accepted): Accepted {
-  if (typeof result !== 'number') return result;
-  const b = peerBytes;
-  return { fd: result, address: { family: 'AF_INET', address: `${b[4]}.${b[5]}.${b[6]}.${b[7]}`, port: b[2]! * 256 + b[3]! } };
-}
 
 /** accept(2): blocks until a connection is ready (unless the fd is non-blocking). */
 export function accept(fd: number): Accepted {
-  return acceptedFrom(native.acceptPeer(fd, undefined, peerBytes));
+  return acceptedFrom(native.acceptPeer(fd, undefined, peerBytes), peerBytes);
 }
 /** accept4(2) with SOCK_NONBLOCK / SOCK_CLOEXEC flags. */
 export function accept4(fd: number, flags?: number): Accepted {
-  return acceptedFrom(native.acceptPeer(fd, flags === undefined ? 0 : flags, peerBytes));
+  return acceptedFrom(native.acceptPeer(fd, flags === undefined ? 0 : flags, peerBytes), peerBytes);
 }
 /**
  * accept(fd, NULL, NULL) as C servers call it (accept4 when `flags` are

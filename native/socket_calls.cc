@@ -197,12 +197,23 @@ Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return NameOf<::getpee
 
 // ---- the attempts of the async calls (lib/async.ts) -------------------------------
 
-// tryAccept(fd, flags) -> { fd, address } | -EAGAIN. A connection reset while
-// it waited in the queue (ECONNABORTED) is skipped: the next one is tried.
+// tryAccept(fd, flags, peer?) -> { fd, address } | fd | -EAGAIN. A connection
+// reset while it waited in the queue (ECONNABORTED) is skipped: the next one
+// is tried. With `peer` (at least 16 bytes), an AF_INET peer's sockaddr_in is
+// copied there and only the fd returned, as acceptPeer does for accept: JS
+// (lib/async.ts) builds the address object far cheaper than N-API can. The
+// pointer is taken after the call, when no JS (signal handlers) can run any
+// more; should that fail, the fd is closed.
 Napi::Value TryAccept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
   int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  bool withPeer = !IsMissing(info, 2);
+  Bytes out;
+  if (withPeer) {
+    out = ArgBytes(info, 2, "peer", StringPolicy::Refuse, 3);
+    if (out.length < sizeof(sockaddr_in)) ThrowRangeError(env, "peer must hold at least " + std::to_string(sizeof(sockaddr_in)) + " bytes");
+  }
   MakeNonBlocking(env, fd, "accept4");
   SockAddr peer;
   int client;
@@ -215,7 +226,14 @@ Napi::Value TryAccept(const Napi::CallbackInfo& info) {
     if (client != -2) break;
   }
   if (client < 0) return Napi::Number::New(env, client);
-  return Accepted(env, client, peer);
+  if (!withPeer || peer.length != sizeof(sockaddr_in) || peer.storage.ss_family != AF_INET) return Accepted(env, client, peer);
+  try {
+    std::memcpy(out.Acquire("accept4"), &peer.storage, sizeof(sockaddr_in));
+  } catch (...) {
+    ::close(client);
+    throw;
+  }
+  return Napi::Number::New(env, client);
 }
 
 // tryConnect(fd, address) -> 0 | -EINPROGRESS. The handshake goes on in the

@@ -1,0 +1,5 @@
+// Types of fast.mjs for the TypeScript tests that import it (test/fuzz.test.ts); only what they use.
+import type { Random } from './world.mjs';
+
+/** The raw fast functions' fuzz specs, by name (one per function of sockfd_node's fastCalls but `counts`). */
+export function makeRawSpecs(w: { random: Random; c: unknown }, FALLBACK: number): Record<string, unknown>;
