@@ -25,8 +25,12 @@ describe('fuzzer', () => {
   });
 
   it('has a spec for every V8 fast call of sockfd_node (test/fuzz/fast.mjs), where this Node has them', () => {
-    const raw = tryNodeAddon()?.fastCalls as Record<string, unknown> | undefined;
-    const names = raw?.available ? Object.keys(raw).filter((name) => typeof raw[name] === 'function' && name !== 'counts').sort() : [];
+    // fastCalls and fastSocketCalls (native/node/fast_socket_calls.cc), as fuzz.mjs joins them.
+    const addon = tryNodeAddon();
+    const fastCallsRaw = addon?.fastCalls as Record<string, unknown> | undefined;
+    const socketCalls = addon?.fastSocketCalls as Record<string, unknown> | undefined;
+    const raw = fastCallsRaw?.available ? { ...(socketCalls?.available ? socketCalls : {}), ...fastCallsRaw } : undefined;
+    const names = raw ? Object.keys(raw).filter((name) => typeof raw[name] === 'function' && name !== 'counts').sort() : [];
     expect(names.length > 0).toBe(fastCalls.enabled);
     const specs = makeRawSpecs({ random: makeRandom(1), c: binding.constants }, -0x80000000);
     expect(names.filter((name) => !(name in specs)), 'add a raw spec to test/fuzz/fast.mjs').toEqual([]);

@@ -85,6 +85,42 @@ export function makeRawSpecs(w, FALLBACK) {
       fds: (result) => (result >= 0 ? [result] : []),
     },
     close: { arity: 1, args: (ctx) => [fd(ctx)] },
+    // fast_socket_calls.cc. connect's bytes only ever name loopback (127.0.0.1 / ::1) or no
+    // internet address at all: a random view could name any host, so none is passed.
+    connect: { arity: 2, args: (ctx) => [fd(ctx), sockaddrView(ctx)] },
+    acceptFd: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC, c.SOCK_NONBLOCK | c.SOCK_CLOEXEC, 1]))], fds: (result) => (result >= 0 ? [result] : []) },
+    shutdown: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 1, 2, 3]))] },
+    setIntOption: {
+      arity: 4,
+      args: (ctx) => [
+        fd(ctx),
+        number(() => r.pick([c.SOL_SOCKET, c.IPPROTO_TCP, c.IPPROTO_IP, c.IPPROTO_IPV6, 9999])),
+        number(() => r.pick([c.SO_REUSEADDR, c.SO_KEEPALIVE, c.SO_RCVBUF, c.SO_SNDBUF, c.SO_RCVTIMEO, c.SO_LINGER, c.TCP_NODELAY, 12345])),
+        number(() => r.pick([0, 1, -1, 4096, 2 ** 31 - 1, -(2 ** 31)])),
+      ],
+    },
+  };
+  // A sockaddr_in (127.0.0.1) or sockaddr_in6 (::1) to the world's listener or a closed port, at
+  // an odd offset, on or off the V8 heap, cut short, too long, of another family, detached, or not a view.
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const sockaddrView = (ctx) => {
+    const six = r.chance(0.4);
+    const length = six ? 28 : 16;
+    const bytes = new Uint8Array(length);
+    const view = new DataView(bytes.buffer);
+    view.setUint16(0, r.chance(0.9) ? (six ? c.AF_INET6 : c.AF_INET) : c.AF_UNIX, little);
+    view.setUint16(2, r.pick([w.listenPort, w.listenPort, 1, 0]));
+    if (six) bytes[23] = 1; // ::1
+    else bytes.set([127, 0, 0, 1], 4);
+    switch (r.int(7)) {
+      case 0: return bytes; // on the V8 heap (28 bytes and less)
+      case 1: { const store = new Uint8Array(new ArrayBuffer(length + 3)); store.set(bytes, 3); return store.subarray(3); } // odd offset, off-heap
+      case 2: return bytes.subarray(0, r.int(length)); // cut short
+      case 3: { const longer = new Uint8Array(length + 1 + r.int(200)); longer.set(bytes); return longer; } // too long
+      case 4: { const gone = new Uint8Array(new ArrayBuffer(length)); gone.set(bytes); structuredClone(gone.buffer, { transfer: [gone.buffer] }); return gone; } // detached
+      case 5: for (;;) { const value = w.hostileNoString(ctx); if (!ArrayBuffer.isView(value)) return value; } // not a view (a random one could name any host)
+      default: { const store = new Uint8Array(new ArrayBuffer(length)); store.set(bytes); return store; }
+    }
   };
   const check = (result) => (Number.isInteger(result) && result >= -4095 && result <= 2 ** 31 - 1) || result === FALLBACK;
   for (const spec of Object.values(specs)) spec.check = check;

@@ -81,7 +81,13 @@ const specs = makeSpecs(w);
 const names = Object.keys(specs).filter((name) => typeof binding[name] === 'function' && !specs[name].skip && (!options.only || options.only.includes(name)));
 const missing = Object.keys(binding).filter((name) => typeof binding[name] === 'function' && !(name in specs));
 if (missing.length) fail(`exports without a fuzz spec (test/fuzz/specs.mjs): ${missing.join(', ')}`);
-const fast = options.fast === 'off' ? { targets: [], missing: [], reason: 'off (--fast off)' } : makeFastTargets(w, { fastIo, raw: tryNodeAddon()?.fastCalls, coreSpecs: specs });
+// fastCalls (send, recv, ...) and fastSocketCalls (connect, acceptFd, ...: native/node/fast_socket_calls.cc) as one table.
+function fastFunctions(addon) {
+  if (addon?.fastCalls === undefined) return undefined;
+  const socketCalls = addon.fastSocketCalls?.available ? addon.fastSocketCalls : {};
+  return { ...socketCalls, ...addon.fastCalls };
+}
+const fast = options.fast === 'off' ? { targets: [], missing: [], reason: 'off (--fast off)' } : makeFastTargets(w, { fastIo, raw: fastFunctions(tryNodeAddon()), coreSpecs: specs });
 if (fast.missing.length) fail(`fast calls without a fuzz spec (test/fuzz/fast.mjs): ${fast.missing.join(', ')}`);
 const fastTargets = fast.targets.filter((t) => !options.only || options.only.includes(t.name));
 if (names.length === 0 && fastTargets.length === 0) fail(`no spec to run (--only ${options.only})`);
