@@ -54,25 +54,36 @@ export function makeRawSpecs(w, FALLBACK) {
     [c.SOL_SOCKET, c.SO_RCVLOWAT], [c.SOL_SOCKET, c.SO_PRIORITY], [c.SOL_SOCKET, c.SO_PASSCRED], [c.SOL_SOCKET, c.SO_TYPE],
     [c.IPPROTO_TCP, c.TCP_NODELAY], [c.IPPROTO_TCP, c.TCP_CORK], [c.IPPROTO_TCP, c.TCP_QUICKACK], [c.IPPROTO_TCP, c.TCP_MAXSEG],
     [c.IPPROTO_TCP, c.TCP_KEEPIDLE], [c.IPPROTO_TCP, c.TCP_USER_TIMEOUT], [c.IPPROTO_IP, c.IP_TOS], [c.IPPROTO_IP, c.IP_TTL],
-    [c.IPPROTO_IPV6, c.IPV6_V6ONLY], [c.IPPROTO_IP, c.IP_RECVERR], [c.SOL_SOCKET, 12345], [9999, 1],
+    [c.IPPROTO_IPV6, c.IPV6_V6ONLY], [c.IPPROTO_IP, c.IP_RECVERR], [c.SOL_SOCKET, c.SO_LINGER], [c.SOL_SOCKET, 12345], [9999, 1],
   ];
   // A sockaddr_in / sockaddr_in6 (Linux layouts) of 127.0.0.1 or ::1 and one of the fuzzer's ports,
   // or bytes the fast connect refuses (wrong size, or a family that does not match the size).
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1; // sa_family is in the host's order
   const sockaddrBytes = () => {
-    const port = r.pick([w.listenPort, w.udpPort, w.udp6Port, 0, 1]);
+    const port = r.pick([w.listenPort, w.listenPort, w.udpPort, w.udp6Port, 0, 1]);
     if (r.chance(0.8)) {
       const six = r.chance(0.4);
       const bytes = new Uint8Array(six ? 28 : 16);
       const view = new DataView(bytes.buffer);
-      view.setUint16(0, six ? c.AF_INET6 : c.AF_INET, true);
+      view.setUint16(0, six ? c.AF_INET6 : c.AF_INET, little);
       view.setUint16(2, port, false);
       if (six) bytes[23] = 1; // ::1
       else bytes.set([127, 0, 0, 1], 4);
       return bytes;
     }
     const bytes = Uint8Array.from({ length: r.pick([0, 1, 2, 15, 16, 17, 27, 28, 29, 110, 128]) }, () => r.int(256));
-    if (bytes.length >= 2) new DataView(bytes.buffer).setUint16(0, bytes.length === 16 ? c.AF_INET6 : bytes.length === 28 ? c.AF_INET : r.pick([c.AF_UNIX, 0, 0xffff]), true);
+    if (bytes.length >= 2) new DataView(bytes.buffer).setUint16(0, bytes.length === 16 ? c.AF_INET6 : bytes.length === 28 ? c.AF_INET : r.pick([c.AF_UNIX, 0, 0xffff]), little);
     return bytes;
+  };
+  // Those bytes in any shape of view (world.fastViewOf), or a loopback sockaddr cut short or
+  // followed by more bytes (a size the fast path refuses, whatever the bytes after it).
+  const sockaddrView = (ctx) => {
+    const bytes = sockaddrBytes();
+    switch (r.int(8)) {
+      case 0: return bytes.subarray(0, r.int(bytes.length));
+      case 1: { const longer = new Uint8Array(bytes.length + 1 + r.int(200)); longer.set(bytes); return longer; }
+      default: return w.fastViewOf(bytes, ctx);
+    }
   };
   const fd = (ctx) => {
     const value = w.fd(ctx); // the pool, or numbers that are no fd of ours (never -0: that would be fd 0)
@@ -115,8 +126,8 @@ export function makeRawSpecs(w, FALLBACK) {
     // fast_socket_calls.cc. connect's bytes are a sockaddr of the fuzzer's own loopback
     // addresses in every shape of view, or bytes the fast path must refuse by their size or
     // family - never 16 or 28 bytes of AF_INET/AF_INET6 with another address.
-    connect: { arity: 2, args: (ctx) => [fd(ctx), w.fastViewOf(sockaddrBytes(), ctx)] },
-    acceptFd: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC, c.SOCK_NONBLOCK | c.SOCK_CLOEXEC]))], fds: (result) => (result >= 0 ? [result] : []) },
+    connect: { arity: 2, args: (ctx) => [fd(ctx), sockaddrView(ctx)] },
+    acceptFd: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC, c.SOCK_NONBLOCK | c.SOCK_CLOEXEC, 1]))], fds: (result) => (result >= 0 ? [result] : []) },
     shutdown: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 1, 2, 3]))] },
     setIntOption: {
       arity: 4,
