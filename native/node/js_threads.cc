@@ -12,9 +12,15 @@
 // (a thread-local read: async-signal-safe). A thread that blocks the signal
 // cannot answer and is not a Worker (a Worker inherits the mask of the JS
 // thread that made it, which never blocks it): one still silent after 1 ms
-// is looked up in /proc and, if it blocks the signal, remembered. Cost: one
-// signal per thread (~12 in a plain Node), about 0.1 ms in all.
+// is looked up in /proc and, if it blocks the signal, remembered. The V8
+// platform's workers, seen parked by an earlier fork, are not asked either
+// (remembered the same way). The questions go out first (ask()); fork()
+// reads /proc/self/maps and waits for its parked workers while the threads
+// answer, and collect() sleeps (futex) until the last answer wakes it.
+// Cost: one signal per remaining thread (5 in a plain Node: the platform's
+// delayed-task thread, libuv's pool), each a wake-up of that thread.
 #include <dirent.h>
+#include <linux/futex.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -28,6 +34,7 @@
 
 #include "js_threads.h"
 #include "node_addon.h"
+#include "parked_threads.h"
 
 namespace sockfd_node {
 namespace {
@@ -38,17 +45,50 @@ using sockfd::JsThreadCensus;
 constexpr int kMaxThreads = 4096;  // fits the token's index bits
 constexpr int kIndexBits = 12;
 static_assert((1 << kIndexBits) == kMaxThreads, "the token's index must address every slot");
+constexpr int kRoundBits = 31 - kIndexBits;  // a token is a non-negative int: round, then index
+constexpr unsigned kPendingBits = 13;        // `waiting` holds up to kMaxThreads pending answers
+static_assert((1u << kPendingBits) > kMaxThreads && kRoundBits + kPendingBits <= 32, "waiting's fields must fit");
 
-enum Answer : unsigned char { kNone = 0, kNoIsolate = 1, kIsolate = 2 };
+// A slot's state, tagged with its round: (round << 2) | state.
+enum Answer : unsigned { kNone = 0, kNoIsolate = 1, kIsolate = 2, kSettled = 3 /* owes no answer: blocks the signal, or ended */ };
 
-// What protects what: `answers` and `round` are written by the probe handler
-// on any thread and read by the main thread: lock-free atomics only. The
-// handler writes only the slot its token names, and only when the token's
-// round is the current one, so a late answer to an earlier census is dropped.
-std::atomic<unsigned char> answers[kMaxThreads];
+// What protects what: `answers`, `round` and `waiting` are written by the
+// probe handler on any thread and by the main thread: lock-free atomics
+// only. A slot leaves kNone of its round exactly once, by compare-exchange
+// (an answer, or the main thread settling it), so a late answer to an
+// earlier census can never overwrite a slot of the current one, and each
+// slot gives back exactly one pending answer of `waiting`.
+std::atomic<unsigned> answers[kMaxThreads];
 std::atomic<unsigned> round{0};
+// (round << kPendingBits) | answers still owed in that round; the main thread
+// sleeps on it (futex) and the answer that brings it to 0 wakes it.
+std::atomic<unsigned> waiting{0};
+static_assert(std::atomic<unsigned>::is_always_lock_free && sizeof(std::atomic<unsigned>) == sizeof(unsigned),
+              "the handler needs lock-free atomics, and the futex a plain 32-bit word");
 
-unsigned RoundBits(unsigned value) { return value & ((1u << (31 - kIndexBits)) - 1); }
+unsigned RoundBits(unsigned value) { return value & ((1u << kRoundBits) - 1); }
+unsigned Tagged(unsigned roundBits, Answer state) { return (roundBits << 2) | state; }
+
+int* FutexWord(std::atomic<unsigned>* word) { return reinterpret_cast<int*>(word); }
+
+// One owed answer of round `roundBits` less; wakes the main thread at 0.
+void AnswerReceived(unsigned roundBits) {
+  unsigned value = waiting.load();
+  while ((value >> kPendingBits) == roundBits && (value & ((1u << kPendingBits) - 1)) != 0) {
+    if (waiting.compare_exchange_weak(value, value - 1)) {
+      if ((value & ((1u << kPendingBits) - 1)) == 1) ::syscall(SYS_futex, FutexWord(&waiting), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+      return;
+    }
+  }
+}
+
+// Slot `index` of round `roundBits` goes from kNone to `state`, if it still is kNone.
+bool Settle(unsigned index, unsigned roundBits, Answer state) {
+  unsigned expected = Tagged(roundBits, kNone);
+  if (!answers[index].compare_exchange_strong(expected, Tagged(roundBits, state))) return false;
+  AnswerReceived(roundBits);
+  return true;
+}
 
 void OnProbe(int, siginfo_t* info, void*) {
   int savedErrno = errno;
@@ -56,13 +96,12 @@ void OnProbe(int, siginfo_t* info, void*) {
   if (info->si_code == SI_QUEUE && info->si_pid == ::getpid()) {
     unsigned token = static_cast<unsigned>(info->si_value.sival_int);
     unsigned index = token & (kMaxThreads - 1);
-    if ((token >> kIndexBits) == RoundBits(round.load()))
-      answers[index].store(v8::Isolate::TryGetCurrent() != nullptr ? kIsolate : kNoIsolate);
+    Settle(index, token >> kIndexBits, v8::Isolate::TryGetCurrent() != nullptr ? kIsolate : kNoIsolate);
   }
   errno = savedErrno;
 }
 
-// Installs the handler once, for good (an answer may come after count()
+// Installs the handler once, for good (an answer may come after collect()
 // gave up waiting: it must find the handler, never the default action, which
 // kills). Refuses a signal someone else handles.
 bool InstallProbe() {
@@ -141,89 +180,142 @@ void RememberBlocking(ThreadId thread) {
   blockedNext = (blockedNext + 1) % kRememberedBlocked;
 }
 
-ThreadId asked[kMaxThreads];  // the threads of the census in progress (main thread only)
+// Threads known to be V8 platform workers: seen parked by a fork's worker
+// parking (parked_threads.h), which only the platform's own worker threads
+// run. They never run JavaScript, so they are not asked (each question
+// wakes a parked thread: a context switch for nothing). Named by tid and
+// /proc inode like the blocking ones. Main thread only.
+constexpr int kRememberedWorkers = 64;
+ThreadId platformWorkers[kRememberedWorkers];
+int platformWorkersKnown = 0;
 
-JsThreadCensus Count(int timeoutMs) noexcept {
-  JsThreadCensus census{CensusStatus::kCounted, 0, 0, 0};
-  if (!InstallProbe()) {
-    census.status = CensusStatus::kNoProbe;
-    return census;
-  }
+bool KnownPlatformWorker(ThreadId thread) {
+  for (int i = 0; i < platformWorkersKnown; ++i)
+    if (platformWorkers[i].tid == thread.tid && platformWorkers[i].ino == thread.ino) return true;
+  return false;
+}
+
+// The census in progress (main thread only).
+ThreadId asked[kMaxThreads];
+int askedCount = 0;
+unsigned askedRound = 0;
+long long askedAt = 0;
+CensusStatus askStatus = CensusStatus::kNoProbe;  // until ask() ran
+
+// The parked threads of this fork, by the identity this census saw them
+// under (its /proc/self/task entry), become known platform workers. A parked
+// thread is one the readdir listed, or a newer one (platform workers are all
+// made when Node starts; a newer one is just asked again next time).
+void RememberParkedThreads() {
+  pid_t parked[kRememberedWorkers];
+  int count = ParkedThreadIds(parked, kRememberedWorkers);
+  for (int p = 0; p < count; ++p)
+    for (int i = 0; i < askedCount && platformWorkersKnown < kRememberedWorkers; ++i)
+      if (asked[i].tid == parked[p]) platformWorkers[platformWorkersKnown++] = asked[i];
+}
+
+CensusStatus Ask() noexcept {
+  askedCount = 0;
+  askedAt = NowNs();
+  if (!InstallProbe()) return askStatus = CensusStatus::kNoProbe;
   int sig = sockfd::JsThreadProbeSignal();
   pid_t pid = ::getpid();
+  uid_t uid = ::getuid();
   pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
-  unsigned current = RoundBits(round.fetch_add(1) + 1);
+  askedRound = RoundBits(round.fetch_add(1) + 1);
+  waiting.store(askedRound << kPendingBits);  // nothing owed yet
   // opendir allocates (fork() already reads /proc/self/maps the same way).
   DIR* tasks = ::opendir("/proc/self/task");
-  if (tasks == nullptr) {
-    census.status = CensusStatus::kNoTaskList;
-    return census;
-  }
-  int count = 0;
+  if (tasks == nullptr) return askStatus = CensusStatus::kNoTaskList;
+  askStatus = CensusStatus::kCounted;
   while (dirent* entry = ::readdir(tasks)) {
     char* end = nullptr;
     long tid = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || tid == self) continue;
     ThreadId thread{static_cast<pid_t>(tid), entry->d_ino};
-    if (KnownToBlock(thread)) continue;  // cannot be asked (and is not a Worker: see the top)
-    if (count == kMaxThreads) {
-      census.status = CensusStatus::kTooManyThreads;
+    // Cannot be asked, or need not be: neither is a Worker (see the top).
+    if (KnownToBlock(thread) || KnownPlatformWorker(thread)) continue;
+    if (askedCount == kMaxThreads) {
+      askStatus = CensusStatus::kTooManyThreads;
       break;
     }
-    answers[count].store(kNone);
-    asked[count] = thread;
+    int index = askedCount;
+    answers[index].store(Tagged(askedRound, kNone));
+    asked[index] = thread;
+    waiting.fetch_add(1);  // owed from now on: the answer may come before the call below returns
     siginfo_t question{};
     question.si_signo = sig;
     question.si_code = SI_QUEUE;
     question.si_pid = pid;
-    question.si_uid = ::getuid();
-    question.si_value.sival_int = static_cast<int>((current << kIndexBits) | static_cast<unsigned>(count));
-    // ESRCH: ended meanwhile. Any other failure (EAGAIN, a full queue): silent below.
-    if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &question) != 0 && errno == ESRCH) continue;
-    ++count;
+    question.si_uid = uid;
+    question.si_value.sival_int = static_cast<int>((askedRound << kIndexBits) | static_cast<unsigned>(index));
+    ++askedCount;
+    // ESRCH: ended meanwhile, owes nothing. Any other failure (EAGAIN, a
+    // full queue): left owing, so silent unless collect() finds it blocks the signal.
+    if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &question) != 0 && errno == ESRCH) Settle(index, askedRound, kSettled);
   }
   ::closedir(tasks);
-  if (census.status != CensusStatus::kCounted) return census;
-  // Wait (bounded) for the answers. After 1 ms a thread still silent is
-  // looked at once: one that blocks the signal (remembered), or has ended,
-  // owes no answer.
-  bool settled[kMaxThreads] = {};
-  long long start = NowNs();
-  long long deadline = start + static_cast<long long>(timeoutMs) * 1000000LL;
+  return askStatus;
+}
+
+unsigned StateOf(int index) { return answers[index].load() & 3u; }
+
+// Sleeps on `waiting` until the answer that brings it to 0, or `until` (ns).
+void SleepForAnswers(long long until) {
+  unsigned value = waiting.load();
+  if ((value >> kPendingBits) != askedRound || (value & ((1u << kPendingBits) - 1)) == 0) return;
+  long long left = until - NowNs();
+  if (left <= 0) return;
+  timespec timeout{static_cast<time_t>(left / 1000000000LL), static_cast<long>(left % 1000000000LL)};
+  ::syscall(SYS_futex, FutexWord(&waiting), FUTEX_WAIT_PRIVATE, static_cast<int>(value), &timeout, nullptr, 0);
+}
+
+JsThreadCensus Collect(int timeoutMs) noexcept {
+  JsThreadCensus census{askStatus, 0, 0, 0};
+  if (askStatus != CensusStatus::kCounted) return census;
+  askStatus = CensusStatus::kNoProbe;  // one collect() per ask()
+  int sig = sockfd::JsThreadProbeSignal();
+  // Wait (bounded) for the answers. 1 ms after the questions a thread still
+  // silent is looked at once: one that blocks the signal (remembered), or
+  // has ended, owes no answer.
+  long long lookAt = askedAt + 1000000LL;
+  long long deadline = askedAt + static_cast<long long>(timeoutMs) * 1000000LL;
   bool looked = false;
   for (;;) {
-    int waiting = 0;
-    for (int i = 0; i < count; ++i)
-      if (!settled[i] && answers[i].load() == kNone) ++waiting;
-    if (waiting == 0) break;
+    int missing = 0;
+    for (int i = 0; i < askedCount; ++i)
+      if (StateOf(i) == kNone) ++missing;
+    if (missing == 0) break;
     long long now = NowNs();
     if (now > deadline) break;
-    if (!looked && now - start > 1000000LL) {
+    if (!looked && now >= lookAt) {
       looked = true;
-      for (int i = 0; i < count; ++i) {
-        if (settled[i] || answers[i].load() != kNone) continue;
+      for (int i = 0; i < askedCount; ++i) {
+        if (StateOf(i) != kNone) continue;
         Mask mask = ProbeMask(asked[i].tid, sig);
-        if (mask == Mask::kBlocked) RememberBlocking(asked[i]);
-        settled[i] = mask != Mask::kOpen;
+        if (mask == Mask::kOpen) continue;
+        if (Settle(static_cast<unsigned>(i), askedRound, kSettled) && mask == Mask::kBlocked) RememberBlocking(asked[i]);
       }
       continue;
     }
-    timespec pause{0, 20000};  // 20 us
-    ::nanosleep(&pause, nullptr);
+    SleepForAnswers(looked ? deadline : lookAt);
   }
-  for (int i = 0; i < count; ++i) {
-    unsigned char answer = answers[i].load();
-    if (answer == kIsolate) {
+  for (int i = 0; i < askedCount; ++i) {
+    unsigned state = StateOf(i);
+    if (state == kIsolate) {
       ++census.jsThreads;
-    } else if (answer == kNone && !settled[i] && ProbeMask(asked[i].tid, sig) == Mask::kOpen) {
-      if (census.silent++ == 0) census.silentTid = asked[i].tid;
+    } else if (state == kNone) {
+      Mask mask = ProbeMask(asked[i].tid, sig);
+      if (mask == Mask::kBlocked) RememberBlocking(asked[i]);
+      if (mask == Mask::kOpen && census.silent++ == 0) census.silentTid = asked[i].tid;
     }
   }
   if (census.silent > 0) census.status = CensusStatus::kUnanswered;
+  RememberParkedThreads();
   return census;
 }
 
-const sockfd::JsThreads table = {sockfd::kJsThreadsMagic, sockfd::kJsThreadsVersion, Count};
+const sockfd::JsThreads table = {sockfd::kJsThreadsMagic, sockfd::kJsThreadsVersion, Ask, Collect};
 
 }  // namespace
 }  // namespace sockfd_node
