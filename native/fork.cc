@@ -27,6 +27,7 @@
 //     fork every thread is asked whether it runs JavaScript (a Worker made
 //     before sockfd was loaded that never loads it: native/node/js_threads.cc).
 // Only N-API and libuv (ABI-stable) here: this file is part of the core.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -117,7 +118,7 @@ struct Mapping {
   unsigned long long start = 0;
   unsigned long long stop = 0;
   bool isPrivate = false;  // perms[3] == 'p'
-  bool special = false;    // [vvar], [vvar_vclock], [vsyscall]
+  bool special = false;    // [vvar], [vvar_vclock], [vsyscall], [uprobes] (VM_IO: madvise refuses them)
   const char* next = nullptr;  // the line after this one
 };
 
@@ -130,7 +131,8 @@ bool ParseMapping(const char* cursor, Mapping* mapping) {
   const char* newline = std::strchr(end, '\n');
   const char* lineEnd = newline != nullptr ? newline : end + std::strlen(end);
   const char* bracket = static_cast<const char*>(std::memchr(end, '[', static_cast<size_t>(lineEnd - end)));
-  mapping->special = bracket != nullptr && (std::strncmp(bracket, "[vvar", 5) == 0 || std::strncmp(bracket, "[vsyscall]", 10) == 0);
+  mapping->special = bracket != nullptr && (std::strncmp(bracket, "[vvar", 5) == 0 || std::strncmp(bracket, "[vsyscall]", 10) == 0 ||
+                                         std::strncmp(bracket, "[uprobes]", 9) == 0);
   mapping->next = newline != nullptr ? newline + 1 : lineEnd;
   return true;
 }
@@ -205,13 +207,21 @@ class ForkableSpans {
     Add(from, top);
     top_ = top;
   }
-  void Advise() const {
-    if (!complete_) return MarkPrivateMappingsForkable();
+  // false: done the old way instead (the plan no longer fits the maps).
+  bool Advise() const {
+    if (!complete_) {
+      MarkPrivateMappingsForkable();
+      return false;
+    }
     for (int i = 0; i < count_ && spans_[i].start < top_; ++i) {
       unsigned long long stop = spans_[i].stop < top_ ? spans_[i].stop : top_;  // nothing to advise above the top ([vsyscall])
       int rc = ::madvise(reinterpret_cast<void*>(spans_[i].start), static_cast<size_t>(stop - spans_[i].start), MADV_DOFORK);
-      if (rc != 0 && errno != ENOMEM) return MarkPrivateMappingsForkable();  // ENOMEM: the holes, after every mapped part was advised
+      if (rc != 0 && errno != ENOMEM) {  // ENOMEM: the holes, after every mapped part was advised
+        MarkPrivateMappingsForkable();
+        return false;
+      }
     }
+    return true;
   }
 
  private:
@@ -235,6 +245,95 @@ class ForkableSpans {
   bool complete_ = false;
   unsigned long long top_ = kTop;
 };
+
+// The names of /proc/self/map_files: "start-end" of every mapping that has a
+// file behind it. Every mapping a span must leave out has one (a shared
+// mapping has its file, /dev/zero's for anonymous shared memory, and so has
+// a device's), except the fixed ones of the kernel ([vvar]: made at exec,
+// never moved). So while these names stay the same, so do the ranges left
+// out, and the plan of an earlier fork still holds. The kernel lists these
+// names without the path of each file, which makes most of the cost of
+// /proc/self/maps (here ~40% of it). Read with getdents64 into a buffer kept
+// for the process (no allocation per fork).
+class FileMappingNames {
+ public:
+  bool Read() {
+    used_ = 0;
+    int fd = ::open("/proc/self/map_files", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    alignas(8) char entries[8192];
+    bool complete = false;
+    for (;;) {
+      ssize_t n = ::getdents64(fd, entries, sizeof entries);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        complete = n == 0;
+        break;
+      }
+      if (!Append(entries, static_cast<size_t>(n))) break;
+    }
+    ::close(fd);
+    return complete;
+  }
+  bool Same(const FileMappingNames& other) const {
+    return used_ == other.used_ && (used_ == 0 || std::memcmp(names_.get(), other.names_.get(), used_) == 0);
+  }
+
+ private:
+  static constexpr size_t kLimit = size_t{64} << 20;  // ~2.5 million mappings: never reached
+  bool Append(const char* entries, size_t size) {
+    for (size_t offset = 0; offset < size;) {
+      const auto* entry = reinterpret_cast<const struct dirent64*>(entries + offset);
+      offset += entry->d_reclen;
+      if (entry->d_name[0] == '.') continue;  // "." and ".."
+      size_t length = std::strlen(entry->d_name);
+      if (capacity_ - used_ < length + 1 && !Grow(length + 1)) return false;
+      std::memcpy(names_.get() + used_, entry->d_name, length);
+      used_ += length;
+      names_[used_++] = '\n';
+    }
+    return true;
+  }
+  bool Grow(size_t more) {
+    size_t capacity = capacity_ == 0 ? 8192 : capacity_;
+    while (capacity - used_ < more) capacity *= 2;
+    if (capacity > kLimit) return false;
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
+    if (grown == nullptr) return false;
+    if (used_ > 0) std::memcpy(grown.get(), names_.get(), used_);
+    names_ = std::move(grown);
+    capacity_ = capacity;
+    return true;
+  }
+  std::unique_ptr<char[]> names_;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+};
+
+// What fork() does about MADV_DOFORK: Prepare() before the workers are
+// parked (the plan: the maps read only when the file-backed mappings
+// changed since the plan was made), Advise() after. Main thread only.
+class ForkAdvice {
+ public:
+  void Prepare() {
+    if (planned_ && now_.Read() && now_.Same(planNames_)) return;
+    // The plan holds only if no file-backed mapping changed while the maps
+    // were read: the names are read before and after, and must agree.
+    bool before = now_.Read();
+    spans_.Plan(mapsText.Read());
+    planned_ = before && planNames_.Read() && now_.Same(planNames_);
+  }
+  void Advise() {
+    if (!spans_.Advise()) planned_ = false;  // a new VM_IO mapping, say: plan again next time
+  }
+
+ private:
+  ForkableSpans spans_;
+  FileMappingNames planNames_;  // the names the plan was made with
+  FileMappingNames now_;
+  bool planned_ = false;
+};
+ForkAdvice forkAdvice;
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
@@ -414,8 +513,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   if (!inForkedChild && !workers.Post())
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
   jsThreads->ask();
-  ForkableSpans spans;
-  spans.Plan(mapsText.Read());
+  forkAdvice.Prepare();
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Wait(kParkTimeoutMs);
   if (parked != ParkResult::kParked) {
     Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
@@ -424,8 +522,8 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   }
   // Advised once the workers are parked: a V8 worker could otherwise add a
   // (DONTFORK) page to the heap between the advice and the fork, and the
-  // child would lack it (spans.Advise says why the maps may be read earlier).
-  spans.Advise();
+  // child would lack it (ForkableSpans says why the maps may be read earlier).
+  forkAdvice.Advise();
   RefuseWhileOtherThreadsRunJs(env, jsThreads->collect(kCensusTimeoutMs));
   // No signal handler may run between fork and uv_loop_fork in the child.
   // The synchronous faults stay deliverable: blocked, a fault kills the

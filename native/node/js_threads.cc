@@ -12,11 +12,16 @@
 // (a thread-local read: async-signal-safe). A thread that blocks the signal
 // cannot answer and is not a Worker (a Worker inherits the mask of the JS
 // thread that made it, which never blocks it): one still silent after 1 ms
-// is looked up in /proc and, if it blocks the signal, remembered. The V8
+// is looked up in /proc; one that blocks the signal with the question
+// pending owes no answer this time, and is remembered (not asked again)
+// once it was seen so in two censuses: any thread blocks signals for a
+// moment now and then (glibc's pthread_create does; a thread running our
+// handler blocks the probe signal), and a Worker remembered so would never
+// be asked again. An answer that comes anyway still counts. The V8
 // platform's workers, seen parked by an earlier fork, are not asked either
 // (remembered the same way). The questions go out first (ask()); fork()
-// reads /proc/self/maps and waits for its parked workers while the threads
-// answer, and collect() sleeps (futex) until the last answer wakes it.
+// reads the maps and waits for its parked workers while the threads answer,
+// and collect() sleeps (futex) until an answer wakes it.
 // Cost: one signal per remaining thread (5 in a plain Node: the platform's
 // delayed-task thread, libuv's pool), each a wake-up of that thread.
 #include <dirent.h>
@@ -46,59 +51,49 @@ constexpr int kMaxThreads = 4096;  // fits the token's index bits
 constexpr int kIndexBits = 12;
 static_assert((1 << kIndexBits) == kMaxThreads, "the token's index must address every slot");
 constexpr int kRoundBits = 31 - kIndexBits;  // a token is a non-negative int: round, then index
-constexpr unsigned kPendingBits = 13;        // `waiting` holds up to kMaxThreads pending answers
-static_assert((1u << kPendingBits) > kMaxThreads && kRoundBits + kPendingBits <= 32, "waiting's fields must fit");
 
-// A slot's state, tagged with its round: (round << 2) | state.
-enum Answer : unsigned { kNone = 0, kNoIsolate = 1, kIsolate = 2, kSettled = 3 /* owes no answer: blocks the signal, or ended */ };
+// A slot's answer, tagged with its round: (round << 2) | answer.
+enum Answer : unsigned { kNone = 0, kNoIsolate = 1, kIsolate = 2 };
 
-// What protects what: `answers`, `round` and `waiting` are written by the
-// probe handler on any thread and by the main thread: lock-free atomics
-// only. A slot leaves kNone of its round exactly once, by compare-exchange
-// (an answer, or the main thread settling it), so a late answer to an
-// earlier census can never overwrite a slot of the current one, and each
-// slot gives back exactly one pending answer of `waiting`.
+// What protects what: `answers`, `round` and `answered` are written by the
+// probe handler on any thread and read by the main thread: lock-free atomics
+// only. A slot leaves kNone of its round once, by compare-exchange, so a late
+// answer to an earlier census can never overwrite a slot of the current one.
 std::atomic<unsigned> answers[kMaxThreads];
 std::atomic<unsigned> round{0};
-// (round << kPendingBits) | answers still owed in that round; the main thread
-// sleeps on it (futex) and the answer that brings it to 0 wakes it.
-std::atomic<unsigned> waiting{0};
-static_assert(std::atomic<unsigned>::is_always_lock_free && sizeof(std::atomic<unsigned>) == sizeof(unsigned),
+// Counts answers; the main thread sleeps on it (futex) and every answer wakes it.
+std::atomic<unsigned> answered{0};
+// Handlers running now, on any thread. While one runs, its thread blocks the
+// probe signal, and a question of the next census waits there pending: it
+// looks like a thread that blocks the signal, and must not be excused so
+// (an answer's futex wake-up can preempt the answering thread for
+// milliseconds on a busy machine: seen with a Worker).
+std::atomic<int> handlersRunning{0};
+static_assert(std::atomic<unsigned>::is_always_lock_free && sizeof(std::atomic<unsigned>) == sizeof(int),
               "the handler needs lock-free atomics, and the futex a plain 32-bit word");
 
 unsigned RoundBits(unsigned value) { return value & ((1u << kRoundBits) - 1); }
-unsigned Tagged(unsigned roundBits, Answer state) { return (roundBits << 2) | state; }
+unsigned Tagged(unsigned roundBits, Answer answer) { return (roundBits << 2) | answer; }
 
 int* FutexWord(std::atomic<unsigned>* word) { return reinterpret_cast<int*>(word); }
 
-// One owed answer of round `roundBits` less; wakes the main thread at 0.
-void AnswerReceived(unsigned roundBits) {
-  unsigned value = waiting.load();
-  while ((value >> kPendingBits) == roundBits && (value & ((1u << kPendingBits) - 1)) != 0) {
-    if (waiting.compare_exchange_weak(value, value - 1)) {
-      if ((value & ((1u << kPendingBits) - 1)) == 1) ::syscall(SYS_futex, FutexWord(&waiting), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-      return;
-    }
-  }
-}
-
-// Slot `index` of round `roundBits` goes from kNone to `state`, if it still is kNone.
-bool Settle(unsigned index, unsigned roundBits, Answer state) {
-  unsigned expected = Tagged(roundBits, kNone);
-  if (!answers[index].compare_exchange_strong(expected, Tagged(roundBits, state))) return false;
-  AnswerReceived(roundBits);
-  return true;
-}
-
 void OnProbe(int, siginfo_t* info, void*) {
+  handlersRunning.fetch_add(1);
   int savedErrno = errno;
   // Only our own rt_tgsigqueueinfo (SI_QUEUE from this process) is a question.
   if (info->si_code == SI_QUEUE && info->si_pid == ::getpid()) {
     unsigned token = static_cast<unsigned>(info->si_value.sival_int);
     unsigned index = token & (kMaxThreads - 1);
-    Settle(index, token >> kIndexBits, v8::Isolate::TryGetCurrent() != nullptr ? kIsolate : kNoIsolate);
+    unsigned roundBits = token >> kIndexBits;
+    unsigned expected = Tagged(roundBits, kNone);
+    Answer answer = v8::Isolate::TryGetCurrent() != nullptr ? kIsolate : kNoIsolate;
+    if (answers[index].compare_exchange_strong(expected, Tagged(roundBits, answer))) {
+      answered.fetch_add(1);
+      ::syscall(SYS_futex, FutexWord(&answered), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
   }
   errno = savedErrno;
+  handlersRunning.fetch_sub(1);
 }
 
 // Installs the handler once, for good (an answer may come after collect()
@@ -137,17 +132,22 @@ bool ReadSmallFile(const char* path, char* buffer, size_t size) {
   return used > 0;
 }
 
-// Whether thread `tid` blocks `sig` (SigBlk of its status), or is gone.
+// What thread `tid` does with `sig`, from its status: kBlocked only if it
+// blocks it (SigBlk) with the question still pending (SigPnd); blocked but
+// no longer pending, it is running our handler: its answer is coming.
 enum class Mask { kOpen, kBlocked, kGone };
+bool SignalIn(const char* status, const char* field, int sig) {
+  const char* line = std::strstr(status, field);
+  if (line == nullptr) return false;
+  unsigned long long set = std::strtoull(line + std::strlen(field), nullptr, 16);
+  return ((set >> (sig - 1)) & 1) != 0;
+}
 Mask ProbeMask(pid_t tid, int sig) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
   char status[4096];
   if (!ReadSmallFile(path, status, sizeof status)) return Mask::kGone;
-  const char* line = std::strstr(status, "\nSigBlk:");
-  if (line == nullptr) return Mask::kOpen;
-  unsigned long long blocked = std::strtoull(line + 8, nullptr, 16);
-  return (blocked >> (sig - 1)) & 1 ? Mask::kBlocked : Mask::kOpen;
+  return SignalIn(status, "\nSigBlk:", sig) && SignalIn(status, "\nSigPnd:", sig) ? Mask::kBlocked : Mask::kOpen;
 }
 
 long long NowNs() {
@@ -156,43 +156,42 @@ long long NowNs() {
   return static_cast<long long>(now.tv_sec) * 1000000000LL + now.tv_nsec;
 }
 
-// Threads seen blocking the probe signal (Node's inspector signal thread
-// blocks every signal, for its whole life), so each fork() does not wait for
-// them to not answer, nor read their status (~0.1 ms a read). A thread is
-// named by its tid and the inode of its /proc/self/task entry: a new thread
-// that reuses the tid gets a new inode, and is asked. Main thread only.
+// Threads named by tid and the inode of their /proc/self/task entry: a new
+// thread that reuses the tid gets a new inode (and a thread whose entry the
+// kernel made anew is just asked again). A small ring each: the oldest is
+// forgotten first (it is then just asked again). Main thread only.
 struct ThreadId {
   pid_t tid;
   ino_t ino;
 };
-constexpr int kRememberedBlocked = 64;
-ThreadId blockedThreads[kRememberedBlocked];
-int blockedNext = 0;  // ring: the oldest is forgotten first (it is then just asked again)
+constexpr int kRemembered = 64;
+struct ThreadRing {
+  ThreadId threads[kRemembered] = {};
+  int next = 0;
+  bool Has(ThreadId thread) const {
+    for (const ThreadId& known : threads)
+      if (known.tid == thread.tid && known.ino == thread.ino && known.tid != 0) return true;
+    return false;
+  }
+  void Add(ThreadId thread) {
+    if (Has(thread)) return;
+    threads[next] = thread;
+    next = (next + 1) % kRemembered;
+  }
+};
+// Seen blocking the question in two censuses (Node's inspector signal thread
+// blocks every signal for its whole life): each fork() need not wait for it
+// to not answer, nor read its status (~0.1 ms a read).
+ThreadRing blockingThreads;
+ThreadRing seenBlockingOnce;
+// V8 platform workers: seen parked by a fork's worker parking
+// (parked_threads.h), which only the platform's own worker threads run.
+// They never run JavaScript; asked, each would be woken for nothing.
+ThreadRing platformWorkers;
 
-bool KnownToBlock(ThreadId thread) {
-  for (const ThreadId& known : blockedThreads)
-    if (known.tid == thread.tid && known.ino == thread.ino) return true;
-  return false;
-}
-
-void RememberBlocking(ThreadId thread) {
-  blockedThreads[blockedNext] = thread;
-  blockedNext = (blockedNext + 1) % kRememberedBlocked;
-}
-
-// Threads known to be V8 platform workers: seen parked by a fork's worker
-// parking (parked_threads.h), which only the platform's own worker threads
-// run. They never run JavaScript, so they are not asked (each question
-// wakes a parked thread: a context switch for nothing). Named by tid and
-// /proc inode like the blocking ones. Main thread only.
-constexpr int kRememberedWorkers = 64;
-ThreadId platformWorkers[kRememberedWorkers];
-int platformWorkersKnown = 0;
-
-bool KnownPlatformWorker(ThreadId thread) {
-  for (int i = 0; i < platformWorkersKnown; ++i)
-    if (platformWorkers[i].tid == thread.tid && platformWorkers[i].ino == thread.ino) return true;
-  return false;
+void SeenBlocking(ThreadId thread) {
+  if (seenBlockingOnce.Has(thread)) blockingThreads.Add(thread);
+  else seenBlockingOnce.Add(thread);
 }
 
 // The census in progress (main thread only).
@@ -203,15 +202,19 @@ long long askedAt = 0;
 CensusStatus askStatus = CensusStatus::kNoProbe;  // until ask() ran
 
 // The parked threads of this fork, by the identity this census saw them
-// under (its /proc/self/task entry), become known platform workers. A parked
-// thread is one the readdir listed, or a newer one (platform workers are all
-// made when Node starts; a newer one is just asked again next time).
+// under, become known platform workers (all of them exist from Node's start:
+// the thread the readdir listed under that tid is the one parked now).
 void RememberParkedThreads() {
-  pid_t parked[kRememberedWorkers];
-  int count = ParkedThreadIds(parked, kRememberedWorkers);
+  pid_t parked[kRemembered];
+  int count = ParkedThreadIds(parked, kRemembered);
   for (int p = 0; p < count; ++p)
-    for (int i = 0; i < askedCount && platformWorkersKnown < kRememberedWorkers; ++i)
-      if (asked[i].tid == parked[p]) platformWorkers[platformWorkersKnown++] = asked[i];
+    for (int i = 0; i < askedCount; ++i)
+      if (asked[i].tid == parked[p]) platformWorkers.Add(asked[i]);
+}
+
+unsigned AnswerOf(int index) {
+  unsigned value = answers[index].load();
+  return (value >> 2) == askedRound ? (value & 3u) : static_cast<unsigned>(kNone);
 }
 
 CensusStatus Ask() noexcept {
@@ -223,7 +226,6 @@ CensusStatus Ask() noexcept {
   uid_t uid = ::getuid();
   pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
   askedRound = RoundBits(round.fetch_add(1) + 1);
-  waiting.store(askedRound << kPendingBits);  // nothing owed yet
   // opendir allocates (fork() already reads /proc/self/maps the same way).
   DIR* tasks = ::opendir("/proc/self/task");
   if (tasks == nullptr) return askStatus = CensusStatus::kNoTaskList;
@@ -234,40 +236,33 @@ CensusStatus Ask() noexcept {
     if (end == entry->d_name || *end != '\0' || tid == self) continue;
     ThreadId thread{static_cast<pid_t>(tid), entry->d_ino};
     // Cannot be asked, or need not be: neither is a Worker (see the top).
-    if (KnownToBlock(thread) || KnownPlatformWorker(thread)) continue;
+    if (blockingThreads.Has(thread) || platformWorkers.Has(thread)) continue;
     if (askedCount == kMaxThreads) {
       askStatus = CensusStatus::kTooManyThreads;
       break;
     }
     int index = askedCount;
     answers[index].store(Tagged(askedRound, kNone));
-    asked[index] = thread;
-    waiting.fetch_add(1);  // owed from now on: the answer may come before the call below returns
     siginfo_t question{};
     question.si_signo = sig;
     question.si_code = SI_QUEUE;
     question.si_pid = pid;
     question.si_uid = uid;
     question.si_value.sival_int = static_cast<int>((askedRound << kIndexBits) | static_cast<unsigned>(index));
-    ++askedCount;
-    // ESRCH: ended meanwhile, owes nothing. Any other failure (EAGAIN, a
-    // full queue): left owing, so silent unless collect() finds it blocks the signal.
-    if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &question) != 0 && errno == ESRCH) Settle(index, askedRound, kSettled);
+    // ESRCH: ended meanwhile. Any other failure (EAGAIN, a full queue): silent below.
+    if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &question) != 0 && errno == ESRCH) continue;
+    asked[askedCount++] = thread;
   }
   ::closedir(tasks);
   return askStatus;
 }
 
-unsigned StateOf(int index) { return answers[index].load() & 3u; }
-
-// Sleeps on `waiting` until the answer that brings it to 0, or `until` (ns).
-void SleepForAnswers(long long until) {
-  unsigned value = waiting.load();
-  if ((value >> kPendingBits) != askedRound || (value & ((1u << kPendingBits) - 1)) == 0) return;
+// Sleeps until an answer comes after `seen` was read, or until `until` (ns).
+void SleepForAnswers(unsigned seen, long long until) {
   long long left = until - NowNs();
   if (left <= 0) return;
   timespec timeout{static_cast<time_t>(left / 1000000000LL), static_cast<long>(left % 1000000000LL)};
-  ::syscall(SYS_futex, FutexWord(&waiting), FUTEX_WAIT_PRIVATE, static_cast<int>(value), &timeout, nullptr, 0);
+  ::syscall(SYS_futex, FutexWord(&answered), FUTEX_WAIT_PRIVATE, static_cast<int>(seen), &timeout, nullptr, 0);
 }
 
 JsThreadCensus Collect(int timeoutMs) noexcept {
@@ -276,38 +271,42 @@ JsThreadCensus Collect(int timeoutMs) noexcept {
   askStatus = CensusStatus::kNoProbe;  // one collect() per ask()
   int sig = sockfd::JsThreadProbeSignal();
   // Wait (bounded) for the answers. 1 ms after the questions a thread still
-  // silent is looked at once: one that blocks the signal (remembered), or
-  // has ended, owes no answer.
+  // silent is looked at once: one that blocks the question, or has ended,
+  // is not waited for (its answer still counts if it comes).
+  bool excused[kMaxThreads] = {};
   long long lookAt = askedAt + 1000000LL;
   long long deadline = askedAt + static_cast<long long>(timeoutMs) * 1000000LL;
   bool looked = false;
   for (;;) {
+    unsigned seen = answered.load();
     int missing = 0;
     for (int i = 0; i < askedCount; ++i)
-      if (StateOf(i) == kNone) ++missing;
+      if (!excused[i] && AnswerOf(i) == kNone) ++missing;
     if (missing == 0) break;
     long long now = NowNs();
     if (now > deadline) break;
     if (!looked && now >= lookAt) {
+      if (handlersRunning.load() > 0) {  // a blocked mask could be our own handler's: look again later
+        lookAt = now + 1000000LL;
+        continue;
+      }
       looked = true;
       for (int i = 0; i < askedCount; ++i) {
-        if (StateOf(i) != kNone) continue;
+        if (AnswerOf(i) != kNone) continue;
         Mask mask = ProbeMask(asked[i].tid, sig);
-        if (mask == Mask::kOpen) continue;
-        if (Settle(static_cast<unsigned>(i), askedRound, kSettled) && mask == Mask::kBlocked) RememberBlocking(asked[i]);
+        excused[i] = mask != Mask::kOpen;
+        if (mask == Mask::kBlocked) SeenBlocking(asked[i]);
       }
       continue;
     }
-    SleepForAnswers(looked ? deadline : lookAt);
+    SleepForAnswers(seen, looked ? deadline : lookAt);
   }
   for (int i = 0; i < askedCount; ++i) {
-    unsigned state = StateOf(i);
-    if (state == kIsolate) {
+    unsigned answer = AnswerOf(i);
+    if (answer == kIsolate) {
       ++census.jsThreads;
-    } else if (state == kNone) {
-      Mask mask = ProbeMask(asked[i].tid, sig);
-      if (mask == Mask::kBlocked) RememberBlocking(asked[i]);
-      if (mask == Mask::kOpen && census.silent++ == 0) census.silentTid = asked[i].tid;
+    } else if (answer == kNone && !excused[i] && ProbeMask(asked[i].tid, sig) != Mask::kGone) {
+      if (census.silent++ == 0) census.silentTid = asked[i].tid;  // blocking or not: it was not excused in time
     }
   }
   if (census.silent > 0) census.status = CensusStatus::kUnanswered;
