@@ -509,7 +509,8 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
 
   // Three things before fork(2), overlapped: the platform's workers wake up
   // to park, and the other threads answer whether they run JavaScript,
-  // while this thread reads /proc/self/maps. Only then it waits for both.
+  // while this thread reads /proc/self/maps. Only then it waits for both
+  // (the census counts no answer of a thread that is parked by then).
   if (!inForkedChild && !workers.Post())
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
   jsThreads->ask();

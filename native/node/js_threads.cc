@@ -201,15 +201,21 @@ unsigned askedRound = 0;
 long long askedAt = 0;
 CensusStatus askStatus = CensusStatus::kNoProbe;  // until ask() ran
 
-// The parked threads of this fork, by the identity this census saw them
-// under, become known platform workers (all of them exist from Node's start:
-// the thread the readdir listed under that tid is the one parked now).
-void RememberParkedThreads() {
+// The threads parked by this fork (V8 platform workers) among those asked:
+// their answers do not count (asked before they parked, one may have been
+// running a V8 task with an isolate current: seen on Node 24), and they
+// become known platform workers, by the identity this census saw them under
+// (all of them exist from Node's start: the thread the readdir listed under
+// that tid is the one parked now).
+bool parkedNow[kMaxThreads];
+void NoteParkedThreads() {
   pid_t parked[kRemembered];
   int count = ParkedThreadIds(parked, kRemembered);
-  for (int p = 0; p < count; ++p)
-    for (int i = 0; i < askedCount; ++i)
-      if (asked[i].tid == parked[p]) platformWorkers.Add(asked[i]);
+  for (int i = 0; i < askedCount; ++i) {
+    parkedNow[i] = false;
+    for (int p = 0; p < count && !parkedNow[i]; ++p) parkedNow[i] = asked[i].tid == parked[p];
+    if (parkedNow[i]) platformWorkers.Add(asked[i]);
+  }
 }
 
 unsigned AnswerOf(int index) {
@@ -273,7 +279,9 @@ JsThreadCensus Collect(int timeoutMs) noexcept {
   // Wait (bounded) for the answers. 1 ms after the questions a thread still
   // silent is looked at once: one that blocks the question, or has ended,
   // is not waited for (its answer still counts if it comes).
-  bool excused[kMaxThreads] = {};
+  bool excused[kMaxThreads];
+  NoteParkedThreads();
+  for (int i = 0; i < askedCount; ++i) excused[i] = parkedNow[i];  // need not answer (see NoteParkedThreads)
   long long lookAt = askedAt + 1000000LL;
   long long deadline = askedAt + static_cast<long long>(timeoutMs) * 1000000LL;
   bool looked = false;
@@ -292,7 +300,7 @@ JsThreadCensus Collect(int timeoutMs) noexcept {
       }
       looked = true;
       for (int i = 0; i < askedCount; ++i) {
-        if (AnswerOf(i) != kNone) continue;
+        if (excused[i] || AnswerOf(i) != kNone) continue;
         Mask mask = ProbeMask(asked[i].tid, sig);
         excused[i] = mask != Mask::kOpen;
         if (mask == Mask::kBlocked) SeenBlocking(asked[i]);
@@ -302,6 +310,7 @@ JsThreadCensus Collect(int timeoutMs) noexcept {
     SleepForAnswers(seen, looked ? deadline : lookAt);
   }
   for (int i = 0; i < askedCount; ++i) {
+    if (parkedNow[i]) continue;  // a platform worker, not a Worker, whatever it answered
     unsigned answer = AnswerOf(i);
     if (answer == kIsolate) {
       ++census.jsThreads;
@@ -310,7 +319,6 @@ JsThreadCensus Collect(int timeoutMs) noexcept {
     }
   }
   if (census.silent > 0) census.status = CensusStatus::kUnanswered;
-  RememberParkedThreads();
   return census;
 }
 

@@ -33,8 +33,9 @@ struct JsThreads {
   // Main thread only, in this order. ask() sends the questions and returns
   // at once (kCounted: asked; else why nothing could be asked); the threads
   // answer while the caller does other work. collect() waits for the
-  // answers, up to timeoutMs after ask(), and counts. Neither allocates
-  // beyond opendir's buffer.
+  // answers, up to timeoutMs after ask(), and counts; called once the
+  // platform's workers are parked (fork_parking.h), whose answers it leaves
+  // out. Neither allocates beyond opendir's buffer.
   CensusStatus (*ask)() noexcept;
   JsThreadCensus (*collect)(int timeoutMs) noexcept;
 };
