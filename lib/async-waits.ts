@@ -77,11 +77,42 @@ const WAITING = 0; // calls waiting (written here)
 const REFERENCED = 1; // the keeper holds the loop (written there)
 const IN_BATCH = 2; // a batch was dispatched this loop turn: the keeper's check comes after its reactions
 
-interface Waiter {
+/**
+ * One wait for an fd's readiness: a call of lib/async.ts (which retries its
+ * system call right there, no promise per wait) or the raw promise wait.
+ */
+export interface Waiter {
+  /** READABLE and/or WRITABLE. */
   readonly events: number;
-  readonly id: number;
-  readonly resolve: (events: number) => void;
-  readonly reject: (reason: unknown) => void;
+  /**
+   * True when ready() runs no code but the library's (its system call, then
+   * its own promise settled): the dispatch may then run it at once. The others
+   * - a promise whose reactions are anyone's code - are resolved in order, and
+   * the direct waiters after one of them run in a microtask queued at their
+   * place, so that every continuation still runs in the order the waits came.
+   */
+  readonly direct: boolean;
+  /** The fd is ready for one of `events` (or failed: every waiter retries its call). */
+  ready(events: number): void;
+  /** The wait ended without readiness (close, cancel) with `reason`. */
+  fail(reason: unknown): void;
+}
+
+/** The raw wait (binding.asyncWait): a promise of the ready events. */
+class PromiseWaiter implements Waiter {
+  readonly direct = false;
+  constructor(
+    readonly events: number,
+    readonly id: number,
+    readonly ready: (events: number) => void,
+    readonly fail: (reason: unknown) => void,
+  ) {}
+}
+
+// Direct waiters that came after a promise waiter in one dispatch: run in the
+// microtask queued where they stand (pairs of waiter and events).
+function runLater(batch: (Waiter | number)[]): void {
+  for (let i = 0; i < batch.length; i += 2) (batch[i] as Waiter).ready(batch[i + 1] as number);
 }
 
 /** One registered fd: its waiters in the order they came, and what the set has for it. */
@@ -119,43 +150,47 @@ class Waits {
   #nextTag = 1;
   readonly #shared: Int32Array;
   readonly #set: NativeReadiness;
+  readonly #fds: Int32Array;
+  readonly #events: Int32Array;
+  /** The dispatch's ready waiters and their events, reused from batch to batch. */
+  readonly #ready: (Waiter | undefined)[] = [];
+  readonly #readyEvents: number[] = [];
 
   constructor() {
     this.#shared = native.asyncCore((fd, why) => this.#closed(fd, why));
     this.#set = new native.Readiness((count) => this.#dispatch(count));
     this.#set.unref(); // the keeper holds the loop, while calls wait
+    this.#fds = this.#set.fds;
+    this.#events = this.#set.events;
   }
 
   stats(): WatcherStats {
     return { watchers: this.#watchers, active: this.#active, waiters: this.#shared[WAITING]! };
   }
 
-  /** Resolves with the ready events once `fd` is ready for one of `events`, or rejects (close, cancel). */
-  wait(fd: number, events: number, id: number): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      let watch = this.#watches[fd];
-      if (watch === undefined) {
-        watch = new Watch(generationOf(fd));
-        try {
-          this.#register(fd, watch, events); // first: it validates the fd (RangeError, EBADF) before anything is kept
-        } catch (error) {
-          reject(pollError(error));
-          return;
-        }
-        native.asyncWatch(fd);
-        this.#watches[fd] = watch;
-        this.#watchers++;
-      } else if ((watch.registered & events) !== events) {
-        try {
-          this.#register(fd, watch, events | union(watch.waiters));
-        } catch (error) {
-          reject(pollError(error));
-          return;
-        }
+  /** Adds `waiter` to `fd`'s waits; throws (a poll error) when the fd cannot be registered. */
+  add(fd: number, waiter: Waiter): void {
+    const events = waiter.events;
+    let watch = this.#watches[fd];
+    if (watch === undefined) {
+      watch = new Watch(generationOf(fd));
+      try {
+        this.#register(fd, watch, events); // first: it validates the fd (RangeError, EBADF) before anything is kept
+      } catch (error) {
+        throw pollError(error);
       }
-      if (watch.waiters.push({ events, id, resolve, reject }) === 1) this.#active++;
-      this.#count(1);
-    });
+      native.asyncWatch(fd);
+      this.#watches[fd] = watch;
+      this.#watchers++;
+    } else if ((watch.registered & events) !== events) {
+      try {
+        this.#register(fd, watch, events | union(watch.waiters));
+      } catch (error) {
+        throw pollError(error);
+      }
+    }
+    if (watch.waiters.push(waiter) === 1) this.#active++;
+    this.#count(1);
   }
 
   /**
@@ -168,21 +203,18 @@ class Waits {
     if (watch !== undefined && watch.generation !== generationOf(fd)) this.#closed(fd, 'closed');
   }
 
-  /** Rejects the pending wait `id` on `fd` with `reason`; false when it is not pending (any more). */
-  cancel(fd: number, id: number, reason: unknown): boolean {
+  /** Ends `waiter`'s pending wait on `fd` with `reason` (its fail()); false when it is not pending (any more). */
+  cancel(fd: number, waiter: Waiter, reason: unknown): boolean {
     const watch = this.#watches[fd];
     if (watch === undefined) return false;
     const waiters = watch.waiters;
-    for (let i = 0; i < waiters.length; i++) {
-      const waiter = waiters[i]!;
-      if (waiter.id !== id) continue;
-      waiters.splice(i, 1);
-      if (waiters.length === 0) this.#active--;
-      this.#count(-1);
-      waiter.reject(reason); // the registration is narrowed when the set next reports the fd
-      return true;
-    }
-    return false;
+    const i = waiters.indexOf(waiter);
+    if (i === -1) return false;
+    waiters.splice(i, 1);
+    if (waiters.length === 0) this.#active--;
+    this.#count(-1);
+    waiter.fail(reason); // the registration is narrowed when the set next reports the fd
+    return true;
   }
 
   /** Stops the set (a forked child drops the parent's: it must not change it). */
@@ -231,28 +263,37 @@ class Waits {
   }
 
   // The one JS call per loop turn: every ready fd of the batch, in order. The
-  // waiters are resolved in the order they came; their reactions run after
-  // this returns, before the keeper's check.
+  // ready waiters are taken off first (every fd's waits and counts settled),
+  // then run in the order they came: the direct ones (lib/async.ts's calls:
+  // their system call and their own promise, nothing else) here, until the
+  // first promise waiter is resolved; from there on every run of direct
+  // waiters goes into a microtask queued at its place, after the reactions
+  // of the promises before it - as if each had been a promise.
   #dispatch(count: number): void {
     if (this.epoch !== forkEpoch) {
       this.abandon(); // a forked child's copy of the parent's set
       return;
     }
     this.#shared[IN_BATCH] = 1;
-    const fds = this.#set.fds;
-    const events = this.#set.events;
+    const fds = this.#fds;
+    const events = this.#events;
+    const ready = this.#ready;
+    const readyEvents = this.#readyEvents;
+    let readyCount = 0;
     for (let i = 0; i < count; i++) {
       const fd = fds[i]!;
       const watch = this.#watches[fd];
       if (watch === undefined || watch.tag !== events[2 * i + 1]) continue;
-      const ready = events[2 * i]!;
-      const all = (ready & FAILED) !== 0; // every waiter retries and meets the error (or EOF)
+      const reported = events[2 * i]!;
+      const all = (reported & FAILED) !== 0; // every waiter retries and meets the error (or EOF)
       const waiters = watch.waiters;
       let kept = 0;
       for (let j = 0; j < waiters.length; j++) {
         const waiter = waiters[j]!;
-        if (all || (waiter.events & ready) !== 0) waiter.resolve(ready);
-        else waiters[kept++] = waiter;
+        if (all || (waiter.events & reported) !== 0) {
+          ready[readyCount] = waiter;
+          readyEvents[readyCount++] = reported;
+        } else waiters[kept++] = waiter;
       }
       const resolved = waiters.length - kept;
       if (resolved === 0) {
@@ -262,6 +303,25 @@ class Waits {
       waiters.length = kept;
       if (kept === 0) this.#active--;
       this.#count(-resolved);
+    }
+    let direct = true; // no promise resolved yet: nothing but library code has run since the batch came
+    let later: (Waiter | number)[] | undefined;
+    for (let k = 0; k < readyCount; k++) {
+      const waiter = ready[k]!;
+      ready[k] = undefined;
+      if (!waiter.direct) {
+        direct = false;
+        later = undefined; // direct waiters after this one go into a microtask of their own
+        waiter.ready(readyEvents[k]!);
+      } else if (direct) {
+        waiter.ready(readyEvents[k]!);
+      } else {
+        if (later === undefined) {
+          later = [];
+          void Promise.resolve(later).then(runLater);
+        }
+        later.push(waiter, readyEvents[k]!);
+      }
     }
   }
 
@@ -284,10 +344,8 @@ class Waits {
     this.#active--;
     this.#count(-waiters.length);
     const error = waitEnded(fd, why);
-    for (const waiter of waiters) waiter.reject(error);
+    for (const waiter of waiters) waiter.fail(error);
   }
-
-
 }
 
 function union(waiters: readonly Waiter[]): number {
@@ -312,18 +370,32 @@ function waits(): Waits {
   return current;
 }
 
-/** Resolves with the ready events once `fd` is ready for one of `events`; cancel(fd, id) rejects it. */
+/**
+ * Adds `waiter` to `fd`'s waits in this environment (lib/async.ts's calls);
+ * throws a poll error when the fd cannot be registered.
+ */
+export function waitOn(fd: number, waiter: Waiter): void {
+  const set = waits();
+  set.forgetIfClosedElsewhere(fd);
+  set.add(fd, waiter);
+}
+
+/** Ends `waiter`'s pending wait on `fd` with `reason`; false when it is not pending. */
+export function cancelWait(fd: number, waiter: Waiter, reason: unknown): boolean {
+  return current !== undefined && current.epoch === forkEpoch && current.cancel(fd, waiter, reason);
+}
+
+/** Resolves with the ready events once `fd` is ready for one of `events`: the raw promise wait. */
 export function waitFor(fd: number, events: number, id: number): Promise<number> {
   if (!Number.isInteger(events) || events <= 0 || (events & ~(READABLE | WRITABLE)) !== 0)
     throw new RangeError(`events must be READABLE and/or WRITABLE, got ${String(events)}`);
-  const set = waits();
-  set.forgetIfClosedElsewhere(fd);
-  return set.wait(fd, events, id);
-}
-
-/** Rejects the pending wait `id` on `fd` with `reason`; false when it is not pending. */
-export function cancelWait(fd: number, id: number, reason: unknown): boolean {
-  return current !== undefined && current.epoch === forkEpoch && current.cancel(fd, id, reason);
+  return new Promise<number>((resolve, reject) => {
+    try {
+      waitOn(fd, new PromiseWaiter(events, id, resolve, reject));
+    } catch (error) {
+      reject(error);
+    }
+  });
 }
 
 /** The registrations and waits of this thread (diagnostics: a leak shows as watchers that never go). */

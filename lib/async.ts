@@ -22,11 +22,12 @@ import { binding } from './native.js';
 import { EAGAIN, EBADF, EINTR, ETIMEDOUT, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_NONBLOCK } from './constants.js';
 import { isSyscallError, syscallError, type SyscallError } from './errors.js';
 import { forkEpoch } from './fork-epoch.js';
-import { READABLE, WRITABLE, cancelWait, generationOf, waitFor, waitStats, type WatcherStats } from './async-waits.js';
+import { READABLE, WRITABLE, cancelWait, generationOf, waitOn, waitStats, type Waiter, type WatcherStats } from './async-waits.js';
 import { fastAttempts } from './fast-io.js';
 import type { AddressInput } from './sockaddr.js';
 import type { Accepted, BinaryData, Data, Received } from './posix.js';
 import { EndOfStreamError } from './errors.js';
+import { acceptedFrom } from './accepted-peer.js';
 
 /** How long a call may take, and a signal that ends it early. */
 export interface AsyncOptions {
@@ -91,7 +92,7 @@ interface AsyncBinding {
   trySend(fd: number, data: Data, flags?: number, offset?: number, length?: number): number;
   tryRecvfrom(fd: number, buffer: BinaryData, flags?: number, offset?: number, length?: number): Received | number;
   trySendto(fd: number, data: Data, flags: number, address: AddressInput, offset?: number, length?: number): number;
-  tryAccept(fd: number, flags: number): Accepted | number;
+  tryAccept(fd: number, flags: number, peer: Uint8Array): Accepted | number;
   tryConnect(fd: number, address: AddressInput): number;
   connectResult(fd: number): void;
   errnoError(syscall: string, errno: number): Error;
@@ -145,16 +146,6 @@ export function releaseWatcher(fd: number): void {
 const IMMEDIATE_BUDGET = 1024;
 let immediateResults = 0;
 
-/** Lets the event loop run (timers, other sockets) before the calls go on. */
-async function yieldTurn(): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-  immediateResults = 0;
-}
-
-// ---- resuming after a suspension ---------------------------------------------------
-/** What a call the parent had pending awaits in a forked child: nothing, forever. */
-const orphaned = new Promise<never>(() => {});
-
 /** The fd was closed (or handed over) through sockfd while the call was suspended. */
 function closedMeanwhile(syscall: string, fd: number): SyscallError & { fd: number } {
   const error = syscallError(
@@ -167,38 +158,7 @@ function closedMeanwhile(syscall: string, fd: number): SyscallError & { fd: numb
   return error;
 }
 
-/**
- * The checks after every resume, before the next system call. True when the
- * call was pending in the parent and this is a forked child: the caller then
- * awaits `orphaned`. Throws when the fd was closed meanwhile (its generation
- * moved on) or the call was aborted or ran out of time.
- */
-function orphanedOrChecked(syscall: string, fd: number, epoch: number, generation: number, guarded: Guard | undefined): boolean {
-  if (epoch !== forkEpoch) return true;
-  if (generationOf(fd) !== generation) throw closedMeanwhile(syscall, fd);
-  guarded?.check();
-  return false;
-}
-
-/**
- * Past the budget of immediate results: yields a turn of the loop, then
- * checks the call may go on. Resolves to the fd's generation before the yield.
- */
-async function yieldTurnChecked(syscall: string, fd: number, epoch: number, guarded: Guard | undefined): Promise<number> {
-  const generation = generationOf(fd);
-  await yieldTurn();
-  if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
-  return generation;
-}
-
 // ---- one call: its waits, deadline and signal --------------------------------------
-let lastWaitId = 0;
-
-function nextWaitId(): number {
-  lastWaitId = (lastWaitId + 1) >>> 0 || 1;
-  return lastWaitId;
-}
-
 function validateOptions(syscall: string, options: AsyncOptions): void {
   const { signal, timeout } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal))
@@ -209,17 +169,18 @@ function validateOptions(syscall: string, options: AsyncOptions): void {
 
 /** The deadline and abort signal of one call, which may wait several times. */
 class Guard {
-  #failure: Error | undefined;
+  /** The abort or timeout that ended the call, if any. */
+  failure: Error | undefined;
   #timer: NodeJS.Timeout | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
-  #waitId = 0;
 
   constructor(
-    readonly syscall: string,
-    readonly fd: number,
+    /** The call it guards: its pending wait is what an abort or timeout cancels. */
+    readonly call: Waiter & { readonly syscall: string; readonly fd: number },
     { signal, timeout }: AsyncOptions,
   ) {
+    const syscall = call.syscall;
     if (signal !== undefined) {
       if (signal.aborted) throw new AbortError(syscall, signal.reason);
       this.#signal = signal;
@@ -232,21 +193,10 @@ class Guard {
     }
   }
 
-  /** Throws the abort or timeout that ended the call, if any. */
-  check(): void {
-    if (this.#failure !== undefined) throw this.#failure;
-  }
-
-  wait(events: number): Promise<number> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    this.#waitId = nextWaitId();
-    return waitFor(this.fd, events, this.#waitId);
-  }
-
   #fail(error: Error): void {
-    if (this.#failure !== undefined) return;
-    this.#failure = error;
-    cancelWait(this.fd, this.#waitId, error); // false when not waiting: wait() reports it next
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    cancelWait(this.call.fd, this.call, error); // false when not waiting: the call meets `failure` when it resumes
   }
 
   end(): void {
@@ -255,81 +205,249 @@ class Guard {
   }
 }
 
-/** The call's Guard, or undefined when it has neither signal nor timeout (the common case costs nothing). */
-function guard(syscall: string, fd: number, options: AsyncOptions | undefined): Guard | undefined {
-  if (options === undefined) return undefined;
-  validateOptions(syscall, options);
-  if (options.signal === undefined && options.timeout === undefined) return undefined;
-  return new Guard(syscall, fd, options);
-}
-
-/** Resolves when `fd` is ready for `events` (or has an error to report), within the call's guard. */
-function readiness(fd: number, events: number, guarded: Guard | undefined): Promise<number> {
-  return guarded === undefined ? waitFor(fd, events, nextWaitId()) : guarded.wait(events);
-}
-
 /** A wait ended by close() says "poll: ..."; the caller called recv (or accept, ...). */
 function explain(error: unknown, syscall: string, fd: number): unknown {
   if (syscall === 'poll' || !isSyscallError(error, 'EBADF') || error.syscall !== 'poll') return error;
   return Object.assign(syscallError(syscall, 'EBADF', EBADF, error.message.slice('poll: '.length)), { fd });
 }
 
+/** What an attempt returns when it would block (EAGAIN): the call waits for its events. */
+const WOULD_BLOCK: unique symbol = Symbol('would block');
+
 /**
- * Runs `once` (one non-blocking system call that returns a negative errno
- * when it would block) until it succeeds, waiting for `events` in between.
+ * One async call: its attempts (one non-blocking system call each, or a run
+ * of them) and the waits between them. The call is its own waiter
+ * (lib/async-waits.ts): the readiness dispatch runs its next attempt directly
+ * and settles its one promise - no promise, closure or async function per
+ * wait. Every resume (after a wait, after the starvation yield) checks, in
+ * this order, the fork epoch (a call the parent had pending never goes on in
+ * a forked child: it never settles there), the fd's generation (EBADF: the
+ * number was closed meanwhile) and the guard (abort, deadline) before the
+ * next system call.
  */
-function untilDone<T>(
-  syscall: string,
-  fd: number,
-  events: number,
-  options: AsyncOptions | undefined,
-  once: () => T | number,
-): Promise<T> {
-  // The common case - no options, within the budget - makes its first
-  // attempt here, as the async function would, and when that is done costs
-  // no async function: a settled promise.
-  if (options !== undefined || immediateResults >= IMMEDIATE_BUDGET) return untilDoneAsync(syscall, fd, events, options, once, false);
-  immediateResults++;
-  let result: T | number;
-  try {
-    result = once();
-  } catch (error) {
-    return Promise.reject(explain(error, syscall, fd));
+abstract class Call<T> implements Waiter {
+  readonly direct = true;
+  readonly epoch = forkEpoch;
+  /** The fd's generation when the call first suspended (-1: it has not). */
+  generation = -1;
+  guarded: Guard | undefined;
+  resolve!: (value: T) => void;
+  reject!: (reason: unknown) => void;
+
+  constructor(
+    readonly syscall: string,
+    readonly fd: number,
+    /** What the call waits for when an attempt would block. */
+    readonly events: number,
+  ) {}
+
+  /** One attempt: the result, or WOULD_BLOCK; throws what the system call reports. */
+  abstract attempt(): T | typeof WOULD_BLOCK;
+
+  /**
+   * The call's promise. `attempted`: its first attempt was made (by the
+   * caller, outside this) and would block, or it waits before it tries
+   * (connect, the waits); otherwise it counts as an immediate result first.
+   */
+  start(options: AsyncOptions | undefined, attempted: boolean): Promise<T> {
+    const promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (options !== undefined) {
+      try {
+        validateOptions(this.syscall, options);
+        if (options.signal !== undefined || options.timeout !== undefined) this.guarded = new Guard(this, options);
+      } catch (error) {
+        this.reject(error);
+        return promise;
+      }
+    }
+    if (attempted) this.#suspend();
+    else if (++immediateResults > IMMEDIATE_BUDGET) {
+      this.generation = generationOf(this.fd);
+      setImmediate(resumeAfterYield, this);
+    } else this.#go();
+    return promise;
   }
-  if (typeof result !== 'number' || result >= 0) return Promise.resolve(result as T);
-  return untilDoneAsync(syscall, fd, events, undefined, once, true);
+
+  /** The fd is ready (from the dispatch). */
+  ready(_events: number): void {
+    this.resume(true);
+  }
+
+  /** The wait ended without readiness: close (EBADF), abort, timeout. */
+  fail(reason: unknown): void {
+    this.#settleError(reason);
+  }
+
+  /** The checks of a resume, then the next attempt. */
+  resume(waited: boolean): void {
+    if (this.epoch !== forkEpoch) return; // pending in the parent: nothing more in a forked child
+    if (generationOf(this.fd) !== this.generation) return this.#settleError(closedMeanwhile(this.syscall, this.fd));
+    const failure = this.guarded?.failure;
+    if (failure !== undefined) return this.#settleError(failure);
+    if (waited) immediateResults = 0; // a readiness callback: the loop has turned
+    this.#go();
+  }
+
+  #go(): void {
+    let result: T | typeof WOULD_BLOCK;
+    try {
+      result = this.attempt();
+    } catch (error) {
+      return this.#settleError(error);
+    }
+    if (result === WOULD_BLOCK) return this.#suspend();
+    this.guarded?.end();
+    this.resolve(result);
+  }
+
+  #suspend(): void {
+    if (this.generation === -1) this.generation = generationOf(this.fd); // until now nothing else ran
+    const failure = this.guarded?.failure;
+    if (failure !== undefined) return this.#settleError(failure);
+    try {
+      waitOn(this.fd, this);
+    } catch (error) {
+      this.#settleError(error);
+    }
+  }
+
+  #settleError(error: unknown): void {
+    this.guarded?.end();
+    this.reject(explain(error, this.syscall, this.fd));
+  }
 }
 
-/** untilDone's waits (`attempted`: the first attempt was made, and would block). */
-async function untilDoneAsync<T>(
-  syscall: string,
-  fd: number,
-  events: number,
-  options: AsyncOptions | undefined,
-  once: () => T | number,
-  attempted: boolean,
-): Promise<T> {
-  const guarded = guard(syscall, fd, options);
-  const epoch = forkEpoch;
-  let generation = -1; // read when the call first suspends: until then nothing else ran
-  try {
-    if (!attempted && ++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked(syscall, fd, epoch, guarded);
-    for (;;) {
-      if (!attempted) {
-        const result = once();
-        if (typeof result !== 'number' || result >= 0) return result as T;
-      }
-      attempted = false;
-      if (generation === -1) generation = generationOf(fd);
-      await readiness(fd, events, guarded);
-      if (orphanedOrChecked(syscall, fd, epoch, generation, guarded)) await orphaned;
-      immediateResults = 0; // a readiness callback: the loop has turned
-    }
-  } catch (error) {
-    throw explain(error, syscall, fd);
-  } finally {
-    guarded?.end();
+/** The starvation yield is over: the loop has turned. */
+function resumeAfterYield(call: { resume(waited: boolean): void }): void {
+  immediateResults = 0;
+  call.resume(false);
+}
+
+/** A call whose attempt is a function: `once` returns a negative errno when it would block. */
+class UntilCall<T> extends Call<T> {
+  constructor(
+    syscall: string,
+    fd: number,
+    events: number,
+    readonly once: () => T | number,
+  ) {
+    super(syscall, fd, events);
   }
+
+  attempt(): T | typeof WOULD_BLOCK {
+    const result = this.once();
+    return typeof result === 'number' && result < 0 ? WOULD_BLOCK : (result as T);
+  }
+}
+
+/** One recv (or send) into (or of) a buffer range. */
+class IoCall extends Call<number> {
+  constructor(
+    syscall: 'recv' | 'send',
+    fd: number,
+    readonly buffer: Data,
+    readonly flags: number | undefined,
+    readonly offset: number | undefined,
+    readonly length: number | undefined,
+  ) {
+    super(syscall, fd, syscall === 'recv' ? READABLE : WRITABLE);
+  }
+
+  attempt(): number | typeof WOULD_BLOCK {
+    const n =
+      this.events === READABLE
+        ? tryRecv(this.fd, this.buffer as BinaryData, this.flags, this.offset, this.length)
+        : trySend(this.fd, this.buffer, this.flags, this.offset, this.length);
+    return n < 0 ? WOULD_BLOCK : n;
+  }
+}
+
+/** Sends until every byte of the range is taken. */
+class SendAllCall extends Call<number> {
+  constructor(
+    fd: number,
+    readonly bytes: BinaryData,
+    readonly flags: number | undefined,
+    readonly offset: number,
+    readonly total: number,
+    public sent: number,
+  ) {
+    super('send', fd, WRITABLE);
+  }
+
+  attempt(): number | typeof WOULD_BLOCK {
+    do {
+      const n = trySend(this.fd, this.bytes, this.flags, this.offset + this.sent, this.total - this.sent);
+      if (n < 0) return WOULD_BLOCK;
+      this.sent += n;
+    } while (this.sent < this.total);
+    return this.total;
+  }
+}
+
+/** Receives until the buffer is full; EndOfStreamError when the peer closes first. */
+class RecvExactlyCall<B extends BinaryData> extends Call<B> {
+  received = 0;
+  constructor(
+    fd: number,
+    readonly buffer: B,
+    readonly flags: number | undefined,
+  ) {
+    super('recv', fd, READABLE);
+  }
+
+  attempt(): B | typeof WOULD_BLOCK {
+    const total = this.buffer.byteLength;
+    while (this.received < total) {
+      const n = tryRecv(this.fd, this.buffer, this.flags, this.received, total - this.received);
+      if (n > 0) this.received += n;
+      else if (n === 0) throw new EndOfStreamError('recv', this.received, total);
+      else return WOULD_BLOCK;
+    }
+    return this.buffer;
+  }
+}
+
+// The AF_INET peer of the last tryAccept (lib/accepted-peer.ts), read at
+// once: one per module instance, so one per Worker.
+const peerBytes = new Uint8Array(16);
+
+/** accept4(); a connection reset while queued is skipped natively. */
+class AcceptCall extends Call<Accepted> {
+  constructor(
+    fd: number,
+    readonly flags: number,
+  ) {
+    super('accept', fd, READABLE);
+  }
+
+  attempt(): Accepted | typeof WOULD_BLOCK {
+    const result = native.tryAccept(this.fd, this.flags, peerBytes);
+    return result === -EAGAIN ? WOULD_BLOCK : acceptedFrom(result, peerBytes);
+  }
+}
+
+/** The rest of connect once the handshake is under way: writability, then SO_ERROR. */
+class ConnectCall extends Call<void> {
+  constructor(fd: number) {
+    super('connect', fd, WRITABLE);
+  }
+
+  attempt(): void {
+    native.connectResult(this.fd);
+  }
+}
+
+/** waitReadable/waitWritable: one wait, then done ("ready" must mean this fd, and not after an abort). */
+class ReadyCall extends Call<void> {
+  constructor(fd: number, events: number) {
+    super('poll', fd, events);
+  }
+
+  attempt(): void {}
 }
 
 /**
@@ -348,32 +466,22 @@ export function untilReadyAsync<T>(
   options: AsyncOptions | undefined,
   attempt: () => T | number,
 ): Promise<T> {
-  return untilDone(syscall, fd, readiness === 'read' ? READABLE : WRITABLE, options, attempt);
-}
-
-/** One wait for `events`, for waitReadable/waitWritable. */
-async function waitOnce(fd: number, events: number, options: AsyncOptions | undefined): Promise<void> {
-  const guarded = guard('poll', fd, options);
-  const epoch = forkEpoch;
-  try {
-    const generation = generationOf(fd);
-    await readiness(fd, events, guarded);
-    if (orphanedOrChecked('poll', fd, epoch, generation, guarded)) await orphaned; // "readable" must mean this fd, and not after an abort
-  } finally {
-    guarded?.end();
-  }
+  return new UntilCall<T>(syscall, fd, readiness === 'read' ? READABLE : WRITABLE, attempt).start(options, false);
 }
 
 // ---- the calls ------------------------------------------------------------------------
+// The common case - no options, within the budget - makes its first attempt
+// in the call itself and, when that is done, costs a settled promise and no
+// Call; only a call that would block (or yields, or is guarded) makes one.
 
 /** Resolves when `fd` is readable (data, a connection to accept, EOF or an error). */
 export function waitReadable(fd: number, options?: AsyncOptions): Promise<void> {
-  return waitOnce(fd, READABLE, options);
+  return new ReadyCall(fd, READABLE).start(options, true);
 }
 
 /** Resolves when `fd` is writable (room in the send buffer, a finished connect, or an error). */
 export function waitWritable(fd: number, options?: AsyncOptions): Promise<void> {
-  return waitOnce(fd, WRITABLE, options);
+  return new ReadyCall(fd, WRITABLE).start(options, true);
 }
 
 /**
@@ -383,7 +491,7 @@ export function waitWritable(fd: number, options?: AsyncOptions): Promise<void> 
  */
 export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<Accepted> {
   const flags = options?.flags ?? SOCK_NONBLOCK | SOCK_CLOEXEC;
-  return untilDone('accept', fd, READABLE, options, () => native.tryAccept(fd, flags));
+  return new AcceptCall(fd, flags).start(options, false);
 }
 
 /**
@@ -392,44 +500,51 @@ export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<A
  * non-blocking mode. After an abort or timeout the handshake may still be
  * going on: close the socket.
  */
-export async function connectAsync(fd: number, address: AddressInput, options?: AsyncOptions): Promise<void> {
-  const guarded = guard('connect', fd, options);
-  const epoch = forkEpoch;
+export function connectAsync(fd: number, address: AddressInput, options?: AsyncOptions): Promise<void> {
+  const call = new ConnectCall(fd);
   try {
-    if (native.tryConnect(fd, address) === 0) return;
-    const generation = generationOf(fd);
-    await readiness(fd, WRITABLE, guarded);
-    if (orphanedOrChecked('connect', fd, epoch, generation, guarded)) await orphaned;
-    native.connectResult(fd);
+    if (options !== undefined) validateOptions('connect', options);
+    if (options?.signal?.aborted === true) throw new AbortError('connect', options.signal.reason);
+    if (native.tryConnect(fd, address) === 0) return Promise.resolve();
   } catch (error) {
-    throw explain(error, 'connect', fd);
-  } finally {
-    guarded?.end();
+    return Promise.reject(explain(error, 'connect', fd));
   }
+  return call.start(options, true);
 }
 
 /** recv() into `buffer` (or its offset/length range); resolves to the byte count, 0 at EOF. */
 export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<number> {
+  if (options === undefined && immediateResults < IMMEDIATE_BUDGET) {
+    immediateResults++;
+    let n: number;
+    try {
+      n = tryRecv(fd, buffer, undefined, undefined, undefined);
+    } catch (error) {
+      return Promise.reject(explain(error, 'recv', fd));
+    }
+    if (n >= 0) return Promise.resolve(n);
+    return new IoCall('recv', fd, buffer, undefined, undefined, undefined).start(undefined, true);
+  }
   const { flags, offset, length } = options ?? {};
-  return untilDone('recv', fd, READABLE, options, () => tryRecv(fd, buffer, flags, offset, length));
+  return new IoCall('recv', fd, buffer, flags, offset, length).start(options, false);
 }
 
 /** send() of `data` (or its range); resolves to the bytes the kernel took, which may be fewer. */
 export function sendAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return untilDone('send', fd, WRITABLE, options, () => trySend(fd, data, flags, offset, length));
+  return new IoCall('send', fd, data, flags, offset, length).start(options, false);
 }
 
 /** recvfrom(): the byte count and the sender's address. */
 export function recvfromAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<Received> {
   const { flags, offset, length } = options ?? {};
-  return untilDone('recvfrom', fd, READABLE, options, () => native.tryRecvfrom(fd, buffer, flags, offset, length));
+  return new UntilCall('recvfrom', fd, READABLE, () => native.tryRecvfrom(fd, buffer, flags, offset, length)).start(options, false);
 }
 
 /** sendto() one datagram (or bytes of a stream) to `address`. */
 export function sendtoAsync(fd: number, data: Data, address: AddressInput, options?: AsyncIoOptions): Promise<number> {
   const { flags = 0, offset, length } = options ?? {};
-  return untilDone('sendto', fd, WRITABLE, options, () => native.trySendto(fd, data, flags, address, offset, length));
+  return new UntilCall('sendto', fd, WRITABLE, () => native.trySendto(fd, data, flags, address, offset, length)).start(options, false);
 }
 
 /** Sends every byte of `data` (or of its range), looping over partial sends; resolves to the count. */
@@ -438,24 +553,24 @@ export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): 
   let flags: number | undefined;
   let offset: number;
   let total: number;
-  let guarded: Guard | undefined;
   try {
     bytes = typeof data === 'string' ? Buffer.from(data) : data;
     ({ flags, offset = 0 } = options ?? {});
     total = options?.length ?? bytes.byteLength - offset;
-    guarded = guard('send', fd, options);
+    if (options !== undefined) validateOptions('send', options);
   } catch (error) {
     return Promise.reject(error);
   }
-  if (guarded !== undefined || immediateResults >= IMMEDIATE_BUDGET) return sendRest(fd, bytes, flags, offset, total, 0, guarded, false);
-  // The common case, as in untilDone: sends made here until done (a settled
-  // promise) or until one would block (then the async part waits).
+  if ((options !== undefined && (options.signal !== undefined || options.timeout !== undefined)) || immediateResults >= IMMEDIATE_BUDGET)
+    return new SendAllCall(fd, bytes, flags, offset, total, 0).start(options, false);
+  // The common case: sends made here until done (a settled promise) or
+  // until one would block (then the call waits).
   immediateResults++;
   let sent = 0;
   try {
     do {
       const n = trySend(fd, bytes, flags, offset + sent, total - sent);
-      if (n < 0) return sendRest(fd, bytes, flags, offset, total, sent, undefined, true);
+      if (n < 0) return new SendAllCall(fd, bytes, flags, offset, total, sent).start(undefined, true);
       sent += n;
     } while (sent < total);
   } catch (error) {
@@ -464,76 +579,24 @@ export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): 
   return Promise.resolve(total);
 }
 
-/** sendAllAsync's waits and the sends after them (`attempted`: the last send would block). */
-async function sendRest(
-  fd: number,
-  bytes: BinaryData,
-  flags: number | undefined,
-  offset: number,
-  total: number,
-  sent: number,
-  guarded: Guard | undefined,
-  attempted: boolean,
-): Promise<number> {
-  const epoch = forkEpoch;
-  let generation = -1;
-  try {
-    if (!attempted && ++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('send', fd, epoch, guarded);
-    do {
-      const n = attempted ? -1 : trySend(fd, bytes, flags, offset + sent, total - sent);
-      attempted = false;
-      if (n >= 0) sent += n;
-      else {
-        if (generation === -1) generation = generationOf(fd);
-        await readiness(fd, WRITABLE, guarded);
-        if (orphanedOrChecked('send', fd, epoch, generation, guarded)) await orphaned;
-        immediateResults = 0;
-      }
-    } while (sent < total);
-    return total;
-  } catch (error) {
-    throw explain(error, 'send', fd);
-  } finally {
-    guarded?.end();
-  }
-}
-
 /**
  * Receives exactly `n` bytes into a new Buffer, or fills `buffer` entirely.
  * Rejects with EndOfStreamError when the peer closes first.
  */
 export function recvExactlyAsync(fd: number, n: number, options?: AsyncOptions & { flags?: number }): Promise<Buffer>;
 export function recvExactlyAsync<T extends BinaryData>(fd: number, buffer: T, options?: AsyncOptions & { flags?: number }): Promise<T>;
-export async function recvExactlyAsync(
+export function recvExactlyAsync(
   fd: number,
   target: number | BinaryData,
   options?: AsyncOptions & { flags?: number },
 ): Promise<BinaryData> {
-  const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
-  const total = buffer.byteLength;
-  const guarded = guard('recv', fd, options);
-  const epoch = forkEpoch;
-  let generation = -1;
+  let buffer: BinaryData;
   try {
-    if (++immediateResults > IMMEDIATE_BUDGET) generation = await yieldTurnChecked('recv', fd, epoch, guarded);
-    let received = 0;
-    while (received < total) {
-      const n = tryRecv(fd, buffer, options?.flags, received, total - received);
-      if (n > 0) received += n;
-      else if (n === 0) throw new EndOfStreamError('recv', received, total);
-      else {
-        if (generation === -1) generation = generationOf(fd);
-        await readiness(fd, READABLE, guarded);
-        if (orphanedOrChecked('recv', fd, epoch, generation, guarded)) await orphaned;
-        immediateResults = 0;
-      }
-    }
-    return buffer;
+    buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
   } catch (error) {
-    throw explain(error, 'recv', fd);
-  } finally {
-    guarded?.end();
+    return Promise.reject(error);
   }
+  return new RecvExactlyCall(fd, buffer, options?.flags).start(options, false);
 }
 
 /**

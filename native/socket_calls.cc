@@ -110,24 +110,31 @@ Napi::Value AcceptPeer(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, client);
 }
 
+// How a call starts (as io.cc's). Fresh: the system call is made first.
+// AfterInterruption: its first attempt, a V8 fast call of lib/fast-socket.ts
+// (which may not run JS), already failed with EINTR; the call goes on exactly
+// as after an EINTR here: the signal handlers run, the fd is checked, the call
+// resumes. No JS ran between that attempt and this call, so the arguments
+// validate as they did for it.
+enum class Start { Fresh, AfterInterruption };
+
 // acceptFd(fd, flags?) -> the new fd alone: accept(fd, NULL, NULL) as C
 // servers call it (accept4 when flags are given). No address object is built.
+template <Start start>
 Napi::Value AcceptFd(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   bool withFlags = !IsMissing(info, 1);
   int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
-  int client = Blocking(info.Env(), withFlags ? "accept4" : "accept", {fd},
-                        [&] { return ::accept4(fd, nullptr, nullptr, flags); });
+  const char* syscall = withFlags ? "accept4" : "accept";
+  if (start == Start::AfterInterruption) HandleInterruption(info.Env(), syscall, {fd});
+  int client = Blocking(info.Env(), syscall, {fd}, [&] { return ::accept4(fd, nullptr, nullptr, flags); });
   return Napi::Number::New(info.Env(), client);
 }
 
 // connect(2) cannot simply be restarted after EINTR: the handshake goes on in
 // the kernel. So after running the signal handlers we wait for writability
 // and read SO_ERROR, which is what a restarted connect would have reported.
-Napi::Value ConnectTo(Napi::Env env, int fd, const SockAddr& address) {
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0) return env.Undefined();
-  int err = errno;
-  if (err != EINTR) ThrowErrno(env, "connect", err);
+Napi::Value ConnectAfterInterruption(Napi::Env env, int fd) {
   HandleInterruption(env, "connect", {fd});
   pollfd entry{fd, POLLOUT, 0};
   Blocking(env, "connect", {fd}, [&] { return ::poll(&entry, 1, -1); });
@@ -137,6 +144,17 @@ Napi::Value ConnectTo(Napi::Env env, int fd, const SockAddr& address) {
   if (soError != 0) ThrowErrno(env, "connect", soError);
   return env.Undefined();
 }
+
+Napi::Value ConnectTo(Napi::Env env, int fd, const SockAddr& address) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0) return env.Undefined();
+  int err = errno;
+  if (err != EINTR) ThrowErrno(env, "connect", err);
+  return ConnectAfterInterruption(env, fd);
+}
+
+// connectInterrupted(fd): a fast connect (lib/fast-socket.ts) failed with
+// EINTR; the handshake goes on as after ConnectTo's EINTR.
+Napi::Value ConnectInterrupted(const Napi::CallbackInfo& info) { return ConnectAfterInterruption(info.Env(), ArgFd(info, 0)); }
 
 // connect(fd, address, family?): `family` is address.family when lib/posix.ts
 // already read it (not read again).
@@ -179,12 +197,23 @@ Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return NameOf<::getpee
 
 // ---- the attempts of the async calls (lib/async.ts) -------------------------------
 
-// tryAccept(fd, flags) -> { fd, address } | -EAGAIN. A connection reset while
-// it waited in the queue (ECONNABORTED) is skipped: the next one is tried.
+// tryAccept(fd, flags, peer?) -> { fd, address } | fd | -EAGAIN. A connection
+// reset while it waited in the queue (ECONNABORTED) is skipped: the next one
+// is tried. With `peer` (at least 16 bytes), an AF_INET peer's sockaddr_in is
+// copied there and only the fd returned, as acceptPeer does for accept: JS
+// (lib/async.ts) builds the address object far cheaper than N-API can. The
+// pointer is taken after the call, when no JS (signal handlers) can run any
+// more; should that fail, the fd is closed.
 Napi::Value TryAccept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
   int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
+  bool withPeer = !IsMissing(info, 2);
+  Bytes out;
+  if (withPeer) {
+    out = ArgBytes(info, 2, "peer", StringPolicy::Refuse, 3);
+    if (out.length < sizeof(sockaddr_in)) ThrowRangeError(env, "peer must hold at least " + std::to_string(sizeof(sockaddr_in)) + " bytes");
+  }
   MakeNonBlocking(env, fd, "accept4");
   SockAddr peer;
   int client;
@@ -197,7 +226,14 @@ Napi::Value TryAccept(const Napi::CallbackInfo& info) {
     if (client != -2) break;
   }
   if (client < 0) return Napi::Number::New(env, client);
-  return Accepted(env, client, peer);
+  if (!withPeer || peer.length != sizeof(sockaddr_in) || peer.storage.ss_family != AF_INET) return Accepted(env, client, peer);
+  try {
+    std::memcpy(out.Acquire("accept4"), &peer.storage, sizeof(sockaddr_in));
+  } catch (...) {
+    ::close(client);
+    throw;
+  }
+  return Napi::Number::New(env, client);
 }
 
 // tryConnect(fd, address) -> 0 | -EINPROGRESS. The handshake goes on in the
@@ -233,7 +269,10 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));
   exports.Set("accept4", Napi::Function::New(env, Accept4, "accept4"));
-  exports.Set("acceptFd", Napi::Function::New(env, AcceptFd, "acceptFd"));
+  exports.Set("acceptFd", Napi::Function::New(env, AcceptFd<Start::Fresh>, "acceptFd"));
+  // The same calls after their fast attempt failed with EINTR (lib/fast-socket.ts): internal.
+  exports.Set("acceptFdInterrupted", Napi::Function::New(env, AcceptFd<Start::AfterInterruption>, "acceptFdInterrupted"));
+  exports.Set("connectInterrupted", Napi::Function::New(env, ConnectInterrupted, "connectInterrupted"));
   exports.Set("acceptPeer", Napi::Function::New(env, AcceptPeer, "acceptPeer"));
   exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
   exports.Set("connectInet", Napi::Function::New(env, ConnectInet, "connectInet"));

@@ -526,3 +526,33 @@ describe('TcpClient and TcpServer, async', () => {
     posix.close(bound);
   });
 });
+
+describe('acceptAsync peer addresses', () => {
+  // IPv4 peers are decoded in JS from the sockaddr_in tryAccept copies out;
+  // every other family comes back as native builds it. Checked against the
+  // client's own getsockname().
+  it('gives an IPv4 peer bound to 127.0.0.2, an IPv6 peer and a Unix-domain peer exactly as the client names itself', async () => {
+    const cases: { family: number; listen: posix.AddressInput; client: posix.AddressInput }[] = [
+      { family: posix.AF_INET, listen: { family: 'AF_INET', address: '127.0.0.1', port: 0 }, client: { family: 'AF_INET', address: '127.0.0.2', port: 0 } },
+      { family: posix.AF_INET6, listen: { family: 'AF_INET6', address: '::1', port: 0 }, client: { family: 'AF_INET6', address: '::1', port: 0 } },
+      {
+        family: posix.AF_UNIX,
+        listen: { family: 'AF_UNIX', path: `\0sockfd-accept-peer-${process.pid}` },
+        client: { family: 'AF_UNIX', path: `\0sockfd-accept-peer-client-${process.pid}` },
+      },
+    ];
+    for (const { family, listen, client: clientAddress } of cases) {
+      const listenFd = posix.socket(family, posix.SOCK_STREAM);
+      posix.bind(listenFd, listen);
+      posix.listen(listenFd);
+      const accepting = acceptAsync(listenFd);
+      const client = posix.socket(family, posix.SOCK_STREAM);
+      posix.bind(client, clientAddress);
+      await connectAsync(client, posix.getsockname(listenFd) as posix.AddressInput);
+      const { fd, address } = await accepting;
+      expect(address).toEqual(posix.getsockname(client));
+      expect(posix.getpeername(fd)).toEqual(address);
+      for (const f of [fd, client, listenFd]) posix.close(f);
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // behaves as the tutorial shows, C client against C server over 127.0.0.1.
 // Expected lines are the tutorial's, written out here.
 import { afterEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
 import { connect, createServer, type Socket as NetSocket } from 'node:net';
@@ -20,6 +20,7 @@ import {
   compileC,
   compileCSync,
   NoCCompilerError,
+  whyCannotRun,
 } from '../tools/c-programs.js';
 import { childPids, listFds } from '../lib/procfs.js';
 import {
@@ -151,6 +152,79 @@ describe('building', () => {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a prebuilt binary that cannot run here (newer glibc, missing dynamic linker, another CPU) is compiled from source instead, or named in the error without a compiler', async () => {
+    const dir = tempDir();
+    const saved = process.env.CC;
+    try {
+      const source = join(dir, 'who.c');
+      writeFileSync(source, '#include <stdio.h>\nint main(void) { puts(WHO); return 0; }\n');
+      // "Prebuilt" binaries made here, then made unrunnable the ways a shipped one can be.
+      const good = await compileC(source, { outDir: join(dir, 'good'), flags: ['-DWHO="prebuilt"'], usePrebuilt: false });
+      const bytes = readFileSync(good);
+      const variant = (name: string, change: (copy: Buffer) => void): string => {
+        const copy = Buffer.from(bytes);
+        change(copy);
+        const path = join(dir, name);
+        writeFileSync(path, copy, { mode: 0o755 });
+        return path;
+      };
+      const replaceText = (copy: Buffer, pattern: RegExp, by: (found: string) => string) => {
+        const text = copy.toString('latin1');
+        let count = 0;
+        for (const match of text.matchAll(pattern)) {
+          const replacement = by(match[0]);
+          expect(replacement.length).toBe(match[0].length);
+          copy.write(replacement, match.index, 'latin1');
+          count++;
+        }
+        expect(count).toBeGreaterThan(0);
+      };
+      // Linked against a glibc newer than any: every symbol version it needs becomes GLIBC_9.*.
+      const newer = variant('newer-glibc', (copy) => replaceText(copy, /GLIBC_2\.[0-9.]+/g, (v) => 'GLIBC_9' + v.slice(7).replace(/[0-9]/g, '9')));
+      // Built for a system whose dynamic linker lives elsewhere (PT_INTERP names a file that does not exist).
+      const elsewhere = variant('other-interpreter', (copy) => replaceText(copy, /\/[^\0]*\/ld-[^\0]*\.so[^\0]*(?=\0)/g, (p) => '/no-such-dir/' + 'x'.repeat(p.length - 13)));
+      // An ELF for another CPU.
+      const foreign = variant('other-cpu', (copy) => copy.writeUInt16LE(copy.readUInt16LE(18) === 62 ? 183 : 62, 18));
+
+      // What the kernel and the dynamic linker say, not this module: the good one runs, the others do not.
+      expect((await runProgram(good, []).finished).stdout).toBe('prebuilt\n');
+      const refused = spawnSync(newer, [], { encoding: 'utf8' });
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/version `GLIBC_9[0-9.]*' not found/);
+      // execve(2)'s own answer, through Python (libuv's spawn retries ENOEXEC through /bin/sh).
+      const execve = (path: string) =>
+        spawnSync('python3', ['-c', 'import os, sys\ntry: os.execv(sys.argv[1], [sys.argv[1]])\nexcept OSError as e: print(e.errno)', path], { encoding: 'utf8' }).stdout.trim();
+      expect(execve(elsewhere)).toBe(String(osConstants.errno.ENOENT));
+      expect(execve(foreign)).toBe(String(osConstants.errno.ENOEXEC));
+
+      expect(whyCannotRun(good)).toBeUndefined();
+      expect(whyCannotRun(newer)).toMatch(/version `GLIBC_9[0-9.]*' not found/);
+      expect(whyCannotRun(elsewhere)).toMatch(/^its dynamic linker \/no-such-dir\/x+ does not exist here$/);
+      expect(whyCannotRun(foreign)).toMatch(/^an ELF for another CPU \(e_machine (62|183), this one is /);
+
+      // A runnable prebuilt binary is used as it is; an unrunnable one is compiled from the source.
+      expect(await compileC(source, { outDir: join(dir, 'a'), flags: ['-DWHO="compiled"'], prebuiltPath: good })).toBe(good);
+      for (const [name, prebuiltPath] of [['b', newer], ['c', elsewhere], ['d', foreign]] as const) {
+        const binary = await compileC(source, { outDir: join(dir, name), flags: ['-DWHO="compiled"'], prebuiltPath });
+        expect(binary, name).toBe(join(dir, name, 'who'));
+        expect((await runProgram(binary, []).finished).stdout, name).toBe('compiled\n');
+      }
+      // No compiler either: the error says why the prebuilt binary was not used.
+      process.env.CC = join(dir, 'no-such-cc');
+      const error = await compileC(source, { outDir: join(dir, 'e'), prebuiltPath: newer }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NoCCompilerError);
+      expect(error).toMatchObject({ code: 'ERR_SOCKFD_NO_C_COMPILER', prebuiltProblem: expect.stringMatching(/GLIBC_9/) });
+      expect((error as Error).message).toMatch(
+        /^no C compiler: .*who\.c has a prebuilt binary that cannot run on this machine \(.*version `GLIBC_9[0-9.]*' not found.*\) and '.*no-such-cc' is not installed; install a C compiler \(gcc\) or point CC at one$/,
+      );
+      expect(() => compileCSync(source, { outDir: join(dir, 'f'), prebuiltPath: elsewhere })).toThrow(/cannot run on this machine \(its dynamic linker .* does not exist here\)/);
+    } finally {
+      if (saved === undefined) delete process.env.CC;
+      else process.env.CC = saved;
       rmSync(dir, { recursive: true, force: true });
     }
   });

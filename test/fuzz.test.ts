@@ -5,9 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { binding } from '../lib/native.js';
+import { binding, tryNodeAddon } from '../lib/native.js';
+import { fastCalls } from '../lib/fast-io.js';
 // Plain JavaScript (.mjs): node runs it directly, under ASan too, and this test imports it.
 import { makeSpecs } from './fuzz/specs.mjs';
+import { fastFunctionNames, fastSets, makeRawSpecs } from './fuzz/fast.mjs';
 import { makeRandom } from './fuzz/world.mjs';
 
 const exported = Object.keys(binding)
@@ -22,6 +24,15 @@ describe('fuzzer', () => {
     expect(Object.keys(specs).filter((name) => !exported.includes(name))).toEqual([]);
   });
 
+  it('has a spec for every V8 fast call of sockfd_node (test/fuzz/fast.mjs), where this Node has them', () => {
+    const sets = fastSets(tryNodeAddon()).filter(([, set]) => set.available);
+    const names = sets.flatMap(([, set]) => fastFunctionNames(set));
+    expect(names.length > 0).toBe(fastCalls.enabled);
+    if (fastCalls.enabled) expect(names).toEqual(expect.arrayContaining(['send', 'recv', 'read', 'write', 'socket']));
+    const specs = makeRawSpecs({ random: makeRandom(1), c: binding.constants }, -0x80000000);
+    expect(names.filter((name) => !(name in specs)), 'add a raw spec to test/fuzz/fast.mjs').toEqual([]);
+  });
+
   it('runs 8,000 seeded adversarial calls clean, signals arriving during them', () => {
     const result = spawnSync(process.execPath, [join(import.meta.dirname, 'fuzz', 'fuzz.mjs'), '--calls', '8000', '--seed', '10', '--json'], {
       encoding: 'utf8',
@@ -29,10 +40,22 @@ describe('fuzzer', () => {
     });
     expect(result.stderr).toBe('');
     expect({ status: result.status, signal: result.signal }).toEqual({ status: 0, signal: null });
-    const summary = JSON.parse(result.stdout) as { calls: number; natives: number; thrown: Record<string, number>; byName: Record<string, number> };
+    const summary = JSON.parse(result.stdout) as {
+      calls: number;
+      natives: number;
+      thrown: Record<string, number>;
+      byName: Record<string, number>;
+      fast: { on: boolean; targets: number; fromOptimizedCode: number; fastEntries: number; fastEntriesByTarget: Record<string, number> };
+    };
     expect(summary.calls).toBe(8000);
     expect(summary.natives).toBe(exported.length - 1); // all but fork
     // Every kind of outcome happened: errno errors, TypeErrors, RangeErrors, the sentinel thrown through a call.
     for (const kind of ['Error', 'TypeError', 'RangeError', 'sentinel']) expect(summary.thrown[kind], kind).toBeGreaterThan(0);
+    // The fast calls were fuzzed from optimized code, and each fast target took its fast path (the addon's own counters).
+    expect(summary.fast.on).toBe(fastCalls.enabled);
+    if (fastCalls.enabled) {
+      expect(summary.fast.fromOptimizedCode).toBeGreaterThan(0);
+      for (const [target, entries] of Object.entries(summary.fast.fastEntriesByTarget)) expect(entries, target).toBeGreaterThan(0);
+    }
   });
 });

@@ -143,12 +143,17 @@ describe('Readiness', () => {
        })();`,
       { eval: true },
     );
+    // Both listeners now, before the first await: when this thread is busy
+    // (a loaded machine) until the worker is gone, Node emits the worker's last
+    // message and then 'exit' in one callback (its exit drains the port first),
+    // and an 'exit' listener added after `await message` would never be called.
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const message = await new Promise((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
     });
     expect(message).toBe('worker');
-    expect(await new Promise((r) => worker.once('exit', r))).toBe(0);
+    expect(await exited).toBe(0);
   });
 
   it('keeps the process alive only while it watches something', async () => {

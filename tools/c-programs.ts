@@ -5,13 +5,15 @@
 // 1. a prebuilt one the package ships (prebuilds/<platform>-<arch>/c-programs/,
 //    made by scripts/prebuild.mjs at `npm pack`), named by a hash of the source,
 //    the headers next to it and the flags, so a changed source never runs a
-//    stale binary;
+//    stale binary - if it can run here: its dynamic linker exists and accepts
+//    it (a binary built against a newer glibc than this machine's cannot run);
 // 2. else one compiled with the machine's compiler at -O2 into build/ (cached
 //    by modification time);
-// 3. else, with no compiler, a NoCCompilerError that says so.
-import { execFile, execFileSync } from 'node:child_process';
+// 3. else, with no compiler, a NoCCompilerError that says so (and why the
+//    prebuilt one could not be used).
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -60,11 +62,14 @@ export class NoCCompilerError extends Error {
     readonly source: string,
     /** The compiler that was looked for (`cc`, `g++`, or $CC / $CXX). */
     readonly compiler: string,
+    /** Why the prebuilt binary for this source cannot run here, when there is one (see whyCannotRun). */
+    readonly prebuiltProblem?: string,
   ) {
     const cxx = cxxExtensions.has(extname(source));
     const shown = source.startsWith(packageRoot + sep) ? relative(packageRoot, source) : source;
+    const prebuilt = prebuiltProblem === undefined ? 'has no prebuilt binary for this source' : `has a prebuilt binary that cannot run on this machine (${prebuiltProblem})`;
     super(
-      `no C compiler: ${shown} has no prebuilt binary for this source and '${compiler}' ` +
+      `no C compiler: ${shown} ${prebuilt} and '${compiler}' ` +
         `is not installed; install ${cxx ? 'g++' : 'a C compiler (gcc)'} or point ${cxx ? 'CXX' : 'CC'} at one`,
     );
     this.name = 'NoCCompilerError';
@@ -83,12 +88,14 @@ export interface CompileOptions {
   flags?: readonly string[];
   /** Whether a matching prebuilt binary may be returned instead of compiling (default true). */
   usePrebuilt?: boolean;
+  /** The prebuilt binary to try first instead of the package's one for this source (cPrebuiltPath). */
+  prebuiltPath?: string;
 }
 
 interface CompilePlan {
   output: string;
   /** Absent when the binary is newer than its inputs. */
-  build?: { compiler: string; args: string[]; temporary: string };
+  build?: { compiler: string; args: string[]; temporary: string; prebuiltProblem?: string };
 }
 
 /** The source files of a set's programs (sorted). */
@@ -160,9 +167,80 @@ function isExecutable(file: string): boolean {
   }
 }
 
+// ELF constants (<elf.h>): the machine of this CPU, PT_INTERP.
+const elfMachine: Readonly<Record<string, number>> = { x64: 62, arm64: 183, ia32: 3, arm: 40, riscv64: 243, ppc64: 21, s390x: 22 };
+const PT_INTERP = 3;
+
+/** The dynamic linker an ELF executable names (PT_INTERP), null for a static one; a problem when it is no ELF for this CPU. */
+function elfInterpreter(binary: string): { interpreter: string | null } | { problem: string } {
+  const fd = openSync(binary, 'r');
+  try {
+    const header = Buffer.alloc(64);
+    const read = (buffer: Buffer, position: number) => readSync(fd, buffer, 0, buffer.length, position);
+    if (read(header, 0) < 64 || header.readUInt32BE(0) !== 0x7f454c46) return { problem: 'not an ELF executable' };
+    if (header[4] !== 2 || header[5] !== 1) return { problem: 'not a 64-bit little-endian ELF' };
+    const machine = header.readUInt16LE(18);
+    const expected = elfMachine[process.arch];
+    if (expected !== undefined && machine !== expected) return { problem: `an ELF for another CPU (e_machine ${machine}, this one is ${process.arch})` };
+    const phoff = Number(header.readBigUInt64LE(32));
+    const phentsize = header.readUInt16LE(54);
+    const phnum = header.readUInt16LE(56);
+    if (phentsize < 56 || phnum > 256) return { problem: 'a damaged ELF (program headers)' };
+    const entry = Buffer.alloc(phentsize);
+    for (let i = 0; i < phnum; i++) {
+      if (read(entry, phoff + i * phentsize) < phentsize) return { problem: 'a damaged ELF (program headers)' };
+      if (entry.readUInt32LE(0) !== PT_INTERP) continue;
+      const size = Number(entry.readBigUInt64LE(32));
+      if (size < 2 || size > 4096) return { problem: 'a damaged ELF (PT_INTERP)' };
+      const name = Buffer.alloc(size);
+      read(name, Number(entry.readBigUInt64LE(8)));
+      return { interpreter: name.toString('latin1').replace(/\0.*$/s, '') };
+    }
+    return { interpreter: null };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Answers of whyCannotRun, by path and modification time: one dynamic-linker run per binary and process.
+const runnable = new Map<string, string | undefined>();
+
+/**
+ * Why the executable `binary` cannot run on this machine, or undefined when it
+ * can: no ELF for this CPU, a dynamic linker (PT_INTERP) that does not exist
+ * here, or one that refuses it - a library missing, or a symbol version this
+ * machine's libraries lack (a binary linked against a newer glibc). Asks the
+ * dynamic linker itself (`ld.so --list`, which loads and checks the libraries
+ * without running the program).
+ */
+export function whyCannotRun(binary: string): string | undefined {
+  const key = `${binary}\0${statSync(binary).mtimeMs}`;
+  if (runnable.has(key)) return runnable.get(key);
+  const answer = ((): string | undefined => {
+    const elf = elfInterpreter(binary);
+    if ('problem' in elf) return elf.problem;
+    if (elf.interpreter === null) return undefined; // static: nothing to load
+    if (!isExecutable(elf.interpreter)) return `its dynamic linker ${elf.interpreter} does not exist here`;
+    const listed = spawnSync(elf.interpreter, ['--list', binary], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (listed.error) return `its dynamic linker ${elf.interpreter} does not run: ${listed.error.message}`;
+    // glibc's answers: "version `GLIBC_2.99' not found (required by ...)" on stderr,
+    // "libx.so.1 => not found" on stdout; both with exit status 0.
+    const refusal = `${listed.stderr}\n${listed.stdout}`.split('\n').find((line) => /not found|cannot|error/i.test(line));
+    if (listed.status !== 0 || refusal !== undefined)
+      return (refusal ?? listed.stderr.split('\n')[0] ?? `exit status ${listed.status}`).trim().replace(`${binary}: `, '');
+    return undefined;
+  })();
+  runnable.set(key, answer);
+  return answer;
+}
+
 function plan(source: string, options: CompileOptions): CompilePlan {
-  const prebuilt = options.usePrebuilt === false ? undefined : cPrebuiltPath(source, options.flags);
-  if (prebuilt !== undefined && isExecutable(prebuilt)) return { output: prebuilt };
+  const prebuilt = options.usePrebuilt === false ? undefined : (options.prebuiltPath ?? cPrebuiltPath(source, options.flags));
+  let prebuiltProblem: string | undefined;
+  if (prebuilt !== undefined && isExecutable(prebuilt)) {
+    prebuiltProblem = whyCannotRun(prebuilt);
+    if (prebuiltProblem === undefined) return { output: prebuilt };
+  }
   const outDir = options.outDir ?? cBuildDir;
   const output = join(outDir, basename(source, extname(source)));
   if (existsSync(output) && statSync(output).mtimeMs >= newestInput(source)) return { output };
@@ -174,12 +252,12 @@ function plan(source: string, options: CompileOptions): CompilePlan {
   const temporary = `${output}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   // Flags after the source, where the linker needs libraries (-lpthread).
   const args = ['-O2', '-o', temporary, source, ...(options.flags ?? [])];
-  return { output, build: { compiler, args, temporary } };
+  return { output, build: { compiler, args, temporary, prebuiltProblem } };
 }
 
 function failure(source: string, build: NonNullable<CompilePlan['build']>, error: unknown): Error {
   rmSync(build.temporary, { force: true });
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new NoCCompilerError(source, build.compiler);
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new NoCCompilerError(source, build.compiler, build.prebuiltProblem);
   const stderr = (error as { stderr?: string | Buffer }).stderr?.toString() ?? '';
   return new Error(`${build.compiler} ${build.args.join(' ')} failed:\n${stderr || String(error)}`, { cause: error });
 }

@@ -8,6 +8,12 @@
 // or a watcher left behind.
 //
 //   npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json]
+//                   [--fast on|off|require] [--fast-share P]
+//
+// --fast: a share P (default 0.3) of the calls go to the V8 fast calls of
+// sockfd_node from optimized code (test/fuzz/fast.mjs: the raw fast functions
+// and lib/fast-io.ts's wrappers); `require` fails when they are off or never
+// taken (CI's ASan run); the summary says how many ran fast.
 //
 // The same seed makes the same sequence of calls and arguments; the moments
 // signals arrive vary (--signals off replays exactly, minus the watchdog's).
@@ -17,13 +23,19 @@ import { writeSync } from 'node:fs';
 import { types } from 'node:util';
 import { makeSpecs } from './specs.mjs';
 import { CallContext, Sentinel, World } from './world.mjs';
+import { makeFastTargets } from './fast.mjs';
 
 const options = parseOptions(process.argv.slice(2));
 const dist = new URL('../../dist/lib/', import.meta.url);
-let binding, processLib;
+// The fast functions count which path ran (read once, when sockfd_node loads).
+if (options.fast !== 'off') process.env.SOCKFD_FAST_CALLS_COUNT = '1';
+let binding, processLib, fastIo, fastSocket, posix, tryNodeAddon, nodeAddonPath;
 try {
-  ({ binding } = await import(new URL('native.js', dist)));
+  ({ binding, tryNodeAddon, nodeAddonPath } = await import(new URL('native.js', dist)));
   processLib = await import(new URL('process.js', dist));
+  fastIo = await import(new URL('fast-io.js', dist));
+  posix = await import(new URL('posix.js', dist));
+  fastSocket = await import(new URL('fast-socket.js', dist)).catch(() => undefined); // not in every tree
 } catch (error) {
   console.error(`fuzz: cannot load the library from dist/ (run npm run build): ${error.message}`);
   process.exit(2);
@@ -71,7 +83,22 @@ const specs = makeSpecs(w);
 const names = Object.keys(specs).filter((name) => typeof binding[name] === 'function' && !specs[name].skip && (!options.only || options.only.includes(name)));
 const missing = Object.keys(binding).filter((name) => typeof binding[name] === 'function' && !(name in specs));
 if (missing.length) fail(`exports without a fuzz spec (test/fuzz/specs.mjs): ${missing.join(', ')}`);
-if (names.length === 0) fail(`no spec to run (--only ${options.only})`);
+const fast = options.fast === 'off' ? { targets: [], missing: [], reason: 'off (--fast off)' } : makeFastTargets(w, { modules: { fastIo, fastSocket, posix }, addon: tryNodeAddon(), coreSpecs: specs });
+if (fast.missing.length) fail(`fast calls without a fuzz spec (test/fuzz/fast.mjs): ${fast.missing.join(', ')}`);
+const fastTargets = fast.targets.filter((t) => !options.only || options.only.includes(t.name));
+if (names.length === 0 && fastTargets.length === 0) fail(`no spec to run (--only ${options.only})`);
+if (options.fast === 'require' && fastTargets.length === 0) fail(`--fast require: no fast call to fuzz: ${fast.reason || 'none selected'}`);
+const fastStart = fastIo.fastCallCounts();
+// EINTR in a fast call goes on in the N-API <syscall>Interrupted (lib/fast-io.ts and lib/fast-socket.ts look it up at each call): counted here.
+let inFastTarget = false;
+let interruptedHandoffs = 0;
+for (const name of Object.keys(binding).filter((key) => key.endsWith('Interrupted') && typeof binding[key] === 'function')) {
+  const napi = binding[name];
+  binding[name] = function (...args) {
+    if (inFastTarget) interruptedHandoffs++;
+    return napi.apply(this, args);
+  };
+}
 
 let inCall = false;
 processLib.signal(binding.constants.SIGUSR1, () => {
@@ -86,15 +113,16 @@ processLib.signal(binding.constants.SIGUSR2, () => {
 const reasons = new Set();
 const objectReasons = new WeakSet();
 const stats = { calls: 0, returned: 0, thrown: {}, promises: 0, settled: 0, strays: 0, epochs: 0 };
-const byName = Object.fromEntries(names.map((name) => [name, 0]));
+const byName = Object.fromEntries([...names, ...fastTargets.map((t) => t.name)].map((name) => [name, 0]));
 const started = Date.now();
 const deadline = options.seconds ? started + options.seconds * 1000 : Infinity;
 let pendingPromises = 0;
 
 w.refill();
 for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
-  const name = w.random.pick(names);
-  const spec = specs[name];
+  const target = fastTargets.length && (names.length === 0 || w.random.chance(options.fastShare)) ? w.random.pick(fastTargets) : undefined;
+  const name = target ? target.name : w.random.pick(names);
+  const spec = target ?? specs[name];
   const context = new CallContext(w);
   w.current = context;
   const args = spec.args(context);
@@ -104,11 +132,13 @@ for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
   let threw = false;
   let error;
   inCall = true;
+  inFastTarget = target !== undefined;
   Atomics.add(shared, 0, 1);
   Atomics.store(shared, 1, 1);
   try {
     // A class (spec.construct): made with new, then spec.exercise calls its methods (their throws count as the call's).
-    if (spec.construct) spec.exercise(new binding[name](...args), context);
+    if (target) result = target.call(args);
+    else if (spec.construct) spec.exercise(new binding[name](...args), context);
     else result = binding[name](...args);
   } catch (caught) {
     threw = true;
@@ -116,6 +146,7 @@ for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
   }
   Atomics.store(shared, 1, 0);
   inCall = false;
+  inFastTarget = false;
   stats.calls++;
   byName[name]++;
   if (threw) {
@@ -124,6 +155,7 @@ for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
     stats.thrown[kind] = (stats.thrown[kind] ?? 0) + 1;
   } else {
     stats.returned++;
+    if (target?.check && !target.check(result)) fail(`call ${i}: ${name}(${args.map(describe).join(', ')}) answered ${describe(result)}: not n >= 0, -errno or FALLBACK`);
     if (spec.fds) w.adopt(spec.fds(result, args));
     if (result instanceof Promise) {
       stats.promises++;
@@ -159,9 +191,34 @@ processLib.signal(binding.constants.SIGUSR1, 'default');
 processLib.signal(binding.constants.SIGUSR2, 'default');
 if (watchers.watchers !== 0 || watchers.waiters !== 0) fail(`event-loop watchers left after every fd was closed: ${JSON.stringify(watchers)}`);
 const seconds = (Date.now() - started) / 1000;
-const summary = { seed: options.seed, calls: stats.calls, seconds, callsPerSecond: Math.round(stats.calls / seconds), returned: stats.returned, thrown: stats.thrown, promises: stats.promises, settled: stats.settled, pendingAtEnd: pendingPromises, epochs: stats.epochs, strayFds: stats.strays, natives: names.length };
+const fastEnd = fastIo.fastCallCounts();
+const fastSummary = {
+  on: fastTargets.length > 0,
+  reason: fast.reason,
+  v8: process.versions.v8,
+  addon: fastTargets.length ? nodeAddonPath('the fuzzer') : null,
+  targets: fastTargets.length,
+  calls: fastTargets.reduce((sum, t) => sum + t.calls, 0),
+  fromOptimizedCode: fastTargets.reduce((sum, t) => sum + t.fromOptimized, 0),
+  optimizations: fastTargets.reduce((sum, t) => sum + t.optimizations, 0),
+  // Entries into the C functions (the addon's counters): fast = from optimized code, slow = V8's slow callback.
+  fastEntries: fastEnd.fast - fastStart.fast,
+  slowEntries: fastEnd.slow - fastStart.slow,
+  interruptedHandoffs,
+  fastEntriesByTarget: Object.fromEntries(fastTargets.map((t) => [t.name, t.fastEntries])),
+};
+if (options.fast === 'require' && fastSummary.fastEntries === 0) fail(`--fast require: ${fastSummary.calls} calls into fast targets and no fast call was taken: ${JSON.stringify(fastSummary)}`);
+const summary = { seed: options.seed, calls: stats.calls, seconds, callsPerSecond: Math.round(stats.calls / seconds), returned: stats.returned, thrown: stats.thrown, promises: stats.promises, settled: stats.settled, pendingAtEnd: pendingPromises, epochs: stats.epochs, strayFds: stats.strays, natives: names.length, fast: fastSummary };
 if (options.json) console.log(JSON.stringify({ ...summary, byName }));
-else console.log(`fuzz: ${stats.calls} calls into ${names.length} natives clean in ${seconds.toFixed(1)} s (seed ${options.seed}): ${JSON.stringify(summary)}`);
+else {
+  console.log(`fuzz: ${stats.calls} calls into ${names.length} natives and ${fastTargets.length} fast targets clean in ${seconds.toFixed(1)} s (seed ${options.seed}): ${JSON.stringify(summary)}`);
+  console.log(
+    fastSummary.on
+      ? `fuzz: fast calls ON (V8 ${fastSummary.v8}, ${fastSummary.addon}): ${fastSummary.calls} calls into ${fastSummary.targets} fast targets, ${fastSummary.fromOptimizedCode} from optimized code; ` +
+          `${fastSummary.fastEntries} fast entries taken, ${fastSummary.slowEntries} slow callbacks, ${interruptedHandoffs} EINTR handed to the N-API path`
+      : `fuzz: fast calls OFF: ${fastSummary.reason}`,
+  );
+}
 process.exit(0);
 
 // ---- helpers
@@ -233,7 +290,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000 };
+  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000, fast: 'on', fastShare: 0.3 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -247,8 +304,10 @@ function parseOptions(argv) {
       case '--json': o.json = true; break;
       case '--epoch': o.epoch = Number(value()); break;
       case '--hang-ms': o.hangMs = Number(value()); break;
+      case '--fast': o.fast = value(); break;
+      case '--fast-share': o.fastShare = Number(value()); break;
       case '--help':
-        console.log('usage: npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json]');
+        console.log('usage: npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json] [--fast on|off|require] [--fast-share P]');
         process.exit(0);
         break;
       default:
@@ -261,5 +320,13 @@ function parseOptions(argv) {
       console.error(`fuzz: --${key} must be a non-negative integer`);
       process.exit(2);
     }
+  if (!['on', 'off', 'require'].includes(o.fast)) {
+    console.error('fuzz: --fast must be on, off or require');
+    process.exit(2);
+  }
+  if (!(o.fastShare >= 0 && o.fastShare <= 1)) {
+    console.error('fuzz: --fast-share must be a number in [0, 1]');
+    process.exit(2);
+  }
   return o;
 }

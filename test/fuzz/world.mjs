@@ -142,6 +142,13 @@ export class World {
       const [x, y] = b.socketpair(c.AF_UNIX, type);
       pair(bounded(x), bounded(y));
     }
+    // A blocking pair with nothing to read and a longer timeout (100 ms): a receive
+    // there waits until a signal arrives (the watchdog's, every few ms), so
+    // fast calls meet EINTR (test/fuzz/fast.mjs) and the N-API path resumes them.
+    const [quiet, quietPeer] = b.socketpair(c.AF_UNIX, c.SOCK_STREAM);
+    pair(bounded(quiet), bounded(quietPeer));
+    b.setsockopt(quiet, c.SOL_SOCKET, c.SO_RCVTIMEO, 100);
+    this.waitingFd = quiet;
     const unixListen = bounded(b.socket(c.AF_UNIX, c.SOCK_STREAM));
     b.bind(unixListen, { family: 'AF_UNIX', path: this.unixPath });
     b.listen(unixListen, 8);
@@ -153,7 +160,7 @@ export class World {
     this.dirFd = b.open(this.dir, c.O_RDONLY | c.O_DIRECTORY); // the only dirfd the *at calls get
     this.pool.push(this.dirFd);
     for (const fd of this.pool)
-      if (this.random.chance(0.75)) b.fcntl(fd, c.F_SETFL, b.fcntl(fd, c.F_GETFL) | c.O_NONBLOCK);
+      if (fd !== quiet && this.random.chance(0.75)) b.fcntl(fd, c.F_SETFL, b.fcntl(fd, c.F_GETFL) | c.O_NONBLOCK);
     const closed = b.socket(c.AF_INET, c.SOCK_DGRAM);
     b.close(closed); // a number that was ours and is closed now (until someone takes it)
     this.closedFd = closed;
@@ -426,6 +433,106 @@ export class World {
     if (memory instanceof ArrayBuffer && r.chance(0.06)) detach(memory, r);
     else if (memory.resizable && r.chance(0.1)) memory.resize(r.int(8));
     return view;
+  }
+
+  /**
+   * A view for a fast call (test/fuzz/fast.mjs): mostly Uint8Arrays, the one
+   * kind V8 hands to a fast function, of every shape V8 has for them - on its
+   * heap (small, never asked for its buffer), Buffer's pool at an odd offset,
+   * subarrays at odd offsets, length-tracking and fixed views of resizable
+   * memory resized under them, shared memory, detached, empty - and now and then
+   * another kind (the slow callback's case). The memory is recorded in the
+   * context, where signal handlers and getters detach and resize it.
+   */
+  fastView(context = this.current, { receiving = false } = {}) {
+    const r = this.random;
+    const length = r.pick([1, 1, 3, 7, 64, 65, 1500, 4096, 65536]);
+    const odd = r.pick([1, 3, 5, 7, 13]);
+    switch (r.int(14)) {
+      case 0:
+      case 1: {
+        const view = new Uint8Array(r.range(1, 64)); // on V8's heap until someone asks for .buffer
+        if (!receiving) view.fill(0x63);
+        return view;
+      }
+      case 2:
+        return Buffer.allocUnsafe(r.range(1, 4000)); // a slice of Buffer's pool: an odd byteOffset, a shared backing store
+      case 3: {
+        const memory = this.memory(length + 32, context);
+        return new Uint8Array(memory).subarray(odd, odd + length);
+      }
+      case 4: {
+        // Length-tracking over resizable memory, grown or shrunk (perhaps below the view's start).
+        const memory = new ArrayBuffer(length + 16, { maxByteLength: length + 4096 });
+        context.buffers.push(memory);
+        const view = new Uint8Array(memory, r.pick([0, odd]));
+        memory.resize(r.pick([0, odd - 1, odd + 1, length, length + 4096]));
+        return view;
+      }
+      case 5: {
+        // A fixed-length view whose memory then shrinks below its end: out of bounds, byteLength 0.
+        const memory = new ArrayBuffer(length + 16, { maxByteLength: length + 16 });
+        context.buffers.push(memory);
+        const view = new Uint8Array(memory, odd, length);
+        if (r.chance(0.7)) memory.resize(r.int(length + odd));
+        return view;
+      }
+      case 6:
+        return new Uint8Array(new SharedArrayBuffer(length + 16), r.pick([0, odd]), length);
+      case 7: {
+        const memory = this.memory(length + 16, context);
+        const view = new Uint8Array(memory, odd, length);
+        if (memory instanceof ArrayBuffer) detach(memory, r);
+        return view;
+      }
+      case 8:
+        return new Uint8Array(this.memory(16, context), r.pick([0, 16]), 0);
+      case 9:
+        return r.chance(0.5) ? this.buffer(context, { strings: !receiving }) : this.hostile(context);
+      default:
+        return new Uint8Array(this.memory(length + 16, context), r.pick([0, 0, odd, 8]), length);
+    }
+  }
+
+  /** `bytes` (a Uint8Array) in a view of one of fastView's shapes: on V8's heap, pooled, an odd subarray, resizable (shrunk), shared, detached, another kind. */
+  fastViewOf(bytes, context = this.current) {
+    const r = this.random;
+    const odd = r.pick([1, 3, 5, 7]);
+    switch (r.int(9)) {
+      case 0:
+      case 1:
+        return Uint8Array.from(bytes); // on V8's heap
+      case 2:
+        return Buffer.from(bytes); // Buffer's pool, an odd byteOffset
+      case 3: {
+        const memory = new ArrayBuffer(bytes.length + odd, { maxByteLength: bytes.length + odd + 64 });
+        context.buffers.push(memory);
+        const view = new Uint8Array(memory, odd); // length-tracking
+        view.set(bytes);
+        if (r.chance(0.4)) memory.resize(r.int(bytes.length + odd + 64));
+        return view;
+      }
+      case 4: {
+        const view = new Uint8Array(new SharedArrayBuffer(bytes.length + odd), odd);
+        view.set(bytes);
+        return view;
+      }
+      case 5: {
+        const memory = this.memory(bytes.length + odd, context);
+        const view = new Uint8Array(memory, odd, bytes.length);
+        view.set(bytes);
+        if (memory instanceof ArrayBuffer && r.chance(0.5)) detach(memory, r);
+        return view;
+      }
+      case 6:
+        return r.pick([() => new DataView(Uint8Array.from(bytes).buffer), () => Uint8Array.from(bytes).buffer, () => new Int8Array(bytes), () => this.hostileNoString(context)])();
+      default: {
+        const memory = this.memory(bytes.length + 16, context);
+        const view = new Uint8Array(memory, odd, bytes.length);
+        view.set(bytes);
+        return view;
+      }
+    }
   }
 
   // ---- fds and addresses ------------------------------------------------------------------

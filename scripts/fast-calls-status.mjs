@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Says whether this process gets V8 fast calls, from which sockfd_node, and
+// proves they are taken: a call site optimized by TurboFan runs 1,000
+// send+recv pairs on a socketpair and the addon's own counters
+// (SOCKFD_FAST_CALLS_COUNT) say how many entered the fast C functions.
+// Exit 1 when they are off or not taken. .ci/run runs it under ASan.
+//   node scripts/fast-calls-status.mjs      (with SOCKFD_ADDON / SOCKFD_NODE_ADDON for another build)
+import { setFlagsFromString } from 'node:v8';
+
+process.env.SOCKFD_FAST_CALLS_COUNT = '1'; // read by sockfd_node when it loads, below
+setFlagsFromString('--allow-natives-syntax');
+const dist = new URL('../dist/lib/', import.meta.url);
+const { fastCalls, fastCallCounts, send, recv } = await import(new URL('fast-io.js', dist));
+const { nodeAddonPath, binding } = await import(new URL('native.js', dist));
+if (!fastCalls.enabled) {
+  console.log(`fast calls: OFF (V8 ${fastCalls.v8}): ${fastCalls.reason}`);
+  process.exit(1);
+}
+const { AF_UNIX, SOCK_STREAM } = binding.constants;
+const [a, b] = binding.socketpair(AF_UNIX, SOCK_STREAM);
+const out = Buffer.from('x');
+const into = Buffer.alloc(1);
+const pair = new Function('send', 'recv', 'a', 'b', 'out', 'into', 'return send(a, out) + recv(b, into);');
+new Function('f', 'send', 'recv', '%PrepareFunctionForOptimization(f); %PrepareFunctionForOptimization(send); %PrepareFunctionForOptimization(recv);')(pair, send, recv);
+for (let i = 0; i < 3; i++) pair(send, recv, a, b, out, into);
+new Function('f', '%OptimizeFunctionOnNextCall(f);')(pair);
+const before = fastCallCounts();
+for (let i = 0; i < 1000; i++) pair(send, recv, a, b, out, into);
+const taken = fastCallCounts().fast - before.fast;
+binding.close(a);
+binding.close(b);
+console.log(`fast calls: ${taken > 0 ? 'ON' : 'NOT TAKEN'} (V8 ${fastCalls.v8}, ${nodeAddonPath('fast calls')}): ${taken} of 2000 calls from optimized code entered the fast C functions`);
+process.exit(taken > 0 ? 0 : 1);
