@@ -66,7 +66,7 @@ export const fastSocketCalls: { readonly enabled: boolean; readonly reason: stri
 });
 
 /**
- * connect(2) to `sockaddr`, the bytes lib/sockaddr.ts encoded for an address
+ * connect(2) to `sockaddr`, the bytes lib/sockaddr-bytes.ts encoded for an address
  * (the caller keeps the address itself for the N-API path). True when the
  * call was made (connected; an error was thrown otherwise); false when the
  * fast path did not take it and the N-API connect must do the whole call.

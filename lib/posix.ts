@@ -8,7 +8,8 @@ import { binding } from './native.js';
 // send/recv/read/write: V8 fast calls where available, the N-API functions otherwise (lib/fast-io.ts).
 import * as fastIo from './fast-io.js';
 import * as fastSocket from './fast-socket.js';
-import { encodeInet, encodeInet6, type AddressInput, type SockAddr } from './sockaddr.js';
+import type { AddressInput, SockAddr } from './sockaddr.js';
+import { encodeInet, encodeInet6 } from './sockaddr-bytes.js';
 import { acceptedFrom } from './accepted-peer.js';
 
 export * from './constants.js';
@@ -274,7 +275,7 @@ export function connect(fd: number, address: AddressInput): void {
   // the family is read here, once, and for { family: 'AF_INET', port, address }
   // and { family: 'AF_INET6', port, flowinfo, scopeId, address } the fields
   // too (once each, in the native decoder's order). Those become sockaddr
-  // bytes for the fast connect (lib/sockaddr.ts), or, for what that does not
+  // bytes for the fast connect (lib/sockaddr-bytes.ts), or, for what that does not
   // take, primitives for the N-API connect. Every other shape goes to the
   // native decoder with the family it must not read again.
   if (typeof address !== 'object' || address === null) return native.connect(fd, address);

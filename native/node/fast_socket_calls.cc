@@ -1,5 +1,5 @@
 // V8 fast API calls for a connection's life cycle: connect (to a sockaddr
-// encoded once in JS, lib/sockaddr.ts), acceptFd, shutdown and setsockopt with
+// encoded once in JS, lib/sockaddr-bytes.ts), acceptFd, shutdown and setsockopt with
 // an int value. Together with fast_calls.cc's socket and close they make the
 // whole connect + accept + close of a client and a server fast calls
 // (lib/fast-socket.ts is their JS side).
@@ -33,7 +33,7 @@ using namespace fast_api;
 
 // ---- connect(fd, sockaddr bytes) ----------------------------------------------
 // The bytes are a whole sockaddr_in or sockaddr_in6 (exactly its size, its
-// family field matching), as lib/sockaddr.ts encodes them: anything else is
+// family field matching), as lib/sockaddr-bytes.ts encodes them: anything else is
 // the N-API path's (kFallback). They are copied to the stack before the call
 // (a view's bytes need not be aligned for sockaddr).
 inline int32_t ConnectCall(double fd, const uint8_t* bytes, size_t length) {
