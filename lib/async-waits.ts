@@ -117,7 +117,13 @@ function runLater(batch: (Waiter | number)[]): void {
 
 /** One registered fd: its waiters in the order they came, and what the set has for it. */
 class Watch {
-  readonly waiters: Waiter[] = [];
+  /**
+   * Its waiters, the first `count` slots (the rest undefined): the array
+   * never shrinks, so the wait after a wait stores into a slot - no array
+   * length change and no growth per wait.
+   */
+  readonly waiters: (Waiter | undefined)[] = [];
+  count = 0;
   /** The events of its registration in the set (0: not in the set). */
   registered = 0;
   /** The tag its registration carries in the events (stale events of an older registration are dropped). */
@@ -184,12 +190,13 @@ class Waits {
       this.#watchers++;
     } else if ((watch.registered & events) !== events) {
       try {
-        this.#register(fd, watch, events | union(watch.waiters));
+        this.#register(fd, watch, events | union(watch));
       } catch (error) {
         throw pollError(error);
       }
     }
-    if (watch.waiters.push(waiter) === 1) this.#active++;
+    watch.waiters[watch.count] = waiter;
+    if (++watch.count === 1) this.#active++;
     this.#count(1);
   }
 
@@ -208,10 +215,13 @@ class Waits {
     const watch = this.#watches[fd];
     if (watch === undefined) return false;
     const waiters = watch.waiters;
-    const i = waiters.indexOf(waiter);
-    if (i === -1) return false;
-    waiters.splice(i, 1);
-    if (waiters.length === 0) this.#active--;
+    const count = watch.count;
+    let i = 0;
+    while (i < count && waiters[i] !== waiter) i++;
+    if (i === count) return false;
+    for (; i < count - 1; i++) waiters[i] = waiters[i + 1];
+    waiters[count - 1] = undefined;
+    if (--watch.count === 0) this.#active--;
     this.#count(-1);
     waiter.fail(reason); // the registration is narrowed when the set next reports the fd
     return true;
@@ -236,7 +246,7 @@ class Waits {
 
   /** Registers what the waiters still want, or takes the fd out of the set when nobody waits. */
   #narrow(fd: number, watch: Watch): void {
-    const wanted = union(watch.waiters);
+    const wanted = union(watch);
     if (wanted === watch.registered) return;
     try {
       if (wanted === 0) {
@@ -287,20 +297,22 @@ class Waits {
       const reported = events[2 * i]!;
       const all = (reported & FAILED) !== 0; // every waiter retries and meets the error (or EOF)
       const waiters = watch.waiters;
+      const waiting = watch.count;
       let kept = 0;
-      for (let j = 0; j < waiters.length; j++) {
+      for (let j = 0; j < waiting; j++) {
         const waiter = waiters[j]!;
         if (all || (waiter.events & reported) !== 0) {
           ready[readyCount] = waiter;
           readyEvents[readyCount++] = reported;
         } else waiters[kept++] = waiter;
       }
-      const resolved = waiters.length - kept;
+      const resolved = waiting - kept;
       if (resolved === 0) {
         this.#narrow(fd, watch); // reported for nobody: stop reporting it
         continue;
       }
-      waiters.length = kept;
+      for (let j = kept; j < waiting; j++) waiters[j] = undefined;
+      watch.count = kept;
       if (kept === 0) this.#active--;
       this.#count(-resolved);
     }
@@ -340,17 +352,19 @@ class Waits {
       }
     }
     const waiters = watch.waiters;
-    if (waiters.length === 0) return;
+    const count = watch.count;
+    if (count === 0) return;
+    watch.count = 0;
     this.#active--;
-    this.#count(-waiters.length);
+    this.#count(-count);
     const error = waitEnded(fd, why);
-    for (const waiter of waiters) waiter.fail(error);
+    for (let i = 0; i < count; i++) waiters[i]!.fail(error);
   }
 }
 
-function union(waiters: readonly Waiter[]): number {
+function union(watch: Watch): number {
   let events = 0;
-  for (const waiter of waiters) events |= waiter.events;
+  for (let i = 0; i < watch.count; i++) events |= watch.waiters[i]!.events;
   return events;
 }
 
