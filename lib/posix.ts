@@ -7,7 +7,8 @@
 import { binding } from './native.js';
 // send/recv/read/write: V8 fast calls where available, the N-API functions otherwise (lib/fast-io.ts).
 import * as fastIo from './fast-io.js';
-import type { AddressInput, SockAddr } from './sockaddr.js';
+import * as fastSocket from './fast-socket.js';
+import { encodeInet, encodeInet6, type AddressInput, type SockAddr } from './sockaddr.js';
 import { acceptedFrom } from './accepted-peer.js';
 
 export * from './constants.js';
@@ -265,23 +266,43 @@ export function accept4(fd: number, flags?: number): Accepted {
  * makes it the cheap form for a server that does not look at the peer;
  * getpeername() still tells it later.
  */
-export const acceptFd: (fd: number, flags?: number) => number = native.acceptFd;
+export const acceptFd: (fd: number, flags?: number) => number = fastSocket.acceptFd;
+const fastConnect = fastSocket.fastConnect;
 /** connect(2); after EINTR it waits for the handshake and reports its SO_ERROR. */
 export function connect(fd: number, address: AddressInput): void {
   // Property reads cost a few instructions here and ~1 µs each through N-API:
-  // the family is read here, once, and for the common { family: 'AF_INET',
-  // port, address } the two fields too (in the native decoder's order), so
-  // that only primitives reach native code. Every other shape goes to the
+  // the family is read here, once, and for { family: 'AF_INET', port, address }
+  // and { family: 'AF_INET6', port, flowinfo, scopeId, address } the fields
+  // too (once each, in the native decoder's order). Those become sockaddr
+  // bytes for the fast connect (lib/sockaddr.ts), or, for what that does not
+  // take, primitives for the N-API connect. Every other shape goes to the
   // native decoder with the family it must not read again.
   if (typeof address !== 'object' || address === null) return native.connect(fd, address);
   const family: unknown = address.family;
-  if (family !== 'AF_INET') return native.connect(fd, address, family);
-  const inet = address as { port?: unknown; address?: unknown };
-  const port = inet.port;
-  native.connectInet(fd, port, inet.address);
+  if (family === 'AF_INET') {
+    const inet = address as { port?: unknown; address?: unknown };
+    const port = inet.port;
+    const text = inet.address;
+    const bytes = fastConnect ? encodeInet(port, text) : undefined;
+    if (bytes === undefined || !fastSocket.connectEncoded(fd, bytes)) native.connectInet(fd, port, text);
+    return;
+  }
+  if (family === 'AF_INET6') {
+    const inet6 = address as { port?: unknown; flowinfo?: unknown; scopeId?: unknown; address?: unknown };
+    const port = inet6.port;
+    const flowinfo = inet6.flowinfo;
+    const scopeId = inet6.scopeId;
+    const text = inet6.address;
+    const bytes = fastConnect ? encodeInet6(port, flowinfo, scopeId, text) : undefined;
+    // The N-API decoder gets the values read, in a plain object (no getter runs again).
+    if (bytes === undefined || !fastSocket.connectEncoded(fd, bytes))
+      native.connect(fd, { family: 'AF_INET6', port, flowinfo, scopeId, address: text } as AddressInput, family);
+    return;
+  }
+  return native.connect(fd, address, family);
 }
 /** shutdown(2) with SHUT_RD / SHUT_WR / SHUT_RDWR. */
-export const shutdown: (fd: number, how: number) => void = native.shutdown;
+export const shutdown: (fd: number, how: number) => void = fastSocket.shutdown;
 /** getsockname(2) */
 export const getsockname: (fd: number) => SockAddr = native.getsockname;
 /** getpeername(2) */
@@ -334,7 +355,7 @@ export const poll: (fds: PollFd[], timeout?: number) => number = native.poll;
 
 // ---- options ------------------------------------------------------------------
 /** setsockopt(2). Numbers/booleans as int; SO_LINGER { onoff, linger }; SO_RCVTIMEO/SO_SNDTIMEO in ms; raw bytes. */
-export const setsockopt: (fd: number, level: number, name: number, value: SockOptInput) => void = native.setsockopt;
+export const setsockopt: (fd: number, level: number, name: number, value: SockOptInput) => void = fastSocket.setsockopt;
 
 /** getsockopt(2), decoded: int, SO_LINGER, SO_RCVTIMEO/SO_SNDTIMEO (ms), TCP_INFO, SO_PEERCRED, TCP_CONGESTION. */
 export function getsockopt(fd: number, level: number, name: number): SockOptValue;

@@ -110,24 +110,31 @@ Napi::Value AcceptPeer(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, client);
 }
 
+// How a call starts (as io.cc's). Fresh: the system call is made first.
+// AfterInterruption: its first attempt, a V8 fast call of lib/fast-socket.ts
+// (which may not run JS), already failed with EINTR; the call goes on exactly
+// as after an EINTR here: the signal handlers run, the fd is checked, the call
+// resumes. No JS ran between that attempt and this call, so the arguments
+// validate as they did for it.
+enum class Start { Fresh, AfterInterruption };
+
 // acceptFd(fd, flags?) -> the new fd alone: accept(fd, NULL, NULL) as C
 // servers call it (accept4 when flags are given). No address object is built.
+template <Start start>
 Napi::Value AcceptFd(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   bool withFlags = !IsMissing(info, 1);
   int flags = static_cast<int>(ArgIntOr(info, 1, "flags", 0, INT32_MAX, 0));
-  int client = Blocking(info.Env(), withFlags ? "accept4" : "accept", {fd},
-                        [&] { return ::accept4(fd, nullptr, nullptr, flags); });
+  const char* syscall = withFlags ? "accept4" : "accept";
+  if (start == Start::AfterInterruption) HandleInterruption(info.Env(), syscall, {fd});
+  int client = Blocking(info.Env(), syscall, {fd}, [&] { return ::accept4(fd, nullptr, nullptr, flags); });
   return Napi::Number::New(info.Env(), client);
 }
 
 // connect(2) cannot simply be restarted after EINTR: the handshake goes on in
 // the kernel. So after running the signal handlers we wait for writability
 // and read SO_ERROR, which is what a restarted connect would have reported.
-Napi::Value ConnectTo(Napi::Env env, int fd, const SockAddr& address) {
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0) return env.Undefined();
-  int err = errno;
-  if (err != EINTR) ThrowErrno(env, "connect", err);
+Napi::Value ConnectAfterInterruption(Napi::Env env, int fd) {
   HandleInterruption(env, "connect", {fd});
   pollfd entry{fd, POLLOUT, 0};
   Blocking(env, "connect", {fd}, [&] { return ::poll(&entry, 1, -1); });
@@ -137,6 +144,17 @@ Napi::Value ConnectTo(Napi::Env env, int fd, const SockAddr& address) {
   if (soError != 0) ThrowErrno(env, "connect", soError);
   return env.Undefined();
 }
+
+Napi::Value ConnectTo(Napi::Env env, int fd, const SockAddr& address) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0) return env.Undefined();
+  int err = errno;
+  if (err != EINTR) ThrowErrno(env, "connect", err);
+  return ConnectAfterInterruption(env, fd);
+}
+
+// connectInterrupted(fd): a fast connect (lib/fast-socket.ts) failed with
+// EINTR; the handshake goes on as after ConnectTo's EINTR.
+Napi::Value ConnectInterrupted(const Napi::CallbackInfo& info) { return ConnectAfterInterruption(info.Env(), ArgFd(info, 0)); }
 
 // connect(fd, address, family?): `family` is address.family when lib/posix.ts
 // already read it (not read again).
@@ -251,7 +269,10 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));
   exports.Set("accept4", Napi::Function::New(env, Accept4, "accept4"));
-  exports.Set("acceptFd", Napi::Function::New(env, AcceptFd, "acceptFd"));
+  exports.Set("acceptFd", Napi::Function::New(env, AcceptFd<Start::Fresh>, "acceptFd"));
+  // The same calls after their fast attempt failed with EINTR (lib/fast-socket.ts): internal.
+  exports.Set("acceptFdInterrupted", Napi::Function::New(env, AcceptFd<Start::AfterInterruption>, "acceptFdInterrupted"));
+  exports.Set("connectInterrupted", Napi::Function::New(env, ConnectInterrupted, "connectInterrupted"));
   exports.Set("acceptPeer", Napi::Function::New(env, AcceptPeer, "acceptPeer"));
   exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
   exports.Set("connectInet", Napi::Function::New(env, ConnectInet, "connectInet"));

@@ -21,8 +21,15 @@ std::atomic<uint64_t> fastCount{0};
 std::atomic<uint64_t> slowCount{0};
 
 void StartCounting() {
-  const char* count = getenv("SOCKFD_FAST_CALLS_COUNT");
-  if (count != nullptr && strcmp(count, "1") == 0) counting = true;
+  // Once per process, by the first Init (thread-safe static initialization):
+  // a Worker's Init must not write `counting` while another thread's fast
+  // functions read it.
+  static const bool started = [] {
+    const char* count = getenv("SOCKFD_FAST_CALLS_COUNT");
+    if (count != nullptr && strcmp(count, "1") == 0) counting = true;
+    return true;
+  }();
+  (void)started;
 }
 
 void Counts(const v8::FunctionCallbackInfo<v8::Value>& info) {

@@ -145,8 +145,8 @@ std::string Unavailable(std::string* running);
 constexpr int32_t kFallback = INT32_MIN;
 
 // Call counters for the tests (which path ran), kept only when SOCKFD_FAST_CALLS_COUNT=1
-// at load: `counting` is written once, by StartCounting in an Init, before any
-// fast function exists; read-only afterwards.
+// at load: `counting` is written once per process, by the first StartCounting
+// (an Init, before any fast function exists); read-only afterwards.
 extern bool counting;
 extern std::atomic<uint64_t> fastCount;  // relaxed: a statistic; workers may call concurrently
 extern std::atomic<uint64_t> slowCount;

@@ -47,6 +47,44 @@ export function makeRawSpecs(w, FALLBACK) {
       : r.chance(0.85)
         ? r.pick([-0, -1, -2, 0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 31 - 1, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 1e300, -(2 ** 31), Number.MIN_VALUE])
         : w.hostileNoString(); // not a number at all: V8 calls the slow callback
+  // Options whose int value changes nothing beyond the fuzzer's own loopback sockets (as specs.mjs's setsockopt).
+  const intOptions = [
+    [c.SOL_SOCKET, c.SO_REUSEADDR], [c.SOL_SOCKET, c.SO_REUSEPORT], [c.SOL_SOCKET, c.SO_KEEPALIVE], [c.SOL_SOCKET, c.SO_RCVBUF],
+    [c.SOL_SOCKET, c.SO_SNDBUF], [c.SOL_SOCKET, c.SO_RCVTIMEO], [c.SOL_SOCKET, c.SO_SNDTIMEO], [c.SOL_SOCKET, c.SO_OOBINLINE],
+    [c.SOL_SOCKET, c.SO_RCVLOWAT], [c.SOL_SOCKET, c.SO_PRIORITY], [c.SOL_SOCKET, c.SO_PASSCRED], [c.SOL_SOCKET, c.SO_TYPE],
+    [c.IPPROTO_TCP, c.TCP_NODELAY], [c.IPPROTO_TCP, c.TCP_CORK], [c.IPPROTO_TCP, c.TCP_QUICKACK], [c.IPPROTO_TCP, c.TCP_MAXSEG],
+    [c.IPPROTO_TCP, c.TCP_KEEPIDLE], [c.IPPROTO_TCP, c.TCP_USER_TIMEOUT], [c.IPPROTO_IP, c.IP_TOS], [c.IPPROTO_IP, c.IP_TTL],
+    [c.IPPROTO_IPV6, c.IPV6_V6ONLY], [c.IPPROTO_IP, c.IP_RECVERR], [c.SOL_SOCKET, c.SO_LINGER], [c.SOL_SOCKET, 12345], [9999, 1],
+  ];
+  // A sockaddr_in / sockaddr_in6 (Linux layouts) of 127.0.0.1 or ::1 and one of the fuzzer's ports,
+  // or bytes the fast connect refuses (wrong size, or a family that does not match the size).
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1; // sa_family is in the host's order
+  const sockaddrBytes = () => {
+    const port = r.pick([w.listenPort, w.listenPort, w.udpPort, w.udp6Port, 0, 1]);
+    if (r.chance(0.8)) {
+      const six = r.chance(0.4);
+      const bytes = new Uint8Array(six ? 28 : 16);
+      const view = new DataView(bytes.buffer);
+      view.setUint16(0, six ? c.AF_INET6 : c.AF_INET, little);
+      view.setUint16(2, port, false);
+      if (six) bytes[23] = 1; // ::1
+      else bytes.set([127, 0, 0, 1], 4);
+      return bytes;
+    }
+    const bytes = Uint8Array.from({ length: r.pick([0, 1, 2, 15, 16, 17, 27, 28, 29, 110, 128]) }, () => r.int(256));
+    if (bytes.length >= 2) new DataView(bytes.buffer).setUint16(0, bytes.length === 16 ? c.AF_INET6 : bytes.length === 28 ? c.AF_INET : r.pick([c.AF_UNIX, 0, 0xffff]), little);
+    return bytes;
+  };
+  // Those bytes in any shape of view (world.fastViewOf), or a loopback sockaddr cut short or
+  // followed by more bytes (a size the fast path refuses, whatever the bytes after it).
+  const sockaddrView = (ctx) => {
+    const bytes = sockaddrBytes();
+    switch (r.int(8)) {
+      case 0: return bytes.subarray(0, r.int(bytes.length));
+      case 1: { const longer = new Uint8Array(bytes.length + 1 + r.int(200)); longer.set(bytes); return longer; }
+      default: return w.fastViewOf(bytes, ctx);
+    }
+  };
   const fd = (ctx) => {
     const value = w.fd(ctx); // the pool, or numbers that are no fd of ours (never -0: that would be fd 0)
     return Object.is(value, -0) ? 0.5 : value;
@@ -85,6 +123,19 @@ export function makeRawSpecs(w, FALLBACK) {
       fds: (result) => (result >= 0 ? [result] : []),
     },
     close: { arity: 1, args: (ctx) => [fd(ctx)] },
+    // fast_socket_calls.cc. connect's bytes are a sockaddr of the fuzzer's own loopback
+    // addresses in every shape of view, or bytes the fast path must refuse by their size or
+    // family - never 16 or 28 bytes of AF_INET/AF_INET6 with another address.
+    connect: { arity: 2, args: (ctx) => [fd(ctx), sockaddrView(ctx)] },
+    acceptFd: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC, c.SOCK_NONBLOCK | c.SOCK_CLOEXEC, 1]))], fds: (result) => (result >= 0 ? [result] : []) },
+    shutdown: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 1, 2, 3]))] },
+    setIntOption: {
+      arity: 4,
+      args: (ctx) => {
+        const [level, name] = r.pick(intOptions);
+        return [fd(ctx), number(() => level), number(() => name), number(() => r.pick([0, 1, 1, 2, -1, 4096, 2 ** 31 - 1, -(2 ** 31)]))];
+      },
+    },
   };
   const check = (result) => (Number.isInteger(result) && result >= -4095 && result <= 2 ** 31 - 1) || result === FALLBACK;
   for (const spec of Object.values(specs)) spec.check = check;
@@ -101,39 +152,69 @@ export function makeRawSpecs(w, FALLBACK) {
     if (target === w.waitingFd) ctx.fds.push(target);
     return [target, view, ...(withFlags ? [number(() => r.pick([0, 0, 0, c.MSG_DONTWAIT, c.MSG_NOSIGNAL, c.MSG_WAITALL]))] : []), ...tail];
   };
-  specs.wrapperArgs = { send: wrapperArgs(false, true), recv: wrapperArgs(true, true), write: wrapperArgs(false, false), read: wrapperArgs(true, false) };
+  specs.wrapperArgs = {
+    send: wrapperArgs(false, true), recv: wrapperArgs(true, true), write: wrapperArgs(false, false), read: wrapperArgs(true, false),
+    connectEncoded: specs.connect.args,
+  };
   return specs;
 }
 
-// The wrappers of lib/fast-io.ts: the core spec whose arguments they take, the number of their parameters.
-const wrappers = {
-  send: ['send', 5], recv: ['recv', 5], read: ['read', 4], write: ['write', 4], socket: ['socket', 3], close: ['close', 1],
-  recvNonBlocking: ['recv', 5], sendNonBlocking: ['send', 5],
-};
+// The JS wrappers of the fast calls: [module, function, the core spec whose arguments they
+// take (or a raw-style one, wrapperArgs), the number of their parameters]. A missing one
+// (an older tree) is left out.
+const wrappers = [
+  ['fastIo', 'send', 'send', 5], ['fastIo', 'recv', 'recv', 5], ['fastIo', 'read', 'read', 4], ['fastIo', 'write', 'write', 4],
+  ['fastIo', 'socket', 'socket', 3], ['fastIo', 'close', 'close', 1], ['fastIo', 'recvNonBlocking', 'recv', 5], ['fastIo', 'sendNonBlocking', 'send', 5],
+  ['fastSocket', 'acceptFd', 'acceptFd', 2], ['fastSocket', 'shutdown', 'shutdown', 2], ['fastSocket', 'setsockopt', 'setsockopt', 4],
+  ['fastSocket', 'connectEncoded', 'connectEncoded', 2], ['posix', 'connect', 'connect', 2],
+];
+
+/** The sets of fast functions sockfd_node exports (fastCalls, fastSocketCalls, ...): objects with a boolean `available`. */
+export function fastSets(addon) {
+  return Object.entries(addon ?? {}).filter(([, set]) => set !== null && typeof set === 'object' && typeof set.available === 'boolean');
+}
+
+/** The functions of a set that are fast calls (all but its counters). */
+export function fastFunctionNames(set) {
+  return Object.keys(set).filter((name) => typeof set[name] === 'function' && name !== 'counts');
+}
 
 /**
- * The fast targets, or why there are none. `fastIo` is dist/lib/fast-io.js,
- * `raw` the addon's fastCalls object, `coreSpecs` specs.mjs's table.
+ * The fast targets, or why there are none. `modules` are dist/lib's fast-io,
+ * fast-socket (when the tree has it) and posix; `addon` is sockfd_node's
+ * exports; `coreSpecs` specs.mjs's table.
  */
-export function makeFastTargets(w, { fastIo, raw, coreSpecs }) {
-  if (!fastIo.fastCalls.enabled || raw === undefined) return { targets: [], missing: [], reason: fastIo.fastCalls.reason };
-  const rawSpecs = makeRawSpecs(w, raw.FALLBACK);
+export function makeFastTargets(w, { modules, addon, coreSpecs }) {
+  const { fastIo } = modules;
+  const sets = fastSets(addon).filter(([, set]) => set.available);
+  if (!fastIo.fastCalls.enabled || sets.length === 0) return { targets: [], missing: [], reason: fastIo.fastCalls.reason };
+  const rawSpecs = makeRawSpecs(w, sets[0][1].FALLBACK);
   const { wrapperArgs } = rawSpecs;
   delete rawSpecs.wrapperArgs;
-  const rawNames = Object.keys(raw).filter((name) => typeof raw[name] === 'function' && name !== 'counts');
-  const missing = rawNames.filter((name) => !(name in rawSpecs));
   const targets = [];
-  for (const name of rawNames.filter((n) => n in rawSpecs)) {
-    const spec = rawSpecs[name];
-    targets.push(new FastTarget(`fast.${name}`, raw[name], spec.arity, spec.args, spec.fds, spec.check, fastIo.fastCallCounts));
-  }
-  for (const [name, [core, arity]] of Object.entries(wrappers)) {
+  const missing = [];
+  const seen = new Set();
+  for (const [setName, set] of sets)
+    for (const name of fastFunctionNames(set)) {
+      const spec = rawSpecs[name];
+      if (spec === undefined) {
+        missing.push(`${setName}.${name}`);
+        continue;
+      }
+      const label = seen.has(name) ? `fast.${setName}.${name}` : `fast.${name}`;
+      seen.add(name);
+      targets.push(new FastTarget(label, set[name], spec.arity, spec.args, spec.fds, spec.check, fastIo.fastCallCounts));
+    }
+  for (const [module, name, core, arity] of wrappers) {
+    if (module === 'posix' && modules.fastSocket === undefined) continue; // posix.connect is a fast call only beside lib/fast-socket.ts
+    const fn = modules[module]?.[name];
     const spec = coreSpecs[core];
-    if (typeof fastIo[name] !== 'function' || spec === undefined) continue;
-    prepare(fastIo[name]); // its feedback too, so it inlines into the site and its fast call becomes one
+    const raw = wrapperArgs[core];
+    if (typeof fn !== 'function' || (spec === undefined && raw === undefined)) continue;
+    prepare(fn); // its feedback too, so it inlines into the site and its fast call becomes one
     // Half the core spec's arguments (every kind of value), half the fast path's kinds (Uint8Arrays of every shape).
-    const args = wrapperArgs[core] ? (ctx) => (w.random.chance(0.5) ? spec.args(ctx) : wrapperArgs[core](ctx)) : spec.args;
-    targets.push(new FastTarget(`io.${name}`, fastIo[name], arity, args, spec.fds, undefined, fastIo.fastCallCounts));
+    const args = spec && raw ? (ctx) => (w.random.chance(0.5) ? spec.args(ctx) : raw(ctx)) : (spec?.args ?? raw);
+    targets.push(new FastTarget(`io.${name}`, fn, arity, args, spec?.fds, undefined, fastIo.fastCallCounts));
   }
   return { targets, missing, reason: '' };
 }

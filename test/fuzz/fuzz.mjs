@@ -29,11 +29,13 @@ const options = parseOptions(process.argv.slice(2));
 const dist = new URL('../../dist/lib/', import.meta.url);
 // The fast functions count which path ran (read once, when sockfd_node loads).
 if (options.fast !== 'off') process.env.SOCKFD_FAST_CALLS_COUNT = '1';
-let binding, processLib, fastIo, tryNodeAddon, nodeAddonPath;
+let binding, processLib, fastIo, fastSocket, posix, tryNodeAddon, nodeAddonPath;
 try {
   ({ binding, tryNodeAddon, nodeAddonPath } = await import(new URL('native.js', dist)));
   processLib = await import(new URL('process.js', dist));
   fastIo = await import(new URL('fast-io.js', dist));
+  posix = await import(new URL('posix.js', dist));
+  fastSocket = await import(new URL('fast-socket.js', dist)).catch(() => undefined); // not in every tree
 } catch (error) {
   console.error(`fuzz: cannot load the library from dist/ (run npm run build): ${error.message}`);
   process.exit(2);
@@ -81,16 +83,16 @@ const specs = makeSpecs(w);
 const names = Object.keys(specs).filter((name) => typeof binding[name] === 'function' && !specs[name].skip && (!options.only || options.only.includes(name)));
 const missing = Object.keys(binding).filter((name) => typeof binding[name] === 'function' && !(name in specs));
 if (missing.length) fail(`exports without a fuzz spec (test/fuzz/specs.mjs): ${missing.join(', ')}`);
-const fast = options.fast === 'off' ? { targets: [], missing: [], reason: 'off (--fast off)' } : makeFastTargets(w, { fastIo, raw: tryNodeAddon()?.fastCalls, coreSpecs: specs });
+const fast = options.fast === 'off' ? { targets: [], missing: [], reason: 'off (--fast off)' } : makeFastTargets(w, { modules: { fastIo, fastSocket, posix }, addon: tryNodeAddon(), coreSpecs: specs });
 if (fast.missing.length) fail(`fast calls without a fuzz spec (test/fuzz/fast.mjs): ${fast.missing.join(', ')}`);
 const fastTargets = fast.targets.filter((t) => !options.only || options.only.includes(t.name));
 if (names.length === 0 && fastTargets.length === 0) fail(`no spec to run (--only ${options.only})`);
 if (options.fast === 'require' && fastTargets.length === 0) fail(`--fast require: no fast call to fuzz: ${fast.reason || 'none selected'}`);
 const fastStart = fastIo.fastCallCounts();
-// EINTR in a fast call goes on in the N-API <syscall>Interrupted (lib/fast-io.ts looks it up at each call): counted here.
+// EINTR in a fast call goes on in the N-API <syscall>Interrupted (lib/fast-io.ts and lib/fast-socket.ts look it up at each call): counted here.
 let inFastTarget = false;
 let interruptedHandoffs = 0;
-for (const name of ['sendInterrupted', 'recvInterrupted', 'readInterrupted', 'writeInterrupted']) {
+for (const name of Object.keys(binding).filter((key) => key.endsWith('Interrupted') && typeof binding[key] === 'function')) {
   const napi = binding[name];
   binding[name] = function (...args) {
     if (inFastTarget) interruptedHandoffs++;

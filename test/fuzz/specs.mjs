@@ -118,6 +118,9 @@ export function makeSpecs(w) {
         return [fd(ctx), port, address];
       },
     },
+    // after a fast connect/acceptFd failed with EINTR (lib/fast-socket.ts): handlers first, then as connect/acceptFd go on
+    connectInterrupted: { args: (ctx) => [fd(ctx)] },
+    acceptFdInterrupted: { args: (ctx) => [fd(ctx), w.maybe(() => r.pick([undefined, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC]))], fds: fdOf },
     shutdown: { args: (ctx) => [fd(ctx), w.maybe(() => r.int(3))] },
     getsockname: { args: (ctx) => [fd(ctx)] },
     getpeername: { args: (ctx) => [fd(ctx)] },
@@ -135,7 +138,7 @@ export function makeSpecs(w) {
     recvInterrupted: { args: (ctx) => [fd(ctx), buffer(ctx), flags(), offset(), offset()] },
     writeInterrupted: { args: (ctx) => [fd(ctx), data(ctx), offset(), offset()] },
     readInterrupted: { args: (ctx) => [fd(ctx), buffer(ctx), offset(), offset()] },
-    errnoError: { args: () => [w.maybe(() => r.pick(['send', 'recv', 'read', 'write', 'close', ''])), w.maybe(() => r.pick([1, 4, 9, 4095, 4096, 0]))] },
+    errnoError: { args: () => [w.maybe(() => r.pick(['send', 'recv', 'read', 'write', 'close', 'connect', 'accept4', 'setsockopt', ''])), w.maybe(() => r.pick([1, 4, 9, 4095, 4096, 0]))] },
     Readiness: {
       construct: true,
       args: (ctx) => [w.maybe(() => () => {})],

@@ -494,6 +494,47 @@ export class World {
     }
   }
 
+  /** `bytes` (a Uint8Array) in a view of one of fastView's shapes: on V8's heap, pooled, an odd subarray, resizable (shrunk), shared, detached, another kind. */
+  fastViewOf(bytes, context = this.current) {
+    const r = this.random;
+    const odd = r.pick([1, 3, 5, 7]);
+    switch (r.int(9)) {
+      case 0:
+      case 1:
+        return Uint8Array.from(bytes); // on V8's heap
+      case 2:
+        return Buffer.from(bytes); // Buffer's pool, an odd byteOffset
+      case 3: {
+        const memory = new ArrayBuffer(bytes.length + odd, { maxByteLength: bytes.length + odd + 64 });
+        context.buffers.push(memory);
+        const view = new Uint8Array(memory, odd); // length-tracking
+        view.set(bytes);
+        if (r.chance(0.4)) memory.resize(r.int(bytes.length + odd + 64));
+        return view;
+      }
+      case 4: {
+        const view = new Uint8Array(new SharedArrayBuffer(bytes.length + odd), odd);
+        view.set(bytes);
+        return view;
+      }
+      case 5: {
+        const memory = this.memory(bytes.length + odd, context);
+        const view = new Uint8Array(memory, odd, bytes.length);
+        view.set(bytes);
+        if (memory instanceof ArrayBuffer && r.chance(0.5)) detach(memory, r);
+        return view;
+      }
+      case 6:
+        return r.pick([() => new DataView(Uint8Array.from(bytes).buffer), () => Uint8Array.from(bytes).buffer, () => new Int8Array(bytes), () => this.hostileNoString(context)])();
+      default: {
+        const memory = this.memory(bytes.length + 16, context);
+        const view = new Uint8Array(memory, odd, bytes.length);
+        view.set(bytes);
+        return view;
+      }
+    }
+  }
+
   // ---- fds and addresses ------------------------------------------------------------------
   /** A pool fd (recorded in the context), or a number that is no fd of ours. */
   fd(context = this.current) {
