@@ -3,10 +3,11 @@
 // fork epoch - one epoll set on this thread's loop, every ready fd of a loop
 // turn handled in one JS call (no per-fd watcher, no per-wait N-API call).
 //
-// The set of an environment is made when this module loads and lives as long
-// as the environment (a forked child makes its own): one epoll fd, made
-// before a program opens its sockets, never again per connection (a new set
-// costs ~25 us). An fd stays in the set, level-triggered, from its
+// The set of an environment is made at its first wait and lives as long as
+// the environment (a forked child makes its own): one epoll fd, never again
+// per connection (a new set costs ~23 us), and none in a process that makes
+// no async call (the tutorial's programs show their /proc/<pid>/fd as C's
+// do). An fd stays in the set, level-triggered, from its
 // first wait until it is closed through sockfd, with the events its waiters asked for: a recv/send
 // loop that waits again for the same events costs no epoll_ctl. When the set
 // reports an fd that nobody waits on for those events, the registration is
@@ -39,6 +40,8 @@ interface NativeReadiness {
   unref(): void;
   readonly fds: Int32Array;
   readonly events: Int32Array;
+  /** The epoll fd (-1 once closed). */
+  readonly fd: number;
 }
 
 interface WaitsBinding {
@@ -227,6 +230,11 @@ class Waits {
     return true;
   }
 
+  /** The set's epoll fd (-1 once closed). */
+  get fd(): number {
+    return this.#set.fd;
+  }
+
   /** Stops the set (a forked child drops the parent's: it must not change it). */
   abandon(): void {
     this.#set.close();
@@ -369,11 +377,6 @@ function union(watch: Watch): number {
 }
 
 let current: Waits | undefined;
-try {
-  current = new Waits();
-} catch {
-  // No fd left (EMFILE) as the library loads: the first wait makes the set, or reports why it cannot.
-}
 
 /** This environment's waits; a forked child starts afresh (the parent's calls stay pending there). */
 function waits(): Waits {
@@ -410,6 +413,15 @@ export function waitFor(fd: number, events: number, id: number): Promise<number>
       reject(error);
     }
   });
+}
+
+/**
+ * The epoll fd of this environment's set, or -1 while there is none (before
+ * the first wait, in a forked child before its own). For fd censuses: the set
+ * is the library's, kept for the environment once made, like libuv's own.
+ */
+export function asyncSetFd(): number {
+  return current === undefined || current.epoch !== forkEpoch ? -1 : current.fd;
 }
 
 /** The registrations and waits of this thread (diagnostics: a leak shows as watchers that never go). */

@@ -509,17 +509,23 @@ export function sendtoAsync(fd: number, data: Data, address: AddressInput, optio
 export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
   let bytes: BinaryData;
   let flags: number | undefined;
-  let offset: number;
+  let offset = 0;
   let total: number;
+  let guarded = false;
   try {
     bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    ({ flags, offset = 0 } = options ?? {});
-    total = options?.length ?? bytes.byteLength - offset;
-    if (options !== undefined) validateOptions('send', options);
+    if (options === undefined) total = bytes.byteLength;
+    else {
+      flags = options.flags;
+      if (options.offset !== undefined) offset = options.offset;
+      total = options.length ?? bytes.byteLength - offset;
+      validateOptions('send', options);
+      guarded = options.signal !== undefined || options.timeout !== undefined;
+    }
   } catch (error) {
     return Promise.reject(error);
   }
-  if ((options !== undefined && (options.signal !== undefined || options.timeout !== undefined)) || immediateResults >= IMMEDIATE_BUDGET)
+  if (guarded || immediateResults >= IMMEDIATE_BUDGET)
     return new Call(SEND_ALL, 'send', fd, WRITABLE, bytes, flags, offset, total, undefined).start(options, false);
   // The common case: sends made here until done (a settled promise) or
   // until one would block (then the call waits).
