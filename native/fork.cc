@@ -27,6 +27,7 @@
 //     fork every thread is asked whether it runs JavaScript (a Worker made
 //     before sockfd was loaded that never loads it: native/node/js_threads.cc).
 // Only N-API and libuv (ABI-stable) here: this file is part of the core.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -117,7 +118,7 @@ struct Mapping {
   unsigned long long start = 0;
   unsigned long long stop = 0;
   bool isPrivate = false;  // perms[3] == 'p'
-  bool special = false;    // [vvar], [vvar_vclock], [vsyscall]
+  bool special = false;    // [vvar], [vvar_vclock], [vsyscall], [uprobes] (VM_IO: madvise refuses them)
   const char* next = nullptr;  // the line after this one
 };
 
@@ -130,7 +131,8 @@ bool ParseMapping(const char* cursor, Mapping* mapping) {
   const char* newline = std::strchr(end, '\n');
   const char* lineEnd = newline != nullptr ? newline : end + std::strlen(end);
   const char* bracket = static_cast<const char*>(std::memchr(end, '[', static_cast<size_t>(lineEnd - end)));
-  mapping->special = bracket != nullptr && (std::strncmp(bracket, "[vvar", 5) == 0 || std::strncmp(bracket, "[vsyscall]", 10) == 0);
+  mapping->special = bracket != nullptr && (std::strncmp(bracket, "[vvar", 5) == 0 || std::strncmp(bracket, "[vsyscall]", 10) == 0 ||
+                                         std::strncmp(bracket, "[uprobes]", 9) == 0);
   mapping->next = newline != nullptr ? newline + 1 : lineEnd;
   return true;
 }
@@ -172,6 +174,166 @@ void MarkPrivateMappingsForkable() {
   }
   flush(cursor);
 }
+
+// The advice in even fewer calls, planned before the workers are parked:
+// the address space from 0 to the top, cut only around the mappings that
+// must not be advised (shared ones, [vvar]...). Holes are included, so a
+// mapping made after the maps were read is advised as well, wherever it
+// lies, unless it lies where one of those mappings was: the threads that
+// run while the maps are read (the platform's workers, before they park,
+// libuv's pool) never unmap a shared mapping, and V8 makes private ones only.
+// So the maps can be read while the workers wake up to park, and only the
+// advice itself waits for them. Usually 2 madvise calls (below and above
+// [vvar]). A span madvise refuses otherwise than for its holes (a VM_IO
+// mapping made since) is done again the old way: the maps read again, now
+// that the workers are parked.
+class ForkableSpans {
+ public:
+  void Plan(const char* maps) {
+    count_ = 0;
+    complete_ = true;
+    unsigned long long from = 0;  // the start of the span in progress
+    unsigned long long top = kTop;
+    Mapping mapping;
+    for (const char* cursor = maps; ParseMapping(cursor, &mapping); cursor = mapping.next) {
+      if (mapping.stop <= mapping.start) continue;
+      if (Advisable(mapping)) {
+        if (mapping.stop > top) top = mapping.stop;
+        continue;
+      }
+      Add(from, mapping.start);
+      if (mapping.stop > from) from = mapping.stop;
+    }
+    Add(from, top);
+    top_ = top;
+  }
+  // false: done the old way instead (the plan no longer fits the maps).
+  bool Advise() const {
+    if (!complete_) {
+      MarkPrivateMappingsForkable();
+      return false;
+    }
+    for (int i = 0; i < count_ && spans_[i].start < top_; ++i) {
+      unsigned long long stop = spans_[i].stop < top_ ? spans_[i].stop : top_;  // nothing to advise above the top ([vsyscall])
+      int rc = ::madvise(reinterpret_cast<void*>(spans_[i].start), static_cast<size_t>(stop - spans_[i].start), MADV_DOFORK);
+      if (rc != 0 && errno != ENOMEM) {  // ENOMEM: the holes, after every mapped part was advised
+        MarkPrivateMappingsForkable();
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  // Above every user address on x86-64 and arm64 (57-bit), below [vsyscall]:
+  // higher if a mapping to advise lies above it.
+  static constexpr unsigned long long kTop = 1ULL << 57;
+  static constexpr int kMaxSpans = 64;
+  struct Span {
+    unsigned long long start, stop;
+  };
+  void Add(unsigned long long start, unsigned long long stop) {
+    if (stop <= start) return;
+    if (count_ == kMaxSpans) {
+      complete_ = false;  // so many shared mappings: the old way
+      return;
+    }
+    spans_[count_++] = {start, stop};
+  }
+  Span spans_[kMaxSpans];
+  int count_ = 0;
+  bool complete_ = false;
+  unsigned long long top_ = kTop;
+};
+
+// The names of /proc/self/map_files: "start-end" of every mapping that has a
+// file behind it. Every mapping a span must leave out has one (a shared
+// mapping has its file, /dev/zero's for anonymous shared memory, and so has
+// a device's), except the fixed ones of the kernel ([vvar]: made at exec,
+// never moved). So while these names stay the same, so do the ranges left
+// out, and the plan of an earlier fork still holds. The kernel lists these
+// names without the path of each file, which makes most of the cost of
+// /proc/self/maps (here ~40% of it). Read with getdents64 into a buffer kept
+// for the process (no allocation per fork).
+class FileMappingNames {
+ public:
+  bool Read() {
+    used_ = 0;
+    int fd = ::open("/proc/self/map_files", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    alignas(8) char entries[8192];
+    bool complete = false;
+    for (;;) {
+      ssize_t n = ::getdents64(fd, entries, sizeof entries);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        complete = n == 0;
+        break;
+      }
+      if (!Append(entries, static_cast<size_t>(n))) break;
+    }
+    ::close(fd);
+    return complete;
+  }
+  bool Same(const FileMappingNames& other) const {
+    return used_ == other.used_ && (used_ == 0 || std::memcmp(names_.get(), other.names_.get(), used_) == 0);
+  }
+
+ private:
+  static constexpr size_t kLimit = size_t{64} << 20;  // ~2.5 million mappings: never reached
+  bool Append(const char* entries, size_t size) {
+    for (size_t offset = 0; offset < size;) {
+      const auto* entry = reinterpret_cast<const struct dirent64*>(entries + offset);
+      offset += entry->d_reclen;
+      if (entry->d_name[0] == '.') continue;  // "." and ".."
+      size_t length = std::strlen(entry->d_name);
+      if (capacity_ - used_ < length + 1 && !Grow(length + 1)) return false;
+      std::memcpy(names_.get() + used_, entry->d_name, length);
+      used_ += length;
+      names_[used_++] = '\n';
+    }
+    return true;
+  }
+  bool Grow(size_t more) {
+    size_t capacity = capacity_ == 0 ? 8192 : capacity_;
+    while (capacity - used_ < more) capacity *= 2;
+    if (capacity > kLimit) return false;
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
+    if (grown == nullptr) return false;
+    if (used_ > 0) std::memcpy(grown.get(), names_.get(), used_);
+    names_ = std::move(grown);
+    capacity_ = capacity;
+    return true;
+  }
+  std::unique_ptr<char[]> names_;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+};
+
+// What fork() does about MADV_DOFORK: Prepare() before the workers are
+// parked (the plan: the maps read only when the file-backed mappings
+// changed since the plan was made), Advise() after. Main thread only.
+class ForkAdvice {
+ public:
+  void Prepare() {
+    if (planned_ && now_.Read() && now_.Same(planNames_)) return;
+    // The plan holds only if no file-backed mapping changed while the maps
+    // were read: the names are read before and after, and must agree.
+    bool before = now_.Read();
+    spans_.Plan(mapsText.Read());
+    planned_ = before && planNames_.Read() && now_.Same(planNames_);
+  }
+  void Advise() {
+    if (!spans_.Advise()) planned_ = false;  // a new VM_IO mapping, say: plan again next time
+  }
+
+ private:
+  ForkableSpans spans_;
+  FileMappingNames planNames_;  // the names the plan was made with
+  FileMappingNames now_;
+  bool planned_ = false;
+};
+ForkAdvice forkAdvice;
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
@@ -224,18 +386,12 @@ void* LoadedAddonSymbol(Napi::Env env, Napi::Value value, const char* name) {
 
 const char* kOtherVersion = " is a sockfd_node of another sockfd version (npm rebuild sockfd)";
 
-const ForkParking* ParkingTable(Napi::Env env, Napi::Value path) {
-  void* symbol = LoadedAddonSymbol(env, path, kForkParkingSymbol);
-  const ForkParking* table = reinterpret_cast<const ForkParking* (*)()>(symbol)();
-  if (table == nullptr || table->magic != kForkParkingMagic || table->version != kForkParkingVersion)
-    throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
-  return table;
-}
-
-const JsThreads* JsThreadsTable(Napi::Env env, Napi::Value path) {
-  void* symbol = LoadedAddonSymbol(env, path, kJsThreadsSymbol);
-  const JsThreads* table = reinterpret_cast<const JsThreads* (*)()>(symbol)();
-  if (table == nullptr || table->magic != kJsThreadsMagic || table->version != kJsThreadsVersion)
+// The table a loaded sockfd_node's `symbol` returns, if it has this
+// sockfd's layout (its magic and version): fork_parking.h, js_threads.h.
+template <typename Table>
+const Table* AddonTable(Napi::Env env, Napi::Value path, const char* symbol, std::uint32_t magic, std::uint32_t version) {
+  const Table* table = reinterpret_cast<const Table* (*)()>(LoadedAddonSymbol(env, path, symbol))();
+  if (table == nullptr || table->magic != magic || table->version != version)
     throw Napi::Error::New(env, "fork: " + path.As<Napi::String>().Utf8Value() + kOtherVersion);
   return table;
 }
@@ -247,23 +403,27 @@ class ParkedWorkers {
   ParkedWorkers(const ParkedWorkers&) = delete;
   ParkedWorkers& operator=(const ParkedWorkers&) = delete;
   ~ParkedWorkers() { Release(); }
-  ParkResult Park(int timeoutMs) {
-    ParkResult result = table_->park(timeoutMs);
-    parked_ = result == ParkResult::kParked;
+  bool Post() {  // false: no platform reachable, nothing posted
+    posted_ = table_->post();
+    return posted_;
+  }
+  ParkResult Wait(int timeoutMs) {
+    ParkResult result = table_->wait(timeoutMs);
+    posted_ = result == ParkResult::kParked;  // else wait() let them go itself
     return result;
   }
   void Release() {
-    if (parked_) table_->release();
-    parked_ = false;
+    if (posted_) table_->release();
+    posted_ = false;
   }
   void Abandon() {  // in the child
-    if (parked_) table_->abandon();
-    parked_ = false;
+    if (posted_) table_->abandon();
+    posted_ = false;
   }
 
  private:
   const ForkParking* table_;
-  bool parked_ = false;
+  bool posted_ = false;  // tasks posted (and maybe parked) that release() must let go
 };
 
 // A worker task may itself wait for the main thread (a background allocation
@@ -310,8 +470,7 @@ Napi::Error WorkersRunningError(Napi::Env env, int workers, bool unseen = false)
 // loaded that never load it (native/node/js_threads.cc asks each thread).
 constexpr int kCensusTimeoutMs = 500;
 
-void RefuseWhileOtherThreadsRunJs(Napi::Env env, const JsThreads* table) {
-  JsThreadCensus census = table->count(kCensusTimeoutMs);
+void RefuseWhileOtherThreadsRunJs(Napi::Env env, JsThreadCensus census) {
   if (census.jsThreads > 0) throw WorkersRunningError(env, census.jsThreads, true);
   const char* why = nullptr;
   switch (census.status) {
@@ -345,21 +504,28 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
     throw Napi::Error::New(env, "fork: no event loop");
-  ParkedWorkers workers(ParkingTable(env, info[0]));
-  const JsThreads* jsThreads = JsThreadsTable(env, info[0]);
+  ParkedWorkers workers(AddonTable<ForkParking>(env, info[0], kForkParkingSymbol, kForkParkingMagic, kForkParkingVersion));
+  const JsThreads* jsThreads = AddonTable<JsThreads>(env, info[0], kJsThreadsSymbol, kJsThreadsMagic, kJsThreadsVersion);
 
-  ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Park(kParkTimeoutMs);
-  if (parked == ParkResult::kNoPlatform)
+  // Three things before fork(2), overlapped: the platform's workers wake up
+  // to park, and the other threads answer whether they run JavaScript,
+  // while this thread reads /proc/self/maps. Only then it waits for both
+  // (the census counts no answer of a thread that is parked by then).
+  if (!inForkedChild && !workers.Post())
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
-  if (parked == ParkResult::kBusy) {
+  jsThreads->ask();
+  forkAdvice.Prepare();
+  ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Wait(kParkTimeoutMs);
+  if (parked != ParkResult::kParked) {
     Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
     error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
     throw error;
   }
-  RefuseWhileOtherThreadsRunJs(env, jsThreads);  // once the platform's workers are parked: only Workers are left
-  // After parking: a V8 worker could otherwise add a (DONTFORK) page to the
-  // heap between the maps read and the fork, and the child would lack it.
-  MarkPrivateMappingsForkable();
+  // Advised once the workers are parked: a V8 worker could otherwise add a
+  // (DONTFORK) page to the heap between the advice and the fork, and the
+  // child would lack it (ForkableSpans says why the maps may be read earlier).
+  forkAdvice.Advise();
+  RefuseWhileOtherThreadsRunJs(env, jsThreads->collect(kCensusTimeoutMs));
   // No signal handler may run between fork and uv_loop_fork in the child.
   // The synchronous faults stay deliverable: blocked, a fault kills the
   // process without V8's (or ASan's) handler ever seeing it.

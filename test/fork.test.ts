@@ -1,10 +1,14 @@
 // fork() in Node 20 without flags. Every fork runs inside a fixture process
 // (test/fixtures/process), never in the test runner itself.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket as NetSocket } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fdTable, fixtureRunner, procStat } from './helpers/fixtures.js';
 import { childPids } from '../lib/procfs.js';
+import { packageRoot } from '../lib/native.js';
+import { compileC } from '../tools/c-programs.js';
 import { until } from '../tools/until.js';
 
 const run = fixtureRunner();
@@ -40,6 +44,26 @@ describe('fork()', () => {
     expect(result.newDontFork).toBeGreaterThan(0);
     const ok = { exitCode: 0, signal: null };
     expect(result).toMatchObject({ first: ok, second: ok, third: ok });
+  });
+
+  it('leaves shared MADV_DONTFORK mappings out of the child, also one made after an earlier fork (fork() reuses what it learned of the maps)', async () => {
+    // An LD_PRELOAD library makes such a page at load and at each getrlimit(); after any sanitizer runtime already preloaded.
+    const fixtures = join(packageRoot, 'test', 'fixtures', 'process');
+    const library = await compileC(join(fixtures, 'shared-dontfork.c'), { outDir: join(packageRoot, 'build', 'c', 'process'), flags: ['-shared', '-fPIC'] });
+    const preload = [process.env.LD_PRELOAD, library].filter(Boolean).join(':');
+    const fixture = spawnSync(process.execPath, [join(fixtures, 'fork-shared-dontfork.mjs')], {
+      env: { ...process.env, LD_PRELOAD: preload },
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    expect({ status: fixture.status, signal: fixture.signal, stderr: fixture.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    const result = JSON.parse(fixture.stdout.split('\n')[0]!) as { atLoad: number; afterFirst: number };
+    // the kernel says (VmFlags 'dc') there were such pages at the first fork, and one more at the second
+    expect(result.atLoad).toBeGreaterThan(0);
+    expect(result.afterFirst).toBe(result.atLoad + 1);
+    // how many of them each child found in its own /proc/self/maps
+    expect(result).toMatchObject({ first: 0, second: 0, third: 0 });
   });
 
   it('finds the parking table only in the sockfd_node loaded from the given path, before and after a fork found it', async () => {

@@ -1,10 +1,15 @@
 // Parking the V8 platform's worker threads around fork(2) (native/fork.cc
 // explains why): a blocking task is posted to every worker of Node's platform;
 // once all are parked in it (waiting on our own condition variable, not V8's)
-// the core forks, and the parent releases them. Node's platform is reachable
+// the core forks, and the parent releases them. Posting and waiting are two
+// calls: the core reads /proc/self/maps and asks the other threads whether
+// they run JavaScript while the workers wake up to park. Node's platform is reachable
 // only through node.h, whose layout changes with every Node major: hence this
 // per-ABI addon. The core finds the table of fork_parking.h through the C
 // symbol sockfd_fork_parking_v1 of this library, once Node loaded it.
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -13,15 +18,21 @@
 
 #include "fork_parking.h"
 #include "node_addon.h"
+#include "parked_threads.h"
 
 namespace sockfd_node {
 namespace {
 
+constexpr int kMaxParked = 64;  // ids kept (the census only skips the threads it knows)
+
 struct ParkingLot {
-  std::mutex mutex;  // guards parked and released
-  std::condition_variable changed;
+  std::mutex mutex;  // guards everything below
+  std::condition_variable allParked;  // the main thread waits here for `parked == expected`
+  std::condition_variable released;   // the parked workers wait here for `isReleased`
   int parked = 0;
-  bool released = false;
+  int expected = 0;
+  bool isReleased = false;
+  pid_t tids[kMaxParked] = {};
 };
 
 class ParkTask : public v8::Task {
@@ -29,10 +40,17 @@ class ParkTask : public v8::Task {
   explicit ParkTask(std::shared_ptr<ParkingLot> lot) : lot_(std::move(lot)) {}
   void Run() override {
     std::unique_lock<std::mutex> lock(lot_->mutex);
-    if (lot_->released) return;  // a late task (see Park) has nothing to do
-    ++lot_->parked;
-    lot_->changed.notify_all();
-    lot_->changed.wait(lock, [&] { return lot_->released; });
+    if (lot_->isReleased) return;  // a late task (see Post) has nothing to do
+    if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
+    // Only the last one wakes the main thread (each wake-up is a context switch for it).
+    if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
+    lot_->released.wait(lock, [&] { return lot_->isReleased; });
+    lock.unlock();
+    // Pass the release on: the thread that released the lot woke one worker,
+    // each woken one wakes the next. Woken all at once, 4 workers on 2 vCPUs
+    // preempted the releasing main thread inside its fork() call (0.1-7 ms);
+    // so it wakes one, and the others are woken off its CPU.
+    lot_->released.notify_one();
   }
 
  private:
@@ -47,9 +65,9 @@ void Release() noexcept {
   if (!current) return;
   {
     std::lock_guard<std::mutex> lock(current->mutex);
-    current->released = true;
+    current->isReleased = true;
   }
-  current->changed.notify_all();
+  current->released.notify_one();  // the rest follow one by one (ParkTask::Run)
   current.reset();
 }
 
@@ -66,35 +84,60 @@ v8::Platform* CurrentPlatform() {
   return environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
 }
 
-// Posts one blocking task per worker and waits until all but one run it.
-// Node's NumberOfWorkerThreads() also counts its delayed-task scheduler
-// thread, which runs no tasks: so one task more is posted than can park; it
-// runs after the release and returns at once.
-sockfd::ParkResult Park(int timeoutMs) noexcept {
+// Posts one blocking task per worker. Node's NumberOfWorkerThreads() also
+// counts its delayed-task scheduler thread, which runs no tasks: so one task
+// more is posted than can park; it runs after the release and returns at once.
+// false: no platform (nothing posted), or an allocation failed (whatever was
+// posted is let go, and wait() then reports kBusy).
+bool posted = false;  // main thread only: post() succeeded and wait() has not run
+
+bool Post() noexcept {
   v8::Platform* platform = CurrentPlatform();
-  if (platform == nullptr) return sockfd::ParkResult::kNoPlatform;
+  if (platform == nullptr) return false;
   Release();  // nothing may be left from an earlier call
+  posted = false;
   try {
-    current = std::make_shared<ParkingLot>();
-    int posted = platform->NumberOfWorkerThreads();
-    int expected = posted > 1 ? posted - 1 : posted;
-    for (int i = 0; i < posted; ++i) platform->CallOnWorkerThread(std::make_unique<ParkTask>(current));
+    auto lot = std::make_shared<ParkingLot>();
+    int count = platform->NumberOfWorkerThreads();
+    lot->expected = count > 1 ? count - 1 : count;
+    current = lot;
+    for (int i = 0; i < count; ++i) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
+    posted = true;
+  } catch (...) {  // an allocation failed: let go of whatever was posted
+    Release();
+  }
+  return true;
+}
+
+// Waits until all but one of the posted tasks run (see Post).
+sockfd::ParkResult Wait(int timeoutMs) noexcept {
+  if (posted && current) {
+    posted = false;
     std::unique_lock<std::mutex> lock(current->mutex);
-    bool parked = current->changed.wait_for(lock, std::chrono::milliseconds(timeoutMs),
-                                            [&] { return current->parked >= expected; });
+    bool parked = current->allParked.wait_for(lock, std::chrono::milliseconds(timeoutMs),
+                                              [&] { return current->parked >= current->expected; });
     lock.unlock();
     if (parked) return sockfd::ParkResult::kParked;
-  } catch (...) {  // an allocation failed: let go of whatever was posted
   }
   Release();
   return sockfd::ParkResult::kBusy;
 }
 
 const sockfd::ForkParking table = {
-    sockfd::kForkParkingMagic, sockfd::kForkParkingVersion, Park, Release, Abandon,
+    sockfd::kForkParkingMagic, sockfd::kForkParkingVersion, Post, Wait, Release, Abandon,
 };
 
 }  // namespace
+
+int ParkedThreadIds(pid_t* tids, int capacity) noexcept {
+  if (!current) return 0;
+  std::lock_guard<std::mutex> lock(current->mutex);
+  if (current->isReleased) return 0;
+  int count = 0;
+  for (int i = 0; i < current->parked && i < kMaxParked && count < capacity; ++i) tids[count++] = current->tids[i];
+  return count;
+}
+
 }  // namespace sockfd_node
 
 extern "C" __attribute__((visibility("default"))) const sockfd::ForkParking* sockfd_fork_parking_v1() {

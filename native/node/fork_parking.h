@@ -21,9 +21,14 @@ enum class ParkResult : int {
 struct ForkParking {
   std::uint32_t magic;    // kForkParkingMagic: the External really is this table
   std::uint32_t version;  // kForkParkingVersion: the layout below
-  // Main thread only, inside the native fork() call.
-  ParkResult (*park)(int timeoutMs) noexcept;
-  // In the parent after fork(2) (or when it failed): lets the parked workers go.
+  // Main thread only, inside the native fork() call. post() hands every
+  // worker a blocking task and returns at once (false: Node's platform is
+  // not reachable from this thread), so that the caller can do other work
+  // while they wake; wait() then waits until they are all parked.
+  bool (*post)() noexcept;
+  ParkResult (*wait)(int timeoutMs) noexcept;
+  // In the parent after fork(2) (or when it failed): lets the parked workers go
+  // (one wakes the next: the caller wakes one thread, not all of them).
   void (*release)() noexcept;
   // In the child: the parked threads do not exist there; forget them without
   // touching their condition variable (glibc can block on one whose waiters vanished).
@@ -33,6 +38,6 @@ struct ForkParking {
 // extern "C" const ForkParking* sockfd_fork_parking_v1(void) in sockfd_node.
 constexpr const char* kForkParkingSymbol = "sockfd_fork_parking_v1";
 constexpr std::uint32_t kForkParkingMagic = 0x70666b73;  // "skfp"
-constexpr std::uint32_t kForkParkingVersion = 1;
+constexpr std::uint32_t kForkParkingVersion = 2;
 
 }  // namespace sockfd

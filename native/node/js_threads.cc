@@ -12,9 +12,20 @@
 // (a thread-local read: async-signal-safe). A thread that blocks the signal
 // cannot answer and is not a Worker (a Worker inherits the mask of the JS
 // thread that made it, which never blocks it): one still silent after 1 ms
-// is looked up in /proc and, if it blocks the signal, remembered. Cost: one
-// signal per thread (~12 in a plain Node), about 0.1 ms in all.
+// is looked up in /proc; one that blocks the signal with the question
+// pending owes no answer this time, and is remembered (not asked again)
+// once it was seen so in two censuses: any thread blocks signals for a
+// moment now and then (glibc's pthread_create does; a thread running our
+// handler blocks the probe signal), and a Worker remembered so would never
+// be asked again. An answer that comes anyway still counts. The V8
+// platform's workers, seen parked by an earlier fork, are not asked either
+// (remembered the same way). The questions go out first (ask()); fork()
+// reads the maps and waits for its parked workers while the threads answer,
+// and collect() sleeps (futex) until an answer wakes it.
+// Cost: one signal per remaining thread (5 in a plain Node: the platform's
+// delayed-task thread, libuv's pool), each a wake-up of that thread.
 #include <dirent.h>
+#include <linux/futex.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -28,6 +39,7 @@
 
 #include "js_threads.h"
 #include "node_addon.h"
+#include "parked_threads.h"
 
 namespace sockfd_node {
 namespace {
@@ -38,31 +50,53 @@ using sockfd::JsThreadCensus;
 constexpr int kMaxThreads = 4096;  // fits the token's index bits
 constexpr int kIndexBits = 12;
 static_assert((1 << kIndexBits) == kMaxThreads, "the token's index must address every slot");
+constexpr int kRoundBits = 31 - kIndexBits;  // a token is a non-negative int: round, then index
 
-enum Answer : unsigned char { kNone = 0, kNoIsolate = 1, kIsolate = 2 };
+// A slot's answer, tagged with its round: (round << 2) | answer.
+enum Answer : unsigned { kNone = 0, kNoIsolate = 1, kIsolate = 2 };
 
-// What protects what: `answers` and `round` are written by the probe handler
-// on any thread and read by the main thread: lock-free atomics only. The
-// handler writes only the slot its token names, and only when the token's
-// round is the current one, so a late answer to an earlier census is dropped.
-std::atomic<unsigned char> answers[kMaxThreads];
+// What protects what: `answers`, `round` and `answered` are written by the
+// probe handler on any thread and read by the main thread: lock-free atomics
+// only. A slot leaves kNone of its round once, by compare-exchange, so a late
+// answer to an earlier census can never overwrite a slot of the current one.
+std::atomic<unsigned> answers[kMaxThreads];
 std::atomic<unsigned> round{0};
+// Counts answers; the main thread sleeps on it (futex) and every answer wakes it.
+std::atomic<unsigned> answered{0};
+// Handlers running now, on any thread. While one runs, its thread blocks the
+// probe signal, and a question of the next census waits there pending: it
+// looks like a thread that blocks the signal, and must not be excused so
+// (an answer's futex wake-up can preempt the answering thread for
+// milliseconds on a busy machine: seen with a Worker).
+std::atomic<int> handlersRunning{0};
+static_assert(std::atomic<unsigned>::is_always_lock_free && sizeof(std::atomic<unsigned>) == sizeof(int),
+              "the handler needs lock-free atomics, and the futex a plain 32-bit word");
 
-unsigned RoundBits(unsigned value) { return value & ((1u << (31 - kIndexBits)) - 1); }
+unsigned RoundBits(unsigned value) { return value & ((1u << kRoundBits) - 1); }
+unsigned Tagged(unsigned roundBits, Answer answer) { return (roundBits << 2) | answer; }
+
+int* FutexWord(std::atomic<unsigned>* word) { return reinterpret_cast<int*>(word); }
 
 void OnProbe(int, siginfo_t* info, void*) {
+  handlersRunning.fetch_add(1);
   int savedErrno = errno;
   // Only our own rt_tgsigqueueinfo (SI_QUEUE from this process) is a question.
   if (info->si_code == SI_QUEUE && info->si_pid == ::getpid()) {
     unsigned token = static_cast<unsigned>(info->si_value.sival_int);
     unsigned index = token & (kMaxThreads - 1);
-    if ((token >> kIndexBits) == RoundBits(round.load()))
-      answers[index].store(v8::Isolate::TryGetCurrent() != nullptr ? kIsolate : kNoIsolate);
+    unsigned roundBits = token >> kIndexBits;
+    unsigned expected = Tagged(roundBits, kNone);
+    Answer answer = v8::Isolate::TryGetCurrent() != nullptr ? kIsolate : kNoIsolate;
+    if (answers[index].compare_exchange_strong(expected, Tagged(roundBits, answer))) {
+      answered.fetch_add(1);
+      ::syscall(SYS_futex, FutexWord(&answered), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
   }
   errno = savedErrno;
+  handlersRunning.fetch_sub(1);
 }
 
-// Installs the handler once, for good (an answer may come after count()
+// Installs the handler once, for good (an answer may come after collect()
 // gave up waiting: it must find the handler, never the default action, which
 // kills). Refuses a signal someone else handles.
 bool InstallProbe() {
@@ -98,17 +132,22 @@ bool ReadSmallFile(const char* path, char* buffer, size_t size) {
   return used > 0;
 }
 
-// Whether thread `tid` blocks `sig` (SigBlk of its status), or is gone.
+// What thread `tid` does with `sig`, from its status: kBlocked only if it
+// blocks it (SigBlk) with the question still pending (SigPnd); blocked but
+// no longer pending, it is running our handler: its answer is coming.
 enum class Mask { kOpen, kBlocked, kGone };
+bool SignalIn(const char* status, const char* field, int sig) {
+  const char* line = std::strstr(status, field);
+  if (line == nullptr) return false;
+  unsigned long long set = std::strtoull(line + std::strlen(field), nullptr, 16);
+  return ((set >> (sig - 1)) & 1) != 0;
+}
 Mask ProbeMask(pid_t tid, int sig) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
   char status[4096];
   if (!ReadSmallFile(path, status, sizeof status)) return Mask::kGone;
-  const char* line = std::strstr(status, "\nSigBlk:");
-  if (line == nullptr) return Mask::kOpen;
-  unsigned long long blocked = std::strtoull(line + 8, nullptr, 16);
-  return (blocked >> (sig - 1)) & 1 ? Mask::kBlocked : Mask::kOpen;
+  return SignalIn(status, "\nSigBlk:", sig) && SignalIn(status, "\nSigPnd:", sig) ? Mask::kBlocked : Mask::kOpen;
 }
 
 long long NowNs() {
@@ -117,113 +156,173 @@ long long NowNs() {
   return static_cast<long long>(now.tv_sec) * 1000000000LL + now.tv_nsec;
 }
 
-// Threads seen blocking the probe signal (Node's inspector signal thread
-// blocks every signal, for its whole life), so each fork() does not wait for
-// them to not answer, nor read their status (~0.1 ms a read). A thread is
-// named by its tid and the inode of its /proc/self/task entry: a new thread
-// that reuses the tid gets a new inode, and is asked. Main thread only.
+// Threads named by tid and the inode of their /proc/self/task entry: a new
+// thread that reuses the tid gets a new inode (and a thread whose entry the
+// kernel made anew is just asked again). A small ring each: the oldest is
+// forgotten first (it is then just asked again). Main thread only.
 struct ThreadId {
   pid_t tid;
   ino_t ino;
 };
-constexpr int kRememberedBlocked = 64;
-ThreadId blockedThreads[kRememberedBlocked];
-int blockedNext = 0;  // ring: the oldest is forgotten first (it is then just asked again)
-
-bool KnownToBlock(ThreadId thread) {
-  for (const ThreadId& known : blockedThreads)
-    if (known.tid == thread.tid && known.ino == thread.ino) return true;
-  return false;
-}
-
-void RememberBlocking(ThreadId thread) {
-  blockedThreads[blockedNext] = thread;
-  blockedNext = (blockedNext + 1) % kRememberedBlocked;
-}
-
-ThreadId asked[kMaxThreads];  // the threads of the census in progress (main thread only)
-
-JsThreadCensus Count(int timeoutMs) noexcept {
-  JsThreadCensus census{CensusStatus::kCounted, 0, 0, 0};
-  if (!InstallProbe()) {
-    census.status = CensusStatus::kNoProbe;
-    return census;
+constexpr int kRemembered = 64;
+struct ThreadRing {
+  ThreadId threads[kRemembered] = {};
+  int next = 0;
+  bool Has(ThreadId thread) const {
+    for (const ThreadId& known : threads)
+      if (known.tid == thread.tid && known.ino == thread.ino && known.tid != 0) return true;
+    return false;
   }
+  void Add(ThreadId thread) {
+    if (Has(thread)) return;
+    threads[next] = thread;
+    next = (next + 1) % kRemembered;
+  }
+};
+// Seen blocking the question in two censuses (Node's inspector signal thread
+// blocks every signal for its whole life): each fork() need not wait for it
+// to not answer, nor read its status (~0.1 ms a read).
+ThreadRing blockingThreads;
+ThreadRing seenBlockingOnce;
+// V8 platform workers: seen parked by a fork's worker parking
+// (parked_threads.h), which only the platform's own worker threads run.
+// They never run JavaScript; asked, each would be woken for nothing.
+ThreadRing platformWorkers;
+
+void SeenBlocking(ThreadId thread) {
+  if (seenBlockingOnce.Has(thread)) blockingThreads.Add(thread);
+  else seenBlockingOnce.Add(thread);
+}
+
+// The census in progress (main thread only).
+ThreadId asked[kMaxThreads];
+int askedCount = 0;
+unsigned askedRound = 0;
+long long askedAt = 0;
+CensusStatus askStatus = CensusStatus::kNoProbe;  // until ask() ran
+
+// The threads parked by this fork (V8 platform workers) among those asked:
+// their answers do not count (asked before they parked, one may have been
+// running a V8 task with an isolate current: seen on Node 24), and they
+// become known platform workers, by the identity this census saw them under
+// (all of them exist from Node's start: the thread the readdir listed under
+// that tid is the one parked now).
+bool parkedNow[kMaxThreads];
+void NoteParkedThreads() {
+  pid_t parked[kRemembered];
+  int count = ParkedThreadIds(parked, kRemembered);
+  for (int i = 0; i < askedCount; ++i) {
+    parkedNow[i] = false;
+    for (int p = 0; p < count && !parkedNow[i]; ++p) parkedNow[i] = asked[i].tid == parked[p];
+    if (parkedNow[i]) platformWorkers.Add(asked[i]);
+  }
+}
+
+unsigned AnswerOf(int index) {
+  unsigned value = answers[index].load();
+  return (value >> 2) == askedRound ? (value & 3u) : static_cast<unsigned>(kNone);
+}
+
+CensusStatus Ask() noexcept {
+  askedCount = 0;
+  askedAt = NowNs();
+  if (!InstallProbe()) return askStatus = CensusStatus::kNoProbe;
   int sig = sockfd::JsThreadProbeSignal();
   pid_t pid = ::getpid();
+  uid_t uid = ::getuid();
   pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
-  unsigned current = RoundBits(round.fetch_add(1) + 1);
+  askedRound = RoundBits(round.fetch_add(1) + 1);
   // opendir allocates (fork() already reads /proc/self/maps the same way).
   DIR* tasks = ::opendir("/proc/self/task");
-  if (tasks == nullptr) {
-    census.status = CensusStatus::kNoTaskList;
-    return census;
-  }
-  int count = 0;
+  if (tasks == nullptr) return askStatus = CensusStatus::kNoTaskList;
+  askStatus = CensusStatus::kCounted;
   while (dirent* entry = ::readdir(tasks)) {
     char* end = nullptr;
     long tid = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || tid == self) continue;
     ThreadId thread{static_cast<pid_t>(tid), entry->d_ino};
-    if (KnownToBlock(thread)) continue;  // cannot be asked (and is not a Worker: see the top)
-    if (count == kMaxThreads) {
-      census.status = CensusStatus::kTooManyThreads;
+    // Cannot be asked, or need not be: neither is a Worker (see the top).
+    if (blockingThreads.Has(thread) || platformWorkers.Has(thread)) continue;
+    if (askedCount == kMaxThreads) {
+      askStatus = CensusStatus::kTooManyThreads;
       break;
     }
-    answers[count].store(kNone);
-    asked[count] = thread;
+    int index = askedCount;
+    answers[index].store(Tagged(askedRound, kNone));
     siginfo_t question{};
     question.si_signo = sig;
     question.si_code = SI_QUEUE;
     question.si_pid = pid;
-    question.si_uid = ::getuid();
-    question.si_value.sival_int = static_cast<int>((current << kIndexBits) | static_cast<unsigned>(count));
+    question.si_uid = uid;
+    question.si_value.sival_int = static_cast<int>((askedRound << kIndexBits) | static_cast<unsigned>(index));
     // ESRCH: ended meanwhile. Any other failure (EAGAIN, a full queue): silent below.
     if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &question) != 0 && errno == ESRCH) continue;
-    ++count;
+    asked[askedCount++] = thread;
   }
   ::closedir(tasks);
-  if (census.status != CensusStatus::kCounted) return census;
-  // Wait (bounded) for the answers. After 1 ms a thread still silent is
-  // looked at once: one that blocks the signal (remembered), or has ended,
-  // owes no answer.
-  bool settled[kMaxThreads] = {};
-  long long start = NowNs();
-  long long deadline = start + static_cast<long long>(timeoutMs) * 1000000LL;
+  return askStatus;
+}
+
+// Sleeps until an answer comes after `seen` was read, or until `until` (ns).
+void SleepForAnswers(unsigned seen, long long until) {
+  long long left = until - NowNs();
+  if (left <= 0) return;
+  timespec timeout{static_cast<time_t>(left / 1000000000LL), static_cast<long>(left % 1000000000LL)};
+  ::syscall(SYS_futex, FutexWord(&answered), FUTEX_WAIT_PRIVATE, static_cast<int>(seen), &timeout, nullptr, 0);
+}
+
+JsThreadCensus Collect(int timeoutMs) noexcept {
+  JsThreadCensus census{askStatus, 0, 0, 0};
+  if (askStatus != CensusStatus::kCounted) return census;
+  askStatus = CensusStatus::kNoProbe;  // one collect() per ask()
+  int sig = sockfd::JsThreadProbeSignal();
+  // Wait (bounded) for the answers. 1 ms after the questions a thread still
+  // silent is looked at once: one that blocks the question, or has ended,
+  // is not waited for (its answer still counts if it comes).
+  bool excused[kMaxThreads];
+  NoteParkedThreads();
+  for (int i = 0; i < askedCount; ++i) excused[i] = parkedNow[i];  // need not answer (see NoteParkedThreads)
+  long long lookAt = askedAt + 1000000LL;
+  long long deadline = askedAt + static_cast<long long>(timeoutMs) * 1000000LL;
   bool looked = false;
   for (;;) {
-    int waiting = 0;
-    for (int i = 0; i < count; ++i)
-      if (!settled[i] && answers[i].load() == kNone) ++waiting;
-    if (waiting == 0) break;
+    unsigned seen = answered.load();
+    int missing = 0;
+    for (int i = 0; i < askedCount; ++i)
+      if (!excused[i] && AnswerOf(i) == kNone) ++missing;
+    if (missing == 0) break;
     long long now = NowNs();
     if (now > deadline) break;
-    if (!looked && now - start > 1000000LL) {
+    if (!looked && now >= lookAt) {
+      if (handlersRunning.load() > 0) {  // a blocked mask could be our own handler's: look again later
+        lookAt = now + 1000000LL;
+        continue;
+      }
       looked = true;
-      for (int i = 0; i < count; ++i) {
-        if (settled[i] || answers[i].load() != kNone) continue;
+      for (int i = 0; i < askedCount; ++i) {
+        if (excused[i] || AnswerOf(i) != kNone) continue;
         Mask mask = ProbeMask(asked[i].tid, sig);
-        if (mask == Mask::kBlocked) RememberBlocking(asked[i]);
-        settled[i] = mask != Mask::kOpen;
+        excused[i] = mask != Mask::kOpen;
+        if (mask == Mask::kBlocked) SeenBlocking(asked[i]);
       }
       continue;
     }
-    timespec pause{0, 20000};  // 20 us
-    ::nanosleep(&pause, nullptr);
+    SleepForAnswers(seen, looked ? deadline : lookAt);
   }
-  for (int i = 0; i < count; ++i) {
-    unsigned char answer = answers[i].load();
+  for (int i = 0; i < askedCount; ++i) {
+    if (parkedNow[i]) continue;  // a platform worker, not a Worker, whatever it answered
+    unsigned answer = AnswerOf(i);
     if (answer == kIsolate) {
       ++census.jsThreads;
-    } else if (answer == kNone && !settled[i] && ProbeMask(asked[i].tid, sig) == Mask::kOpen) {
-      if (census.silent++ == 0) census.silentTid = asked[i].tid;
+    } else if (answer == kNone && !excused[i] && ProbeMask(asked[i].tid, sig) != Mask::kGone) {
+      if (census.silent++ == 0) census.silentTid = asked[i].tid;  // blocking or not: it was not excused in time
     }
   }
   if (census.silent > 0) census.status = CensusStatus::kUnanswered;
   return census;
 }
 
-const sockfd::JsThreads table = {sockfd::kJsThreadsMagic, sockfd::kJsThreadsVersion, Count};
+const sockfd::JsThreads table = {sockfd::kJsThreadsMagic, sockfd::kJsThreadsVersion, Ask, Collect};
 
 }  // namespace
 }  // namespace sockfd_node

@@ -30,14 +30,20 @@ struct JsThreadCensus {
 struct JsThreads {
   std::uint32_t magic;    // kJsThreadsMagic
   std::uint32_t version;  // kJsThreadsVersion: the layout below
-  // Main thread only (it blocks up to timeoutMs). Allocates nothing.
-  JsThreadCensus (*count)(int timeoutMs) noexcept;
+  // Main thread only, in this order. ask() sends the questions and returns
+  // at once (kCounted: asked; else why nothing could be asked); the threads
+  // answer while the caller does other work. collect() waits for the
+  // answers, up to timeoutMs after ask(), and counts; called once the
+  // platform's workers are parked (fork_parking.h), whose answers it leaves
+  // out. Neither allocates beyond opendir's buffer.
+  CensusStatus (*ask)() noexcept;
+  JsThreadCensus (*collect)(int timeoutMs) noexcept;
 };
 
 // extern "C" const JsThreads* sockfd_js_threads_v1(void) in sockfd_node.
 constexpr const char* kJsThreadsSymbol = "sockfd_js_threads_v1";
 constexpr std::uint32_t kJsThreadsMagic = 0x6a736b73;  // "skjs"
-constexpr std::uint32_t kJsThreadsVersion = 1;
+constexpr std::uint32_t kJsThreadsVersion = 2;
 
 // The signal that asks (sockfd's own, like the nudge's SIGRTMAX: signal() refuses it).
 inline int JsThreadProbeSignal() { return SIGRTMAX - 1; }
