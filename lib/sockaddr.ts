@@ -165,9 +165,23 @@ function remember<V>(cache: Map<string, V>, text: string, value: V): V {
   return value;
 }
 
+// The text of the last IPv4 connect, and its bits: a program connecting again
+// and again to one server pays a string comparison, not a Map lookup.
+let lastInet4Text: string | undefined; // undefined until a text decodes (never equal to a string)
+let lastInet4Bits = 0;
+
 function inet4Bits(text: string): number | undefined {
-  const cached = inet4Texts.get(text);
-  if (cached !== undefined) return cached;
+  if (text === lastInet4Text) return lastInet4Bits;
+  let cached = inet4Texts.get(text);
+  if (cached === undefined) cached = decodeInet4(text);
+  if (cached !== undefined) {
+    lastInet4Text = text;
+    lastInet4Bits = cached;
+  }
+  return cached;
+}
+
+function decodeInet4(text: string): number | undefined {
   if (text.includes('\0')) return undefined;
   const bytes = inetPton(AF_INET, text);
   if (bytes === null) return undefined;
