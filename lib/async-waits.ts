@@ -3,10 +3,11 @@
 // fork epoch - one epoll set on this thread's loop, every ready fd of a loop
 // turn handled in one JS call (no per-fd watcher, no per-wait N-API call).
 //
-// The set of an environment is made when this module loads and lives as long
-// as the environment (a forked child makes its own): one epoll fd, made
-// before a program opens its sockets, never again per connection (a new set
-// costs ~25 us). An fd stays in the set, level-triggered, from its
+// The set of an environment is made at its first wait and lives as long as
+// the environment (a forked child makes its own): one epoll fd, never again
+// per connection (a new set costs ~23 us), and none in a process that makes
+// no async call (the tutorial's programs show their /proc/<pid>/fd as C's
+// do). An fd stays in the set, level-triggered, from its
 // first wait until it is closed through sockfd, with the events its waiters asked for: a recv/send
 // loop that waits again for the same events costs no epoll_ctl. When the set
 // reports an fd that nobody waits on for those events, the registration is
@@ -39,6 +40,8 @@ interface NativeReadiness {
   unref(): void;
   readonly fds: Int32Array;
   readonly events: Int32Array;
+  /** The epoll fd (-1 once closed). */
+  readonly fd: number;
 }
 
 interface WaitsBinding {
@@ -117,7 +120,13 @@ function runLater(batch: (Waiter | number)[]): void {
 
 /** One registered fd: its waiters in the order they came, and what the set has for it. */
 class Watch {
-  readonly waiters: Waiter[] = [];
+  /**
+   * Its waiters, the first `count` slots (the rest undefined): the array
+   * never shrinks, so the wait after a wait stores into a slot - no array
+   * length change and no growth per wait.
+   */
+  readonly waiters: (Waiter | undefined)[] = [];
+  count = 0;
   /** The events of its registration in the set (0: not in the set). */
   registered = 0;
   /** The tag its registration carries in the events (stale events of an older registration are dropped). */
@@ -184,12 +193,13 @@ class Waits {
       this.#watchers++;
     } else if ((watch.registered & events) !== events) {
       try {
-        this.#register(fd, watch, events | union(watch.waiters));
+        this.#register(fd, watch, events | union(watch));
       } catch (error) {
         throw pollError(error);
       }
     }
-    if (watch.waiters.push(waiter) === 1) this.#active++;
+    watch.waiters[watch.count] = waiter;
+    if (++watch.count === 1) this.#active++;
     this.#count(1);
   }
 
@@ -208,13 +218,21 @@ class Waits {
     const watch = this.#watches[fd];
     if (watch === undefined) return false;
     const waiters = watch.waiters;
-    const i = waiters.indexOf(waiter);
-    if (i === -1) return false;
-    waiters.splice(i, 1);
-    if (waiters.length === 0) this.#active--;
+    const count = watch.count;
+    let i = 0;
+    while (i < count && waiters[i] !== waiter) i++;
+    if (i === count) return false;
+    for (; i < count - 1; i++) waiters[i] = waiters[i + 1];
+    waiters[count - 1] = undefined;
+    if (--watch.count === 0) this.#active--;
     this.#count(-1);
     waiter.fail(reason); // the registration is narrowed when the set next reports the fd
     return true;
+  }
+
+  /** The set's epoll fd (-1 once closed). */
+  get fd(): number {
+    return this.#set.fd;
   }
 
   /** Stops the set (a forked child drops the parent's: it must not change it). */
@@ -236,7 +254,7 @@ class Waits {
 
   /** Registers what the waiters still want, or takes the fd out of the set when nobody waits. */
   #narrow(fd: number, watch: Watch): void {
-    const wanted = union(watch.waiters);
+    const wanted = union(watch);
     if (wanted === watch.registered) return;
     try {
       if (wanted === 0) {
@@ -287,20 +305,22 @@ class Waits {
       const reported = events[2 * i]!;
       const all = (reported & FAILED) !== 0; // every waiter retries and meets the error (or EOF)
       const waiters = watch.waiters;
+      const waiting = watch.count;
       let kept = 0;
-      for (let j = 0; j < waiters.length; j++) {
+      for (let j = 0; j < waiting; j++) {
         const waiter = waiters[j]!;
         if (all || (waiter.events & reported) !== 0) {
           ready[readyCount] = waiter;
           readyEvents[readyCount++] = reported;
         } else waiters[kept++] = waiter;
       }
-      const resolved = waiters.length - kept;
+      const resolved = waiting - kept;
       if (resolved === 0) {
         this.#narrow(fd, watch); // reported for nobody: stop reporting it
         continue;
       }
-      waiters.length = kept;
+      for (let j = kept; j < waiting; j++) waiters[j] = undefined;
+      watch.count = kept;
       if (kept === 0) this.#active--;
       this.#count(-resolved);
     }
@@ -340,26 +360,23 @@ class Waits {
       }
     }
     const waiters = watch.waiters;
-    if (waiters.length === 0) return;
+    const count = watch.count;
+    if (count === 0) return;
+    watch.count = 0;
     this.#active--;
-    this.#count(-waiters.length);
+    this.#count(-count);
     const error = waitEnded(fd, why);
-    for (const waiter of waiters) waiter.fail(error);
+    for (let i = 0; i < count; i++) waiters[i]!.fail(error);
   }
 }
 
-function union(waiters: readonly Waiter[]): number {
+function union(watch: Watch): number {
   let events = 0;
-  for (const waiter of waiters) events |= waiter.events;
+  for (let i = 0; i < watch.count; i++) events |= watch.waiters[i]!.events;
   return events;
 }
 
 let current: Waits | undefined;
-try {
-  current = new Waits();
-} catch {
-  // No fd left (EMFILE) as the library loads: the first wait makes the set, or reports why it cannot.
-}
 
 /** This environment's waits; a forked child starts afresh (the parent's calls stay pending there). */
 function waits(): Waits {
@@ -396,6 +413,15 @@ export function waitFor(fd: number, events: number, id: number): Promise<number>
       reject(error);
     }
   });
+}
+
+/**
+ * The epoll fd of this environment's set, or -1 while there is none (before
+ * the first wait, in a forked child before its own). For fd censuses: the set
+ * is the library's, kept for the environment once made, like libuv's own.
+ */
+export function asyncSetFd(): number {
+  return current === undefined || current.epoch !== forkEpoch ? -1 : current.fd;
 }
 
 /** The registrations and waits of this thread (diagnostics: a leak shows as watchers that never go). */

@@ -214,6 +214,32 @@ function explain(error: unknown, syscall: string, fd: number): unknown {
 /** What an attempt returns when it would block (EAGAIN): the call waits for its events. */
 const WOULD_BLOCK: unique symbol = Symbol('would block');
 
+// What a Call's attempt is. One class for every kind, so that the call sites
+// of the waits and the dispatch see one shape (monomorphic), whatever mix of
+// calls a program makes.
+const RECV = 0; // one recv into data's range
+const SEND = 1; // one send of data's range
+const SEND_ALL = 2; // sends until every byte of [offset, offset + length) is taken
+const RECV_EXACTLY = 3; // recvs until data is full; EndOfStreamError when the peer closes first
+const ACCEPT = 4; // accept4 (a connection reset while queued is skipped natively)
+const CONNECT = 5; // the handshake is under way: after writability, SO_ERROR
+const READY = 6; // waitReadable/waitWritable: one wait, then done
+const UNTIL = 7; // `once`, a try-call that returns a negative errno when it would block
+
+// The AF_INET peer of the last tryAccept (lib/accepted-peer.ts), read at
+// once: one per module instance, so one per Worker.
+const peerBytes = new Uint8Array(16);
+
+// The promise executor of every Call: no closure per call (it runs at once, in
+// `new Promise`, for the call in `starting`).
+let starting: Call | undefined;
+function capture(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
+  const call = starting!;
+  call.resolve = resolve;
+  call.reject = reject;
+}
+function unsettled(): void {}
+
 /**
  * One async call: its attempts (one non-blocking system call each, or a run
  * of them) and the waits between them. The call is its own waiter
@@ -225,35 +251,89 @@ const WOULD_BLOCK: unique symbol = Symbol('would block');
  * number was closed meanwhile) and the guard (abort, deadline) before the
  * next system call.
  */
-abstract class Call<T> implements Waiter {
+class Call implements Waiter {
   readonly direct = true;
   readonly epoch = forkEpoch;
   /** The fd's generation when the call first suspended (-1: it has not). */
   generation = -1;
-  guarded: Guard | undefined;
-  resolve!: (value: T) => void;
-  reject!: (reason: unknown) => void;
+  guarded: Guard | undefined = undefined;
+  resolve: (value: unknown) => void = unsettled;
+  reject: (reason: unknown) => void = unsettled;
+  /** Bytes sent (SEND_ALL) or received (RECV_EXACTLY) so far. */
+  done = 0;
 
   constructor(
+    readonly kind: number,
     readonly syscall: string,
     readonly fd: number,
     /** What the call waits for when an attempt would block. */
     readonly events: number,
+    readonly data: Data | undefined,
+    /** MSG_* flags (accept4 flags for ACCEPT). */
+    readonly flags: number | undefined,
+    readonly offset: number | undefined,
+    readonly length: number | undefined,
+    readonly once: (() => unknown) | undefined,
   ) {}
 
   /** One attempt: the result, or WOULD_BLOCK; throws what the system call reports. */
-  abstract attempt(): T | typeof WOULD_BLOCK;
+  attempt(): unknown {
+    switch (this.kind) {
+      case RECV: {
+        const n = tryRecv(this.fd, this.data as BinaryData, this.flags, this.offset, this.length);
+        return n < 0 ? WOULD_BLOCK : n;
+      }
+      case SEND: {
+        const n = trySend(this.fd, this.data!, this.flags, this.offset, this.length);
+        return n < 0 ? WOULD_BLOCK : n;
+      }
+      case SEND_ALL: {
+        const bytes = this.data as BinaryData;
+        const offset = this.offset!;
+        const total = this.length!;
+        do {
+          const n = trySend(this.fd, bytes, this.flags, offset + this.done, total - this.done);
+          if (n < 0) return WOULD_BLOCK;
+          this.done += n;
+        } while (this.done < total);
+        return total;
+      }
+      case RECV_EXACTLY: {
+        const buffer = this.data as BinaryData;
+        const total = buffer.byteLength;
+        while (this.done < total) {
+          const n = tryRecv(this.fd, buffer, this.flags, this.done, total - this.done);
+          if (n > 0) this.done += n;
+          else if (n === 0) throw new EndOfStreamError('recv', this.done, total);
+          else return WOULD_BLOCK;
+        }
+        return buffer;
+      }
+      case ACCEPT: {
+        const result = native.tryAccept(this.fd, this.flags!, peerBytes);
+        return result === -EAGAIN ? WOULD_BLOCK : acceptedFrom(result, peerBytes);
+      }
+      case CONNECT:
+        native.connectResult(this.fd);
+        return undefined;
+      case READY:
+        return undefined;
+      default: {
+        const result = this.once!();
+        return typeof result === 'number' && result < 0 ? WOULD_BLOCK : result;
+      }
+    }
+  }
 
   /**
    * The call's promise. `attempted`: its first attempt was made (by the
    * caller, outside this) and would block, or it waits before it tries
    * (connect, the waits); otherwise it counts as an immediate result first.
    */
-  start(options: AsyncOptions | undefined, attempted: boolean): Promise<T> {
-    const promise = new Promise<T>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+  start<T>(options: AsyncOptions | undefined, attempted: boolean): Promise<T> {
+    starting = this;
+    const promise = new Promise<T>(capture as (resolve: (value: T) => void, reject: (reason: unknown) => void) => void);
+    starting = undefined;
     if (options !== undefined) {
       try {
         validateOptions(this.syscall, options);
@@ -263,11 +343,11 @@ abstract class Call<T> implements Waiter {
         return promise;
       }
     }
-    if (attempted) this.#suspend();
+    if (attempted) this.suspend();
     else if (++immediateResults > IMMEDIATE_BUDGET) {
       this.generation = generationOf(this.fd);
       setImmediate(resumeAfterYield, this);
-    } else this.#go();
+    } else this.go();
     return promise;
   }
 
@@ -278,176 +358,55 @@ abstract class Call<T> implements Waiter {
 
   /** The wait ended without readiness: close (EBADF), abort, timeout. */
   fail(reason: unknown): void {
-    this.#settleError(reason);
+    this.settleError(reason);
   }
 
   /** The checks of a resume, then the next attempt. */
   resume(waited: boolean): void {
     if (this.epoch !== forkEpoch) return; // pending in the parent: nothing more in a forked child
-    if (generationOf(this.fd) !== this.generation) return this.#settleError(closedMeanwhile(this.syscall, this.fd));
+    if (generationOf(this.fd) !== this.generation) return this.settleError(closedMeanwhile(this.syscall, this.fd));
     const failure = this.guarded?.failure;
-    if (failure !== undefined) return this.#settleError(failure);
+    if (failure !== undefined) return this.settleError(failure);
     if (waited) immediateResults = 0; // a readiness callback: the loop has turned
-    this.#go();
+    this.go();
   }
 
-  #go(): void {
-    let result: T | typeof WOULD_BLOCK;
+  /** The next attempt: settles the call, or waits again. */
+  go(): void {
+    let result: unknown;
     try {
       result = this.attempt();
     } catch (error) {
-      return this.#settleError(error);
+      return this.settleError(error);
     }
-    if (result === WOULD_BLOCK) return this.#suspend();
+    if (result === WOULD_BLOCK) return this.suspend();
     this.guarded?.end();
     this.resolve(result);
   }
 
-  #suspend(): void {
+  /** Waits for the fd's readiness (ready() or fail() comes next). */
+  suspend(): void {
     if (this.generation === -1) this.generation = generationOf(this.fd); // until now nothing else ran
     const failure = this.guarded?.failure;
-    if (failure !== undefined) return this.#settleError(failure);
+    if (failure !== undefined) return this.settleError(failure);
     try {
       waitOn(this.fd, this);
     } catch (error) {
-      this.#settleError(error);
+      this.settleError(error);
     }
   }
 
-  #settleError(error: unknown): void {
+  /** Rejects the call: `error` as the caller's system call names it. */
+  settleError(error: unknown): void {
     this.guarded?.end();
     this.reject(explain(error, this.syscall, this.fd));
   }
 }
 
 /** The starvation yield is over: the loop has turned. */
-function resumeAfterYield(call: { resume(waited: boolean): void }): void {
+function resumeAfterYield(call: Call): void {
   immediateResults = 0;
   call.resume(false);
-}
-
-/** A call whose attempt is a function: `once` returns a negative errno when it would block. */
-class UntilCall<T> extends Call<T> {
-  constructor(
-    syscall: string,
-    fd: number,
-    events: number,
-    readonly once: () => T | number,
-  ) {
-    super(syscall, fd, events);
-  }
-
-  attempt(): T | typeof WOULD_BLOCK {
-    const result = this.once();
-    return typeof result === 'number' && result < 0 ? WOULD_BLOCK : (result as T);
-  }
-}
-
-/** One recv (or send) into (or of) a buffer range. */
-class IoCall extends Call<number> {
-  constructor(
-    syscall: 'recv' | 'send',
-    fd: number,
-    readonly buffer: Data,
-    readonly flags: number | undefined,
-    readonly offset: number | undefined,
-    readonly length: number | undefined,
-  ) {
-    super(syscall, fd, syscall === 'recv' ? READABLE : WRITABLE);
-  }
-
-  attempt(): number | typeof WOULD_BLOCK {
-    const n =
-      this.events === READABLE
-        ? tryRecv(this.fd, this.buffer as BinaryData, this.flags, this.offset, this.length)
-        : trySend(this.fd, this.buffer, this.flags, this.offset, this.length);
-    return n < 0 ? WOULD_BLOCK : n;
-  }
-}
-
-/** Sends until every byte of the range is taken. */
-class SendAllCall extends Call<number> {
-  constructor(
-    fd: number,
-    readonly bytes: BinaryData,
-    readonly flags: number | undefined,
-    readonly offset: number,
-    readonly total: number,
-    public sent: number,
-  ) {
-    super('send', fd, WRITABLE);
-  }
-
-  attempt(): number | typeof WOULD_BLOCK {
-    do {
-      const n = trySend(this.fd, this.bytes, this.flags, this.offset + this.sent, this.total - this.sent);
-      if (n < 0) return WOULD_BLOCK;
-      this.sent += n;
-    } while (this.sent < this.total);
-    return this.total;
-  }
-}
-
-/** Receives until the buffer is full; EndOfStreamError when the peer closes first. */
-class RecvExactlyCall<B extends BinaryData> extends Call<B> {
-  received = 0;
-  constructor(
-    fd: number,
-    readonly buffer: B,
-    readonly flags: number | undefined,
-  ) {
-    super('recv', fd, READABLE);
-  }
-
-  attempt(): B | typeof WOULD_BLOCK {
-    const total = this.buffer.byteLength;
-    while (this.received < total) {
-      const n = tryRecv(this.fd, this.buffer, this.flags, this.received, total - this.received);
-      if (n > 0) this.received += n;
-      else if (n === 0) throw new EndOfStreamError('recv', this.received, total);
-      else return WOULD_BLOCK;
-    }
-    return this.buffer;
-  }
-}
-
-// The AF_INET peer of the last tryAccept (lib/accepted-peer.ts), read at
-// once: one per module instance, so one per Worker.
-const peerBytes = new Uint8Array(16);
-
-/** accept4(); a connection reset while queued is skipped natively. */
-class AcceptCall extends Call<Accepted> {
-  constructor(
-    fd: number,
-    readonly flags: number,
-  ) {
-    super('accept', fd, READABLE);
-  }
-
-  attempt(): Accepted | typeof WOULD_BLOCK {
-    const result = native.tryAccept(this.fd, this.flags, peerBytes);
-    return result === -EAGAIN ? WOULD_BLOCK : acceptedFrom(result, peerBytes);
-  }
-}
-
-/** The rest of connect once the handshake is under way: writability, then SO_ERROR. */
-class ConnectCall extends Call<void> {
-  constructor(fd: number) {
-    super('connect', fd, WRITABLE);
-  }
-
-  attempt(): void {
-    native.connectResult(this.fd);
-  }
-}
-
-/** waitReadable/waitWritable: one wait, then done ("ready" must mean this fd, and not after an abort). */
-class ReadyCall extends Call<void> {
-  constructor(fd: number, events: number) {
-    super('poll', fd, events);
-  }
-
-  attempt(): void {}
 }
 
 /**
@@ -466,7 +425,7 @@ export function untilReadyAsync<T>(
   options: AsyncOptions | undefined,
   attempt: () => T | number,
 ): Promise<T> {
-  return new UntilCall<T>(syscall, fd, readiness === 'read' ? READABLE : WRITABLE, attempt).start(options, false);
+  return new Call(UNTIL, syscall, fd, readiness === 'read' ? READABLE : WRITABLE, undefined, undefined, undefined, undefined, attempt).start(options, false);
 }
 
 // ---- the calls ------------------------------------------------------------------------
@@ -476,12 +435,12 @@ export function untilReadyAsync<T>(
 
 /** Resolves when `fd` is readable (data, a connection to accept, EOF or an error). */
 export function waitReadable(fd: number, options?: AsyncOptions): Promise<void> {
-  return new ReadyCall(fd, READABLE).start(options, true);
+  return new Call(READY, 'poll', fd, READABLE, undefined, undefined, undefined, undefined, undefined).start(options, true);
 }
 
 /** Resolves when `fd` is writable (room in the send buffer, a finished connect, or an error). */
 export function waitWritable(fd: number, options?: AsyncOptions): Promise<void> {
-  return new ReadyCall(fd, WRITABLE).start(options, true);
+  return new Call(READY, 'poll', fd, WRITABLE, undefined, undefined, undefined, undefined, undefined).start(options, true);
 }
 
 /**
@@ -491,7 +450,7 @@ export function waitWritable(fd: number, options?: AsyncOptions): Promise<void> 
  */
 export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<Accepted> {
   const flags = options?.flags ?? SOCK_NONBLOCK | SOCK_CLOEXEC;
-  return new AcceptCall(fd, flags).start(options, false);
+  return new Call(ACCEPT, 'accept', fd, READABLE, undefined, flags, undefined, undefined, undefined).start(options, false);
 }
 
 /**
@@ -501,7 +460,6 @@ export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<A
  * going on: close the socket.
  */
 export function connectAsync(fd: number, address: AddressInput, options?: AsyncOptions): Promise<void> {
-  const call = new ConnectCall(fd);
   try {
     if (options !== undefined) validateOptions('connect', options);
     if (options?.signal?.aborted === true) throw new AbortError('connect', options.signal.reason);
@@ -509,7 +467,7 @@ export function connectAsync(fd: number, address: AddressInput, options?: AsyncO
   } catch (error) {
     return Promise.reject(explain(error, 'connect', fd));
   }
-  return call.start(options, true);
+  return new Call(CONNECT, 'connect', fd, WRITABLE, undefined, undefined, undefined, undefined, undefined).start(options, true);
 }
 
 /** recv() into `buffer` (or its offset/length range); resolves to the byte count, 0 at EOF. */
@@ -523,46 +481,52 @@ export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptio
       return Promise.reject(explain(error, 'recv', fd));
     }
     if (n >= 0) return Promise.resolve(n);
-    return new IoCall('recv', fd, buffer, undefined, undefined, undefined).start(undefined, true);
+    return new Call(RECV, 'recv', fd, READABLE, buffer, undefined, undefined, undefined, undefined).start(undefined, true);
   }
   const { flags, offset, length } = options ?? {};
-  return new IoCall('recv', fd, buffer, flags, offset, length).start(options, false);
+  return new Call(RECV, 'recv', fd, READABLE, buffer, flags, offset, length, undefined).start(options, false);
 }
 
 /** send() of `data` (or its range); resolves to the bytes the kernel took, which may be fewer. */
 export function sendAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return new IoCall('send', fd, data, flags, offset, length).start(options, false);
+  return new Call(SEND, 'send', fd, WRITABLE, data, flags, offset, length, undefined).start(options, false);
 }
 
 /** recvfrom(): the byte count and the sender's address. */
 export function recvfromAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<Received> {
   const { flags, offset, length } = options ?? {};
-  return new UntilCall('recvfrom', fd, READABLE, () => native.tryRecvfrom(fd, buffer, flags, offset, length)).start(options, false);
+  return new Call(UNTIL, 'recvfrom', fd, READABLE, undefined, undefined, undefined, undefined, () => native.tryRecvfrom(fd, buffer, flags, offset, length)).start(options, false);
 }
 
 /** sendto() one datagram (or bytes of a stream) to `address`. */
 export function sendtoAsync(fd: number, data: Data, address: AddressInput, options?: AsyncIoOptions): Promise<number> {
   const { flags = 0, offset, length } = options ?? {};
-  return new UntilCall('sendto', fd, WRITABLE, () => native.trySendto(fd, data, flags, address, offset, length)).start(options, false);
+  return new Call(UNTIL, 'sendto', fd, WRITABLE, undefined, undefined, undefined, undefined, () => native.trySendto(fd, data, flags, address, offset, length)).start(options, false);
 }
 
 /** Sends every byte of `data` (or of its range), looping over partial sends; resolves to the count. */
 export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
   let bytes: BinaryData;
   let flags: number | undefined;
-  let offset: number;
+  let offset = 0;
   let total: number;
+  let guarded = false;
   try {
     bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    ({ flags, offset = 0 } = options ?? {});
-    total = options?.length ?? bytes.byteLength - offset;
-    if (options !== undefined) validateOptions('send', options);
+    if (options === undefined) total = bytes.byteLength;
+    else {
+      flags = options.flags;
+      if (options.offset !== undefined) offset = options.offset;
+      total = options.length ?? bytes.byteLength - offset;
+      validateOptions('send', options);
+      guarded = options.signal !== undefined || options.timeout !== undefined;
+    }
   } catch (error) {
     return Promise.reject(error);
   }
-  if ((options !== undefined && (options.signal !== undefined || options.timeout !== undefined)) || immediateResults >= IMMEDIATE_BUDGET)
-    return new SendAllCall(fd, bytes, flags, offset, total, 0).start(options, false);
+  if (guarded || immediateResults >= IMMEDIATE_BUDGET)
+    return new Call(SEND_ALL, 'send', fd, WRITABLE, bytes, flags, offset, total, undefined).start(options, false);
   // The common case: sends made here until done (a settled promise) or
   // until one would block (then the call waits).
   immediateResults++;
@@ -570,13 +534,20 @@ export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): 
   try {
     do {
       const n = trySend(fd, bytes, flags, offset + sent, total - sent);
-      if (n < 0) return new SendAllCall(fd, bytes, flags, offset, total, sent).start(undefined, true);
+      if (n < 0) return sendRest(fd, bytes, flags, offset, total, sent);
       sent += n;
     } while (sent < total);
   } catch (error) {
     return Promise.reject(explain(error, 'send', fd));
   }
   return Promise.resolve(total);
+}
+
+/** sendAllAsync once a send would block with `sent` bytes taken: the call waits for room. */
+function sendRest(fd: number, bytes: BinaryData, flags: number | undefined, offset: number, total: number, sent: number): Promise<number> {
+  const call = new Call(SEND_ALL, 'send', fd, WRITABLE, bytes, flags, offset, total, undefined);
+  call.done = sent;
+  return call.start(undefined, true);
 }
 
 /**
@@ -596,7 +567,7 @@ export function recvExactlyAsync(
   } catch (error) {
     return Promise.reject(error);
   }
-  return new RecvExactlyCall(fd, buffer, options?.flags).start(options, false);
+  return new Call(RECV_EXACTLY, 'recv', fd, READABLE, buffer, options?.flags, undefined, undefined, undefined).start(options, false);
 }
 
 /**

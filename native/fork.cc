@@ -71,10 +71,37 @@ namespace {
 // (VM_IO or outside the VMAs: madvise refuses them). A run whose madvise fails
 // otherwise (another VM_IO mapping in it) is advised mapping by mapping, each
 // failure ignored, as every mapping always was.
-// The text of /proc/self/maps, NUL-terminated, in one buffer kept for the
-// process's life: after every fork each page the parent writes first costs it
-// a copy-on-write fault, and a string grown anew each time (reallocated as it
-// doubles) wrote ~8 fresh heap pages per fork at a small heap.
+// A byte buffer kept for the process's life: after every fork each page the
+// parent writes first costs it a copy-on-write fault, and a string grown
+// anew each time (reallocated as it doubles) wrote ~8 fresh heap pages per
+// fork at a small heap. It grows by doubling, up to a limit. Main thread only.
+class KeptBuffer {
+ public:
+  KeptBuffer(size_t first, size_t limit) : first_(first), limit_(limit) {}
+  // Room for `more` bytes after the first `used`; false: over the limit, or no memory.
+  bool Reserve(size_t used, size_t more) {
+    if (capacity_ >= used && capacity_ - used >= more) return true;
+    size_t capacity = capacity_ == 0 ? first_ : capacity_;
+    while (capacity - used < more) {
+      if (capacity > limit_ / 2) return false;
+      capacity *= 2;
+    }
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
+    if (grown == nullptr) return false;
+    if (used > 0) std::memcpy(grown.get(), bytes_.get(), used);
+    bytes_ = std::move(grown);
+    capacity_ = capacity;
+    return true;
+  }
+  char* Bytes() const { return bytes_.get(); }
+
+ private:
+  size_t first_, limit_;
+  std::unique_ptr<char[]> bytes_;
+  size_t capacity_ = 0;
+};
+
+// The text of /proc/self/maps, NUL-terminated.
 class MapsText {
  public:
   const char* Read() {
@@ -82,33 +109,22 @@ class MapsText {
     int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       for (;;) {
-        if (capacity_ - used_ < kChunk + 1 && !Grow()) break;
-        ssize_t n = ::read(fd, buffer_.get() + used_, kChunk);
+        if (!buffer_.Reserve(used_, kChunk + 1)) break;
+        ssize_t n = ::read(fd, buffer_.Bytes() + used_, kChunk);
         if (n > 0) used_ += static_cast<size_t>(n);
         else if (n == 0 || errno != EINTR) break;
       }
       ::close(fd);
     }
-    if (buffer_ == nullptr && !Grow()) return "";
-    buffer_[used_] = '\0';
-    return buffer_.get();
+    if (!buffer_.Reserve(used_, 1)) return "";
+    buffer_.Bytes()[used_] = '\0';
+    return buffer_.Bytes();
   }
 
  private:
   static constexpr size_t kChunk = 65536;
-  static constexpr size_t kLimit = size_t{1} << 30;  // 20 million mappings' worth: never reached
-  bool Grow() {
-    size_t capacity = capacity_ == 0 ? 4 * kChunk : capacity_ * 2;
-    if (capacity > kLimit) return false;
-    std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
-    if (grown == nullptr) return false;
-    if (used_ > 0) std::memcpy(grown.get(), buffer_.get(), used_);
-    buffer_ = std::move(grown);
-    capacity_ = capacity;
-    return true;
-  }
-  std::unique_ptr<char[]> buffer_;
-  size_t capacity_ = 0;
+  // 20 million mappings' worth at most: never reached.
+  KeptBuffer buffer_{4 * kChunk, size_t{1} << 30};
   size_t used_ = 0;
 };
 MapsText mapsText;  // main thread only (fork() refuses elsewhere)
@@ -276,37 +292,24 @@ class FileMappingNames {
     return complete;
   }
   bool Same(const FileMappingNames& other) const {
-    return used_ == other.used_ && (used_ == 0 || std::memcmp(names_.get(), other.names_.get(), used_) == 0);
+    return used_ == other.used_ && (used_ == 0 || std::memcmp(names_.Bytes(), other.names_.Bytes(), used_) == 0);
   }
 
  private:
-  static constexpr size_t kLimit = size_t{64} << 20;  // ~2.5 million mappings: never reached
   bool Append(const char* entries, size_t size) {
     for (size_t offset = 0; offset < size;) {
       const auto* entry = reinterpret_cast<const struct dirent64*>(entries + offset);
       offset += entry->d_reclen;
       if (entry->d_name[0] == '.') continue;  // "." and ".."
       size_t length = std::strlen(entry->d_name);
-      if (capacity_ - used_ < length + 1 && !Grow(length + 1)) return false;
-      std::memcpy(names_.get() + used_, entry->d_name, length);
+      if (!names_.Reserve(used_, length + 1)) return false;
+      std::memcpy(names_.Bytes() + used_, entry->d_name, length);
       used_ += length;
-      names_[used_++] = '\n';
+      names_.Bytes()[used_++] = '\n';
     }
     return true;
   }
-  bool Grow(size_t more) {
-    size_t capacity = capacity_ == 0 ? 8192 : capacity_;
-    while (capacity - used_ < more) capacity *= 2;
-    if (capacity > kLimit) return false;
-    std::unique_ptr<char[]> grown(new (std::nothrow) char[capacity]);
-    if (grown == nullptr) return false;
-    if (used_ > 0) std::memcpy(grown.get(), names_.get(), used_);
-    names_ = std::move(grown);
-    capacity_ = capacity;
-    return true;
-  }
-  std::unique_ptr<char[]> names_;
-  size_t capacity_ = 0;
+  KeptBuffer names_{8192, size_t{64} << 20};  // ~2.5 million mappings at most: never reached
   size_t used_ = 0;
 };
 

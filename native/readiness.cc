@@ -126,6 +126,7 @@ class Readiness : public Napi::ObjectWrap<Readiness> {
                        {InstanceMethod<&Readiness::Control>("control"), InstanceMethod<&Readiness::Close>("close"),
                         InstanceMethod<&Readiness::Unref>("unref"),
                         InstanceAccessor<&Readiness::Fds>("fds"), InstanceAccessor<&Readiness::Events>("events"),
+                        InstanceAccessor<&Readiness::Fd>("fd"),
                         StaticValue("BATCH", Napi::Number::New(env, kMaxBatch))});
   }
 
@@ -220,6 +221,10 @@ class Readiness : public Napi::ObjectWrap<Readiness> {
     return Napi::Value(info.Env(), value);
   }
   Napi::Value Fds(const Napi::CallbackInfo& info) { return Ref(info, false); }
+  // The epoll fd (-1 once closed): lib/async-waits.ts tells fd censuses which one is its set.
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), state_ == nullptr ? -1 : state_->epfd);
+  }
   Napi::Value Events(const Napi::CallbackInfo& info) { return Ref(info, true); }
 
   State* state_ = nullptr;

@@ -78,6 +78,36 @@ describe('the promise API on one readiness set per thread', () => {
     }
   });
 
+  it('makes its epoll set at the first wait, not at load, and keeps that one set for the next sockets (anon_inode:[eventpoll] in /proc/self/fd)', () => {
+    const { stdout, stderr, status } = runScript(`
+      import { readdirSync, readlinkSync } from 'node:fs';
+      const epolls = () => readdirSync('/proc/self/fd').filter((fd) => {
+        try { return readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[eventpoll]'; } catch { return false; }
+      }).length;
+      const before = epolls(); // node's own (libuv's loop)
+      const posix = await import(${distUrl('posix.js')});
+      const { recvAsync } = await import(${distUrl('async.js')});
+      const { asyncSetFd } = await import(${distUrl('async-waits.js')});
+      const loaded = epolls() - before;
+      const echoOnce = async () => {
+        const [a, b] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+        const n = recvAsync(a, Buffer.alloc(4)); // waits: nothing sent yet
+        posix.send(b, 'x');
+        await n;
+        const seen = { extra: epolls() - before, fd: asyncSetFd(), link: readlinkSync('/proc/self/fd/' + asyncSetFd()) };
+        posix.close(a);
+        posix.close(b);
+        return seen;
+      };
+      const first = await echoOnce();
+      const second = await echoOnce();
+      console.log(JSON.stringify({ loaded, first: first.extra, link: first.link, second: second.extra, sameSet: first.fd === second.fd, after: epolls() - before }));`);
+    expect({ stdout, status }, stderr).toEqual({
+      stdout: JSON.stringify({ loaded: 0, first: 1, link: 'anon_inode:[eventpoll]', second: 1, sameSet: true, after: 1 }) + '\n',
+      status: 0,
+    });
+  });
+
   it('a process whose registered sockets nobody waits on exits by itself', () => {
     const { stdout, status } = runScript(`
       import * as posix from ${distUrl('posix.js')};

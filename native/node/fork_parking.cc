@@ -31,19 +31,37 @@ struct ParkingLot {
   std::condition_variable released;   // the parked workers wait here for `isReleased`
   int parked = 0;
   int expected = 0;
+  int toPost = 0;  // tasks still to post (see ParkTask::Run)
   bool isReleased = false;
   pid_t tids[kMaxParked] = {};
+  v8::Platform* platform = nullptr;  // Node's, which lives as long as the process
 };
 
 class ParkTask : public v8::Task {
  public:
   explicit ParkTask(std::shared_ptr<ParkingLot> lot) : lot_(std::move(lot)) {}
+  // Posts the next task, from whichever thread runs this (noexcept: nothing
+  // may leave a V8 task). Failing, the chain stops, and Wait() times out.
+  static void PostNext(const std::shared_ptr<ParkingLot>& lot) noexcept {
+    try {
+      lot->platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
+    } catch (...) {
+    }
+  }
   void Run() override {
     std::unique_lock<std::mutex> lock(lot_->mutex);
     if (lot_->isReleased) return;  // a late task (see Post) has nothing to do
     if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
     // Only the last one wakes the main thread (each wake-up is a context switch for it).
     if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
+    // The parking is passed on like the release: the main thread posts one
+    // task, each parked worker posts the next, so the wake-ups happen off
+    // the main thread's CPU (posted from there, each one preempted it).
+    bool postNext = lot_->toPost > 0;
+    if (postNext) --lot_->toPost;
+    lock.unlock();
+    if (postNext) PostNext(lot_);
+    lock.lock();
     lot_->released.wait(lock, [&] { return lot_->isReleased; });
     lock.unlock();
     // Pass the release on: the thread that released the lot woke one worker,
@@ -84,9 +102,10 @@ v8::Platform* CurrentPlatform() {
   return environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
 }
 
-// Posts one blocking task per worker. Node's NumberOfWorkerThreads() also
-// counts its delayed-task scheduler thread, which runs no tasks: so one task
-// more is posted than can park; it runs after the release and returns at once.
+// Posts one blocking task per worker (the first here, the others from the
+// workers, see ParkTask::Run). Node's NumberOfWorkerThreads() also counts
+// its delayed-task scheduler thread, which runs no tasks: so one task more is
+// posted than can park; it runs after the release and returns at once.
 // false: no platform (nothing posted), or an allocation failed (whatever was
 // posted is let go, and wait() then reports kBusy).
 bool posted = false;  // main thread only: post() succeeded and wait() has not run
@@ -100,8 +119,10 @@ bool Post() noexcept {
     auto lot = std::make_shared<ParkingLot>();
     int count = platform->NumberOfWorkerThreads();
     lot->expected = count > 1 ? count - 1 : count;
+    lot->toPost = count > 0 ? count - 1 : 0;
+    lot->platform = platform;
     current = lot;
-    for (int i = 0; i < count; ++i) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
+    if (count > 0) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
     posted = true;
   } catch (...) {  // an allocation failed: let go of whatever was posted
     Release();
