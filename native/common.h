@@ -184,18 +184,19 @@ inline Napi::Value Count(Napi::Env env, ssize_t n) { return Napi::Number::New(en
 Bytes ValueBytes(Napi::Env env, napi_value value, const char* name, StringPolicy strings);
 
 // ---- EINTR ----------------------------------------------------------------
-// Runs the JS handlers of signals that arrived (installed through signal()).
-// Throws the handler's exception as a C++ Napi::Error. Defined in signals.cc.
-void RunPendingSignalHandlers(Napi::Env env);
+// Runs the JS handlers of signals that arrived (installed through signal()),
+// and says whether any had. Throws the handler's exception as a C++
+// Napi::Error. Defined in signals.cc.
+bool RunPendingSignalHandlers(Napi::Env env);
 // Whether blocking calls resume after EINTR (default) or report it.
-bool RestartAfterSignal();
+bool RestartAfterSignal(bool signalArrived);
 
 // After a call failed with EINTR: runs the JS handlers of the signals that
 // arrived, then returns so the caller can resume, or throws `syscall: EINTR`
 // when the process asked for that with setRestartAfterSignal(false).
 inline void HandleInterruption(Napi::Env env, const char* syscall) {
-  RunPendingSignalHandlers(env);
-  if (!RestartAfterSignal()) ThrowErrno(env, syscall, EINTR);
+  bool signalArrived = RunPendingSignalHandlers(env);
+  if (!RestartAfterSignal(signalArrived)) ThrowErrno(env, syscall, EINTR);
 }
 
 // The open files behind the fds a call acts on, taken when the call was

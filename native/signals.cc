@@ -290,24 +290,21 @@ void Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-// Whether the EINTR that Blocking() just saw came with a signal of signal():
-// only then does setRestartAfterSignal(false) report it. A nudge that fires
-// as its signal was being handled, or a stop/continue, just resumes the call.
-static thread_local bool signalArrived = false;  // per thread: worker_threads block too
-
-void RunPendingSignalHandlers(Napi::Env env) {
-  signalArrived = false;
-  if (!deliveryThread) return;  // a worker thread: `delivery` is not its to read
-  if (delivery == nullptr || delivery->env != static_cast<napi_env>(env) || delivery->dispatcher.IsEmpty()) return;
-  signalArrived = AnyPending(true);
+// Returns whether the EINTR that Blocking() just saw came with a signal of
+// signal(): only then does setRestartAfterSignal(false) report it. A nudge
+// that fires as its signal was being handled, or a stop/continue, just
+// resumes the call. The answer is returned, not kept: a handler may itself
+// make a blocking call that is interrupted and handled (nested), and that
+// must not decide for the outer call.
+bool RunPendingSignalHandlers(Napi::Env env) {
+  if (!deliveryThread) return false;  // a worker thread: `delivery` is not its to read
+  if (delivery == nullptr || delivery->env != static_cast<napi_env>(env) || delivery->dispatcher.IsEmpty()) return false;
+  bool arrived = AnyPending(true);
   Deliver(env, false);
+  return arrived;
 }
 
-bool RestartAfterSignal() {
-  bool arrived = signalArrived;
-  signalArrived = false;
-  return restartAfterSignal.load() || !arrived;
-}
+bool RestartAfterSignal(bool signalArrived) { return restartAfterSignal.load() || !signalArrived; }
 
 SOCKFD_REGISTER(signals, Init);
 }  // namespace sockfd

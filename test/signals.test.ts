@@ -82,6 +82,35 @@ describe('signal()', () => {
     closeAll(a, b);
   });
 
+  it('throws EINTR after the handler with setRestartAfterSignal(false) even when the handler itself was interrupted in a blocking call', () => {
+    // The handler blocks in recv() on an empty pair; SIGALRM, raised by the
+    // handler itself, interrupts that inner call (the nudge timer, armed since
+    // SIGUSR2 arrived, makes it return EINTR), whose own EINTR the handler
+    // catches. The outer recv() must still report its own interruption, not
+    // resume and take the byte the handler sent (it did, when the inner call
+    // consumed the "a signal arrived" flag of the outer one).
+    const [a, b] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+    const [c, d] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+    const seen: string[] = [];
+    signal(posix.SIGALRM, () => seen.push('alarm'));
+    signal(posix.SIGUSR2, () => {
+      seen.push('usr2');
+      posix.send(b, 'x'); // what a wrongly resumed outer recv() would take
+      process.kill(process.pid, 'SIGALRM');
+      try {
+        posix.recv(c, Buffer.alloc(1));
+        seen.push('inner returned');
+      } catch (error) {
+        seen.push(`inner ${(error as NodeJS.ErrnoException).code}`);
+      }
+    });
+    setRestartAfterSignal(false);
+    process.kill(process.pid, 'SIGUSR2'); // pending: handled once recv() below is interrupted by the nudge
+    expect(() => posix.recv(a, Buffer.alloc(8))).toThrow(expect.objectContaining({ code: 'EINTR', syscall: 'recv' }));
+    expect(seen).toEqual(['usr2', 'alarm', 'inner EINTR']);
+    closeAll(a, b, c, d);
+  });
+
   it("lets the handler's exception end the blocked call", () => {
     const [a, b] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
     signal(posix.SIGUSR2, () => {
