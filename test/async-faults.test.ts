@@ -83,8 +83,12 @@ function runWorker(specs: Spec[], port: number, terminateAfterMs: number | null)
   view.fill(-1);
   const worker = new Worker(workerScript, { workerData: { dist, specs, port, slots } });
   const results = new Promise<ClientResult[] | 'terminated'>((resolve, reject) => {
+    // Resolved at the Worker's exit, not at its message: the suite's fd census
+    // must not run while a finished Worker still tears its environment down
+    // (its async set and sockets were seen open then, under load).
+    let posted: ClientResult[] | undefined;
     worker.on('message', (message: { opened?: number; results?: ClientResult[] }) => {
-      if (message.results) resolve(message.results);
+      if (message.results) posted = message.results;
       if (message.opened !== undefined && terminateAfterMs !== null) {
         setTimeout(() => {
           void worker.terminate().then(() => {
@@ -107,7 +111,8 @@ function runWorker(specs: Spec[], port: number, terminateAfterMs: number | null)
     });
     worker.once('error', reject);
     worker.once('exit', (code) => {
-      if (terminateAfterMs === null && code !== 0) reject(new Error(`worker exited with ${code}`));
+      if (posted !== undefined) resolve(posted);
+      else if (terminateAfterMs === null) reject(new Error(`worker exited with ${code} before posting its results`));
     });
   });
   return { results };
