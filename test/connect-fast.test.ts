@@ -7,52 +7,20 @@
 // signal arriving while an optimized connect or accept blocks.
 import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { arch } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fastSocketCalls } from '../lib/fast-socket.js';
+import { blockedIn, builtForThisV8, runStepChild, type Step } from './helpers/fast-call-children.js';
 
 const root = join(import.meta.dirname, '..');
 const fixtureDir = join(root, 'test', 'fixtures', 'connect-fast');
 const dist = join(root, 'dist');
-// The V8s native/node/v8_fast_api.h is built for (Node 20, 22, 24); anywhere else fast calls are off.
-const builtFor = ['11.3.244.8', '12.4.254.21', '13.6.233.17'];
-const expectFast =
-  process.env.SOCKFD_FAST_CALLS !== '0' && builtFor.some((v8) => process.versions.v8 === v8 || process.versions.v8.startsWith(`${v8}-`));
+const expectFast = process.env.SOCKFD_FAST_CALLS !== '0' && builtForThisV8;
 
-interface Step {
-  step: string;
-  [key: string]: unknown;
-}
 type Counts = { fast: number; slow: number };
 
-function runChild(scenario: string, args: string[], env: NodeJS.ProcessEnv = {}, onLine: (step: Step, pid: number) => void = () => undefined): Promise<Map<string, Step>> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--allow-natives-syntax', join(fixtureDir, 'child.mjs'), dist, scenario, ...args], {
-      env: { ...process.env, SOCKFD_FAST_CALLS_COUNT: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const steps = new Map<string, Step>();
-    let pending = '';
-    let stderr = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-    proc.stdout.setEncoding('utf8').on('data', (text: string) => {
-      pending += text;
-      for (let nl; (nl = pending.indexOf('\n')) >= 0; ) {
-        const step = JSON.parse(pending.slice(0, nl)) as Step;
-        pending = pending.slice(nl + 1);
-        steps.set(step.step, step);
-        onLine(step, proc.pid!);
-      }
-    });
-    proc.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(steps);
-      else reject(new Error(`fixture ${scenario} ended with ${signal ?? code}: ${stderr}`));
-    });
-  });
+function runChild(scenario: string, args: string[], env: NodeJS.ProcessEnv = {}, onLine?: (step: Step, pid: number) => void): Promise<Map<string, Step>> {
+  return runStepChild(join(fixtureDir, 'child.mjs'), [dist, scenario, ...args], { env, onLine, timeoutMs: 30_000 }).then((steps) => new Map(steps.map((step) => [step.step, step])));
 }
 
 interface Peer {
@@ -84,21 +52,6 @@ async function pythonServer(): Promise<{ port4: number; port6: number; peers: Pe
       proc.stdin.end();
     });
   return { ...ports, peers, stop };
-}
-
-// Syscall numbers in /proc/<pid>/syscall, where this test knows them.
-const syscallNumbers: Record<string, Record<string, number>> = { x64: { connect: 42, accept4: 288 }, arm64: { connect: 203, accept4: 242 } };
-
-/** Resolves once `pid` is blocked in `syscall` (bounded: 10 s). */
-async function blockedIn(pid: number, syscall: 'connect' | 'accept4'): Promise<void> {
-  const number = syscallNumbers[arch()]?.[syscall];
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const fields = readFileSync(`/proc/${pid}/syscall`, 'utf8').trim().split(' ');
-    if (number === undefined ? fields[0] !== 'running' && fields.length > 1 : Number(fields[0]) === number) return;
-    if (Date.now() > deadline) throw new Error(`pid ${pid} never blocked in ${syscall} (syscall: ${fields.join(' ')})`);
-    await new Promise((r) => setImmediate(r));
-  }
 }
 
 const withoutCounts = (step: Step | undefined) => {

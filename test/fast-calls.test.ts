@@ -4,70 +4,21 @@
 // every kind of argument the fast path refuses, an errno from the fast path,
 // and a signal arriving while an optimized call blocks in recv().
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { arch } from 'node:os';
 import { join } from 'node:path';
 import { fastCalls } from '../lib/fast-io.js';
+import { blockedIn, builtForThisV8, runStepChild, type Step } from './helpers/fast-call-children.js';
 
 const root = join(import.meta.dirname, '..');
 const child = join(root, 'test', 'fixtures', 'fast-calls', 'child.mjs');
 const dist = join(root, 'dist');
-// The V8s of Node 20, 22 and 24 (their pinned headers, scripts/prebuild-nodes.mjs) are the ones
-// native/node/fast_calls.cc is built for; anywhere else fast calls must be off and say why.
-const builtFor = ['11.3.244.8', '12.4.254.21', '13.6.233.17'];
-const expectFast = builtFor.some((v8) => process.versions.v8 === v8 || process.versions.v8.startsWith(`${v8}-`));
+const expectFast = builtForThisV8;
 
-interface Step {
-  step: string;
-  [key: string]: unknown;
-}
-
-/** Runs the fixture; `onLine` sees each JSON line as it comes (to send a signal at the right moment). */
-function runChild(scenario: string, onLine: (step: Step, pid: number) => void = () => undefined, nodeFlags: string[] = []): Promise<Step[]> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--allow-natives-syntax', ...nodeFlags, child, dist, scenario], {
-      env: { ...process.env, SOCKFD_FAST_CALLS_COUNT: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const steps: Step[] = [];
-    let pending = '';
-    let stderr = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-    proc.stdout.setEncoding('utf8').on('data', (text: string) => {
-      pending += text;
-      for (let nl; (nl = pending.indexOf('\n')) >= 0; ) {
-        const step = JSON.parse(pending.slice(0, nl)) as Step;
-        pending = pending.slice(nl + 1);
-        steps.push(step);
-        onLine(step, proc.pid!);
-      }
-    });
-    proc.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(steps);
-      else reject(new Error(`fixture ${scenario} ended with ${signal ?? code}: ${stderr}`));
-    });
-  });
+/** Runs the fixture (test/helpers/fast-call-children.ts); `onLine` sees each JSON line as it comes (to send a signal at the right moment). */
+function runChild(scenario: string, onLine?: (step: Step, pid: number) => void, nodeFlags: string[] = []): Promise<Step[]> {
+  return runStepChild(child, [dist, scenario], { nodeFlags, onLine, timeoutMs: 20_000 });
 }
 
 const byName = (steps: Step[]) => new Map(steps.map((s) => [s.step, s]));
-
-// The number of recvfrom(2) in /proc/<pid>/syscall, where this test knows it.
-const recvfromNumber: Record<string, number> = { x64: 45, arm64: 207 };
-
-/** Resolves once `pid` is blocked in recvfrom (bounded: 10 s). */
-async function blockedInRecv(pid: number): Promise<void> {
-  const number = recvfromNumber[arch()];
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const fields = readFileSync(`/proc/${pid}/syscall`, 'utf8').trim().split(' ');
-    if (number === undefined ? fields[0] !== 'running' && fields.length > 1 : Number(fields[0]) === number) return;
-    if (Date.now() > deadline) throw new Error(`pid ${pid} never blocked in recv (syscall: ${fields.join(' ')})`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 describe('V8 fast calls for send/recv/read/write/socket/close', () => {
   it(expectFast ? `are on for this V8 (${process.versions.v8})` : 'are off for this V8, and say why', () => {
@@ -158,7 +109,7 @@ describe('V8 fast calls for send/recv/read/write/socket/close', () => {
       const signalled: Promise<void>[] = [];
       const steps = byName(
         await runChild(scenario, (step, pid) => {
-          if (step.step === 'blocking') signalled.push(blockedInRecv(pid).then(() => void process.kill(pid, 'SIGUSR1')));
+          if (step.step === 'blocking') signalled.push(blockedIn(pid, 'recvfrom').then(() => void process.kill(pid, 'SIGUSR1')));
         }),
       );
       await Promise.all(signalled);
