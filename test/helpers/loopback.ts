@@ -49,7 +49,7 @@ export function censusFds(): number[] {
   return [...readFds().keys()];
 }
 
-/** A census: its reading, and whether two consecutive readings agreed on it within the bound. */
+/** A census: its reading, how many readings it took, and whether they had stopped changing within the bound. */
 export interface Census {
   fds: Map<number, string>;
   readings: number;
@@ -60,39 +60,45 @@ const sameReading = (a: Map<number, string>, b: Map<number, string>) =>
   a.size === b.size && [...a].every(([fd, what]) => b.get(fd) === what);
 
 /**
- * A census taken when two consecutive readings, `gapMs` apart, agree on every
- * fd and what it is (bounded: after `boundMs` the last reading, marked not
- * stable). Something that opens and closes an fd at that moment (a Worker
- * still starting or tearing down, a pending fs call of the runner) cannot
- * put its fd into a suite's start or end census; an fd left open stays in
- * every reading, so no leak is missed. SOCKFD_CENSUS_TRACE=1 prints each pair
- * of readings that disagreed.
+ * A census taken once the readings, `gapMs` apart, have agreed on every fd and
+ * what it is for `quietMs` (bounded: after `boundMs` the last reading, marked
+ * not stable). Something that opens and closes an fd at that moment cannot
+ * put it into a suite's start or end census: a Worker still starting or
+ * tearing down, or Node 22/24 reading NODE_EXTRA_CA_CERTS on a thread of its
+ * own once `tls` is loaded (/etc/ssl/certs/ca-certificates.crt here, held up
+ * to ~40 ms at load 10: last session's "fd 23 open at start"). An fd left
+ * open stays in every reading, so no leak is missed. SOCKFD_CENSUS_TRACE=1
+ * prints each pair of readings that disagreed.
  */
-export async function stableCensus(options: { gapMs?: number; boundMs?: number } = {}): Promise<Census> {
-  const { gapMs = 25, boundMs = 3000 } = options;
-  const deadline = performance.now() + boundMs;
+export async function stableCensus(options: { gapMs?: number; quietMs?: number; boundMs?: number } = {}): Promise<Census> {
+  const { gapMs = 25, quietMs = 100, boundMs = 3000 } = options;
+  const started = performance.now();
   let previous = readFds();
+  let since = started; // when the readings last changed
   for (let readings = 2; ; readings++) {
     await new Promise((resolve) => setTimeout(resolve, gapMs));
     const current = readFds();
-    if (sameReading(previous, current)) return { fds: current, readings, stable: true };
-    if (process.env.SOCKFD_CENSUS_TRACE) process.stderr.write(`fd census: readings differ: ${describeCensusChange(previous, current).join('; ')}\n`);
-    if (performance.now() > deadline) return { fds: current, readings, stable: false };
+    const now = performance.now();
+    if (!sameReading(previous, current)) {
+      if (process.env.SOCKFD_CENSUS_TRACE) process.stderr.write(`fd census: readings differ: ${describeCensusChange(previous, current, { before: 'one reading', after: 'the next' }).join('; ')}\n`);
+      since = now;
+    } else if (now - since >= quietMs) return { fds: current, readings, stable: true };
+    if (now - started > boundMs) return { fds: current, readings, stable: false };
     previous = current;
   }
 }
 
 /** Each fd that differs between two readings, named as the reading that saw it had it. */
-export function describeCensusChange(before: Map<number, string>, after: Map<number, string>): string[] {
+export function describeCensusChange(before: Map<number, string>, after: Map<number, string>, at = { before: 'start', after: 'end' }): string[] {
   const lines: string[] = [];
   const fds = [...new Set([...before.keys(), ...after.keys()])].sort((a, b) => a - b);
   for (const fd of fds) {
     const was = before.get(fd);
     const is = after.get(fd);
     if (was === is) continue;
-    if (is === undefined) lines.push(`fd ${fd} (${was}) open at start, closed at end`);
-    else if (was === undefined) lines.push(`fd ${fd} (${is}) open at end, not at start`);
-    else lines.push(`fd ${fd} was ${was} at start, is ${is} at end`);
+    if (is === undefined) lines.push(`fd ${fd} (${was}) open at ${at.before}, closed at ${at.after}`);
+    else if (was === undefined) lines.push(`fd ${fd} (${is}) open at ${at.after}, not at ${at.before}`);
+    else lines.push(`fd ${fd} was ${was} at ${at.before}, is ${is} at ${at.after}`);
   }
   return lines;
 }
@@ -103,7 +109,7 @@ export function describeCensusChange(before: Map<number, string>, after: Map<num
  * open but now names another file is reported alongside, not failed on).
  */
 export function expectSameFds(start: Census, end: Census): void {
-  const describe = (c: Census) => `${c.fds.size} fds, ${c.stable ? `stable at reading ${c.readings}` : `NOT stable after ${c.readings} readings`}`;
+  const describe = (c: Census) => `${c.fds.size} fds, ${c.stable ? `stable after ${c.readings} readings` : `readings still changing after ${c.readings}`}`;
   const message = `fd census (start: ${describe(start)}; end: ${describe(end)}):\n  ${describeCensusChange(start.fds, end.fds).join('\n  ')}`;
   expect([...end.fds.keys()], message).toEqual([...start.fds.keys()]);
 }
