@@ -54,9 +54,6 @@ class ParkTask : public v8::Task {
   void Run() override {
     std::unique_lock<std::mutex> lock(lot_->mutex);
     if (lot_->isReleased) return;  // a late task (see Post) has nothing to do
-    if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
-    // Only the last one wakes the main thread (each wake-up is a context switch for it).
-    if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
     // The parking is passed on like the release: the main thread posts one
     // task, each parked worker posts the next, so the wake-ups happen off
     // the main thread's CPU (posted from there, each one preempted it).
@@ -67,10 +64,12 @@ class ParkTask : public v8::Task {
     lot_->job = nullptr;
     lock.unlock();
     if (postNext) PostNext(lot_);
-    // The caller's job, from inside the parking: counted parked already (in
-    // our task, off V8's queue), so that the caller never waits for it.
+    // The caller's job, then the parking counted: wait() sees the job done.
     if (job != nullptr) job(jobArg);
     lock.lock();
+    if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
+    // Only the last one wakes the main thread (each wake-up is a context switch for it).
+    if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
     lot_->released.wait(lock, [&] { return lot_->isReleased; });
     lock.unlock();
     // Pass the release on: the thread that released the lot woke one worker,

@@ -25,11 +25,11 @@ struct ForkParking {
   // worker a blocking task and returns at once (false: Node's platform is
   // not reachable from this thread), so that the caller can do other work
   // while they wake; wait() then waits until they are all parked. The first
-  // worker to wake runs `job(jobArg)` (when not null) inside its parking
-  // task, counted as parked already, so that work of the caller's runs on
-  // another CPU while the caller does more. Nothing waits for the job: it
-  // may still run after wait(), even during the fork, or run late, or not
-  // at all; the caller synchronises with it itself, never blocking on it.
+  // worker to wake runs `job(jobArg)` (when not null) before it parks, so
+  // that work of the caller's runs on another CPU while the caller does
+  // more; a job that ran has returned when wait() returns kParked. It may
+  // run later, or not at all, when wait() did not return kParked: the
+  // caller must make it safe against that (it must not need the job then).
   bool (*post)(void (*job)(void*) noexcept, void* jobArg) noexcept;
   ParkResult (*wait)(int timeoutMs) noexcept;
   // In the parent after fork(2) (or when it failed): lets the parked workers go
