@@ -44,7 +44,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 
@@ -198,8 +197,7 @@ void MarkPrivateMappingsForkable() {
 // mapping made after the maps were read is advised as well, wherever it
 // lies, unless it lies where one of those mappings was: the threads that
 // run while the maps are read (the platform's workers, before they park,
-// libuv's pool, the main thread asking the census) never unmap a shared
-// mapping, and V8 makes private ones only.
+// libuv's pool) never unmap a shared mapping, and V8 makes private ones only.
 // So the maps can be read while the workers wake up to park, and only the
 // advice itself waits for them. Usually 2 madvise calls (below and above
 // [vvar]). A span madvise refuses otherwise than for its holes (a VM_IO
@@ -317,8 +315,7 @@ class FileMappingNames {
 
 // What fork() does about MADV_DOFORK: Prepare() before the workers are
 // parked (the plan: the maps read only when the file-backed mappings
-// changed since the plan was made), Advise() after. Used under
-// adviceMutex (below): Prepare() runs on a platform worker about to park.
+// changed since the plan was made), Advise() after. Main thread only.
 class ForkAdvice {
  public:
   void Prepare() {
@@ -339,28 +336,7 @@ class ForkAdvice {
   FileMappingNames now_;
   bool planned_ = false;
 };
-ForkAdvice forkAdvice;  // guarded by adviceMutex
-
-// The plan is made on the first platform worker to wake up to park (the
-// parking's job, fork_parking.h), on the other CPU, while the main thread
-// asks the threads whether they run JavaScript: each took 35-150 us of the
-// main thread's fork() call. A job that runs late (the parking timed out,
-// the fork refused) finds another fork's number, or none, and does nothing;
-// the main thread plans itself whenever the job did not plan for its fork.
-std::mutex adviceMutex;           // guards forkAdvice and the two numbers below
-unsigned adviceWanted = 0;        // the fork whose plan a job may make (0: none)
-unsigned advicePreparedFor = 0;   // the fork the plan was last made for by a job
-
-void PrepareAdviceJob(void* forkNumber) noexcept {
-  try {
-    std::lock_guard<std::mutex> guard(adviceMutex);
-    unsigned number = static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(forkNumber));
-    if (number == 0 || number != adviceWanted) return;
-    forkAdvice.Prepare();
-    advicePreparedFor = number;
-  } catch (...) {  // the mutex failed: the main thread plans itself
-  }
-}
+ForkAdvice forkAdvice;
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
@@ -430,8 +406,8 @@ class ParkedWorkers {
   ParkedWorkers(const ParkedWorkers&) = delete;
   ParkedWorkers& operator=(const ParkedWorkers&) = delete;
   ~ParkedWorkers() { Release(); }
-  bool Post(void (*job)(void*) noexcept, void* jobArg) {  // false: no platform reachable, nothing posted
-    posted_ = table_->post(job, jobArg);
+  bool Post() {  // false: no platform reachable, nothing posted
+    posted_ = table_->post();
     return posted_;
   }
   ParkResult Wait(int timeoutMs) {
@@ -535,36 +511,23 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   const JsThreads* jsThreads = AddonTable<JsThreads>(env, info[0], kJsThreadsSymbol, kJsThreadsMagic, kJsThreadsVersion);
 
   // Three things before fork(2), overlapped: the platform's workers wake up
-  // to park, the first of them planning the advice (it reads
-  // /proc/self/map_files, or the maps), and the other threads answer
-  // whether they run JavaScript, asked by this thread meanwhile. Only then
-  // it waits for both (the census counts no answer of a thread that is
-  // parked by then). A forked child has no workers: it plans itself.
-  static unsigned forkNumber = 0;  // main thread only
-  if (++forkNumber == 0) forkNumber = 1;
-  {
-    std::lock_guard<std::mutex> guard(adviceMutex);
-    adviceWanted = inForkedChild ? 0 : forkNumber;
-  }
-  if (!inForkedChild && !workers.Post(PrepareAdviceJob, reinterpret_cast<void*>(static_cast<std::uintptr_t>(forkNumber))))
+  // to park, and the other threads answer whether they run JavaScript,
+  // while this thread reads /proc/self/maps. Only then it waits for both
+  // (the census counts no answer of a thread that is parked by then).
+  if (!inForkedChild && !workers.Post())
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
   jsThreads->ask();
+  forkAdvice.Prepare();
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Wait(kParkTimeoutMs);
-  {
-    std::lock_guard<std::mutex> guard(adviceMutex);
-    bool planned = adviceWanted != 0 && advicePreparedFor == adviceWanted;
-    adviceWanted = 0;  // a job that has not run yet plans nothing now
-    if (parked != ParkResult::kParked) {
-      Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
-      error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
-      throw error;
-    }
-    if (!planned) forkAdvice.Prepare();
-    // Advised once the workers are parked: a V8 worker could otherwise add a
-    // (DONTFORK) page to the heap between the advice and the fork, and the
-    // child would lack it (ForkableSpans says why the maps may be read earlier).
-    forkAdvice.Advise();
+  if (parked != ParkResult::kParked) {
+    Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
+    error.Value().Set("code", "ERR_FORK_WORKERS_BUSY");
+    throw error;
   }
+  // Advised once the workers are parked: a V8 worker could otherwise add a
+  // (DONTFORK) page to the heap between the advice and the fork, and the
+  // child would lack it (ForkableSpans says why the maps may be read earlier).
+  forkAdvice.Advise();
   RefuseWhileOtherThreadsRunJs(env, jsThreads->collect(kCensusTimeoutMs));
   // No signal handler may run between fork and uv_loop_fork in the child.
   // The synchronous faults stay deliverable: blocked, a fault kills the

@@ -33,9 +33,6 @@ struct ParkingLot {
   int expected = 0;
   int toPost = 0;  // tasks still to post (see ParkTask::Run)
   bool isReleased = false;
-  // The caller's job (fork_parking.h), taken by the first worker to wake.
-  void (*job)(void*) noexcept = nullptr;
-  void* jobArg = nullptr;
   pid_t tids[kMaxParked] = {};
   v8::Platform* platform = nullptr;  // Node's, which lives as long as the process
 };
@@ -54,22 +51,17 @@ class ParkTask : public v8::Task {
   void Run() override {
     std::unique_lock<std::mutex> lock(lot_->mutex);
     if (lot_->isReleased) return;  // a late task (see Post) has nothing to do
+    if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
+    // Only the last one wakes the main thread (each wake-up is a context switch for it).
+    if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
     // The parking is passed on like the release: the main thread posts one
     // task, each parked worker posts the next, so the wake-ups happen off
     // the main thread's CPU (posted from there, each one preempted it).
     bool postNext = lot_->toPost > 0;
     if (postNext) --lot_->toPost;
-    void (*job)(void*) noexcept = lot_->job;
-    void* jobArg = lot_->jobArg;
-    lot_->job = nullptr;
     lock.unlock();
     if (postNext) PostNext(lot_);
-    // The caller's job, then the parking counted: wait() sees the job done.
-    if (job != nullptr) job(jobArg);
     lock.lock();
-    if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
-    // Only the last one wakes the main thread (each wake-up is a context switch for it).
-    if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
     lot_->released.wait(lock, [&] { return lot_->isReleased; });
     lock.unlock();
     // Pass the release on: the thread that released the lot woke one worker,
@@ -118,7 +110,7 @@ v8::Platform* CurrentPlatform() {
 // posted is let go, and wait() then reports kBusy).
 bool posted = false;  // main thread only: post() succeeded and wait() has not run
 
-bool Post(void (*job)(void*) noexcept, void* jobArg) noexcept {
+bool Post() noexcept {
   v8::Platform* platform = CurrentPlatform();
   if (platform == nullptr) return false;
   Release();  // nothing may be left from an earlier call
@@ -129,8 +121,6 @@ bool Post(void (*job)(void*) noexcept, void* jobArg) noexcept {
     lot->expected = count > 1 ? count - 1 : count;
     lot->toPost = count > 0 ? count - 1 : 0;
     lot->platform = platform;
-    lot->job = job;
-    lot->jobArg = jobArg;
     current = lot;
     if (count > 0) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
     posted = true;

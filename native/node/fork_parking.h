@@ -24,13 +24,8 @@ struct ForkParking {
   // Main thread only, inside the native fork() call. post() hands every
   // worker a blocking task and returns at once (false: Node's platform is
   // not reachable from this thread), so that the caller can do other work
-  // while they wake; wait() then waits until they are all parked. The first
-  // worker to wake runs `job(jobArg)` (when not null) before it parks, so
-  // that work of the caller's runs on another CPU while the caller does
-  // more; a job that ran has returned when wait() returns kParked. It may
-  // run later, or not at all, when wait() did not return kParked: the
-  // caller must make it safe against that (it must not need the job then).
-  bool (*post)(void (*job)(void*) noexcept, void* jobArg) noexcept;
+  // while they wake; wait() then waits until they are all parked.
+  bool (*post)() noexcept;
   ParkResult (*wait)(int timeoutMs) noexcept;
   // In the parent after fork(2) (or when it failed): lets the parked workers go
   // (one wakes the next: the caller wakes one thread, not all of them).
@@ -43,6 +38,6 @@ struct ForkParking {
 // extern "C" const ForkParking* sockfd_fork_parking_v1(void) in sockfd_node.
 constexpr const char* kForkParkingSymbol = "sockfd_fork_parking_v1";
 constexpr std::uint32_t kForkParkingMagic = 0x70666b73;  // "skfp"
-constexpr std::uint32_t kForkParkingVersion = 3;
+constexpr std::uint32_t kForkParkingVersion = 2;
 
 }  // namespace sockfd
