@@ -44,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 
@@ -127,7 +128,6 @@ class MapsText {
   KeptBuffer buffer_{4 * kChunk, size_t{1} << 30};
   size_t used_ = 0;
 };
-MapsText mapsText;  // main thread only (fork() refuses elsewhere)
 
 // One line of /proc/self/maps: "start-end perms offset dev inode [path]".
 struct Mapping {
@@ -165,7 +165,7 @@ void AdviseEach(const char* from, const char* to) {
       ::madvise(reinterpret_cast<void*>(mapping.start), static_cast<size_t>(mapping.stop - mapping.start), MADV_DOFORK);
 }
 
-void MarkPrivateMappingsForkable() {
+void MarkPrivateMappingsForkable(MapsText& mapsText) {
   const char* maps = mapsText.Read();
   const char* runFirst = nullptr;  // the first line of the current run
   unsigned long long runStart = 0, runStop = 0;
@@ -197,7 +197,8 @@ void MarkPrivateMappingsForkable() {
 // mapping made after the maps were read is advised as well, wherever it
 // lies, unless it lies where one of those mappings was: the threads that
 // run while the maps are read (the platform's workers, before they park,
-// libuv's pool) never unmap a shared mapping, and V8 makes private ones only.
+// libuv's pool, the main thread asking the census) never unmap a shared
+// mapping, and V8 makes private ones only.
 // So the maps can be read while the workers wake up to park, and only the
 // advice itself waits for them. Usually 2 madvise calls (below and above
 // [vvar]). A span madvise refuses otherwise than for its holes (a VM_IO
@@ -224,16 +225,16 @@ class ForkableSpans {
     top_ = top;
   }
   // false: done the old way instead (the plan no longer fits the maps).
-  bool Advise() const {
+  bool Advise(MapsText& mapsText) const {
     if (!complete_) {
-      MarkPrivateMappingsForkable();
+      MarkPrivateMappingsForkable(mapsText);
       return false;
     }
     for (int i = 0; i < count_ && spans_[i].start < top_; ++i) {
       unsigned long long stop = spans_[i].stop < top_ ? spans_[i].stop : top_;  // nothing to advise above the top ([vsyscall])
       int rc = ::madvise(reinterpret_cast<void*>(spans_[i].start), static_cast<size_t>(stop - spans_[i].start), MADV_DOFORK);
       if (rc != 0 && errno != ENOMEM) {  // ENOMEM: the holes, after every mapped part was advised
-        MarkPrivateMappingsForkable();
+        MarkPrivateMappingsForkable(mapsText);
         return false;
       }
     }
@@ -315,7 +316,7 @@ class FileMappingNames {
 
 // What fork() does about MADV_DOFORK: Prepare() before the workers are
 // parked (the plan: the maps read only when the file-backed mappings
-// changed since the plan was made), Advise() after. Main thread only.
+// changed since the plan was made), Advise() after. One thread at a time.
 class ForkAdvice {
  public:
   void Prepare() {
@@ -323,20 +324,75 @@ class ForkAdvice {
     // The plan holds only if no file-backed mapping changed while the maps
     // were read: the names are read before and after, and must agree.
     bool before = now_.Read();
-    spans_.Plan(mapsText.Read());
+    spans_.Plan(mapsText_.Read());
     planned_ = before && planNames_.Read() && now_.Same(planNames_);
   }
   void Advise() {
-    if (!spans_.Advise()) planned_ = false;  // a new VM_IO mapping, say: plan again next time
+    if (!spans_.Advise(mapsText_)) planned_ = false;  // a new VM_IO mapping, say: plan again next time
   }
 
  private:
+  MapsText mapsText_;
   ForkableSpans spans_;
   FileMappingNames planNames_;  // the names the plan was made with
   FileMappingNames now_;
   bool planned_ = false;
 };
-ForkAdvice forkAdvice;
+
+// The plan is made on the first platform worker to wake up to park (the
+// parking's job, fork_parking.h), on the other CPU, while the main thread
+// asks the threads whether they run JavaScript: each took 35-150 us of the
+// main thread's fork() call. The main thread never waits for the job: done
+// asking, it takes the job's plan if the job made it for this fork, and
+// else makes its own (the job not started, or still running: a worker that
+// is not given a CPU on a busy machine would only make it wait longer).
+// A job that runs late finds another fork's number, or none, and does
+// nothing. Two plans, so that the job's, still being made, and the main
+// thread's never share a byte.
+class AdviceJob {
+ public:
+  // Main thread: the job of fork `number` may run from now on. false: the
+  // job of an earlier fork is still running (never waited for): no job now.
+  bool Offer(unsigned number) {
+    if (!mutex_.try_lock()) return false;
+    wanted_ = number;
+    mutex_.unlock();
+    return true;
+  }
+  // The job, on a platform worker.
+  static void Run(void* self) noexcept { static_cast<AdviceJob*>(self)->RunJob(); }
+  // Main thread: the plan to advise with for fork `number`: the job's if it
+  // made it, else this thread's own, made now. No job may run after this.
+  ForkAdvice& Take(unsigned number) {
+    bool fromJob = false;
+    if (mutex_.try_lock()) {
+      fromJob = made_ == number && number != 0;
+      wanted_ = 0;
+      mutex_.unlock();
+    }  // else under way: it finishes unused (made_ is only ever read under the mutex)
+    if (fromJob) return job_;
+    own_.Prepare();
+    return own_;
+  }
+
+ private:
+  void RunJob() noexcept {
+    try {
+      std::lock_guard<std::mutex> guard(mutex_);
+      unsigned number = wanted_;
+      if (number == 0) return;
+      job_.Prepare();
+      made_ = number;
+    } catch (...) {  // the mutex failed: the main thread plans itself
+    }
+  }
+  std::mutex mutex_;       // guards job_, wanted_ and made_
+  ForkAdvice job_;         // the job's plan: touched by the main thread only after a try_lock found the job done
+  unsigned wanted_ = 0;    // the fork whose plan the job may make (0: none)
+  unsigned made_ = 0;      // the fork job_ was last planned for
+  ForkAdvice own_;         // main thread only
+};
+AdviceJob adviceJob;
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
@@ -406,8 +462,8 @@ class ParkedWorkers {
   ParkedWorkers(const ParkedWorkers&) = delete;
   ParkedWorkers& operator=(const ParkedWorkers&) = delete;
   ~ParkedWorkers() { Release(); }
-  bool Post() {  // false: no platform reachable, nothing posted
-    posted_ = table_->post();
+  bool Post(void (*job)(void*) noexcept, void* jobArg) {  // false: no platform reachable, nothing posted
+    posted_ = table_->post(job, jobArg);
     return posted_;
   }
   ParkResult Wait(int timeoutMs) {
@@ -511,13 +567,18 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   const JsThreads* jsThreads = AddonTable<JsThreads>(env, info[0], kJsThreadsSymbol, kJsThreadsMagic, kJsThreadsVersion);
 
   // Three things before fork(2), overlapped: the platform's workers wake up
-  // to park, and the other threads answer whether they run JavaScript,
-  // while this thread reads /proc/self/maps. Only then it waits for both
-  // (the census counts no answer of a thread that is parked by then).
-  if (!inForkedChild && !workers.Post())
+  // to park, the first of them planning the advice (it reads
+  // /proc/self/map_files, or the maps), and the other threads answer
+  // whether they run JavaScript, asked by this thread meanwhile. Only then
+  // it waits for both (the census counts no answer of a thread that is
+  // parked by then). A forked child has no workers: it plans itself.
+  static unsigned forkNumber = 0;  // main thread only
+  if (++forkNumber == 0) forkNumber = 1;
+  bool offered = !inForkedChild && adviceJob.Offer(forkNumber);
+  if (!inForkedChild && !workers.Post(offered ? AdviceJob::Run : nullptr, &adviceJob))
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
   jsThreads->ask();
-  forkAdvice.Prepare();
+  ForkAdvice& advice = adviceJob.Take(forkNumber);
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Wait(kParkTimeoutMs);
   if (parked != ParkResult::kParked) {
     Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
@@ -527,7 +588,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   // Advised once the workers are parked: a V8 worker could otherwise add a
   // (DONTFORK) page to the heap between the advice and the fork, and the
   // child would lack it (ForkableSpans says why the maps may be read earlier).
-  forkAdvice.Advise();
+  advice.Advise();
   RefuseWhileOtherThreadsRunJs(env, jsThreads->collect(kCensusTimeoutMs));
   // No signal handler may run between fork and uv_loop_fork in the child.
   // The synchronous faults stay deliverable: blocked, a fault kills the

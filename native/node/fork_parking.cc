@@ -33,6 +33,9 @@ struct ParkingLot {
   int expected = 0;
   int toPost = 0;  // tasks still to post (see ParkTask::Run)
   bool isReleased = false;
+  // The caller's job (fork_parking.h), taken by the first worker to wake.
+  void (*job)(void*) noexcept = nullptr;
+  void* jobArg = nullptr;
   pid_t tids[kMaxParked] = {};
   v8::Platform* platform = nullptr;  // Node's, which lives as long as the process
 };
@@ -59,8 +62,14 @@ class ParkTask : public v8::Task {
     // the main thread's CPU (posted from there, each one preempted it).
     bool postNext = lot_->toPost > 0;
     if (postNext) --lot_->toPost;
+    void (*job)(void*) noexcept = lot_->job;
+    void* jobArg = lot_->jobArg;
+    lot_->job = nullptr;
     lock.unlock();
     if (postNext) PostNext(lot_);
+    // The caller's job, from inside the parking: counted parked already (in
+    // our task, off V8's queue), so that the caller never waits for it.
+    if (job != nullptr) job(jobArg);
     lock.lock();
     lot_->released.wait(lock, [&] { return lot_->isReleased; });
     lock.unlock();
@@ -110,7 +119,7 @@ v8::Platform* CurrentPlatform() {
 // posted is let go, and wait() then reports kBusy).
 bool posted = false;  // main thread only: post() succeeded and wait() has not run
 
-bool Post() noexcept {
+bool Post(void (*job)(void*) noexcept, void* jobArg) noexcept {
   v8::Platform* platform = CurrentPlatform();
   if (platform == nullptr) return false;
   Release();  // nothing may be left from an earlier call
@@ -121,6 +130,8 @@ bool Post() noexcept {
     lot->expected = count > 1 ? count - 1 : count;
     lot->toPost = count > 0 ? count - 1 : 0;
     lot->platform = platform;
+    lot->job = job;
+    lot->jobArg = jobArg;
     current = lot;
     if (count > 0) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
     posted = true;

@@ -24,8 +24,13 @@ struct ForkParking {
   // Main thread only, inside the native fork() call. post() hands every
   // worker a blocking task and returns at once (false: Node's platform is
   // not reachable from this thread), so that the caller can do other work
-  // while they wake; wait() then waits until they are all parked.
-  bool (*post)() noexcept;
+  // while they wake; wait() then waits until they are all parked. The first
+  // worker to wake runs `job(jobArg)` (when not null) inside its parking
+  // task, counted as parked already, so that work of the caller's runs on
+  // another CPU while the caller does more. Nothing waits for the job: it
+  // may still run after wait(), even during the fork, or run late, or not
+  // at all; the caller synchronises with it itself, never blocking on it.
+  bool (*post)(void (*job)(void*) noexcept, void* jobArg) noexcept;
   ParkResult (*wait)(int timeoutMs) noexcept;
   // In the parent after fork(2) (or when it failed): lets the parked workers go
   // (one wakes the next: the caller wakes one thread, not all of them).
@@ -38,6 +43,6 @@ struct ForkParking {
 // extern "C" const ForkParking* sockfd_fork_parking_v1(void) in sockfd_node.
 constexpr const char* kForkParkingSymbol = "sockfd_fork_parking_v1";
 constexpr std::uint32_t kForkParkingMagic = 0x70666b73;  // "skfp"
-constexpr std::uint32_t kForkParkingVersion = 2;
+constexpr std::uint32_t kForkParkingVersion = 3;
 
 }  // namespace sockfd
