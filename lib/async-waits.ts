@@ -178,6 +178,24 @@ class Waits {
 
   /** Adds `waiter` to `fd`'s waits; throws (a poll error) when the fd cannot be registered. */
   add(fd: number, waiter: Waiter): void {
+    // The common wait - the fd registered, for these events, and its number
+    // not closed elsewhere since - is small enough for V8 to inline into the
+    // caller; everything else is #addRegistering's.
+    const watch = this.#watches[fd];
+    if (watch !== undefined && (watch.registered & waiter.events) === waiter.events && watch.generation === generationOf(fd)) {
+      this.#append(watch, waiter);
+      return;
+    }
+    this.#addRegistering(fd, waiter);
+  }
+
+  #append(watch: Watch, waiter: Waiter): void {
+    watch.waiters[watch.count] = waiter;
+    if (++watch.count === 1) this.#active++;
+    this.#count(1);
+  }
+
+  #addRegistering(fd: number, waiter: Waiter): void {
     const events = waiter.events;
     let watch = this.#watches[fd];
     if (watch !== undefined && watch.generation !== generationOf(fd)) {
@@ -204,9 +222,7 @@ class Waits {
         throw pollError(error);
       }
     }
-    watch.waiters[watch.count] = waiter;
-    if (++watch.count === 1) this.#active++;
-    this.#count(1);
+    this.#append(watch, waiter);
   }
 
   /** Ends `waiter`'s pending wait on `fd` with `reason` (its fail()); false when it is not pending (any more). */

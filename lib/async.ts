@@ -306,11 +306,17 @@ class Call implements Waiter {
 
   /** One attempt: the result, or WOULD_BLOCK; throws what the system call reports. */
   attempt(): unknown {
+    // recv, the most common wait, is small enough to inline into the dispatch.
+    if (this.kind === RECV) {
+      const n = tryRecv(this.fd, this.data as BinaryData, this.flags, this.offset, this.length);
+      return n < 0 ? WOULD_BLOCK : n;
+    }
+    return this.attemptOther();
+  }
+
+  /** attempt() of every kind but RECV. */
+  attemptOther(): unknown {
     switch (this.kind) {
-      case RECV: {
-        const n = tryRecv(this.fd, this.data as BinaryData, this.flags, this.offset, this.length);
-        return n < 0 ? WOULD_BLOCK : n;
-      }
       case SEND: {
         const n = trySend(this.fd, this.data!, this.flags, this.offset, this.length);
         return n < 0 ? WOULD_BLOCK : n;
