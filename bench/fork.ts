@@ -11,7 +11,8 @@ import * as posix from '../lib/posix.js';
 import { _exit, fork, signal, waitpid } from '../lib/process.js';
 import { aloneRun, bySize, measureCase, pairRun, sizeLabel, workWithin, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, runMetric, type CaseResult, type RunOutput, type Target } from './harness/model.js';
-import { intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
+import { intArg, listenAnnounced, nowNs, printResult, sendAll } from './harness/peer-io.js';
+import { recvFull } from '../lib/io.js';
 
 const NAME = 'fork';
 
@@ -83,7 +84,11 @@ function sockfdServer(args: readonly string[]): void {
     const pid = fork();
     if (pid === 0) {
       posix.close(listener);
-      if (recvAll(fd, byte)) sendAll(fd, byte);
+      // recvFull, not peer-io's recvAll: every child would compile recvAll,
+      // which the parent never runs (~0.3-1 ms of CPU per child: V8's parser
+      // faulted in from the node binary). Code only children run is compiled
+      // in each child; sockfd warms its own (lib/process.ts), see docs/process.md.
+      if (recvFull(fd, byte) === byte.length) sendAll(fd, byte);
       posix.close(fd);
       _exit(0);
     }

@@ -161,8 +161,7 @@ class Waits {
   readonly #set: NativeReadiness;
   readonly #fds: Int32Array;
   readonly #events: Int32Array;
-  /** The dispatch's ready waiters and their events, reused from batch to batch. */
-  readonly #ready: (Waiter | undefined)[] = [];
+  /** The events of the dispatch's ready waiters, reused from batch to batch (numbers: no write barrier). */
   readonly #readyEvents: number[] = [];
 
   constructor() {
@@ -181,6 +180,13 @@ class Waits {
   add(fd: number, waiter: Waiter): void {
     const events = waiter.events;
     let watch = this.#watches[fd];
+    if (watch !== undefined && watch.generation !== generationOf(fd)) {
+      // The registration belongs to a file that is gone - closed through
+      // sockfd by another thread, which could not tell this one: forgotten,
+      // its waits ended as at close.
+      this.#closed(fd, 'closed');
+      watch = undefined;
+    }
     if (watch === undefined) {
       watch = new Watch(generationOf(fd));
       try {
@@ -201,16 +207,6 @@ class Waits {
     watch.waiters[watch.count] = waiter;
     if (++watch.count === 1) this.#active++;
     this.#count(1);
-  }
-
-  /**
-   * When `fd`'s registration belongs to a file that is gone - closed through
-   * sockfd by another thread, which could not tell this one - it is
-   * forgotten, its waits ended as at close.
-   */
-  forgetIfClosedElsewhere(fd: number): void {
-    const watch = this.#watches[fd];
-    if (watch !== undefined && watch.generation !== generationOf(fd)) this.#closed(fd, 'closed');
   }
 
   /** Ends `waiter`'s pending wait on `fd` with `reason` (its fail()); false when it is not pending (any more). */
@@ -295,9 +291,13 @@ class Waits {
     this.#shared[IN_BATCH] = 1;
     const fds = this.#fds;
     const events = this.#events;
-    const ready = this.#ready;
+    // A new array per batch: storing a (young) waiter into it needs no
+    // write barrier's remembered-set entry, as one kept from batch to batch
+    // (old) would, for every waiter.
+    const ready: Waiter[] = new Array<Waiter>(count);
     const readyEvents = this.#readyEvents;
     let readyCount = 0;
+    let emptied = 0;
     for (let i = 0; i < count; i++) {
       const fd = fds[i]!;
       const watch = this.#watches[fd];
@@ -314,21 +314,21 @@ class Waits {
           readyEvents[readyCount++] = reported;
         } else waiters[kept++] = waiter;
       }
-      const resolved = waiting - kept;
-      if (resolved === 0) {
+      if (kept === waiting) {
         this.#narrow(fd, watch); // reported for nobody: stop reporting it
         continue;
       }
       for (let j = kept; j < waiting; j++) waiters[j] = undefined;
       watch.count = kept;
-      if (kept === 0) this.#active--;
-      this.#count(-resolved);
+      if (kept === 0) emptied++;
     }
+    if (readyCount === 0) return;
+    this.#active -= emptied;
+    this.#count(-readyCount);
     let direct = true; // no promise resolved yet: nothing but library code has run since the batch came
     let later: (Waiter | number)[] | undefined;
     for (let k = 0; k < readyCount; k++) {
       const waiter = ready[k]!;
-      ready[k] = undefined;
       if (!waiter.direct) {
         direct = false;
         later = undefined; // direct waiters after this one go into a microtask of their own
@@ -392,9 +392,7 @@ function waits(): Waits {
  * throws a poll error when the fd cannot be registered.
  */
 export function waitOn(fd: number, waiter: Waiter): void {
-  const set = waits();
-  set.forgetIfClosedElsewhere(fd);
-  set.add(fd, waiter);
+  waits().add(fd, waiter);
 }
 
 /** Ends `waiter`'s pending wait on `fd` with `reason`; false when it is not pending. */

@@ -252,29 +252,57 @@ function unsettled(): void {}
  * next system call.
  */
 class Call implements Waiter {
-  readonly direct = true;
-  readonly epoch = forkEpoch;
+  // Every field is assigned in the constructor, in one order (one map, no
+  // class-field initializer function per call: a Call is made for every wait).
+  declare readonly direct: boolean;
+  declare readonly epoch: number;
   /** The fd's generation when the call first suspended (-1: it has not). */
-  generation = -1;
-  guarded: Guard | undefined = undefined;
-  resolve: (value: unknown) => void = unsettled;
-  reject: (reason: unknown) => void = unsettled;
+  declare generation: number;
+  declare guarded: Guard | undefined;
+  declare resolve: (value: unknown) => void;
+  declare reject: (reason: unknown) => void;
   /** Bytes sent (SEND_ALL) or received (RECV_EXACTLY) so far. */
-  done = 0;
+  declare done: number;
+  declare readonly kind: number;
+  declare readonly syscall: string;
+  declare readonly fd: number;
+  /** What the call waits for when an attempt would block. */
+  declare readonly events: number;
+  declare readonly data: Data | undefined;
+  /** MSG_* flags (accept4 flags for ACCEPT). */
+  declare readonly flags: number | undefined;
+  declare readonly offset: number | undefined;
+  declare readonly length: number | undefined;
+  declare readonly once: (() => unknown) | undefined;
 
   constructor(
-    readonly kind: number,
-    readonly syscall: string,
-    readonly fd: number,
-    /** What the call waits for when an attempt would block. */
-    readonly events: number,
-    readonly data: Data | undefined,
-    /** MSG_* flags (accept4 flags for ACCEPT). */
-    readonly flags: number | undefined,
-    readonly offset: number | undefined,
-    readonly length: number | undefined,
-    readonly once: (() => unknown) | undefined,
-  ) {}
+    kind: number,
+    syscall: string,
+    fd: number,
+    events: number,
+    data: Data | undefined,
+    flags: number | undefined,
+    offset: number | undefined,
+    length: number | undefined,
+    once: (() => unknown) | undefined,
+  ) {
+    this.direct = true;
+    this.epoch = forkEpoch;
+    this.generation = -1;
+    this.guarded = undefined;
+    this.resolve = unsettled;
+    this.reject = unsettled;
+    this.done = 0;
+    this.kind = kind;
+    this.syscall = syscall;
+    this.fd = fd;
+    this.events = events;
+    this.data = data;
+    this.flags = flags;
+    this.offset = offset;
+    this.length = length;
+    this.once = once;
+  }
 
   /** One attempt: the result, or WOULD_BLOCK; throws what the system call reports. */
   attempt(): unknown {

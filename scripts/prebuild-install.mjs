@@ -47,7 +47,9 @@ function perAbiPrebuildLoads() {
 function nodeGypBuild() {
   // npm runs scripts with its own node-gyp at hand (npm_config_node_gyp).
   const nodeGyp = process.env.npm_config_node_gyp;
-  const [command, args] = nodeGyp ? [process.execPath, [nodeGyp, 'rebuild']] : ['node-gyp', ['rebuild']];
+  // One compiler per CPU (node-gyp's default is one in all), unless JOBS or --jobs says otherwise.
+  const jobs = process.env.JOBS || process.env.npm_config_jobs ? [] : ['--jobs', 'max'];
+  const [command, args] = nodeGyp ? [process.execPath, [nodeGyp, 'rebuild', ...jobs]] : ['node-gyp', ['rebuild', ...jobs]];
   const child = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
   return child.status === 0;
 }

@@ -16,7 +16,9 @@
 // checkout's build/ is left alone; stripped. A build/Release/<addon>.node that
 // is newer than binding.gyp and every file of native/ (as `npm ci` just made
 // it) is the same build for the running Node and is taken instead of a second
-// compile (--fresh compiles everything anyway). The check runs each Node on the
+// compile (--fresh compiles everything anyway); so is an addon already in
+// prebuilds/ that is newer than those sources (an earlier run of this script,
+// e.g. CI's --addons beside its tests). The check runs each Node on the
 // core and on every per-ABI build: the matching one must load and report its
 // ABI and fork() through it, every other one must fail with an Error (never
 // abort the process). The C programs are compiled fresh (never taken from
@@ -27,6 +29,7 @@
 //   node scripts/prebuild.mjs           build and check
 //   node scripts/prebuild.mjs --fresh   the same, compiling even what build/Release has
 //   node scripts/prebuild.mjs --check   only check what is in prebuilds/
+//   node scripts/prebuild.mjs --addons  only build the addons (no C programs, no check; needs no dist/)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,6 +41,7 @@ const platformDir = join(root, 'prebuilds', `${process.platform}-${process.arch}
 const corePath = join(platformDir, 'sockfd.napi.node');
 const perAbiDir = join(platformDir, 'sockfd_node');
 const nodeGyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const addonsOnly = process.argv.includes('--addons');
 
 function log(message) {
   process.stderr.write(`prebuild: ${message}\n`);
@@ -77,11 +81,10 @@ function install(from, to) {
   run('strip', ['--strip-unneeded', to]);
 }
 
-// The checkout's own build of `gypTarget` when it is newer than all its sources.
-function upToDateBuild(gypTarget) {
-  if (process.argv.includes('--fresh')) return undefined;
-  const built = join(root, 'build', 'Release', builtFile(gypTarget));
-  if (!existsSync(built)) return undefined;
+// `file` when it exists and is newer than binding.gyp, package.json and every
+// file of native/ (never with --fresh).
+function newerThanSources(file) {
+  if (process.argv.includes('--fresh') || !existsSync(file)) return undefined;
   const sources = [join(root, 'binding.gyp'), join(root, 'package.json')];
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -90,8 +93,13 @@ function upToDateBuild(gypTarget) {
     }
   };
   walk(join(root, 'native'));
-  const builtAt = statSync(built).mtimeMs;
-  return sources.every((source) => statSync(source).mtimeMs < builtAt) ? built : undefined;
+  const builtAt = statSync(file).mtimeMs;
+  return sources.every((source) => statSync(source).mtimeMs < builtAt) ? file : undefined;
+}
+
+// The checkout's own build of `gypTarget` when it is newer than all its sources.
+function upToDateBuild(gypTarget) {
+  return newerThanSources(join(root, 'build', 'Release', builtFile(gypTarget)));
 }
 
 // tools/c-programs.js from dist/ (the one code that names, keys and finds the binaries).
@@ -160,19 +168,36 @@ function buildAll() {
     cpSync(join(root, 'package.json'), join(work, 'package.json'));
     cpSync(join(root, 'native'), join(work, 'native'), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'));
-    rmSync(platformDir, { recursive: true, force: true });
-
+    // A prebuilt addon newer than every source is this same build made earlier
+    // (CI makes them with --addons beside its tests, then `npm pack` takes them);
+    // anything else in prebuilds/ is made again.
+    const keep = new Set();
     const running = nodeFor(Number(process.versions.node.split('.')[0]));
-    const reusedCore = upToDateBuild('sockfd');
-    log(`core (N-API) with Node ${running.version}${reusedCore ? ': build/Release/sockfd.node is up to date' : ''}`);
-    install(reusedCore ?? build(work, running, 'sockfd'), corePath);
+    const abis = new Map(testedMajors.map((major) => [major, abiOf(nodeFor(major))]));
+    if (newerThanSources(corePath)) keep.add(corePath);
+    for (const abi of abis.values()) {
+      const file = join(perAbiDir, `node.abi${abi}.node`);
+      if (newerThanSources(file)) keep.add(file);
+    }
+    if (existsSync(perAbiDir)) for (const file of readdirSync(perAbiDir)) if (!keep.has(join(perAbiDir, file))) rmSync(join(perAbiDir, file), { force: true });
+    if (!keep.has(corePath)) rmSync(corePath, { force: true });
+    if (!addonsOnly) rmSync(join(platformDir, 'c-programs'), { recursive: true, force: true });
+
+    const reusedCore = keep.has(corePath) ? corePath : upToDateBuild('sockfd');
+    log(`core (N-API) with Node ${running.version}${reusedCore === corePath ? ': prebuilt, up to date' : reusedCore ? ': build/Release/sockfd.node is up to date' : ''}`);
+    if (reusedCore !== corePath) install(reusedCore ?? build(work, running, 'sockfd'), corePath);
     for (const major of testedMajors) {
       const target = nodeFor(major);
-      const abi = abiOf(target);
+      const abi = abis.get(major);
+      const file = join(perAbiDir, `node.abi${abi}.node`);
+      if (keep.has(file)) {
+        log(`sockfd_node for Node ${target.version} (NODE_MODULE_VERSION ${abi}): prebuilt, up to date`);
+        continue;
+      }
       const reused = target.node === process.execPath ? upToDateBuild('sockfd_node') : undefined;
       log(`sockfd_node for Node ${target.version} (NODE_MODULE_VERSION ${abi})${reused ? ': build/Release is up to date' : ''}`);
       rmSync(join(work, 'build'), { recursive: true, force: true });
-      install(reused ?? build(work, target, 'sockfd_node'), join(perAbiDir, `node.abi${abi}.node`));
+      install(reused ?? build(work, target, 'sockfd_node'), file);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -230,6 +255,6 @@ async function check() {
 
 if (!process.argv.includes('--check')) {
   buildAll();
-  await buildCPrograms();
+  if (!addonsOnly) await buildCPrograms();
 }
-await check();
+if (!addonsOnly) await check();

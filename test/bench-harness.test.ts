@@ -3,7 +3,7 @@
 // of `sockfd bench` at the smallest sizes. Structure only: no timing is
 // asserted anywhere (benchmarks measure speed; tests check correctness).
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { reportToMarkdown } from '../bench/harness/markdown.js';
 import { allowedCpus, describePinning, parseCpuList } from '../bench/harness/machine.js';
 import { parseRunOutput, runPair } from '../bench/harness/processes.js';
 import { bySize, hasPython, measureCase, workWithin, type BenchContext } from '../bench/harness/harness.js';
+import { startRunNoise, stopRunNoise, trackProcess } from '../bench/harness/noise.js';
 import { NoCCompilerError } from '../tools/c-programs.js';
 import { parseBenchArgs } from '../cli/commands/bench.js';
 import { UsageError } from '../tools/usage-error.js';
@@ -513,5 +514,55 @@ describe('sockfd bench (smoke runs at the smallest sizes)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('noise accounting (bench/harness/noise.ts)', () => {
+  it("counts a run's preemptions from /proc: two busy programs on one CPU, each reporting its own count", async () => {
+    const cpu = allowedCpus().at(-1)!;
+    // Busy for 400 ms, then each prints its main thread's involuntary switches
+    // so far (/proc/self/status: the reference) and waits for its stdin to end.
+    const busy = `const t = Date.now(); while (Date.now() - t < 400);
+      console.log(/nonvoluntary_ctxt_switches:\\s*(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]);
+      process.stdin.resume().on('end', () => process.exit(0));`;
+    const recorder = startRunNoise();
+    const outputs = [0, 1].map(() => {
+      // As processes.ts does: taskset execs the program (same pid), which the run tracks.
+      const child = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', busy], { stdio: ['pipe', 'pipe', 'inherit'] });
+      trackProcess(child.pid);
+      return new Promise<number>((resolve, reject) => {
+        child.stdout.once('data', (chunk: Buffer) => {
+          trackProcess(child.pid); // tracked again: sampled now, after it reported
+          child.stdin.end();
+          resolve(Number(chunk.toString()));
+        });
+        child.once('error', reject);
+      });
+    });
+    const reported = await Promise.all(outputs);
+    const noise = stopRunNoise(recorder);
+    expect(noise.processes).toBe(2);
+    // Sharing one CPU, both were preempted; the recorder sampled each after it
+    // reported, so it saw at least that many.
+    expect(reported.every((count) => count > 0)).toBe(true);
+    expect(noise.involuntarySwitches).toBeGreaterThanOrEqual(reported[0]! + reported[1]!);
+    expect(noise.stealPercent).toBeGreaterThanOrEqual(0);
+    expect(noise.stealPercent).toBeLessThanOrEqual(100);
+    expect(Number.isFinite(noise.loadStart) && Number.isFinite(noise.loadEnd)).toBe(true);
+    // A run started now tracks nothing of the last one.
+    expect(stopRunNoise(startRunNoise())).toMatchObject({ involuntarySwitches: 0, processes: 0 });
+  });
+
+  it('the table says how noisy the runs were, in one line', () => {
+    const result = sampleResult();
+    result.cases[0]!.impls[0]!.noise = [
+      { stealPercent: 0.5, loadStart: 1.5, loadEnd: 2.25, involuntarySwitches: 40, processes: 2 },
+      { stealPercent: 2, loadStart: 3, loadEnd: 6.5, involuntarySwitches: 900, processes: 2 },
+      { stealPercent: 0, loadStart: 2, loadEnd: 2, involuntarySwitches: 10, processes: 2 },
+    ];
+    expect(renderBenchResult(result)).toContain(
+      'noise over 3 runs: load 1.50-6.50; steal at most 2.0%; involuntary context switches per run median 40, max 900',
+    );
+    expect(renderBenchResult(sampleResult())).not.toContain('noise over');
   });
 });

@@ -24,8 +24,11 @@ function recorded<T extends object>(base: T): { proxy: T; reads: (string | symbo
 }
 
 /** The established connections ss sees from local port `port` (its own view, not ours). */
-function ssPeersOf(localPort: number): string[] {
-  const text = execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${localPort} )`], { encoding: 'utf8' });
+// Linux gives one ephemeral port to connections to different destinations, so
+// the filter names the listener's port too: another test's connection from the
+// same local port (seen in CI with test files side by side) is not this one.
+function ssPeersOf(localPort: number, peerPort: number): string[] {
+  const text = execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${localPort} and dport = :${peerPort} )`], { encoding: 'utf8' });
   return text
     .trim()
     .split('\n')
@@ -53,7 +56,7 @@ describe('connect: the AF_INET shape read in JS', () => {
     posix.connect(client, { family: 'AF_INET', address: '127.0.0.1', port });
     const local = posix.getsockname(client);
     if (local.family !== 'AF_INET') throw new Error('expected AF_INET');
-    expect(ssPeersOf(local.port)).toEqual([`127.0.0.1:${port}`]);
+    expect(ssPeersOf(local.port, port)).toEqual([`127.0.0.1:${port}`]);
     const server = posix.acceptFd(listenFd);
     closeAll(server, client, listenFd);
   });
@@ -122,7 +125,7 @@ describe('connect: the AF_INET shape read in JS', () => {
     for (const client of [byNumber, wildcard]) {
       const local = posix.getsockname(client);
       if (local.family !== 'AF_INET') throw new Error('expected AF_INET');
-      expect(ssPeersOf(local.port)).toEqual([`127.0.0.1:${port}`]);
+      expect(ssPeersOf(local.port, port)).toEqual([`127.0.0.1:${port}`]);
     }
     closeAll(posix.acceptFd(listenFd), posix.acceptFd(listenFd), byNumber, wildcard, listenFd);
   });

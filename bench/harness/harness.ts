@@ -13,6 +13,7 @@ import { NoCCompilerError } from '../../tools/c-programs.js';
 import { CaseRecorder, type BenchResult, type CaseResult, type CaseSpec, type RunOutput, type Target } from './model.js';
 import type { Command, Pinning, RunLimits } from './processes.js';
 import { runAlone, runPair } from './processes.js';
+import { startRunNoise, stopRunNoise, type RunNoise } from './noise.js';
 
 /** A Node side of a benchmark, run in a child process with the arguments after the role. */
 export type Peer = (args: readonly string[]) => void | Promise<void>;
@@ -87,6 +88,7 @@ export interface CasePlan {
  * Measures one case: a warm-up run of every implementation (discarded), then
  * `runs` rounds of A B C, A B C, ... so that drift of the machine hits every
  * implementation alike and neighbouring runs can be compared pair by pair.
+ * Each measured run records its noise (steal, load, preemptions: noise.ts).
  * An implementation whose C program could not be had (no prebuilt binary, no
  * compiler: context.c throws NoCCompilerError) is left out of the case with
  * the targets that compare with it; the runner notes why. A case left with
@@ -95,13 +97,16 @@ export interface CasePlan {
 export async function measureCase(context: BenchContext, spec: CaseSpec, plan: CasePlan): Promise<CaseResult> {
   if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new RangeError(`runs must be a positive integer, got ${plan.runs}`);
   const impls = [...spec.impls];
-  const measured: [string, RunOutput][] = [];
+  const measured: [string, RunOutput, RunNoise][] = [];
   let noCompiler: NoCCompilerError | undefined;
   const attempt = async (impl: string, warmup: boolean): Promise<void> => {
+    const noise = startRunNoise(); // steal, load and preemptions of this run (noise.ts)
     try {
       const output = await plan.runOnce(impl, warmup);
-      if (!warmup) measured.push([impl, output]);
+      const seen = stopRunNoise(noise);
+      if (!warmup) measured.push([impl, output, seen]);
     } catch (error) {
+      stopRunNoise(noise);
       if (!(error instanceof NoCCompilerError)) throw error;
       noCompiler = error;
       impls.splice(impls.indexOf(impl), 1);
@@ -127,7 +132,9 @@ export async function measureCase(context: BenchContext, spec: CaseSpec, plan: C
     ...(spec.targets ? { targets: spec.targets.filter(kept) } : {}),
   });
   for (const [impl, output] of measured) recorder.add(impl, output);
-  return recorder.result();
+  const result = recorder.result();
+  for (const implResult of result.impls) implResult.noise = measured.filter(([impl]) => impl === implResult.impl).map(([, , noise]) => noise);
+  return result;
 }
 
 /** A client/server run under the context's pinning (see processes.runPair). */

@@ -1,6 +1,7 @@
 // What a benchmark measures and reports. A case (one row group of the table)
 // runs several implementations (C, sockfd, net) interleaved; each run yields
 // one RunOutput; the case turns runs into summaries and pair-by-pair ratios.
+import type { RunNoise } from './noise.js';
 import { pairRatios, percentiles, summarize, type Summary } from './stats.js';
 
 /**
@@ -56,6 +57,8 @@ export interface ImplResult {
   summary: Summary;
   /** latency only: the 0th..100th percentiles of all rounds (ns), the picture the charts draw. */
   distribution?: number[];
+  /** How much the machine interfered with each run, in the order of `runs` (measureCase records it). */
+  noise?: RunNoise[];
 }
 
 /** subject/reference, run by run. `meaning` says which way is better. */

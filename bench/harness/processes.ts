@@ -4,6 +4,7 @@
 // this module started are killed by pid and their stderr is shown.
 import { Running } from '../../tools/processes.js';
 import type { RunOutput } from './model.js';
+import { trackProcess } from './noise.js';
 
 /** A program to run: the executable, its arguments, and a label for messages. */
 export interface Command {
@@ -31,6 +32,7 @@ class Measured {
   ) {
     const [file, args] = commandLine(command, pin);
     this.process = new Running(file, args);
+    trackProcess(this.process.child.pid); // the run's noise counts its preemptions (noise.ts)
     // A program that cannot start rejects `finished`; it is reported by whoever awaits it.
     this.process.finished.catch(() => undefined);
   }

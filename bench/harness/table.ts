@@ -2,6 +2,7 @@
 // then one table per benchmark (median/p99/min/max for latency, median
 // MB/s or ops/s otherwise) with the pair-by-pair ratios of sockfd.
 import type { BenchResult, CaseResult, ImplResult, Report } from './model.js';
+import { describeNoise } from './noise.js';
 
 /** Three significant digits, no exponent: 17.94 → '17.9', 1234.5 → '1235'. */
 export function significant(value: number): string {
@@ -114,6 +115,8 @@ export function renderBenchResult(result: BenchResult): string {
     lines.push(...targetLines(c));
   }
   for (const note of result.notes) lines.push(`note: ${note}`);
+  const noise = describeNoise(result.cases.flatMap((c) => c.impls.flatMap((impl) => impl.noise ?? [])));
+  if (noise !== undefined) lines.push(noise);
   lines.push(`(${(result.durationMs / 1000).toFixed(1)} s)`);
   return lines.join('\n').replace(/\n{3,}/g, '\n\n');
 }

@@ -239,32 +239,20 @@ void AddSocketAndClose(v8::Local<v8::Object> target, v8::Local<v8::Context> cont
   AddFunction(target, context, "close", SlowClose, 1, &closeFunction);
 }
 
+// send, recv, write, read, socket, close (when the core's close is found).
+void AddFastCalls(v8::Local<v8::Object> target, v8::Local<v8::Context> context) {
+  AddTransfer<Op::Send>(target, context, "send");
+  AddTransfer<Op::Recv>(target, context, "recv");
+  AddTransfer<Op::Write>(target, context, "write");
+  AddTransfer<Op::Read>(target, context, "read");
+  AddSocketAndClose(target, context);
+}
+
 #endif  // SOCKFD_FAST_CALLS
 
 // exports.fastCalls = { available, reason?, v8, send, recv, write, read, socket, close?, FALLBACK, counts() }
 void Init(v8::Local<v8::Object> exports, v8::Local<v8::Context> context) {
-  v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::Object> target = v8::Object::New(isolate);
-  std::string running;
-  std::string reason = Unavailable(&running);
-#ifdef SOCKFD_FAST_CALLS
-  if (reason.empty()) {
-    StartCounting();
-    AddTransfer<Op::Send>(target, context, "send");
-    AddTransfer<Op::Recv>(target, context, "recv");
-    AddTransfer<Op::Write>(target, context, "write");
-    AddTransfer<Op::Read>(target, context, "read");
-    AddSocketAndClose(target, context);
-    target->Set(context, Text(isolate, "FALLBACK"), v8::Integer::New(isolate, kFallback)).Check();
-    target->Set(context, Text(isolate, "counts"),
-                v8::FunctionTemplate::New(isolate, Counts)->GetFunction(context).ToLocalChecked())
-        .Check();
-  }
-  target->Set(context, Text(isolate, "v8"), Text(isolate, running)).Check();
-#endif
-  target->Set(context, Text(isolate, "available"), v8::Boolean::New(isolate, reason.empty())).Check();
-  if (!reason.empty()) target->Set(context, Text(isolate, "reason"), Text(isolate, reason)).Check();
-  exports->Set(context, Text(isolate, "fastCalls"), target).Check();
+  ExportSet(exports, context, "fastCalls", SOCKFD_FAST_SET(AddFastCalls));
 }
 
 }  // namespace

@@ -184,22 +184,9 @@ void AddSocketCalls(v8::Local<v8::Object> target, v8::Local<v8::Context> context
 
 #endif  // SOCKFD_FAST_CALLS
 
-// exports.fastSocketCalls = { available, reason?, connect, acceptFd, shutdown, setIntOption, FALLBACK }
+// exports.fastSocketCalls = { available, reason?, v8, connect, acceptFd, shutdown, setIntOption, FALLBACK, counts() }
 void Init(v8::Local<v8::Object> exports, v8::Local<v8::Context> context) {
-  v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::Object> target = v8::Object::New(isolate);
-  std::string running;
-  std::string reason = Unavailable(&running);
-#ifdef SOCKFD_FAST_CALLS
-  if (reason.empty()) {
-    StartCounting();
-    AddSocketCalls(target, context);
-    target->Set(context, Text(isolate, "FALLBACK"), v8::Integer::New(isolate, kFallback)).Check();
-  }
-#endif
-  target->Set(context, Text(isolate, "available"), v8::Boolean::New(isolate, reason.empty())).Check();
-  if (!reason.empty()) target->Set(context, Text(isolate, "reason"), Text(isolate, reason)).Check();
-  exports->Set(context, Text(isolate, "fastSocketCalls"), target).Check();
+  ExportSet(exports, context, "fastSocketCalls", SOCKFD_FAST_SET(AddSocketCalls));
 }
 
 }  // namespace

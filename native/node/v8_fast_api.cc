@@ -144,5 +144,28 @@ std::string Unavailable(std::string* running) {
   return reason;
 }
 
+void ExportSet(v8::Local<v8::Object> exports, v8::Local<v8::Context> context, const char* property, AddSet add) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::Local<v8::Object> target = v8::Object::New(isolate);
+  std::string running;
+  std::string reason = Unavailable(&running);
+#ifdef SOCKFD_FAST_CALLS
+  if (reason.empty()) {
+    StartCounting();
+    add(target, context);
+    target->Set(context, Text(isolate, "FALLBACK"), v8::Integer::New(isolate, kFallback)).Check();
+    target->Set(context, Text(isolate, "counts"),
+                v8::FunctionTemplate::New(isolate, Counts)->GetFunction(context).ToLocalChecked())
+        .Check();
+  }
+  target->Set(context, Text(isolate, "v8"), Text(isolate, running)).Check();
+#else
+  (void)add;
+#endif
+  target->Set(context, Text(isolate, "available"), v8::Boolean::New(isolate, reason.empty())).Check();
+  if (!reason.empty()) target->Set(context, Text(isolate, "reason"), Text(isolate, reason)).Check();
+  exports->Set(context, Text(isolate, property), target).Check();
+}
+
 }  // namespace fast_api
 }  // namespace sockfd_node

@@ -138,6 +138,18 @@ v8::Local<v8::String> Text(v8::Isolate* isolate, const std::string& text);
 // a V8 no fast call is built for). `running` gets the running V8's version
 // where fast calls are built (empty otherwise).
 std::string Unavailable(std::string* running);
+// Registers one set's functions on `target` (called only where fast calls may be used here).
+using AddSet = void (*)(v8::Local<v8::Object> target, v8::Local<v8::Context> context);
+// exports[property] = { available, reason? (when not), v8 (the running V8, where fast
+// calls are built), FALLBACK, counts() and the set's functions (`add`, where they may be
+// used) }: every set of fast functions is exported so (test/fuzz finds them by `available`).
+// Pass SOCKFD_FAST_SET(add): `add` exists only where fast calls are built.
+void ExportSet(v8::Local<v8::Object> exports, v8::Local<v8::Context> context, const char* property, AddSet add);
+#ifdef SOCKFD_FAST_CALLS
+#define SOCKFD_FAST_SET(add) (add)
+#else
+#define SOCKFD_FAST_SET(add) nullptr
+#endif
 
 #ifdef SOCKFD_FAST_CALLS
 

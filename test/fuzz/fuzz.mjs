@@ -117,6 +117,23 @@ const byName = Object.fromEntries([...names, ...fastTargets.map((t) => t.name)].
 const started = Date.now();
 const deadline = options.seconds ? started + options.seconds * 1000 : Infinity;
 let pendingPromises = 0;
+// Saturation: each distinct outcome (target, and what it answered: an Error's
+// class and code or message shape, a number's sign or errno, FALLBACK, a type)
+// with the second it was first seen, so a summary can tell whether a longer
+// run would still find new behaviour (CI's fuzz time is chosen from it).
+const outcomes = new Map();
+const outcomeOf = (name, threw, value) => {
+  if (threw) {
+    const kind = value instanceof Error ? value.constructor.name : typeof value;
+    const code = value?.code ?? String(value?.message ?? '').replace(/\d+/g, '#').slice(0, 60);
+    return `${name} ${kind} ${code}`;
+  }
+  if (typeof value === 'number') return `${name} ${value === -(2 ** 31) ? 'FALLBACK' : value < 0 ? value : value === 0 ? '0' : '>0'}`;
+  return `${name} ${value === null ? 'null' : value instanceof Promise ? 'promise' : typeof value}`;
+};
+const noteOutcome = (key) => {
+  if (!outcomes.has(key)) outcomes.set(key, (Date.now() - started) / 1000);
+};
 
 w.refill();
 for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
@@ -149,6 +166,7 @@ for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
   inFastTarget = false;
   stats.calls++;
   byName[name]++;
+  noteOutcome(outcomeOf(name, threw, threw ? error : result));
   if (threw) {
     const kind = error === Sentinel ? 'sentinel' : error === WatchdogStop ? 'watchdog' : error instanceof Error ? error.constructor.name : null;
     if (kind === null) fail(`call ${i}: ${name}(${args.map(describe).join(', ')}) threw a non-Error: ${describe(error)}`);
@@ -208,7 +226,10 @@ const fastSummary = {
   fastEntriesByTarget: Object.fromEntries(fastTargets.map((t) => [t.name, t.fastEntries])),
 };
 if (options.fast === 'require' && fastSummary.fastEntries === 0) fail(`--fast require: ${fastSummary.calls} calls into fast targets and no fast call was taken: ${JSON.stringify(fastSummary)}`);
-const summary = { seed: options.seed, calls: stats.calls, seconds, callsPerSecond: Math.round(stats.calls / seconds), returned: stats.returned, thrown: stats.thrown, promises: stats.promises, settled: stats.settled, pendingAtEnd: pendingPromises, epochs: stats.epochs, strayFds: stats.strays, natives: names.length, fast: fastSummary };
+const firstSeen = [...outcomes.values()].sort((a, b) => a - b);
+const newPerTenth = Array.from({ length: 10 }, (_, k) => firstSeen.filter((t) => t >= (k * seconds) / 10 && (k === 9 || t < ((k + 1) * seconds) / 10)).length);
+const saturation = { outcomes: outcomes.size, lastNewAtSecond: Number((firstSeen.at(-1) ?? 0).toFixed(1)), newPerTenth };
+const summary = { seed: options.seed, calls: stats.calls, seconds, callsPerSecond: Math.round(stats.calls / seconds), returned: stats.returned, thrown: stats.thrown, promises: stats.promises, settled: stats.settled, pendingAtEnd: pendingPromises, epochs: stats.epochs, strayFds: stats.strays, natives: names.length, saturation, fast: fastSummary };
 if (options.json) console.log(JSON.stringify({ ...summary, byName }));
 else {
   console.log(`fuzz: ${stats.calls} calls into ${names.length} natives and ${fastTargets.length} fast targets clean in ${seconds.toFixed(1)} s (seed ${options.seed}): ${JSON.stringify(summary)}`);
@@ -217,6 +238,10 @@ else {
       ? `fuzz: fast calls ON (V8 ${fastSummary.v8}, ${fastSummary.addon}): ${fastSummary.calls} calls into ${fastSummary.targets} fast targets, ${fastSummary.fromOptimizedCode} from optimized code; ` +
           `${fastSummary.fastEntries} fast entries taken, ${fastSummary.slowEntries} slow callbacks, ${interruptedHandoffs} EINTR handed to the N-API path`
       : `fuzz: fast calls OFF: ${fastSummary.reason}`,
+  );
+  console.log(
+    `fuzz: ${saturation.outcomes} distinct outcomes (target and answer), the last new one at ${saturation.lastNewAtSecond} s; ` +
+      `new ones in each tenth of the run: ${newPerTenth.join(' ')}`,
   );
 }
 process.exit(0);

@@ -2,7 +2,7 @@
 // connected pairs over it (as fds, as Sockets, as TcpServer/TcpClient), a
 // client connected to a port, a free port for programs that cannot take
 // port 0, an HTTP GET over loopback, and an fd census.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { watcherStats } from '../../lib/async.js';
@@ -21,28 +21,124 @@ export function openFds(): number[] {
 }
 
 /**
- * The fds a census counts: all of /proc/self/fd but the async calls' own
- * epoll set (lib/async-waits.ts), which the first wait makes and the
- * environment keeps, as libuv keeps its own.
+ * One census reading: every fd of /proc/self/fd but the async calls' own
+ * epoll set (lib/async-waits.ts, which the first wait makes and the
+ * environment keeps, as libuv keeps its own), each with what it is: the
+ * readlink of /proc/self/fd/N (`socket:[inode]`, `anon_inode:[eventpoll]`,
+ * `pipe:[inode]`, a path). An fd listed but gone by its readlink was closed
+ * meanwhile, so it is not open: the listing's own directory fd always is one
+ * (the lowest free number, so counting it made a census depend on any fd
+ * below it).
  */
-export function censusFds(): number[] {
+export function readFds(): Map<number, string> {
   const set = asyncSetFd();
-  return openFds().filter((fd) => fd !== set);
+  const reading = new Map<number, string>();
+  for (const fd of openFds()) {
+    if (fd === set) continue;
+    try {
+      reading.set(fd, readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // closed since the listing
+    }
+  }
+  return reading;
+}
+
+/** The fds a census counts (readFds), as numbers. */
+export function censusFds(): number[] {
+  return [...readFds().keys()];
+}
+
+/** A census: its reading, how many readings it took, and whether they had stopped changing within the bound. */
+export interface Census {
+  fds: Map<number, string>;
+  readings: number;
+  stable: boolean;
+}
+
+const sameReading = (a: Map<number, string>, b: Map<number, string>) =>
+  a.size === b.size && [...a].every(([fd, what]) => b.get(fd) === what);
+
+/**
+ * A census taken once the readings, `gapMs` apart, have agreed on every fd and
+ * what it is for `quietMs` (bounded: after `boundMs` the last reading, marked
+ * not stable). Something that opens and closes an fd at that moment cannot
+ * put it into a suite's start or end census: a Worker still starting or
+ * tearing down, or Node 22/24 reading NODE_EXTRA_CA_CERTS on a thread of its
+ * own once `tls` is loaded (/etc/ssl/certs/ca-certificates.crt here, held up
+ * to ~40 ms at load 10: last session's "fd 23 open at start"). An fd left
+ * open stays in every reading, so no leak is missed. SOCKFD_CENSUS_TRACE=1
+ * prints each pair of readings that disagreed.
+ */
+export async function stableCensus(options: { gapMs?: number; quietMs?: number; boundMs?: number } = {}): Promise<Census> {
+  const { gapMs = 25, quietMs = 100, boundMs = 3000 } = options;
+  const started = performance.now();
+  let previous = readFds();
+  let since = started; // when the readings last changed
+  for (let readings = 2; ; readings++) {
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+    const current = readFds();
+    const now = performance.now();
+    if (!sameReading(previous, current)) {
+      if (process.env.SOCKFD_CENSUS_TRACE) process.stderr.write(`fd census: readings differ: ${describeCensusChange(previous, current, { before: 'one reading', after: 'the next' }).join('; ')}\n`);
+      since = now;
+    } else if (now - since >= quietMs) return { fds: current, readings, stable: true };
+    if (now - started > boundMs) return { fds: current, readings, stable: false };
+    previous = current;
+  }
+}
+
+/** Each fd that differs between two readings, named as the reading that saw it had it. */
+export function describeCensusChange(before: Map<number, string>, after: Map<number, string>, at = { before: 'start', after: 'end' }): string[] {
+  const lines: string[] = [];
+  const fds = [...new Set([...before.keys(), ...after.keys()])].sort((a, b) => a - b);
+  for (const fd of fds) {
+    const was = before.get(fd);
+    const is = after.get(fd);
+    if (was === is) continue;
+    if (is === undefined) lines.push(`fd ${fd} (${was}) open at ${at.before}, closed at ${at.after}`);
+    else if (was === undefined) lines.push(`fd ${fd} (${is}) open at ${at.after}, not at ${at.before}`);
+    else lines.push(`fd ${fd} was ${was} at ${at.before}, is ${is} at ${at.after}`);
+  }
+  return lines;
+}
+
+/**
+ * Fails naming every fd whose number is open in one census and not in the
+ * other, with what it was at the census that saw it (an fd number that stays
+ * open but now names another file is reported alongside, not failed on).
+ */
+export function expectSameFds(start: Census, end: Census): void {
+  const describe = (c: Census) => `${c.fds.size} fds, ${c.stable ? `stable after ${c.readings} readings` : `readings still changing after ${c.readings}`}`;
+  const message = `fd census (start: ${describe(start)}; end: ${describe(end)}):\n  ${describeCensusChange(start.fds, end.fds).join('\n  ')}`;
+  expect([...end.fds.keys()], message).toEqual([...start.fds.keys()]);
 }
 
 /**
  * The fd census of a suite: after all its tests this process holds exactly
- * the fds it held before them (censusFds), and with `watchers` no
- * poll watcher of the async calls is left either. Returns the census, whose
- * `before` a test may compare with censusFds() mid-way.
+ * the fds it held before them (stableCensus at both ends; a failure names each
+ * fd that differs), and with `watchers` no poll watcher of the async calls is
+ * left either. Returns the census: a test may check mid-way with
+ * `await census.expectUnchanged()`; `before` holds the start's fd numbers.
  */
-export function expectNoLeaks(options: { watchers?: boolean } = {}): { readonly before: number[] } {
-  const census = { before: [] as number[] };
-  beforeAll(() => {
-    census.before = censusFds();
+export function expectNoLeaks(options: { watchers?: boolean } = {}): {
+  readonly before: number[];
+  readonly start: Census;
+  expectUnchanged(): Promise<void>;
+} {
+  const census = {
+    before: [] as number[],
+    start: { fds: new Map<number, string>(), readings: 0, stable: false } as Census,
+    async expectUnchanged() {
+      expectSameFds(census.start, await stableCensus());
+    },
+  };
+  beforeAll(async () => {
+    census.start = await stableCensus();
+    census.before = [...census.start.fds.keys()];
   });
-  afterAll(() => {
-    expect(censusFds()).toEqual(census.before);
+  afterAll(async () => {
+    await census.expectUnchanged();
     if (options.watchers) expect(watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
   });
   return census;
