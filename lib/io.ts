@@ -169,8 +169,24 @@ function lengthOf(syscall: string, buffer: BinaryData, options: IoOptions, offse
   const size = byteLengthOf(buffer);
   const length = options.length ?? size - offset;
   if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size)
-    throw new RangeError(`${syscall}: offset ${offset} and length ${length} do not fit a buffer of ${size} bytes`);
+    throwRangeOutside(syscall, offset, length, size);
   return length;
+}
+
+// Out of line: the message's template would otherwise count towards the size
+// of every caller that the optimizing compiler weighs for inlining.
+function throwRangeOutside(syscall: string, offset: number, length: number, size: number): never {
+  throw new RangeError(`${syscall}: offset ${offset} and length ${length} do not fit a buffer of ${size} bytes`);
+}
+
+/**
+ * Whether a call's options ask for bounded waits (timeout or idleTimeout; a
+ * stopFd alone bounds nothing). Calls without them take the plain path: the
+ * small one of sendAll/recvFull, which the optimizing compiler inlines into
+ * the caller's loop (and with it removes the caller's options object).
+ */
+function waitsAsked(options: WaitOptions): boolean {
+  return options.timeout !== undefined || options.idleTimeout !== undefined;
 }
 
 /**
@@ -191,21 +207,29 @@ function step(waits: Waits | undefined, fd: number, events: number, call: (dontW
 
 /** Sends every byte of `data` (or of its offset/length range), over as many send() calls as it takes. Returns the count. */
 export function sendAll(fd: number, data: Data, options: IoOptions = NO_OPTIONS): number {
+  if (typeof data === 'string' || waitsAsked(options)) return sendAllOtherwise(fd, data, options);
+  const offset = offsetOf(options);
+  const length = lengthOf('send', data, options, offset);
+  const flags = options.flags ?? 0;
+  // The plain loop over partial sends: nothing allocated per call (no closure,
+  // no context), so that it costs what C's loop costs.
+  for (let sent = 0; sent < length; ) sent += posix.send(fd, data, flags, offset + sent, length - sent);
+  return length;
+}
+
+// sendAll of a string, or with bounds, in a function of its own: kept out of
+// sendAll, it neither makes the plain path too big to inline nor costs it a
+// context object for the closure below.
+function sendAllOtherwise(fd: number, data: Data, options: IoOptions): number {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const offset = offsetOf(options);
   const length = lengthOf('send', bytes, options, offset);
   const flags = options.flags ?? 0;
   const waits = Waits.of('send', options);
-  if (waits !== undefined) return sendAllWithin(waits, fd, bytes, flags, offset, length);
-  // Without bounds, the plain loop over partial sends: nothing allocated per
-  // call (no closure, no context), so that it costs what C's loop costs.
-  for (let sent = 0; sent < length; ) sent += posix.send(fd, bytes, flags, offset + sent, length - sent);
-  return length;
-}
-
-// sendAll with bounds, in a function of its own: its closure captures variables,
-// which would otherwise cost sendAll a context object on every call.
-function sendAllWithin(waits: Waits, fd: number, bytes: BinaryData, flags: number, offset: number, length: number): number {
+  if (waits === undefined) {
+    for (let sent = 0; sent < length; ) sent += posix.send(fd, bytes, flags, offset + sent, length - sent);
+    return length;
+  }
   for (let sent = 0; sent < length; ) {
     sent += step(waits, fd, POLLOUT, (dontWait) => posix.send(fd, bytes, flags | dontWait, offset + sent, length - sent));
   }
@@ -217,11 +241,10 @@ function sendAllWithin(waits: Waits, fd: number, bytes: BinaryData, flags: numbe
  * peer ends the stream; returns the byte count, short only at end of stream.
  */
 export function recvFull(fd: number, buffer: BinaryData, options: IoOptions = NO_OPTIONS): number {
+  if (waitsAsked(options)) return recvFullWithin(fd, buffer, options);
   const offset = offsetOf(options);
   const length = lengthOf('recv', buffer, options, offset);
   const flags = options.flags ?? 0;
-  const waits = Waits.of('recv', options);
-  if (waits !== undefined) return recvFullWithin(waits, fd, buffer, flags, offset, length);
   // The plain loop over short reads (as sendAll's).
   let received = 0;
   while (received < length) {
@@ -232,8 +255,12 @@ export function recvFull(fd: number, buffer: BinaryData, options: IoOptions = NO
   return received;
 }
 
-// recvFull with bounds (a function of its own, as sendAllWithin).
-function recvFullWithin(waits: Waits, fd: number, buffer: BinaryData, flags: number, offset: number, length: number): number {
+// recvFull with bounds (a function of its own, as sendAllOtherwise).
+function recvFullWithin(fd: number, buffer: BinaryData, options: IoOptions): number {
+  const offset = offsetOf(options);
+  const length = lengthOf('recv', buffer, options, offset);
+  const flags = options.flags ?? 0;
+  const waits = Waits.of('recv', options);
   let received = 0;
   while (received < length) {
     const n = step(waits, fd, POLLIN, (dontWait) => posix.recv(fd, buffer, flags | dontWait, offset + received, length - received));

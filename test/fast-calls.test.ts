@@ -45,12 +45,38 @@ describe('V8 fast calls for send/recv/read/write/socket/close', () => {
       minusOneLength: { name: 'RangeError', message: /^length is out of range \(0\.\.10\), got -1/ },
       badFlags: { name: 'TypeError', message: /^flags must be an integer/ },
       emptyRecv: { name: 'RangeError', message: /^recv: the buffer has no room/ },
+      fractionalOffset: { name: 'TypeError', message: /^offset must be an integer, got 1\.5/ },
+      nanOffset: { name: 'TypeError', message: /^offset must be an integer, got NaN/ },
+      hugeOffset: { name: 'RangeError', message: /^offset is out of range \(0\.\.10\), got 9007199254740992/ },
+      infiniteOffset: { name: 'TypeError', message: /^offset must be an integer, got Infinity/ },
     };
     for (const [name, expected] of Object.entries(refused)) {
       const step = steps.get(name)!;
       expect(step.error, name).toMatchObject({ name: expected.name });
       expect((step.error as { message: string }).message, name).toMatch(expected.message);
       expect(fastCount(name), name).toBe(expectFast ? 1 : 0);
+    }
+    // The fast functions at the edges of their own range checks: FALLBACK, no system
+    // call (nothing queued on the peer), and the N-API path's error as before.
+    if (expectFast) {
+      const edges = steps.get('edges')!;
+      expect(edges.optimized).toBe(true);
+      const napiError = (name: string, message: string) => ({ fallback: true, queued: 'EAGAIN', napi: { name, message } });
+      expect(edges.results).toEqual({
+        fractionalLength: napiError('TypeError', 'length must be an integer, got 2.5'),
+        nanLength: napiError('TypeError', 'length must be an integer, got NaN'),
+        // -0 is the integer 0: an empty send, which N-API makes (0 bytes).
+        negativeZeroLength: { fallback: true, queued: 'EAGAIN', napi: 0 },
+        hugeLength: napiError('RangeError', 'length is out of range (0..10), got 2147483648'),
+        pastEndLength: napiError('RangeError', 'length is out of range (0..1), got 2'),
+        fractionalOffset: napiError('TypeError', 'offset must be an integer, got 0.5'),
+        negativeOffset: napiError('RangeError', 'offset is out of range (0..10), got -1'),
+        hugeOffset: napiError('RangeError', 'offset is out of range (0..10), got 9.2233720368547758e+18'),
+        nanOffset: napiError('TypeError', 'offset must be an integer, got NaN'),
+        infiniteLength: napiError('TypeError', 'length must be an integer, got Infinity'),
+      });
+      // Every one of them entered the fast function (and each N-API retry the slow one does not count).
+      expect(fastCount('edges')).toBeGreaterThanOrEqual(1);
     }
     // An errno from inside a fast call: the perror-style SyscallError of the N-API path.
     expect(steps.get('ebadf')).toMatchObject({ error: { message: 'send: Bad file descriptor', code: 'EBADF', errno: 9, syscall: 'send' } });

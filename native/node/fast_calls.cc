@@ -50,28 +50,37 @@ using namespace fast_api;
 enum class Op { Send, Recv, Write, Read };
 
 // The one system call of each function; -errno on failure.
-// (Views longer than 2^53 do not exist; the double comparisons below are exact.)
+// The checks take every double as it came and refuse (kFallback) anything
+// that is not an exact integer in range, before any cast: NaN fails every
+// comparison, and a cast is made only of a value already known to lie inside
+// the target type (so it is exact and defined). They compare in double and cast
+// to signed types, which x86-64 does in one instruction each; views are shorter
+// than 2^53 bytes, so `size` is exact.
 template <Op op>
 inline int32_t Call(double fd, uint8_t* view, size_t viewLength, double flags, double offset, double count) {
   int descriptor, flagBits = 0;
   if (!IntegerIn(fd, INT32_MAX, &descriptor)) return kFallback;
   if (!IntegerIn(flags, INT32_MAX, &flagBits)) return kFallback;
   if (op == Op::Write || op == Op::Read) flagBits = 0;
-  double size = static_cast<double>(viewLength);
-  if (!(offset >= 0 && offset <= size) || offset != static_cast<double>(static_cast<uint64_t>(offset))) return kFallback;
+  double size = static_cast<double>(static_cast<int64_t>(viewLength));
+  if (!(offset >= 0 && offset <= size)) return kFallback;
+  int64_t start = static_cast<int64_t>(offset);
+  if (static_cast<double>(start) != offset) return kFallback;
   double length = count == -1 ? size - offset : count;
-  if (!(length >= 0 && length <= size - offset) || length != static_cast<double>(static_cast<uint64_t>(length))) return kFallback;
   // Empty ranges and huge ones go the N-API way: a 0-byte recv reads as EOF (a
   // RangeError there), a gone (detached) buffer has length 0, and the result
   // must fit an int32.
-  if (view == nullptr || length == 0 || length > static_cast<double>(INT32_MAX)) return kFallback;
-  uint8_t* bytes = view + static_cast<size_t>(offset);
+  if (!(length > 0 && length <= size - offset && length <= static_cast<double>(INT32_MAX))) return kFallback;
+  int32_t bytes32 = static_cast<int32_t>(length);
+  if (static_cast<double>(bytes32) != length || view == nullptr) return kFallback;
+  uint8_t* bytes = view + start;
+  size_t count32 = static_cast<size_t>(bytes32);
   ssize_t n;
   switch (op) {
-    case Op::Send: n = ::send(descriptor, bytes, static_cast<size_t>(length), flagBits); break;
-    case Op::Recv: n = ::recv(descriptor, bytes, static_cast<size_t>(length), flagBits); break;
-    case Op::Write: n = ::write(descriptor, bytes, static_cast<size_t>(length)); break;
-    case Op::Read: n = ::read(descriptor, bytes, static_cast<size_t>(length)); break;
+    case Op::Send: n = ::send(descriptor, bytes, count32, flagBits); break;
+    case Op::Recv: n = ::recv(descriptor, bytes, count32, flagBits); break;
+    case Op::Write: n = ::write(descriptor, bytes, count32); break;
+    case Op::Read: n = ::read(descriptor, bytes, count32); break;
   }
   return n >= 0 ? static_cast<int32_t>(n) : -errno;
 }
