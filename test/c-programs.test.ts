@@ -70,7 +70,7 @@ describe('building', () => {
     expect(names).toEqual(expect.arrayContaining(['backlog-server', 'timewait-server', 'reuseaddr-server', 'bufsize-client']));
     const binaries = await Promise.all(names.map((name) => cProgram(name, { usePrebuilt: false }))); // compiled here, even where npm pack left prebuilt ones
     for (const binary of binaries) expect(statSync(binary).mode & 0o111).not.toBe(0);
-  });
+  }, 180_000); // ~20 compilers at once: 17 s at load 5, over the 60 s default once at load 13 beside another test file (CI runs one file per CPU)
 
   it('reuses a binary newer than its source, rebuilds after the source changes, survives concurrent builds', async () => {
     const outDir = tempDir();
