@@ -225,11 +225,7 @@ function sendAllOtherwise(fd: number, data: Data, options: IoOptions): number {
   const offset = offsetOf(options);
   const length = lengthOf('send', bytes, options, offset);
   const flags = options.flags ?? 0;
-  const waits = Waits.of('send', options);
-  if (waits === undefined) {
-    for (let sent = 0; sent < length; ) sent += posix.send(fd, bytes, flags, offset + sent, length - sent);
-    return length;
-  }
+  const waits = Waits.of('send', options); // undefined for a string without bounds: step() makes the plain call
   for (let sent = 0; sent < length; ) {
     sent += step(waits, fd, POLLOUT, (dontWait) => posix.send(fd, bytes, flags | dontWait, offset + sent, length - sent));
   }
