@@ -144,8 +144,10 @@ describe('V8 fast calls for send/recv/read/write/socket/close/clock_gettime', ()
       };
       for (const [name, error] of Object.entries(refused)) {
         expect(steps.get(name), name).toMatchObject({ error, written: false });
-        // The fast function declined (FALLBACK) or, for another kind of array, V8 called the slow callback.
-        expect(counts(name).fast, name).toBe(fast && name !== 'otherKind' ? 1 : 0);
+        // The fast function declined (FALLBACK); another kind of array reaches it only on V8 13,
+        // whose fast functions take a Local<Value> (11.3 and 12.4 call the slow callback then).
+        const entered = name !== 'otherKind' || Number(process.versions.v8.split('.')[0]) >= 13;
+        expect(counts(name).fast, name).toBe(fast && entered ? 1 : 0);
       }
       expect(steps.get('einval')).toMatchObject({ error: { message: 'clock_gettime: Invalid argument', code: 'EINVAL', syscall: 'clock_gettime' }, written: false });
       expect(counts('einval').fast).toBe(fast ? 1 : 0);
