@@ -74,7 +74,12 @@ describe('fork()', () => {
       missing: 'fork: sockfd_node is not loaded from /nonexistent/sockfd_node.node-abi',
       core: expect.stringMatching(/^fork: \/.*\.node has no sockfd_fork_parking_v1 \(npm rebuild sockfd\)$/),
     };
-    expect(result).toEqual({ before: refusals, forked: 7, after: { ...refusals, nodeAddon: true } });
+    expect(result).toEqual({
+      before: refusals,
+      forked: 7,
+      after: { ...refusals, nodeAddon: true },
+      withoutLoopEnd: 'fork(addonPath, beforeExit, exit): beforeExit and exit must be functions',
+    });
   });
 
   it('leaves a working child: pid, ppid, timers, promises, fs, dns, net and a fork of its own', async () => {
@@ -113,7 +118,19 @@ describe('fork()', () => {
       "an 'uncaughtException' listener keeps the child going": 12,
       "an exception in an 'exit' handler": 1,
       'process.reallyExit': 44,
+      'an exception thrown at once, in the code that forked': 1,
+      "the child has the parent's 'uncaughtException' listeners (none)": 50,
+      "an 'uncaughtException' listener added, then removed before the throw": 1,
+      // the grandchild ends with 17, the child with that + 1
+      "a child's own child lets its loop run dry, then so does the child": 18,
+      'forked in a setImmediate callback, then the loop runs dry': 8,
+      'forked in a promise reaction, then the loop runs dry': 8,
+      'forked in a process.nextTick callback, then the loop runs dry': 8,
     });
+    expect(results['an exception thrown at once, in the code that forked']!.output).toMatch(/^Error: thrown right after fork\n/);
+    expect(results["an 'uncaughtException' listener added, then removed before the throw"]!.output).toMatch(/^Error: thrown once nobody listens\n/);
+    for (const from of ['setImmediate callback', 'promise reaction', 'process.nextTick callback'])
+      expect(results[`forked in a ${from}, then the loop runs dry`]!.output).toBe('beforeExit 8\n');
     expect(results['an unhandled rejection']!.output).toMatch(/^Error: rejected in the child\n/);
     expect(results["an exception in an 'exit' handler"]!.output).toMatch(/^Error: thrown while exiting\n/);
     expect(results["an 'uncaughtException' listener keeps the child going"]!.output).toBe('handled: thrown in a timer\n');
