@@ -4,7 +4,7 @@
 // Server and client run in this one process, in the tutorial's order.
 import * as posix from '../lib/posix.js';
 import type { Demo } from './support/demo.js';
-import { socketTable, socketsOnPort } from './support/socket-table.js';
+import { socketTable, socketsOfConnection } from './support/socket-table.js';
 import { C_FAILURE, parseTwinArgs, perror, portArgument, print, serverUsage, sleep, twinHelp, type TwinOption } from './support/tutorial-io.js';
 
 const options: Record<string, TwinOption> = {
@@ -50,6 +50,10 @@ export const demo: Demo = {
 
     const sockfd = posix.socket(posix.AF_INET, posix.SOCK_STREAM, 0); // the client
     posix.connect(sockfd, { family: 'AF_INET', address: '127.0.0.1', port });
+    // The client's own port: the table shows this connection's lines only, not those
+    // of another process's connection that Linux gave the same port number.
+    const mine = posix.getsockname(sockfd);
+    const clientPort = mine.family === 'AF_INET' ? mine.port : 0;
     const clientfd = posix.accept(listenfd).fd;
     print('客户端已连接。\n');
     posix.close(listenfd); // 复现服务端主动断开连接的情况
@@ -61,10 +65,10 @@ export const demo: Demo = {
     posix.close(sockfd);
 
     const deadline = Date.now() + numbers['wait-ms']!;
-    let entries = socketsOnPort(port);
+    let entries = socketsOfConnection(port, clientPort);
     while (!entries.some((e) => e.state === 'TIME_WAIT' && e.localPort === port) && Date.now() < deadline) {
       await sleep(10);
-      entries = socketsOnPort(port);
+      entries = socketsOfConnection(port, clientPort);
     }
     print(`服务端先close()，主动断开的一方进入TIME_WAIT（2MSL）：\n${socketTable(entries)}\n`);
 

@@ -343,10 +343,7 @@ describe.concurrent('the states the kernel really has (backlog, time-wait) again
     const out = lines(result.stdout);
     expect(out[0]).toBe('客户端已连接。');
     const port = Number(/bind\(\)端口(\d+)/.exec(result.stdout)![1]);
-    const shown = tableStates(result.stdout);
-    expect(shown).toHaveLength(1);
-    expect(shown[0]).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port} 127\\.0\\.0\\.1:\\d+ TIME_WAIT$`));
-    expect(ssStates(port, 'time-wait')).toContain(shown[0]);
+    expectOwnTimeWait(result.stdout, port);
   });
 
   it('time-wait --reuseaddr: the restart binds', async () => {
@@ -355,6 +352,47 @@ describe.concurrent('the states the kernel really has (backlog, time-wait) again
     expect(result.stderr).toBe('');
     expect(lines(result.stdout).at(-1)).toBe('bind()成功。');
     const port = Number(/bind\(\)端口(\d+)/.exec(result.stdout)![1]);
-    expect(ssStates(port, 'time-wait')).toContain(tableStates(result.stdout)[0]);
+    expectOwnTimeWait(result.stdout, port);
+  });
+
+  it("time-wait beside another process's connection on the same port number: only the demo's own is shown", async () => {
+    // Python (not the code under test) holds an ESTABLISHED loopback connection whose client
+    // end has local port P: with SO_REUSEADDR on both, Linux lets the demo's listener bind P
+    // too, as it lets an ephemeral port serve connections to different destinations.
+    const python = new Running('python3', ['-c', [
+      'import socket, sys',
+      'listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(1)',
+      'client = socket.socket(); client.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+      'client.bind(("127.0.0.1", 0)); client.connect(listener.getsockname()); peer, _ = listener.accept()',
+      'print(client.getsockname()[1], listener.getsockname()[1], flush=True)',
+      'sys.stdin.read()',
+    ].join('\n')], { keepStdin: true, timeoutMs: 60_000 });
+    started.push(python);
+    const match = await python.waitFor(/^(\d+) (\d+)$/m);
+    const [port, otherPort] = [Number(match[1]), Number(match[2])];
+    const other = `127.0.0.1:${port} 127.0.0.1:${otherPort} ESTABLISHED`;
+    const result = await runCli(['demo', 'time-wait', String(port), '--reuseaddr']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expectOwnTimeWait(result.stdout, port);
+    // The other connection was there on the same port number all along, and is not in the table.
+    expect(ssStates(port)).toContain(other);
+    expect(tableStates(result.stdout)).not.toContain(other);
+    python.child.stdin!.end();
+    expect((await python.finished).code).toBe(0);
   });
 });
+
+/**
+ * The time-wait demo's table is its own connection only (the server's port and its
+ * client's): one line, the server's end in TIME_WAIT, and exactly what `ss` lists for
+ * that pair of ports.
+ */
+function expectOwnTimeWait(stdout: string, port: number): void {
+  const shown = tableStates(stdout);
+  expect(shown).toHaveLength(1);
+  const clientPort = Number(new RegExp(`^127\\.0\\.0\\.1:${port} 127\\.0\\.0\\.1:(\\d+) TIME_WAIT$`).exec(shown[0]!)?.[1]);
+  expect(clientPort).toBeGreaterThan(0);
+  expect(clientPort).not.toBe(port);
+  expect(ssStates(port, undefined, clientPort)).toEqual(shown);
+}

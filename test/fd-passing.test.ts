@@ -9,22 +9,20 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import * as posix from '../lib/posix.js';
-import { closeAll, openFds } from './helpers/loopback.js';
+import { closeAll, expectCensusNow, expectNoLeaks, stableCensus } from './helpers/loopback.js';
 import { lines, runC, runProgram, stopAll } from './helpers/c-peers.js';
 import { until } from '../tools/until.js';
 
 let dir: string;
-let fdsBefore: number[];
+expectNoLeaks();
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sockfd-fdpass-'));
-  fdsBefore = openFds();
 });
 afterEach(async () => {
   await stopAll();
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  expect(openFds()).toEqual(fdsBefore);
 });
 
 let sequence = 0;
@@ -51,18 +49,6 @@ function unixListener(): { fd: number; path: string } {
 /** What an fd refers to, as /proc shows it ("socket:[123]", "/tmp/x", "pipe:[9]"). */
 function target(fd: number): string {
   return readlinkSync(`/proc/self/fd/${fd}`);
-}
-
-/** openFds() without the directory fd the listing itself used (gone once it returns). */
-function heldFds(): number[] {
-  return openFds().filter((fd) => {
-    try {
-      readlinkSync(`/proc/self/fd/${fd}`);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 function isCloseOnExec(fd: number): boolean {
@@ -218,33 +204,33 @@ describe('several fds, truncation, close-on-exec', () => {
     }
   });
 
-  it('MSG_CTRUNC: the fds that fit arrive, the kernel closes the rest, and nothing leaks', () => {
+  it('MSG_CTRUNC: the fds that fit arrive, the kernel closes the rest, and nothing leaks', async () => {
     const [a, b] = posix.socketpair(posix.AF_UNIX, posix.SOCK_DGRAM);
     const sent = Array.from({ length: 10 }, () => posix.open('/dev/null', posix.O_RDONLY | posix.O_CLOEXEC));
     try {
-      const before = heldFds();
+      const before = await stableCensus();
       posix.sendFds(a, 'ten', sent);
       const message = posix.recvmsg(b, Buffer.alloc(8), posix.CMSG_SPACE(3 * 4), posix.MSG_CMSG_CLOEXEC);
       expect(message.flags & posix.MSG_CTRUNC).toBe(posix.MSG_CTRUNC);
       const fds = posix.findControl(message.control, 'SCM_RIGHTS')?.fds ?? [];
       expect(fds.length).toBeGreaterThan(0);
       expect(fds.length).toBeLessThan(10);
-      expect(heldFds()).toEqual([...before, ...fds].sort((x, y) => x - y)); // exactly the returned ones are new
+      await expectCensusNow(before, fds); // exactly the returned ones are new
       closeAll(...fds);
-      expect(heldFds()).toEqual(before);
+      await expectCensusNow(before);
       // recvFds with too small a maxFds says so in flags, too.
       posix.sendFds(a, 'again', sent);
       const again = posix.recvFds(b, Buffer.alloc(8), 2);
       expect(again.flags & posix.MSG_CTRUNC).toBe(posix.MSG_CTRUNC);
       expect(again.fds).toHaveLength(2);
       closeAll(...again.fds);
-      expect(heldFds()).toEqual(before);
+      await expectCensusNow(before);
       // No room for control at all: every fd is dropped by the kernel.
       posix.sendFds(a, 'none', sent);
       const none = posix.recvmsg(b, Buffer.alloc(8));
       expect(none.flags & posix.MSG_CTRUNC).toBe(posix.MSG_CTRUNC);
       expect(none.control).toEqual([]);
-      expect(heldFds()).toEqual(before);
+      await expectCensusNow(before);
     } finally {
       closeAll(a, b, ...sent);
     }

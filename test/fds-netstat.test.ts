@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import * as posix from '../lib/posix.js';
 import { lines, runC, stopAll } from './helpers/c-peers.js';
 import { until } from '../tools/until.js';
-import { closeAll, listener, openFds } from './helpers/loopback.js';
+import { closeAll, expectNoLeaks, listener } from './helpers/loopback.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -44,14 +44,12 @@ async function sockfdOk(...args: string[]): Promise<string> {
 }
 
 let dir: string;
-let fdsBefore: number[];
+expectNoLeaks();
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sockfd-fds-'));
-  fdsBefore = openFds();
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  expect(openFds()).toEqual(fdsBefore);
 });
 afterEach(stopAll);
 

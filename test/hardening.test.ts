@@ -7,23 +7,17 @@
 import { spawnSync } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../lib/native.js';
 import * as posix from '../lib/posix.js';
 import { kill, signal } from '../lib/process.js';
 import type { AddressInput } from '../lib/sockaddr.js';
-import { closeAll, openFds } from './helpers/loopback.js';
+import { closeAll, expectNoLeaks } from './helpers/loopback.js';
 
 type Native = (...args: unknown[]) => unknown;
 const native = binding as unknown as Record<string, Native>;
 
-let fdsBefore: number[];
-beforeAll(() => {
-  fdsBefore = openFds();
-});
-afterAll(() => {
-  expect(openFds()).toEqual(fdsBefore); // every path of every test closed what it opened
-});
+expectNoLeaks(); // every path of every test closed what it opened (the fd census, test/helpers/loopback.ts)
 
 /** An ArrayBuffer's memory is released: as a Worker's postMessage transfer does. */
 function detach(buffer: ArrayBuffer): void {

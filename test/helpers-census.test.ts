@@ -6,7 +6,7 @@ import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { asyncSetFd } from '../lib/async-waits.js';
 import * as posix from '../lib/posix.js';
-import { censusFds, expectSameFds, openFds, readFds, stableCensus } from './helpers/loopback.js';
+import { censusFds, expectCensusNow, expectSameFds, openFds, readFds, stableCensus } from './helpers/loopback.js';
 
 describe('the fd census', () => {
   it('names every fd as /proc/self/fd does, without the listing its own directory fd', () => {
@@ -54,5 +54,21 @@ describe('the fd census', () => {
       posix.close(leaked);
     }
     expectSameFds(start, await stableCensus());
+  });
+
+  it('mid-test: exactly the fds a test was given are new, no more and no fewer', async () => {
+    const start = await stableCensus();
+    const [a, b] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+    try {
+      await expectCensusNow(start, [a, b]);
+      // One of them not named: it is a leak.
+      await expect(expectCensusNow(start, [a])).rejects.toThrow(`fd ${b} (${readlinkSync(`/proc/self/fd/${b}`)}) open at end, not at start`);
+      posix.close(b);
+      // One named but gone: the census says so too.
+      await expect(expectCensusNow(start, [a, b])).rejects.toThrow(/expected \[.*\] to deeply equal/s);
+    } finally {
+      posix.close(a);
+    }
+    await expectCensusNow(start);
   });
 });

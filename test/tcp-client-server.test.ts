@@ -1,7 +1,6 @@
 // TcpClient / TcpServer over real loopback sockets: the tutorial's methods,
 // typed errors, whole messages, binary data, many connections, options.
 import { describe, expect, it } from 'vitest';
-import { readdirSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import {
@@ -14,15 +13,13 @@ import {
   isSyscallError,
   Socket,
 } from '../lib/index.js';
-import { tcpClassPair } from './helpers/loopback.js';
+import { expectCensusNow, stableCensus, tcpClassPair } from './helpers/loopback.js';
 import { until } from '../tools/until.js';
 import { execFileSync } from 'node:child_process';
 
-const fdCount = (): number => readdirSync('/proc/self/fd').length;
-
 describe('TcpServer / TcpClient: the tutorial methods', () => {
-  it('initServer(0) reads back the port; accept, clientIp, send, recv(maxlen), closeClient, closeListen', () => {
-    const before = fdCount();
+  it('initServer(0) reads back the port; accept, clientIp, send, recv(maxlen), closeClient, closeListen', async () => {
+    const before = await stableCensus();
     const server = new TcpServer().initServer(0);
     expect(server.port).toBeGreaterThan(0);
     expect(server.listenFd).toBeGreaterThanOrEqual(0);
@@ -55,14 +52,14 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
     expect(server.closeListen()).toBe(true);
     expect(server.closeListen()).toBe(false);
     expect(server.listenFd).toBe(-1);
-    expect(fdCount()).toBe(before);
+    await expectCensusNow(before);
   });
 
-  it('connect to a port nobody listens on: ECONNREFUSED, perror-style message, no fd left behind', () => {
+  it('connect to a port nobody listens on: ECONNREFUSED, perror-style message, no fd left behind', async () => {
     const probe = new TcpServer({ bindAddress: '127.0.0.1' }).initServer(0);
     const port = probe.port;
     probe.closeListen();
-    const before = fdCount();
+    const before = await stableCensus();
     const client = new TcpClient();
     let caught: unknown;
     try {
@@ -74,7 +71,7 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
     expect((caught as Error).message).toBe('connect: Connection refused');
     expect(client.fd).toBe(-1);
     expect(client.connected).toBe(false);
-    expect(fdCount()).toBe(before);
+    await expectCensusNow(before);
   });
 
   it('an unknown host name: HostNotFoundError; a host name that resolves: connects', () => {
@@ -104,13 +101,13 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
     expect(() => new TcpServer().accept()).toThrow(/not connected/);
   });
 
-  it('initServer on a port in use: EADDRINUSE, and the server holds no fd', () => {
+  it('initServer on a port in use: EADDRINUSE, and the server holds no fd', async () => {
     const first = new TcpServer().initServer(0);
-    const before = fdCount();
+    const before = await stableCensus();
     const second = new TcpServer();
     expect(() => second.initServer(first.port)).toThrow('bind: Address already in use');
     expect(second.listenFd).toBe(-1);
-    expect(fdCount()).toBe(before);
+    await expectCensusNow(before);
     first.close();
   });
 
@@ -122,14 +119,14 @@ describe('TcpServer / TcpClient: the tutorial methods', () => {
     server.close();
   });
 
-  it('Symbol.dispose closes everything', () => {
-    const before = fdCount();
+  it('Symbol.dispose closes everything', async () => {
+    const before = await stableCensus();
     const { server, client, connection } = tcpClassPair();
     client[Symbol.dispose]();
     server[Symbol.dispose]();
     expect(connection.closed).toBe(true);
     expect(server.listenFd).toBe(-1);
-    expect(fdCount()).toBe(before);
+    await expectCensusNow(before);
   });
 });
 

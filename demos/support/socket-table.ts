@@ -12,6 +12,19 @@ export function socketsOnPort(port: number): InetSocketEntry[] {
   return entries.sort((a, b) => rank(a) - rank(b) || a.state.localeCompare(b.state) || a.remotePort - b.remotePort || a.localPort - b.localPort);
 }
 
+/**
+ * The TCP sockets of one connection, both of its ends: local port `serverPort`
+ * with peer port `clientPort`, and the reverse. Another process's connection that
+ * Linux gave one of the same port numbers (an ephemeral port is shared by
+ * connections to different destinations) is left out, as is the listener.
+ */
+export function socketsOfConnection(serverPort: number, clientPort: number): InetSocketEntry[] {
+  return socketsOnPort(serverPort).filter(
+    (entry) =>
+      (entry.localPort === serverPort && entry.remotePort === clientPort) || (entry.localPort === clientPort && entry.remotePort === serverPort),
+  );
+}
+
 /** The table netstat -na prints for these entries (its column header, then one line each). */
 export function socketTable(entries: readonly InetSocketEntry[]): string {
   return [inetHeader[1]!, ...entries.map((entry) => formatInetLine(entry))].join('\n');

@@ -56,7 +56,8 @@ export interface Census {
   stable: boolean;
 }
 
-const sameReading = (a: Map<number, string>, b: Map<number, string>) =>
+/** Whether two readings hold the same fds, each naming the same thing. */
+export const sameReading = (a: ReadonlyMap<number, string>, b: ReadonlyMap<number, string>): boolean =>
   a.size === b.size && [...a].every(([fd, what]) => b.get(fd) === what);
 
 /**
@@ -107,11 +108,24 @@ export function describeCensusChange(before: Map<number, string>, after: Map<num
  * Fails naming every fd whose number is open in one census and not in the
  * other, with what it was at the census that saw it (an fd number that stays
  * open but now names another file is reported alongside, not failed on).
+ * `opened`: fds the end census must hold besides the start's (ones a test was
+ * just given and still holds), and no others.
  */
-export function expectSameFds(start: Census, end: Census): void {
+export function expectSameFds(start: Census, end: Census, opened: readonly number[] = []): void {
   const describe = (c: Census) => `${c.fds.size} fds, ${c.stable ? `stable after ${c.readings} readings` : `readings still changing after ${c.readings}`}`;
-  const message = `fd census (start: ${describe(start)}; end: ${describe(end)}):\n  ${describeCensusChange(start.fds, end.fds).join('\n  ')}`;
-  expect([...end.fds.keys()], message).toEqual([...start.fds.keys()]);
+  const expected = [...new Set([...start.fds.keys(), ...opened])].sort((a, b) => a - b);
+  const message = `fd census (start: ${describe(start)}; end: ${describe(end)}${opened.length > 0 ? `; opened since: ${opened.join(', ')}` : ''}):\n  ${describeCensusChange(start.fds, end.fds).join('\n  ')}`;
+  expect([...end.fds.keys()], message).toEqual(expected);
+}
+
+/**
+ * Mid-test: a census taken now (stableCensus) holds exactly `start`'s fds plus
+ * `opened`, or the test fails naming every fd that differs. A transient fd of
+ * another thread (Node 22/24's NODE_EXTRA_CA_CERTS read) is waited out; an fd
+ * left open is not.
+ */
+export async function expectCensusNow(start: Census, opened: readonly number[] = []): Promise<void> {
+  expectSameFds(start, await stableCensus(), opened);
 }
 
 /**

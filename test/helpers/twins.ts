@@ -26,9 +26,16 @@ export function run(command: string, args: readonly string[], options: SpawnOpti
   return new Running(command, args, rest).end(timeoutMs);
 }
 
-/** The TCP states `ss -tan` reports on `port`: "local peer STATE" with netstat's state names, sorted. */
-export function ssStates(port: number, state?: string): string[] {
-  const filter = `( sport = :${port} or dport = :${port} )`;
+/**
+ * The TCP states `ss -tan` reports on `port`: "local peer STATE" with netstat's state names, sorted.
+ * With `peerPort`, only the connection between the two ports (either end), so that another
+ * process's connection that Linux gave `port` as its ephemeral port is not listed.
+ */
+export function ssStates(port: number, state?: string, peerPort?: number): string[] {
+  const filter =
+    peerPort === undefined
+      ? `( sport = :${port} or dport = :${port} )`
+      : `( ( sport = :${port} and dport = :${peerPort} ) or ( sport = :${peerPort} and dport = :${port} ) )`;
   const args = state === undefined ? ['-tanH', filter] : ['-tanH', 'state', state, filter];
   const text = execFileSync('ss', args, { encoding: 'utf8' });
   return text
