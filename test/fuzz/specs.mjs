@@ -238,7 +238,6 @@ export function makeSpecs(w) {
     setRestartAfterSignal: { args: () => [w.maybe(() => r.chance(0.8))] },
     getRestartAfterSignal: { args: () => [] },
     fork: { skip: 'forks the fuzzer; test/fork.test.ts and the lifetimes suite cover it' },
-    watchLoopEnd: { args: () => [notAnInteger(w), notAnInteger(w)] }, // never two functions: only a forked child may call it
 
     // ---- the event loop (async natives): promises are awaited in the fuzzer's yields
     asyncCore: { args: () => [notAnInteger(w)] }, // never a function: lib/async.ts's close hook stays
