@@ -57,9 +57,11 @@ export type SignalDisposition = SignalHandler | 'ignore' | 'default';
 export type PreviousDisposition = SignalDisposition | 'foreign';
 
 interface ProcessBinding {
-  /** `addonPath`: the loaded per-ABI addon, whose worker parking fork() uses (native/node/fork_parking.h). */
-  fork(addonPath: string): number;
-  watchLoopEnd(beforeExit: () => void, exit: () => void): void;
+  /**
+   * `addonPath`: the loaded per-ABI addon, whose worker parking fork() uses (native/node/fork_parking.h).
+   * In the child, `beforeExit` and `exit` run when its event loop runs dry (native/fork.cc, section 3).
+   */
+  fork(addonPath: string, beforeExit: () => void, exit: () => void): number;
   getpid(): number;
   getppid(): number;
   waitpid(pid: number, options?: number): WaitStatus;
@@ -140,8 +142,20 @@ const childReallyExit = (function childReallyExit(code?: number): void {
 type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
 let parentEmit: Emit | undefined;
 
+// Every process.emit of the child passes here. 'exit' ends in _exit after
+// its handlers. 'uncaughtException' is what Node's fatal-exception path
+// emits (for unhandled rejections too): with no listener Node would go on to
+// its teardown, so then the error is reported as Node does and the child
+// exits(1). Done here rather than by a listener of sockfd's: the child's
+// listeners stay the parent's, and adding one cost every child ~30 page
+// faults (fork-per-connection server) for a path most children never take.
 const emitThenExit = (function emitThenExit(this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
   const emit = parentEmit!;
+  if (event === 'uncaughtException') {
+    if (emit.call(this, event, ...args)) return true;
+    writeFatal(args[0]);
+    process.exit(1);
+  }
   if (event !== 'exit') return emit.call(this, event, ...args);
   const emitted = typeof args[0] === 'number' ? args[0] : 0;
   try {
@@ -152,14 +166,6 @@ const emitThenExit = (function emitThenExit(this: NodeJS.Process, event: string 
     native._exit(currentExitCode(emitted) || 1);
   }
   return native._exit(currentExitCode(emitted));
-});
-
-// Node's own fatal-exception path would end in its teardown; this listener
-// takes over only while no other 'uncaughtException' listener exists.
-const forkedChildFatal = (function forkedChildFatal(error: Error): void {
-  if (process.listenerCount('uncaughtException') > 1) return;
-  writeFatal(error);
-  process.exit(1);
 });
 
 const childBeforeExit = (function childBeforeExit(): void {
@@ -173,15 +179,15 @@ const childLoopEnded = (function childLoopEnded(): void {
 
 // Every way a forked child can end reaches _exit after the 'exit' handlers:
 // process.exit() (emits 'exit', then reallyExit), reallyExit itself, an
-// uncaught exception, and the event loop running dry (watchLoopEnd).
+// uncaught exception (emitThenExit), and the event loop running dry (the
+// native fork() starts that watch in the child: childBeforeExit, then
+// childLoopEnded).
 const routeChildExits = (function routeChildExits(): void {
   if (childExitsRouted) return;
   childExitsRouted = true;
   (process as unknown as ProcessInternals).reallyExit = childReallyExit;
   parentEmit = process.emit as Emit;
   process.emit = emitThenExit as typeof process.emit;
-  process.on('uncaughtException', forkedChildFatal);
-  native.watchLoopEnd(childBeforeExit, childLoopEnded);
 });
 
 // Node 24's V8 compiles Sparkplug (baseline) code on a worker thread by
@@ -359,7 +365,7 @@ const forkAttempts = 3;
 function forkWhenWorkersPark(addonPath: string): number {
   for (let attempt = 1; ; attempt++) {
     try {
-      return native.fork(addonPath);
+      return native.fork(addonPath, childBeforeExit, childLoopEnded);
     } catch (error) {
       if (attempt === forkAttempts || (error as { code?: unknown }).code !== 'ERR_FORK_WORKERS_BUSY') throw error;
     }

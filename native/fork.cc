@@ -14,7 +14,8 @@
 //     table in the loaded library (native/node/fork_parking.h).
 //  3. The child's event loop needs uv_loop_fork() (new epoll fd, new async
 //     and signal pipes), and its exits must never reach Node's teardown; the
-//     TS layer routes them to _exit, with the help of watchLoopEnd() below.
+//     TS layer routes them to _exit; the loop running dry is watched from
+//     here (section 3, below), started in the child by fork() itself.
 //     The parent's async waits do not follow: the child's loop starts with
 //     none of sockfd's poll watchers (ForgetWatchersAfterFork).
 //  4. A Worker thread cannot be parked: its isolate may hold a process-wide
@@ -499,7 +500,83 @@ void RefuseWhileOtherThreadsRunJs(Napi::Env env, JsThreadCensus census) {
   throw error;
 }
 
-// fork(addonPath) -> child's pid in the parent, 0 in the child.
+// ---- 3. the child's event loop running dry ----------------------------------------
+// In the child Node's own end of loop would wait forever for worker tasks
+// (DrainTasks) that no thread will run. A referenced prepare handle keeps
+// uv_run going; each iteration, before polling, it checks whether anything
+// else is left. When nothing is: beforeExit(), and if that scheduled nothing,
+// exit() (which emits 'exit' and calls _exit).
+// The two functions are held from the parent's first fork() on, and the
+// child only starts the handle, inside fork() (StartLoopEndWatch): set up by
+// a JS call of its own in every child, the watch cost each child of a fork
+// server ~20 page faults (the call, two global handles, an async context),
+// although such a child ends by _exit and never lets its loop run dry. The
+// async context is made only when the loop does run dry (OnPrepare).
+struct LoopEnd {
+  uv_prepare_t prepare;
+  napi_env env = nullptr;
+  Napi::FunctionReference beforeExit;
+  Napi::FunctionReference exit;
+  std::unique_ptr<Napi::AsyncContext> context;
+  bool started = false;  // the handle runs in this process (a forked child, and its own children)
+};
+LoopEnd* loopEnd = nullptr;  // main thread only; lives until _exit
+
+bool LoopAliveWithoutUs(uv_prepare_t* prepare) {
+  uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(prepare);
+  uv_unref(handle);
+  bool alive = uv_loop_alive(prepare->loop) != 0;
+  uv_ref(handle);
+  return alive;
+}
+
+void OnPrepare(uv_prepare_t* prepare) {
+  if (LoopAliveWithoutUs(prepare)) return;
+  LoopEnd* end = loopEnd;
+  Napi::Env env(end->env);
+  Napi::HandleScope scope(env);
+  try {
+    if (!end->context) end->context = std::make_unique<Napi::AsyncContext>(env, "sockfd:fork");
+    end->beforeExit.MakeCallback(env.Global(), {}, *end->context);
+    if (LoopAliveWithoutUs(prepare)) return;
+    end->exit.MakeCallback(env.Global(), {}, *end->context);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  } catch (const std::bad_alloc&) {
+    napi_fatal_error("sockfd:fork", NAPI_AUTO_LENGTH, "out of memory at the end of a forked child's loop", NAPI_AUTO_LENGTH);
+  }
+}
+
+// fork()'s beforeExit and exit arguments, kept for the children (in the
+// parent: nothing runs them). Runs no JS.
+void KeepLoopEndCallbacks(Napi::Env env, Napi::Value beforeExit, Napi::Value exit) {
+  if (!beforeExit.IsFunction() || !exit.IsFunction())
+    ThrowTypeError(env, "fork(addonPath, beforeExit, exit): beforeExit and exit must be functions");
+  if (loopEnd == nullptr) {
+    auto end = std::unique_ptr<LoopEnd>(new (std::nothrow) LoopEnd());
+    if (end == nullptr) throw Napi::Error::New(env, "fork: out of memory");
+    end->env = env;
+    loopEnd = end.release();
+  }
+  if (loopEnd->beforeExit.IsEmpty() || !loopEnd->beforeExit.Value().StrictEquals(beforeExit))
+    loopEnd->beforeExit = Napi::Persistent(beforeExit.As<Napi::Function>());
+  if (loopEnd->exit.IsEmpty() || !loopEnd->exit.Value().StrictEquals(exit))
+    loopEnd->exit = Napi::Persistent(exit.As<Napi::Function>());
+}
+
+// In the child, right after uv_loop_fork. A child of a child already runs
+// the handle its parent started (uv_loop_fork keeps it). 0 or a libuv error.
+int StartLoopEndWatch(uv_loop_t* loop) {
+  if (loopEnd->started) return 0;
+  int rc = uv_prepare_init(loop, &loopEnd->prepare);
+  if (rc == 0) rc = uv_prepare_start(&loopEnd->prepare, OnPrepare);
+  if (rc == 0) loopEnd->started = true;
+  return rc;
+}
+
+// fork(addonPath, beforeExit, exit) -> child's pid in the parent, 0 in the
+// child. In the child, beforeExit() and exit() run when its loop runs dry
+// (section 3).
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!OnMainThread()) throw Napi::Error::New(env, "fork: only the main thread can fork (not a worker_thread)");
@@ -509,6 +586,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "fork: no event loop");
   ParkedWorkers workers(AddonTable<ForkParking>(env, info[0], kForkParkingSymbol, kForkParkingMagic, kForkParkingVersion));
   const JsThreads* jsThreads = AddonTable<JsThreads>(env, info[0], kJsThreadsSymbol, kJsThreadsMagic, kJsThreadsVersion);
+  KeepLoopEndCallbacks(env, info[1], info[2]);
 
   // Three things before fork(2), overlapped: the platform's workers wake up
   // to park, and the other threads answer whether they run JavaScript,
@@ -551,6 +629,10 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
       ::_exit(127);
     }
     ForgetWatchersAfterFork();  // the parent's waits stay the parent's
+    if (int rc = StartLoopEndWatch(loop); rc != 0) {
+      dprintf(STDERR_FILENO, "fork: watching the child's loop: %s\n", uv_strerror(rc));
+      ::_exit(127);  // a child whose loop runs dry would hang in Node's teardown
+    }
     if (int rc = pthread_sigmask(SIG_SETMASK, &previous, nullptr); rc != 0) {
       dprintf(STDERR_FILENO, "fork: pthread_sigmask in the child: %s\n", strerror(rc));
       ::_exit(127);  // a child with every signal blocked would never see SIGTERM
@@ -563,70 +645,10 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, pid);
 }
 
-// ---- 3. the child's event loop running dry ----------------------------------------
-// In the child Node's own end of loop would wait forever for worker tasks
-// (DrainTasks) that no thread will run. A referenced prepare handle keeps
-// uv_run going; each iteration, before polling, it checks whether anything
-// else is left. When nothing is: beforeExit(), and if that scheduled nothing,
-// exit() (which emits 'exit' and calls _exit).
-struct LoopEnd {
-  uv_prepare_t prepare;
-  napi_env env;
-  Napi::FunctionReference beforeExit;
-  Napi::FunctionReference exit;
-  std::unique_ptr<Napi::AsyncContext> context;
-};
-LoopEnd* loopEnd = nullptr;
-
-bool LoopAliveWithoutUs(uv_prepare_t* prepare) {
-  uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(prepare);
-  uv_unref(handle);
-  bool alive = uv_loop_alive(prepare->loop) != 0;
-  uv_ref(handle);
-  return alive;
-}
-
-void OnPrepare(uv_prepare_t* prepare) {
-  if (LoopAliveWithoutUs(prepare)) return;
-  LoopEnd* end = loopEnd;
-  Napi::Env env(end->env);
-  Napi::HandleScope scope(env);
-  try {
-    end->beforeExit.MakeCallback(env.Global(), {}, *end->context);
-    if (LoopAliveWithoutUs(prepare)) return;
-    end->exit.MakeCallback(env.Global(), {}, *end->context);
-  } catch (const Napi::Error& error) {
-    napi_fatal_exception(env, error.Value());
-  }
-}
-
-// watchLoopEnd(beforeExit, exit): for the forked child only.
-Napi::Value WatchLoopEnd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction())
-    ThrowTypeError(env, "watchLoopEnd(beforeExit, exit) takes two functions");
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
-    throw Napi::Error::New(env, "watchLoopEnd: no event loop");
-  if (loopEnd == nullptr) {
-    auto end = std::make_unique<LoopEnd>();
-    end->env = env;
-    end->context = std::make_unique<Napi::AsyncContext>(env, "sockfd:fork");
-    int rc = uv_prepare_init(loop, &end->prepare);
-    if (rc == 0) rc = uv_prepare_start(&end->prepare, OnPrepare);
-    if (rc != 0) throw Napi::Error::New(env, std::string("watchLoopEnd: ") + uv_strerror(rc));
-    loopEnd = end.release();  // lives until _exit
-  }
-  loopEnd->beforeExit = Napi::Persistent(info[0].As<Napi::Function>());
-  loopEnd->exit = Napi::Persistent(info[1].As<Napi::Function>());
-  return env.Undefined();
-}
-
 void Init(Napi::Env env, Napi::Object exports) {
   if (!OnMainThread() && napi_add_env_cleanup_hook(env, ForgetWorkerEnvironment, nullptr) == napi_ok)
     workerEnvironments.fetch_add(1);
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
-  exports.Set("watchLoopEnd", Napi::Function::New(env, WatchLoopEnd, "watchLoopEnd"));
 }
 
 }  // namespace

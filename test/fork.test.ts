@@ -1,9 +1,11 @@
 // fork() in Node 20 without flags. Every fork runs inside a fixture process
 // (test/fixtures/process), never in the test runner itself.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket as NetSocket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fdTable, fixtureRunner, procStat } from './helpers/fixtures.js';
 import { childPids } from '../lib/procfs.js';
@@ -66,6 +68,58 @@ describe('fork()', () => {
     expect(result).toMatchObject({ first: 0, second: 0, third: 0 });
   });
 
+  it("asks the V8 platform's workers whether they run JavaScript only until a fork parked them; every other thread at each fork", async () => {
+    // An LD_PRELOAD library sees, from outside sockfd, every question the census sends
+    // (rt_tgsigqueueinfo) and each thread's start routine: the platform's 3 workers
+    // (--v8-pool-size=3) share one, libuv's 2 pool threads (UV_THREADPOOL_SIZE=2) another.
+    const fixtures = join(packageRoot, 'test', 'fixtures', 'process');
+    const library = await compileC(join(fixtures, 'thread-trace.c'), { outDir: join(packageRoot, 'build', 'c', 'process'), flags: ['-shared', '-fPIC', '-ldl'] });
+    const tracePath = join(mkdtempSync(join(tmpdir(), 'sockfd-census-')), 'trace');
+    // Alone in LD_PRELOAD, with the package's own addons: under a sanitizer's
+    // runtime (which must come first) every thread would start in its wrapper.
+    const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: library, SOCKFD_THREAD_TRACE: tracePath, UV_THREADPOOL_SIZE: '2' };
+    if (process.env.LD_PRELOAD) delete env.SOCKFD_ADDON, delete env.SOCKFD_NODE_ADDON;
+    const forks = 5;
+    const fixture = spawnSync(process.execPath, ['--v8-pool-size=3', join(fixtures, 'fork-census.mjs'), String(forks)], {
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    expect({ status: fixture.status, signal: fixture.signal, stderr: fixture.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    const { main, blocking } = JSON.parse(fixture.stdout.split('\n')[0]!) as { main: number; blocking: number[] };
+    const started = new Map<number, string>(); // tid -> start routine
+    const asked: number[][] = []; // the tids asked at each fork
+    for (const line of readFileSync(tracePath, 'utf8').split('\n')) {
+      const [what, value, routine] = line.split(' ');
+      if (what === 'thread') started.set(Number(value), routine!);
+      else if (what === 'fork') asked.push([]);
+      else if (what === 'ask') asked.at(-1)!.push(Number(value));
+    }
+    expect(asked.length).toBe(forks);
+    const byRoutine = new Map<string, number[]>();
+    for (const [tid, routine] of started) byRoutine.set(routine, [...(byRoutine.get(routine) ?? []), tid]);
+    const platform = [...byRoutine.values()].filter((tids) => tids.length === 3);
+    const pool = [...byRoutine.values()].filter((tids) => tids.length === 2);
+    expect({ platform: platform.length, pool: pool.length }).toEqual({ platform: 1, pool: 1 });
+    const sorted = (tids: number[]) => [...tids].sort((a, b) => a - b);
+    const known = new Set([...platform[0]!, ...pool[0]!]);
+    // the first census asks every thread but the caller, the platform's workers too: nothing is known yet
+    expect(sorted(asked[0]!.filter((tid) => known.has(tid)))).toEqual(sorted([...known]));
+    expect(asked.flat()).not.toContain(main);
+    const others = sorted(asked[0]!.filter((tid) => !known.has(tid))); // the delayed-task thread, Node's inspector thread...
+    expect(others.length).toBeGreaterThan(0);
+    for (let i = 1; i < forks; i++) {
+      // parked by the first fork: never asked again
+      expect(asked[i]!.filter((tid) => platform[0]!.includes(tid))).toEqual([]);
+      // libuv's pool threads could be a Worker's as far as /proc tells: asked every time
+      expect(sorted(asked[i]!.filter((tid) => pool[0]!.includes(tid)))).toEqual(sorted(pool[0]!));
+      // the rest: asked, unless it blocks the signal and was seen to in two censuses (forks 1 and 2)
+      expect(sorted(asked[i]!.filter((tid) => !known.has(tid)))).toEqual(others.filter((tid) => !blocking.includes(tid) || i < 2));
+    }
+    rmSync(dirname(tracePath), { recursive: true, force: true });
+  });
+
   it('finds the parking table only in the sockfd_node loaded from the given path, before and after a fork found it', async () => {
     const fixture = run('fork-addon-path.mjs');
     const result = await fixture.firstJson<Record<string, unknown>>(30_000);
@@ -74,7 +128,12 @@ describe('fork()', () => {
       missing: 'fork: sockfd_node is not loaded from /nonexistent/sockfd_node.node-abi',
       core: expect.stringMatching(/^fork: \/.*\.node has no sockfd_fork_parking_v1 \(npm rebuild sockfd\)$/),
     };
-    expect(result).toEqual({ before: refusals, forked: 7, after: { ...refusals, nodeAddon: true } });
+    expect(result).toEqual({
+      before: refusals,
+      forked: 7,
+      after: { ...refusals, nodeAddon: true },
+      withoutLoopEnd: 'fork(addonPath, beforeExit, exit): beforeExit and exit must be functions',
+    });
   });
 
   it('leaves a working child: pid, ppid, timers, promises, fs, dns, net and a fork of its own', async () => {
@@ -113,7 +172,19 @@ describe('fork()', () => {
       "an 'uncaughtException' listener keeps the child going": 12,
       "an exception in an 'exit' handler": 1,
       'process.reallyExit': 44,
+      'an exception thrown at once, in the code that forked': 1,
+      "the child has the parent's 'uncaughtException' listeners (none)": 50,
+      "an 'uncaughtException' listener added, then removed before the throw": 1,
+      // the grandchild ends with 17, the child with that + 1
+      "a child's own child lets its loop run dry, then so does the child": 18,
+      'forked in a setImmediate callback, then the loop runs dry': 8,
+      'forked in a promise reaction, then the loop runs dry': 8,
+      'forked in a process.nextTick callback, then the loop runs dry': 8,
     });
+    expect(results['an exception thrown at once, in the code that forked']!.output).toMatch(/^Error: thrown right after fork\n/);
+    expect(results["an 'uncaughtException' listener added, then removed before the throw"]!.output).toMatch(/^Error: thrown once nobody listens\n/);
+    for (const from of ['setImmediate callback', 'promise reaction', 'process.nextTick callback'])
+      expect(results[`forked in a ${from}, then the loop runs dry`]!.output).toBe('beforeExit 8\n');
     expect(results['an unhandled rejection']!.output).toMatch(/^Error: rejected in the child\n/);
     expect(results["an exception in an 'exit' handler"]!.output).toMatch(/^Error: thrown while exiting\n/);
     expect(results["an 'uncaughtException' listener keeps the child going"]!.output).toBe('handled: thrown in a timer\n');

@@ -93,6 +93,7 @@ export function makeRawSpecs(w, FALLBACK) {
     const value = w.fd(ctx); // the pool, or numbers that are no fd of ours (never -0: that would be fd 0)
     return Object.is(value, -0) ? 0.5 : value;
   };
+  const clockId = () => number(() => r.pick([c.CLOCK_MONOTONIC, c.CLOCK_REALTIME, c.CLOCK_BOOTTIME, c.CLOCK_PROCESS_CPUTIME_ID, c.CLOCK_THREAD_CPUTIME_ID, c.CLOCK_MONOTONIC_COARSE, ((~process.pid) << 3) | 2, -1, 99, -(2 ** 31)]));
   const flags = () => number(() => r.pick([0, 0, c.MSG_DONTWAIT, c.MSG_DONTWAIT | c.MSG_NOSIGNAL, c.MSG_PEEK | c.MSG_DONTWAIT, c.MSG_NOSIGNAL, c.MSG_TRUNC | c.MSG_DONTWAIT, c.MSG_WAITALL, r.int(2 ** 16)]));
   // offset and length valid for the view most of the time (so calls reach the system call), -1 = to the end.
   const range = (view) => {
@@ -133,6 +134,8 @@ export function makeRawSpecs(w, FALLBACK) {
     connect: { arity: 2, args: (ctx) => [fd(ctx), sockaddrView(ctx)] },
     acceptFd: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC, c.SOCK_NONBLOCK | c.SOCK_CLOEXEC, 1]))], fds: (result) => (result >= 0 ? [result] : []) },
     shutdown: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 1, 2, 3]))] },
+    // fast_clock.cc: any clock id (the named ones, negative dynamic ones, ids the kernel refuses).
+    clock_gettime: { arity: 2, args: (ctx) => [clockId(), w.timespecView(ctx)] },
     setIntOption: {
       arity: 4,
       args: (ctx) => {
@@ -170,7 +173,7 @@ const wrappers = [
   ['fastIo', 'send', 'send', 5], ['fastIo', 'recv', 'recv', 5], ['fastIo', 'read', 'read', 4], ['fastIo', 'write', 'write', 4],
   ['fastIo', 'socket', 'socket', 3], ['fastIo', 'close', 'close', 1], ['fastIo', 'recvNonBlocking', 'recv', 5], ['fastIo', 'sendNonBlocking', 'send', 5],
   ['fastSocket', 'acceptFd', 'acceptFd', 2], ['fastSocket', 'shutdown', 'shutdown', 2], ['fastSocket', 'setsockopt', 'setsockopt', 4],
-  ['fastSocket', 'connectEncoded', 'connectEncoded', 2], ['posix', 'connect', 'connect', 2],
+  ['fastSocket', 'connectEncoded', 'connectEncoded', 2], ['posix', 'connect', 'connect', 2], ['posix', 'clock_gettime', 'clock_gettime', 2],
 ];
 
 /** The sets of fast functions sockfd_node exports (fastCalls, fastSocketCalls, ...): objects with a boolean `available`. */

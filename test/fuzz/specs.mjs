@@ -220,6 +220,7 @@ export function makeSpecs(w) {
 
     // ---- processes, limits, signals: only this process, only harmless values
     getpid: { args: () => [] },
+    clock_gettime: { args: (ctx) => [w.maybe(() => r.pick([c.CLOCK_MONOTONIC, c.CLOCK_REALTIME, c.CLOCK_BOOTTIME, c.CLOCK_PROCESS_CPUTIME_ID, ((~process.pid) << 3) | 2, -1, 99])), r.chance(0.3) ? undefined : w.maybe(() => w.timespecView(ctx))] },
     getppid: { args: () => [] },
     waitpid: { args: () => [w.maybe(() => r.pick([-1, 0, process.pid, 2 ** 31 - 1])), w.maybe(() => r.pick([c.WNOHANG, c.WNOHANG | c.WUNTRACED]))] },
     kill: { args: () => (r.chance(0.8) ? [process.pid, safeSignal()] : r.chance(0.5) ? [notAnInteger(w), 0] : [process.pid, notAnInteger(w)]) },
@@ -238,7 +239,6 @@ export function makeSpecs(w) {
     setRestartAfterSignal: { args: () => [w.maybe(() => r.chance(0.8))] },
     getRestartAfterSignal: { args: () => [] },
     fork: { skip: 'forks the fuzzer; test/fork.test.ts and the lifetimes suite cover it' },
-    watchLoopEnd: { args: () => [notAnInteger(w), notAnInteger(w)] }, // never two functions: only a forked child may call it
 
     // ---- the event loop (async natives): promises are awaited in the fuzzer's yields
     asyncCore: { args: () => [notAnInteger(w)] }, // never a function: lib/async.ts's close hook stays
