@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
-import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllAsync } from '../lib/async.js';
+import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllAsync, type AsyncIoOptions } from '../lib/async.js';
 import { READABLE, Readiness, recvNonBlocking, sendNonBlocking } from '../lib/readiness.js';
 import { bySize, measureCase, pairRun, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, type CaseResult, type CaseSpec, type RunOutput } from './harness/model.js';
@@ -31,25 +31,27 @@ function listener(): { listenFd: number; port: number } {
   return { listenFd, port: address.port };
 }
 
+/** The promise-API server: try-first recvs (the default), or wait-first with a third argument 'wait-first'. */
 async function sockfdServer(args: readonly string[]): Promise<void> {
   const clients = intArg(args, 0, 'clients');
+  const recvOptions = args[1] === 'wait-first' ? { waitFirst: true } : undefined;
   const { listenFd, port } = listener();
   announcePort(port);
   const sessions: Promise<void>[] = [];
   for (let i = 0; i < clients; i++) {
     const { fd } = await acceptAsync(listenFd);
     posix.setsockopt(fd, posix.IPPROTO_TCP, posix.TCP_NODELAY, 1);
-    sessions.push(echo(fd));
+    sessions.push(echo(fd, recvOptions));
   }
   posix.close(listenFd);
   await Promise.all(sessions);
 }
 
-async function echo(fd: number): Promise<void> {
+async function echo(fd: number, recvOptions: AsyncIoOptions | undefined): Promise<void> {
   const buffer = Buffer.allocUnsafe(64 * 1024);
   try {
     for (;;) {
-      const n = await recvAsync(fd, buffer);
+      const n = await recvAsync(fd, buffer, recvOptions);
       if (n === 0) return;
       await sendAllAsync(fd, buffer, { length: n });
     }

@@ -285,11 +285,12 @@ class Waits {
     const shared = this.#shared;
     const waiting = shared[WAITING]! + delta;
     shared[WAITING] = waiting;
-    if (waiting > 0) {
-      if (shared[REFERENCED] === 0) native.asyncKeepAlive(true);
-    } else if (shared[IN_BATCH] === 0 && shared[REFERENCED] !== 0) {
-      native.asyncKeepAlive(false);
-    }
+    if ((waiting > 0) === (shared[REFERENCED] === 0)) this.#keep(waiting); // small: the common case changes nothing
+  }
+
+  #keep(waiting: number): void {
+    if (waiting > 0) native.asyncKeepAlive(true);
+    else if (this.#shared[IN_BATCH] === 0) native.asyncKeepAlive(false);
   }
 
   // The one JS call per loop turn: every ready fd of the batch, in order. The

@@ -37,8 +37,22 @@ export interface AsyncOptions {
   timeout?: number;
 }
 
+/**
+ * Wait-first: the order of a call's first attempt and its first wait. The
+ * default is try-first (the system call at once, a wait only on EAGAIN).
+ */
+export interface WaitFirstOption {
+  /**
+   * Wait for readiness before the first attempt, as libuv and net read: no
+   * EAGAIN call when data is rarely there yet (a request/response server,
+   * whose next request comes only after its answer), at the price of a loop
+   * turn when it is. Default false (try-first).
+   */
+  waitFirst?: boolean;
+}
+
 /** Options of the data calls: send/recv flags and a byte range of the buffer. */
-export interface AsyncIoOptions extends AsyncOptions {
+export interface AsyncIoOptions extends AsyncOptions, WaitFirstOption {
   /** MSG_* flags; MSG_DONTWAIT is always added (and MSG_NOSIGNAL when sending). */
   flags?: number;
   /** First byte of the buffer to use (default 0). */
@@ -48,7 +62,7 @@ export interface AsyncIoOptions extends AsyncOptions {
 }
 
 /** Options of acceptAsync. */
-export interface AsyncAcceptOptions extends AsyncOptions {
+export interface AsyncAcceptOptions extends AsyncOptions, WaitFirstOption {
   /** accept4() flags for the new fd; default SOCK_NONBLOCK | SOCK_CLOEXEC (ready for async calls). */
   flags?: number;
 }
@@ -104,22 +118,29 @@ const { FALLBACK } = fastAttempts;
 // The attempts of recv and send: the V8 fast call where it can take the call
 // (no flags; lib/fast-io.ts), otherwise - and after EINTR, or FALLBACK - the
 // N-API try-call, which does the whole call with its own checks.
+// What the fast call answers besides a count or EAGAIN (an error, EINTR,
+// FALLBACK) is handled out of line, so that the attempts stay small enough for
+// V8 to inline.
 function tryRecv(fd: number, buffer: BinaryData, flags: number | undefined, offset: number | undefined, length: number | undefined): number {
-  if (flags === undefined) {
-    const n = fastAttempts.recv(fd, buffer, MSG_DONTWAIT, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
-    if (n >= 0 || n === -EAGAIN) return n;
-    if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('recv', -n);
-  }
-  return native.tryRecv(fd, buffer, flags, offset, length);
+  if (flags !== undefined) return native.tryRecv(fd, buffer, flags, offset, length);
+  const n = fastAttempts.recv(fd, buffer, MSG_DONTWAIT, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
+  return n >= 0 || n === -EAGAIN ? n : recvOtherwise(fd, buffer, offset, length, n);
+}
+
+function recvOtherwise(fd: number, buffer: BinaryData, offset: number | undefined, length: number | undefined, n: number): number {
+  if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('recv', -n);
+  return native.tryRecv(fd, buffer, undefined, offset, length);
 }
 
 function trySend(fd: number, data: Data, flags: number | undefined, offset: number | undefined, length: number | undefined): number {
-  if (flags === undefined) {
-    const n = fastAttempts.send(fd, data, MSG_DONTWAIT | MSG_NOSIGNAL, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
-    if (n >= 0 || n === -EAGAIN) return n;
-    if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('send', -n);
-  }
-  return native.trySend(fd, data, flags, offset, length);
+  if (flags !== undefined) return native.trySend(fd, data, flags, offset, length);
+  const n = fastAttempts.send(fd, data, MSG_DONTWAIT | MSG_NOSIGNAL, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
+  return n >= 0 || n === -EAGAIN ? n : sendOtherwise(fd, data, offset, length, n);
+}
+
+function sendOtherwise(fd: number, data: Data, offset: number | undefined, length: number | undefined, n: number): number {
+  if (n !== FALLBACK && n !== -EINTR) throw native.errnoError('send', -n);
+  return native.trySend(fd, data, undefined, offset, length);
 }
 
 export type { WatcherStats };
@@ -159,12 +180,13 @@ function closedMeanwhile(syscall: string, fd: number): SyscallError & { fd: numb
 }
 
 // ---- one call: its waits, deadline and signal --------------------------------------
-function validateOptions(syscall: string, options: AsyncOptions): void {
-  const { signal, timeout } = options;
+function validateOptions(syscall: string, options: AsyncOptions & WaitFirstOption): void {
+  const { signal, timeout, waitFirst } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw new TypeError(`${syscall}: options.signal must be an AbortSignal`);
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0 && timeout <= 2 ** 31 - 1)))
     throw new RangeError(`${syscall}: options.timeout must be a number of ms from 0 to ${2 ** 31 - 1}, got ${String(timeout)}`);
+  if (waitFirst !== undefined && typeof waitFirst !== 'boolean') throw new TypeError(`${syscall}: options.waitFirst must be a boolean`);
 }
 
 /** The deadline and abort signal of one call, which may wait several times. */
@@ -225,6 +247,33 @@ const ACCEPT = 4; // accept4 (a connection reset while queued is skipped nativel
 const CONNECT = 5; // the handshake is under way: after writability, SO_ERROR
 const READY = 6; // waitReadable/waitWritable: one wait, then done
 const UNTIL = 7; // `once`, a try-call that returns a negative errno when it would block
+/** The system call each kind names in its errors (UNTIL: its own, in its Until). */
+const SYSCALLS: readonly string[] = ['recv', 'send', 'send', 'recv', 'accept', 'connect', 'poll'];
+
+/**
+ * What only some calls need, out of the Call itself (a Call is made for
+ * every wait; the plain recv, the common one, has none of this): MSG_*
+ * flags (accept4's for ACCEPT), the byte range, the bytes done so far
+ * (SEND_ALL, RECV_EXACTLY).
+ */
+class IoArgs {
+  constructor(
+    readonly flags: number | undefined,
+    readonly offset: number | undefined,
+    /** The byte count of the range (SEND_ALL: the total to send). */
+    readonly length: number | undefined,
+    /** Bytes sent (SEND_ALL) or received (RECV_EXACTLY) so far. */
+    public done: number,
+  ) {}
+}
+
+/** An UNTIL call's own system call name and its attempt. */
+class Until {
+  constructor(
+    readonly syscall: string,
+    readonly once: () => unknown,
+  ) {}
+}
 
 // The AF_INET peer of the last tryAccept (lib/accepted-peer.ts), read at
 // once: one per module instance, so one per Worker.
@@ -250,101 +299,93 @@ function unsettled(): void {}
  * a forked child: it never settles there), the fd's generation (EBADF: the
  * number was closed meanwhile) and the guard (abort, deadline) before the
  * next system call.
+ *
+ * It is kept small (ten fields; what only some kinds use is in `args`) and
+ * made in small functions, so that V8 inlines `new Call` and its waits into
+ * the caller: a Call allocated inline costs its stores, one made by the
+ * construct stub ~300 instructions more (write barriers included).
  */
 class Call implements Waiter {
   // Every field is assigned in the constructor, in one order (one map, no
-  // class-field initializer function per call: a Call is made for every wait).
+  // class-field initializer function per call). `direct` is the prototype's.
   declare readonly direct: boolean;
+  declare readonly kind: number;
+  declare readonly fd: number;
+  /** What the call waits for when an attempt would block. */
+  declare readonly events: number;
+  declare readonly data: Data | undefined;
+  declare readonly args: IoArgs | Until | undefined;
   declare readonly epoch: number;
   /** The fd's generation when the call first suspended (-1: it has not). */
   declare generation: number;
   declare guarded: Guard | undefined;
   declare resolve: (value: unknown) => void;
   declare reject: (reason: unknown) => void;
-  /** Bytes sent (SEND_ALL) or received (RECV_EXACTLY) so far. */
-  declare done: number;
-  declare readonly kind: number;
-  declare readonly syscall: string;
-  declare readonly fd: number;
-  /** What the call waits for when an attempt would block. */
-  declare readonly events: number;
-  declare readonly data: Data | undefined;
-  /** MSG_* flags (accept4 flags for ACCEPT). */
-  declare readonly flags: number | undefined;
-  declare readonly offset: number | undefined;
-  declare readonly length: number | undefined;
-  declare readonly once: (() => unknown) | undefined;
 
-  constructor(
-    kind: number,
-    syscall: string,
-    fd: number,
-    events: number,
-    data: Data | undefined,
-    flags: number | undefined,
-    offset: number | undefined,
-    length: number | undefined,
-    once: (() => unknown) | undefined,
-  ) {
-    this.direct = true;
+  constructor(kind: number, fd: number, events: number, data: Data | undefined, args: IoArgs | Until | undefined) {
+    this.kind = kind;
+    this.fd = fd;
+    this.events = events;
+    this.data = data;
+    this.args = args;
     this.epoch = forkEpoch;
     this.generation = -1;
     this.guarded = undefined;
     this.resolve = unsettled;
     this.reject = unsettled;
-    this.done = 0;
-    this.kind = kind;
-    this.syscall = syscall;
-    this.fd = fd;
-    this.events = events;
-    this.data = data;
-    this.flags = flags;
-    this.offset = offset;
-    this.length = length;
-    this.once = once;
+  }
+
+  /** The system call the caller made, as its errors name it. */
+  get syscall(): string {
+    return this.kind === UNTIL ? (this.args as Until).syscall : SYSCALLS[this.kind]!;
   }
 
   /** One attempt: the result, or WOULD_BLOCK; throws what the system call reports. */
   attempt(): unknown {
     // recv, the most common wait, is small enough to inline into the dispatch.
-    if (this.kind === RECV) {
-      const n = tryRecv(this.fd, this.data as BinaryData, this.flags, this.offset, this.length);
+    if (this.kind === RECV && this.args === undefined) {
+      const n = tryRecv(this.fd, this.data as BinaryData, undefined, undefined, undefined);
       return n < 0 ? WOULD_BLOCK : n;
     }
     return this.attemptOther();
   }
 
-  /** attempt() of every kind but RECV. */
+  /** attempt() of every other call. */
   attemptOther(): unknown {
+    const args = this.args as IoArgs;
     switch (this.kind) {
+      case RECV: {
+        const n = tryRecv(this.fd, this.data as BinaryData, args.flags, args.offset, args.length);
+        return n < 0 ? WOULD_BLOCK : n;
+      }
       case SEND: {
-        const n = trySend(this.fd, this.data!, this.flags, this.offset, this.length);
+        const n = args === undefined ? trySend(this.fd, this.data!, undefined, undefined, undefined) : trySend(this.fd, this.data!, args.flags, args.offset, args.length);
         return n < 0 ? WOULD_BLOCK : n;
       }
       case SEND_ALL: {
         const bytes = this.data as BinaryData;
-        const offset = this.offset!;
-        const total = this.length!;
+        const offset = args.offset!;
+        const total = args.length!;
         do {
-          const n = trySend(this.fd, bytes, this.flags, offset + this.done, total - this.done);
+          const n = trySend(this.fd, bytes, args.flags, offset + args.done, total - args.done);
           if (n < 0) return WOULD_BLOCK;
-          this.done += n;
-        } while (this.done < total);
+          args.done += n;
+        } while (args.done < total);
         return total;
       }
       case RECV_EXACTLY: {
         const buffer = this.data as BinaryData;
         const total = buffer.byteLength;
-        while (this.done < total) {
-          const n = tryRecv(this.fd, buffer, this.flags, this.done, total - this.done);
-          if (n > 0) this.done += n;
-          else if (n === 0) throw new EndOfStreamError('recv', this.done, total);
+        while (args.done < total) {
+          const n = tryRecv(this.fd, buffer, args.flags, args.done, total - args.done);
+          if (n > 0) args.done += n;
+          else if (n === 0) throw new EndOfStreamError('recv', args.done, total);
           else return WOULD_BLOCK;
         }
         return buffer;
       }
       case ACCEPT: {
-        const result = native.tryAccept(this.fd, this.flags!, peerBytes);
+        const result = native.tryAccept(this.fd, args.flags!, peerBytes);
         return result === -EAGAIN ? WOULD_BLOCK : acceptedFrom(result, peerBytes);
       }
       case CONNECT:
@@ -353,7 +394,7 @@ class Call implements Waiter {
       case READY:
         return undefined;
       default: {
-        const result = this.once!();
+        const result = (this.args as Until).once();
         return typeof result === 'number' && result < 0 ? WOULD_BLOCK : result;
       }
     }
@@ -362,9 +403,10 @@ class Call implements Waiter {
   /**
    * The call's promise. `attempted`: its first attempt was made (by the
    * caller, outside this) and would block, or it waits before it tries
-   * (connect, the waits); otherwise it counts as an immediate result first.
+   * (connect, the waits, `waitFirst`); otherwise it counts as an immediate
+   * result first.
    */
-  start<T>(options: AsyncOptions | undefined, attempted: boolean): Promise<T> {
+  start<T>(options: (AsyncOptions & WaitFirstOption) | undefined, attempted: boolean): Promise<T> {
     starting = this;
     const promise = new Promise<T>(capture as (resolve: (value: T) => void, reject: (reason: unknown) => void) => void);
     starting = undefined;
@@ -376,12 +418,22 @@ class Call implements Waiter {
         this.reject(error);
         return promise;
       }
+      if (options.waitFirst === true) attempted = true;
     }
     if (attempted) this.suspend();
     else if (++immediateResults > IMMEDIATE_BUDGET) {
       this.generation = generationOf(this.fd);
       setImmediate(resumeAfterYield, this);
     } else this.go();
+    return promise;
+  }
+
+  /** start(undefined, true), small: the plain call whose first attempt would block. */
+  wait<T>(): Promise<T> {
+    starting = this;
+    const promise = new Promise<T>(capture as (resolve: (value: T) => void, reject: (reason: unknown) => void) => void);
+    starting = undefined;
+    this.suspend();
     return promise;
   }
 
@@ -436,6 +488,8 @@ class Call implements Waiter {
     this.reject(explain(error, this.syscall, this.fd));
   }
 }
+// Every Call runs only library code when it is ready (its system call, its own promise).
+Object.defineProperty(Call.prototype, 'direct', { value: true });
 
 /** The starvation yield is over: the loop has turned. */
 function resumeAfterYield(call: Call): void {
@@ -443,38 +497,45 @@ function resumeAfterYield(call: Call): void {
   call.resume(false);
 }
 
+/** The IoArgs of a call's options, none when it has no flags and no range. */
+function ioArgs(flags: number | undefined, offset: number | undefined, length: number | undefined): IoArgs | undefined {
+  return flags === undefined && offset === undefined && length === undefined ? undefined : new IoArgs(flags, offset, length, 0);
+}
+
 /**
  * Runs `attempt` - one non-blocking call that returns a negative errno when it
  * would block (the addon's try-calls: tryRecvmsg, trySendmmsg, ...) - until it
  * succeeds, waiting on the loop for `readiness` in between, with every guard
- * of the calls of this file: `options` (signal, timeout for the whole call),
- * the fd-number generation (a call never acts on a number closed meanwhile),
- * the starvation budget. The async twin of lib/io.ts untilReady; the other
- * async modules (lib/msg-async.ts) build their calls on it.
+ * of the calls of this file: `options` (signal, timeout for the whole call,
+ * waitFirst), the fd-number generation (a call never acts on a number closed
+ * meanwhile), the starvation budget. The async twin of lib/io.ts untilReady;
+ * the other async modules (lib/msg-async.ts) build their calls on it.
  */
 export function untilReadyAsync<T>(
   syscall: string,
   fd: number,
   readiness: 'read' | 'write',
-  options: AsyncOptions | undefined,
+  options: (AsyncOptions & WaitFirstOption) | undefined,
   attempt: () => T | number,
 ): Promise<T> {
-  return new Call(UNTIL, syscall, fd, readiness === 'read' ? READABLE : WRITABLE, undefined, undefined, undefined, undefined, attempt).start(options, false);
+  return new Call(UNTIL, fd, readiness === 'read' ? READABLE : WRITABLE, undefined, new Until(syscall, attempt)).start(options, false);
 }
 
 // ---- the calls ------------------------------------------------------------------------
 // The common case - no options, within the budget - makes its first attempt
 // in the call itself and, when that is done, costs a settled promise and no
 // Call; only a call that would block (or yields, or is guarded) makes one.
+// The common paths are kept small and the rest out of line, so that V8
+// inlines them, with the Call they make, into the caller's loop.
 
 /** Resolves when `fd` is readable (data, a connection to accept, EOF or an error). */
 export function waitReadable(fd: number, options?: AsyncOptions): Promise<void> {
-  return new Call(READY, 'poll', fd, READABLE, undefined, undefined, undefined, undefined, undefined).start(options, true);
+  return new Call(READY, fd, READABLE, undefined, undefined).start(options, true);
 }
 
 /** Resolves when `fd` is writable (room in the send buffer, a finished connect, or an error). */
 export function waitWritable(fd: number, options?: AsyncOptions): Promise<void> {
-  return new Call(READY, 'poll', fd, WRITABLE, undefined, undefined, undefined, undefined, undefined).start(options, true);
+  return new Call(READY, fd, WRITABLE, undefined, undefined).start(options, true);
 }
 
 /**
@@ -484,7 +545,7 @@ export function waitWritable(fd: number, options?: AsyncOptions): Promise<void> 
  */
 export function acceptAsync(fd: number, options?: AsyncAcceptOptions): Promise<Accepted> {
   const flags = options?.flags ?? SOCK_NONBLOCK | SOCK_CLOEXEC;
-  return new Call(ACCEPT, 'accept', fd, READABLE, undefined, flags, undefined, undefined, undefined).start(options, false);
+  return new Call(ACCEPT, fd, READABLE, undefined, new IoArgs(flags, undefined, undefined, 0)).start(options, false);
 }
 
 /**
@@ -501,10 +562,14 @@ export function connectAsync(fd: number, address: AddressInput, options?: AsyncO
   } catch (error) {
     return Promise.reject(explain(error, 'connect', fd));
   }
-  return new Call(CONNECT, 'connect', fd, WRITABLE, undefined, undefined, undefined, undefined, undefined).start(options, true);
+  return new Call(CONNECT, fd, WRITABLE, undefined, undefined).start(options, true);
 }
 
-/** recv() into `buffer` (or its offset/length range); resolves to the byte count, 0 at EOF. */
+/**
+ * recv() into `buffer` (or its offset/length range); resolves to the byte
+ * count, 0 at EOF. Try-first; `{ waitFirst: true }` waits for readability
+ * before the first recv.
+ */
 export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<number> {
   if (options === undefined && immediateResults < IMMEDIATE_BUDGET) {
     immediateResults++;
@@ -514,61 +579,66 @@ export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptio
     } catch (error) {
       return Promise.reject(explain(error, 'recv', fd));
     }
-    if (n >= 0) return Promise.resolve(n);
-    return new Call(RECV, 'recv', fd, READABLE, buffer, undefined, undefined, undefined, undefined).start(undefined, true);
+    return n >= 0 ? Promise.resolve(n) : recvWait(fd, buffer);
   }
+  return recvWith(fd, buffer, options);
+}
+
+/** recvAsync without options once its recv would block: the call waits. */
+function recvWait(fd: number, buffer: BinaryData): Promise<number> {
+  return new Call(RECV, fd, READABLE, buffer, undefined).wait();
+}
+
+/** recvAsync with options, or past the starvation budget. */
+function recvWith(fd: number, buffer: BinaryData, options: AsyncIoOptions | undefined): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return new Call(RECV, 'recv', fd, READABLE, buffer, flags, offset, length, undefined).start(options, false);
+  return new Call(RECV, fd, READABLE, buffer, ioArgs(flags, offset, length)).start(options, false);
 }
 
 /** send() of `data` (or its range); resolves to the bytes the kernel took, which may be fewer. */
 export function sendAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
   const { flags, offset, length } = options ?? {};
-  return new Call(SEND, 'send', fd, WRITABLE, data, flags, offset, length, undefined).start(options, false);
+  return new Call(SEND, fd, WRITABLE, data, ioArgs(flags, offset, length)).start(options, false);
 }
 
 /** recvfrom(): the byte count and the sender's address. */
 export function recvfromAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<Received> {
   const { flags, offset, length } = options ?? {};
-  return new Call(UNTIL, 'recvfrom', fd, READABLE, undefined, undefined, undefined, undefined, () => native.tryRecvfrom(fd, buffer, flags, offset, length)).start(options, false);
+  return untilReadyAsync('recvfrom', fd, 'read', options, () => native.tryRecvfrom(fd, buffer, flags, offset, length));
 }
 
 /** sendto() one datagram (or bytes of a stream) to `address`. */
 export function sendtoAsync(fd: number, data: Data, address: AddressInput, options?: AsyncIoOptions): Promise<number> {
   const { flags = 0, offset, length } = options ?? {};
-  return new Call(UNTIL, 'sendto', fd, WRITABLE, undefined, undefined, undefined, undefined, () => native.trySendto(fd, data, flags, address, offset, length)).start(options, false);
+  return untilReadyAsync('sendto', fd, 'write', options, () => native.trySendto(fd, data, flags, address, offset, length));
 }
 
 /** Sends every byte of `data` (or of its range), looping over partial sends; resolves to the count. */
 export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
-  let bytes: BinaryData;
-  let flags: number | undefined;
-  let offset = 0;
-  let total: number;
-  let guarded = false;
+  // The common case - bytes, no signal, timeout or waitFirst, within the
+  // budget: sends made here until done (a settled promise) or until one
+  // would block (then the call waits).
+  if (
+    typeof data === 'string' ||
+    immediateResults >= IMMEDIATE_BUDGET ||
+    (options !== undefined && (options.signal !== undefined || options.timeout !== undefined || (options.waitFirst !== undefined && options.waitFirst !== false)))
+  )
+    return sendAllOtherwise(fd, data, options);
+  immediateResults++;
+  let sent = 0;
+  let total = 0;
   try {
-    bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    if (options === undefined) total = bytes.byteLength;
+    let flags: number | undefined;
+    let offset = 0;
+    if (options === undefined) total = data.byteLength;
     else {
       flags = options.flags;
       if (options.offset !== undefined) offset = options.offset;
-      total = options.length ?? bytes.byteLength - offset;
-      validateOptions('send', options);
-      guarded = options.signal !== undefined || options.timeout !== undefined;
+      total = options.length ?? data.byteLength - offset;
     }
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  if (guarded || immediateResults >= IMMEDIATE_BUDGET)
-    return new Call(SEND_ALL, 'send', fd, WRITABLE, bytes, flags, offset, total, undefined).start(options, false);
-  // The common case: sends made here until done (a settled promise) or
-  // until one would block (then the call waits).
-  immediateResults++;
-  let sent = 0;
-  try {
     do {
-      const n = trySend(fd, bytes, flags, offset + sent, total - sent);
-      if (n < 0) return sendRest(fd, bytes, flags, offset, total, sent);
+      const n = trySend(fd, data, flags, offset + sent, total - sent);
+      if (n < 0) return sendRest(fd, data, flags, offset, total, sent);
       sent += n;
     } while (sent < total);
   } catch (error) {
@@ -577,38 +647,58 @@ export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): 
   return Promise.resolve(total);
 }
 
+/** sendAllAsync of a string, guarded, wait-first or past the budget. */
+function sendAllOtherwise(fd: number, data: Data, options: AsyncIoOptions | undefined): Promise<number> {
+  let bytes: BinaryData;
+  let args: IoArgs;
+  try {
+    bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (options === undefined) args = new IoArgs(undefined, 0, bytes.byteLength, 0);
+    else {
+      const offset = options.offset ?? 0;
+      args = new IoArgs(options.flags, offset, options.length ?? bytes.byteLength - offset, 0);
+      validateOptions('send', options);
+    }
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (options?.signal !== undefined || options?.timeout !== undefined || options?.waitFirst === true || immediateResults >= IMMEDIATE_BUDGET)
+    return new Call(SEND_ALL, fd, WRITABLE, bytes, args).start(options, false);
+  return sendAllAsync(fd, bytes, options); // a string, now bytes: the common case
+}
+
 /** sendAllAsync once a send would block with `sent` bytes taken: the call waits for room. */
 function sendRest(fd: number, bytes: BinaryData, flags: number | undefined, offset: number, total: number, sent: number): Promise<number> {
-  const call = new Call(SEND_ALL, 'send', fd, WRITABLE, bytes, flags, offset, total, undefined);
-  call.done = sent;
-  return call.start(undefined, true);
+  return new Call(SEND_ALL, fd, WRITABLE, bytes, new IoArgs(flags, offset, total, sent)).wait();
+}
+
+/** Options of recvExactlyAsync: MSG_* flags, and the common ones. */
+export interface RecvExactlyOptions extends AsyncOptions, WaitFirstOption {
+  /** MSG_* flags; MSG_DONTWAIT is always added. */
+  flags?: number;
 }
 
 /**
  * Receives exactly `n` bytes into a new Buffer, or fills `buffer` entirely.
  * Rejects with EndOfStreamError when the peer closes first.
  */
-export function recvExactlyAsync(fd: number, n: number, options?: AsyncOptions & { flags?: number }): Promise<Buffer>;
-export function recvExactlyAsync<T extends BinaryData>(fd: number, buffer: T, options?: AsyncOptions & { flags?: number }): Promise<T>;
-export function recvExactlyAsync(
-  fd: number,
-  target: number | BinaryData,
-  options?: AsyncOptions & { flags?: number },
-): Promise<BinaryData> {
+export function recvExactlyAsync(fd: number, n: number, options?: RecvExactlyOptions): Promise<Buffer>;
+export function recvExactlyAsync<T extends BinaryData>(fd: number, buffer: T, options?: RecvExactlyOptions): Promise<T>;
+export function recvExactlyAsync(fd: number, target: number | BinaryData, options?: RecvExactlyOptions): Promise<BinaryData> {
   let buffer: BinaryData;
   try {
     buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
   } catch (error) {
     return Promise.reject(error);
   }
-  return new Call(RECV_EXACTLY, 'recv', fd, READABLE, buffer, options?.flags, undefined, undefined, undefined).start(options, false);
+  return new Call(RECV_EXACTLY, fd, READABLE, buffer, new IoArgs(options?.flags, undefined, undefined, 0)).start(options, false);
 }
 
 /**
  * One recv() of at most `maxlen` bytes into a new Buffer, as the tutorial's
  * recv(buffer, maxlen): whatever has arrived. null when the peer has closed.
  */
-export async function recvSomeAsync(fd: number, maxlen: number, options?: AsyncOptions & { flags?: number }): Promise<Buffer | null> {
+export async function recvSomeAsync(fd: number, maxlen: number, options?: RecvExactlyOptions): Promise<Buffer | null> {
   if (!Number.isInteger(maxlen) || maxlen < 1) throw new RangeError(`maxlen must be a positive integer, got ${maxlen}`);
   const buffer = Buffer.allocUnsafe(maxlen);
   const n = await recvAsync(fd, buffer, options);

@@ -6,7 +6,7 @@
 // guards of every async call.
 import { binding } from './native.js';
 import { MSG_CMSG_CLOEXEC } from './constants.js';
-import { untilReadyAsync, type AsyncOptions } from './async.js';
+import { untilReadyAsync, type AsyncOptions, type WaitFirstOption } from './async.js';
 import type { AddressInput } from './sockaddr.js';
 import { CMSG_SPACE, type Buffers, type ControlMessageInput, type DataBuffers, type OutgoingMessage, type ReceivedFds, type ReceivedMessage } from './msg.js';
 
@@ -29,7 +29,7 @@ export interface SendMsgOptions extends AsyncOptions {
 }
 
 /** Options of recvmsgAsync / recvmmsgAsync. */
-export interface RecvMsgOptions extends AsyncOptions {
+export interface RecvMsgOptions extends AsyncOptions, WaitFirstOption {
   /** Control buffer size per message (CMSG_SPACE of what you expect); default 0. */
   controlLength?: number;
   /** MSG_* flags; MSG_DONTWAIT is always added. */

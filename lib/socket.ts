@@ -626,9 +626,9 @@ export class Socket implements Disposable {
   }
 
   /** Exactly `n` bytes (a new Buffer), or `buffer` filled; EndOfStreamError when the peer closes first. */
-  recvExactlyAsync(n: number, options?: asyncCalls.AsyncOptions & { flags?: number }): Promise<Buffer>;
-  recvExactlyAsync<T extends BinaryData>(buffer: T, options?: asyncCalls.AsyncOptions & { flags?: number }): Promise<T>;
-  async recvExactlyAsync(target: number | BinaryData, options?: asyncCalls.AsyncOptions & { flags?: number }): Promise<BinaryData> {
+  recvExactlyAsync(n: number, options?: asyncCalls.RecvExactlyOptions): Promise<Buffer>;
+  recvExactlyAsync<T extends BinaryData>(buffer: T, options?: asyncCalls.RecvExactlyOptions): Promise<T>;
+  async recvExactlyAsync(target: number | BinaryData, options?: asyncCalls.RecvExactlyOptions): Promise<BinaryData> {
     const fd = this.#live('recv');
     return typeof target === 'number' ? asyncCalls.recvExactlyAsync(fd, target, options) : asyncCalls.recvExactlyAsync(fd, target, options);
   }

@@ -155,4 +155,47 @@ describe('the promise API on one readiness set per thread', () => {
     expect(calls('recvfrom')).toBeGreaterThanOrEqual(2 * rounds); // the requests really went through recv
     expect(calls('epoll_ctl')).toBeLessThan(50); // node's own, and a few per fd for the set
   });
+
+  it('waitFirst: a request/response server makes one recv a request and meets no EAGAIN; try-first meets one every request (strace)', () => {
+    const rounds = 300;
+    // A lockstep echo in one thread: the server's next recv always comes
+    // before its client's next request (which needs a loop turn), so a
+    // try-first recv fails once every request and a wait-first one never.
+    const script = (recvOptions: string) => `
+      import * as posix from ${distUrl('posix.js')};
+      import { recvAsync, recvExactlyAsync, sendAllAsync } from ${distUrl('async.js')};
+      const [a, b] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+      const buffer = Buffer.alloc(64);
+      const options = ${recvOptions};
+      const echo = (async () => { for (;;) { const n = await recvAsync(b, buffer, options); if (n === 0) return; await sendAllAsync(b, buffer, { length: n }); } })();
+      const reply = Buffer.alloc(64);
+      for (let i = 0; i < ${rounds}; i++) {
+        await sendAllAsync(a, reply);
+        await recvExactlyAsync(a, reply);
+      }
+      posix.close(a);
+      await echo;
+      console.log(b);
+      posix.close(b);`;
+    const recvsOf = (recvOptions: string): { total: number; eagain: number } => {
+      const log = join(mkdtempSync(join(tmpdir(), 'sockfd-async-strace-')), 'log');
+      const result = spawnSync('strace', ['-f', '-e', 'trace=recvfrom', '-o', log, process.execPath, '--input-type=module', '-e', script(recvOptions)], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect({ status: result.status, error: result.error }, result.stderr).toEqual({ status: 0, error: undefined });
+      const server = Number(result.stdout.trim());
+      expect(Number.isInteger(server), result.stdout).toBe(true);
+      const lines = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(`recvfrom(${server},`));
+      rmSync(dirname(log), { recursive: true, force: true });
+      return { total: lines.length, eagain: lines.filter((line) => line.includes('EAGAIN')).length };
+    };
+    // rounds requests and the EOF: rounds + 1 recvs that got something.
+    expect(recvsOf('{ waitFirst: true }')).toEqual({ total: rounds + 1, eagain: 0 });
+    const tryFirst = recvsOf('undefined');
+    expect(tryFirst.total - tryFirst.eagain).toBe(rounds + 1);
+    expect(tryFirst.eagain).toBeGreaterThanOrEqual(rounds);
+  });
 });

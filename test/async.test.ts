@@ -244,6 +244,8 @@ describe('abort and timeout', () => {
 
   it('rejects bad options with TypeError and RangeError', async () => {
     const [client, server] = await connectedPair();
+    await expect(recvAsync(server, Buffer.alloc(1), { waitFirst: 'yes' as unknown as boolean })).rejects.toThrow(TypeError);
+    await expect(sendAllAsync(server, Buffer.alloc(1), { waitFirst: 1 as unknown as boolean })).rejects.toThrow(TypeError);
     await expect(recvAsync(server, Buffer.alloc(1), { timeout: -1 })).rejects.toThrow(RangeError);
     await expect(recvAsync(server, Buffer.alloc(1), { timeout: Number.NaN })).rejects.toThrow(RangeError);
     await expect(recvAsync(server, Buffer.alloc(1), { signal: {} as AbortSignal })).rejects.toThrow(TypeError);
@@ -251,6 +253,51 @@ describe('abort and timeout', () => {
     await expect(recvAsync(-1, Buffer.alloc(1))).rejects.toThrow(RangeError);
     posix.close(client);
     posix.close(server);
+  });
+});
+
+describe('waitFirst: readiness before the first attempt', () => {
+  it('every call that takes it waits, then does what it would have done at once', async () => {
+    const [client, server] = await connectedPair();
+    // Data already there: the wait ends in the next loop turn and the recv takes it.
+    posix.send(client, 'hello');
+    const buffer = Buffer.alloc(8);
+    expect(await recvAsync(server, buffer, { waitFirst: true })).toBe(5);
+    expect(buffer.subarray(0, 5).toString()).toBe('hello');
+    // Data that comes later, with offset and length.
+    const later = recvAsync(server, buffer, { waitFirst: true, offset: 2, length: 3 });
+    setImmediate(() => posix.send(client, 'abcdef'));
+    expect(await later).toBe(3);
+    expect(buffer.subarray(2, 5).toString()).toBe('abc');
+    expect((await recvExactlyAsync(server, 3, { waitFirst: true })).toString()).toBe('def');
+    // waitFirst: false is the default, try-first.
+    posix.send(client, 'x');
+    expect(await recvAsync(server, buffer, { waitFirst: false })).toBe(1);
+    expect(await sendAllAsync(server, 'pong', { waitFirst: true })).toBe(4);
+    expect(await sendAsync(server, 'pong', { waitFirst: true })).toBe(4);
+    expect((await recvExactlyAsync(client, 8)).toString()).toBe('pongpong');
+    posix.close(client);
+    posix.close(server);
+
+    const { fd: listenFd, port } = listening();
+    const accepting = acceptAsync(listenFd, { waitFirst: true });
+    const peer = tcpSocket();
+    await connectAsync(peer, loopback(port));
+    const { fd } = await accepting;
+    for (const f of [fd, peer, listenFd]) posix.close(f);
+  });
+
+  it('an aborted signal still wins before any wait or system call; a close while it waits is EBADF', async () => {
+    const [client, server] = await connectedPair();
+    posix.send(client, 'data');
+    const buffer = Buffer.alloc(4);
+    expect(await rejection(recvAsync(server, buffer, { waitFirst: true, signal: AbortSignal.abort() }))).toMatchObject({ name: 'AbortError', syscall: 'recv' });
+    expect(buffer.toString()).toBe('\0\0\0\0');
+    expect(await recvAsync(server, buffer, { waitFirst: true, timeout: 60_000 })).toBe(4);
+    const pending = recvAsync(server, buffer, { waitFirst: true });
+    posix.close(server);
+    expect(await rejection(pending)).toMatchObject({ code: 'EBADF', syscall: 'recv' });
+    posix.close(client);
   });
 });
 
