@@ -607,6 +607,18 @@ function recvWait(fd: number, buffer: BinaryData): Promise<number> {
 
 /** recvAsync with options, or past the starvation budget. */
 function recvWith(fd: number, buffer: BinaryData, options: AsyncIoOptions | undefined): Promise<number> {
+  // { waitFirst: true } alone (nothing to validate, a wait whatever the
+  // budget) is the plain wait, without the attempt.
+  if (
+    options !== undefined &&
+    options.waitFirst === true &&
+    options.signal === undefined &&
+    options.timeout === undefined &&
+    options.flags === undefined &&
+    options.offset === undefined &&
+    options.length === undefined
+  )
+    return recvWait(fd, buffer);
   const { flags, offset, length } = options ?? {};
   return new Call(RECV, fd, READABLE, buffer, ioArgs(flags, offset, length)).start(options, false);
 }
