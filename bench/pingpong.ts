@@ -89,7 +89,9 @@ function netClient(args: readonly string[]): Promise<void> {
 
 async function run(context: BenchContext) {
   const rounds = bySize(context, { full: 20_000, quick: 2_000, smoke: 50 });
-  const runs = bySize(context, { full: 5, quick: 2, smoke: 1 });
+  // A run's median round moves by a few % between runs (where the two processes' memory sits, what
+  // else woke): nine interleaved pairs for a median ratio the 1.03x target can be read from (~0.5 s a run).
+  const runs = bySize(context, { full: 9, quick: 2, smoke: 1 });
   const warmupRounds = bySize(context, { full: 2_000, quick: 200, smoke: 10 });
   const runOnce = (impl: string, warmup: boolean): Promise<RunOutput> => {
     const count = warmup ? warmupRounds : rounds;

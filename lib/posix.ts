@@ -15,6 +15,7 @@ import { acceptedFrom } from './accepted-peer.js';
 export * from './constants.js';
 export * from './sockaddr.js';
 export * from './msg.js';
+export { clock_gettime, fastClock, type Timespec } from './clock.js';
 export type { SyscallError } from './errors.js';
 export { isSyscallError } from './errors.js';
 

@@ -11,7 +11,7 @@ namespace {
 // The syscall names fast calls make; anything else is a caller's bug (TypeError).
 const char* KnownSyscall(const std::string& name) {
   for (const char* known : {"send", "recv", "read", "write", "socket", "close", "connect", "accept", "accept4", "shutdown",
-                            "setsockopt"})
+                            "setsockopt", "clock_gettime"})
     if (name == known) return known;
   return nullptr;
 }
@@ -19,7 +19,7 @@ const char* KnownSyscall(const std::string& name) {
 // errnoError(syscall, errno) -> the perror-style Error of ErrnoError (not thrown).
 Napi::Value ErrnoErrorValue(const Napi::CallbackInfo& info) {
   const char* syscall = KnownSyscall(ArgString(info, 0, "syscall"));
-  if (syscall == nullptr) ThrowTypeError(info.Env(), "syscall must be one of send, recv, read, write, socket, close, connect, accept, accept4, shutdown, setsockopt");
+  if (syscall == nullptr) ThrowTypeError(info.Env(), "syscall must be one of send, recv, read, write, socket, close, connect, accept, accept4, shutdown, setsockopt, clock_gettime");
   int err = static_cast<int>(ArgInt(info, 1, "errno", 1, 4095));
   return ErrnoError(info.Env(), syscall, err).Value();
 }

@@ -20,7 +20,7 @@ function runChild(scenario: string, onLine?: (step: Step, pid: number) => void, 
 
 const byName = (steps: Step[]) => new Map(steps.map((s) => [s.step, s]));
 
-describe('V8 fast calls for send/recv/read/write/socket/close', () => {
+describe('V8 fast calls for send/recv/read/write/socket/close/clock_gettime', () => {
   it(expectFast ? `are on for this V8 (${process.versions.v8})` : 'are off for this V8, and say why', () => {
     expect(fastCalls.v8).toBe(process.versions.v8);
     if (expectFast && process.env.SOCKFD_FAST_CALLS !== '0') expect(fastCalls).toMatchObject({ enabled: true, reason: '' });
@@ -124,6 +124,38 @@ describe('V8 fast calls for send/recv/read/write/socket/close', () => {
       tooLong: { name: 'RangeError', message: 'send: offset 10 and length 7 do not fit a buffer of 16 bytes' },
     });
   });
+
+  for (const forced of ['fast calls on', 'SOCKFD_FAST_CALLS=0'] as const) {
+    it(`carry clock_gettime(id, into) (${forced}): the same readings before and after optimization, refusals and errno as N-API's`, async () => {
+      const off = forced === 'SOCKFD_FAST_CALLS=0';
+      const steps = byName(await runStepChild(child, [dist, 'clock'], { timeoutMs: 20_000, env: off ? { SOCKFD_FAST_CALLS: '0' } : {} }));
+      const fast = expectFast && !off;
+      const counts = (name: string) => steps.get(name)!.counts as { fast: number; slow: number };
+      // Every reading lies between two of process.hrtime's (libuv's CLOCK_MONOTONIC).
+      expect(steps.get('clockUnoptimized')).toMatchObject({ ordered: true, counts: { fast: 0 } });
+      expect(steps.get('clockOptimized')).toMatchObject({ optimized: true, ordered: true });
+      expect(counts('clockOptimized').fast).toBe(fast ? 100 : 0);
+      const refused: Record<string, { name: string; message: string }> = {
+        fractionalId: { name: 'TypeError', message: 'clockId must be an integer, got 1.5' },
+        nanId: { name: 'TypeError', message: 'clockId must be an integer, got NaN' },
+        hugeId: { name: 'RangeError', message: 'clockId is out of range (-2147483648..2147483647), got 2147483648' },
+        shortInto: { name: 'RangeError', message: 'into must have room for 2 numbers (seconds, nanoseconds), has 1' },
+        otherKind: { name: 'TypeError', message: 'into must be a Float64Array' },
+      };
+      for (const [name, error] of Object.entries(refused)) {
+        expect(steps.get(name), name).toMatchObject({ error, written: false });
+        // The fast function declined (FALLBACK); another kind of array reaches it only on V8 13,
+        // whose fast functions take a Local<Value> (11.3 and 12.4 call the slow callback then).
+        const entered = name !== 'otherKind' || Number(process.versions.v8.split('.')[0]) >= 13;
+        expect(counts(name).fast, name).toBe(fast && entered ? 1 : 0);
+      }
+      expect(steps.get('einval')).toMatchObject({ error: { message: 'clock_gettime: Invalid argument', code: 'EINVAL', syscall: 'clock_gettime' }, written: false });
+      expect(counts('einval').fast).toBe(fast ? 1 : 0);
+      // A dynamic (negative) clock id, this process's CPU clock, from the fast path too.
+      expect(steps.get('ownCpuClock')).toMatchObject({ result: true, written: true });
+      expect(counts('ownCpuClock').fast).toBe(fast ? 1 : 0);
+    });
+  }
 
   for (const [scenario, outcome] of [
     ['signal', 'runs the handler and resumes'],

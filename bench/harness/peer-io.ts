@@ -2,7 +2,6 @@
 // "port N" on stdout from a server, one JSON object from a client, and the
 // blocking calls of the raw API (the loops over partial sends and reads are lib/io.ts).
 import { writeSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import * as posix from '../../lib/posix.js';
 import type { RunOutput } from './model.js';
 import { recvFull } from '../../lib/io.js';
@@ -31,14 +30,19 @@ export function printResult(output: RunOutput): void {
   printLine(JSON.stringify(output));
 }
 
+/** Where nowNs() reads the clock: [seconds, nanoseconds], reused (nothing allocated per reading). */
+const clockReading = new Float64Array(2);
+
 /**
- * Elapsed-time clock in nanoseconds (a double: exact to well below a microsecond for hours).
- * perf_hooks' `performance`, not the global one: on Node 20 the global is a lazy getter that costs
- * ~200 instructions more per reading (callgrind), inside every timed round of a Node peer; C's
- * clock_gettime costs ~30.
+ * Elapsed-time clock in nanoseconds: CLOCK_MONOTONIC through sockfd's clock_gettime, the clock
+ * bench/c/bench.h's now_ns() reads, so that both sides of a comparison time their rounds with the
+ * same clock at about the same cost (a V8 fast call; perf_hooks' performance.now() cost ~130
+ * instructions a reading against C's ~35). A double: exact while the clock is below 2^53 ns
+ * (104 days since boot), and only differences of readings are used.
  */
 export function nowNs(): number {
-  return performance.now() * 1e6;
+  posix.clock_gettime(posix.CLOCK_MONOTONIC, clockReading);
+  return clockReading[0]! * 1e9 + clockReading[1]!;
 }
 
 /** A parsed non-negative integer argument, or a thrown RangeError naming it. */

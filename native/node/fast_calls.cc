@@ -34,6 +34,7 @@
 #include <link.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -56,6 +57,40 @@ enum class Op { Send, Recv, Write, Read };
 // the target type (so it is exact and defined). They compare in double and cast
 // to signed types, which x86-64 does in one instruction each; views are shorter
 // than 2^53 bytes, so `size` is exact.
+// The system call itself, without glibc's cancellation bracket. glibc's send,
+// recv, read and write are cancellation points: in a process with more than one
+// thread (Node always has several) each call first runs
+// __pthread_enable_asynccancel and after it __pthread_disable_asynccancel, two
+// locked compare-exchanges on the thread's cancel state and ~30 instructions a
+// call, which a single-threaded C program skips. Nobody cancels Node's threads
+// (a thread cancelled inside V8 would leave its isolate broken anyway), so the
+// fast path makes the plain system call. syscall(3) sets errno and returns -1
+// exactly as the wrappers do; send and recv are sendto/recvfrom with no address,
+// which is what glibc's send/recv issue on Linux. The N-API path
+// (native/io.cc) keeps glibc's wrappers.
+template <Op op>
+inline long Transfer(int descriptor, uint8_t* bytes, size_t count, int flags) {
+#if defined(SYS_sendto) && defined(SYS_recvfrom) && defined(SYS_read) && defined(SYS_write)
+  // syscall(3) reads every argument as a long: pass them so.
+  long fd = descriptor, buffer = reinterpret_cast<long>(bytes), size = static_cast<long>(count), bits = flags;
+  switch (op) {
+    case Op::Send: return ::syscall(SYS_sendto, fd, buffer, size, bits, 0L, 0L);
+    case Op::Recv: return ::syscall(SYS_recvfrom, fd, buffer, size, bits, 0L, 0L);
+    case Op::Write: return ::syscall(SYS_write, fd, buffer, size);
+    case Op::Read: return ::syscall(SYS_read, fd, buffer, size);
+  }
+  return -1;
+#else
+  switch (op) {
+    case Op::Send: return ::send(descriptor, bytes, count, flags);
+    case Op::Recv: return ::recv(descriptor, bytes, count, flags);
+    case Op::Write: return ::write(descriptor, bytes, count);
+    case Op::Read: return ::read(descriptor, bytes, count);
+  }
+  return -1;
+#endif
+}
+
 template <Op op>
 inline int32_t Call(double fd, uint8_t* view, size_t viewLength, double flags, double offset, double count) {
   int descriptor, flagBits = 0;
@@ -75,13 +110,7 @@ inline int32_t Call(double fd, uint8_t* view, size_t viewLength, double flags, d
   if (static_cast<double>(bytes32) != length || view == nullptr) return kFallback;
   uint8_t* bytes = view + start;
   size_t count32 = static_cast<size_t>(bytes32);
-  ssize_t n;
-  switch (op) {
-    case Op::Send: n = ::send(descriptor, bytes, count32, flagBits); break;
-    case Op::Recv: n = ::recv(descriptor, bytes, count32, flagBits); break;
-    case Op::Write: n = ::write(descriptor, bytes, count32); break;
-    case Op::Read: n = ::read(descriptor, bytes, count32); break;
-  }
+  long n = Transfer<op>(descriptor, bytes, count32, flagBits);
   return n >= 0 ? static_cast<int32_t>(n) : -errno;
 }
 

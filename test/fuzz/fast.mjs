@@ -23,13 +23,17 @@ import { setFlagsFromString } from 'node:v8';
 // V8's natives (%...), for the call sites only. Set at run time: node reads
 // V8 flags when it parses, so only the functions made below see them.
 setFlagsFromString('--allow-natives-syntax');
-const prepare = new Function('f', '%PrepareFunctionForOptimization(f);');
-const optimizeOnNextCall = new Function('f', '%OptimizeFunctionOnNextCall(f);');
+/** %PrepareFunctionForOptimization: `f` collects the feedback TurboFan needs. */
+export const prepare = new Function('f', '%PrepareFunctionForOptimization(f);');
+/** %OptimizeFunctionOnNextCall: TurboFan compiles `f` when it is next called. */
+export const optimizeOnNextCall = new Function('f', '%OptimizeFunctionOnNextCall(f);');
 const optimizationStatus = new Function('f', 'return %GetOptimizationStatus(f);');
 const TURBOFANNED = 1 << 6; // V8's OptimizationStatus::kTurboFanned (11.3 to 13.6)
+/** Whether `f` runs TurboFan code now. */
+export const isOptimized = (f) => (optimizationStatus(f) & TURBOFANNED) !== 0;
 
 /** A call site of its own for `fn` taking `arity` arguments: one target in its feedback, so TurboFan makes it a fast call. */
-function callSite(fn, arity, name) {
+export function callSite(fn, arity, name) {
   const params = Array.from({ length: arity }, (_, i) => `a${i}`).join(', ');
   return new Function('fn', `return function ${name.replace(/\W/g, '_')}(${params}) { return fn(${params}); };`)(fn);
 }
@@ -89,6 +93,7 @@ export function makeRawSpecs(w, FALLBACK) {
     const value = w.fd(ctx); // the pool, or numbers that are no fd of ours (never -0: that would be fd 0)
     return Object.is(value, -0) ? 0.5 : value;
   };
+  const clockId = () => number(() => r.pick([c.CLOCK_MONOTONIC, c.CLOCK_REALTIME, c.CLOCK_BOOTTIME, c.CLOCK_PROCESS_CPUTIME_ID, c.CLOCK_THREAD_CPUTIME_ID, c.CLOCK_MONOTONIC_COARSE, ((~process.pid) << 3) | 2, -1, 99, -(2 ** 31)]));
   const flags = () => number(() => r.pick([0, 0, c.MSG_DONTWAIT, c.MSG_DONTWAIT | c.MSG_NOSIGNAL, c.MSG_PEEK | c.MSG_DONTWAIT, c.MSG_NOSIGNAL, c.MSG_TRUNC | c.MSG_DONTWAIT, c.MSG_WAITALL, r.int(2 ** 16)]));
   // offset and length valid for the view most of the time (so calls reach the system call), -1 = to the end.
   const range = (view) => {
@@ -129,6 +134,8 @@ export function makeRawSpecs(w, FALLBACK) {
     connect: { arity: 2, args: (ctx) => [fd(ctx), sockaddrView(ctx)] },
     acceptFd: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 0, c.SOCK_NONBLOCK, c.SOCK_CLOEXEC, c.SOCK_NONBLOCK | c.SOCK_CLOEXEC, 1]))], fds: (result) => (result >= 0 ? [result] : []) },
     shutdown: { arity: 2, args: (ctx) => [fd(ctx), number(() => r.pick([0, 1, 2, 3]))] },
+    // fast_clock.cc: any clock id (the named ones, negative dynamic ones, ids the kernel refuses).
+    clock_gettime: { arity: 2, args: (ctx) => [clockId(), w.timespecView(ctx)] },
     setIntOption: {
       arity: 4,
       args: (ctx) => {
@@ -166,7 +173,7 @@ const wrappers = [
   ['fastIo', 'send', 'send', 5], ['fastIo', 'recv', 'recv', 5], ['fastIo', 'read', 'read', 4], ['fastIo', 'write', 'write', 4],
   ['fastIo', 'socket', 'socket', 3], ['fastIo', 'close', 'close', 1], ['fastIo', 'recvNonBlocking', 'recv', 5], ['fastIo', 'sendNonBlocking', 'send', 5],
   ['fastSocket', 'acceptFd', 'acceptFd', 2], ['fastSocket', 'shutdown', 'shutdown', 2], ['fastSocket', 'setsockopt', 'setsockopt', 4],
-  ['fastSocket', 'connectEncoded', 'connectEncoded', 2], ['posix', 'connect', 'connect', 2],
+  ['fastSocket', 'connectEncoded', 'connectEncoded', 2], ['posix', 'connect', 'connect', 2], ['posix', 'clock_gettime', 'clock_gettime', 2],
 ];
 
 /** The sets of fast functions sockfd_node exports (fastCalls, fastSocketCalls, ...): objects with a boolean `available`. */
@@ -243,7 +250,7 @@ class FastTarget {
 
   /** Calls the site with `args`; counts whether it ran optimized code. */
   call(args) {
-    const optimized = (optimizationStatus(this.site) & TURBOFANNED) !== 0;
+    const optimized = isOptimized(this.site);
     if (optimized) this.fromOptimized++;
     else if (++this.sinceOptimize >= 3) {
       // Three calls of feedback (the warm-up, or what deoptimized it), then TurboFan on the next call.

@@ -220,11 +220,13 @@ export function makeSpecs(w) {
 
     // ---- processes, limits, signals: only this process, only harmless values
     getpid: { args: () => [] },
+    clock_gettime: { args: (ctx) => [w.maybe(() => r.pick([c.CLOCK_MONOTONIC, c.CLOCK_REALTIME, c.CLOCK_BOOTTIME, c.CLOCK_PROCESS_CPUTIME_ID, ((~process.pid) << 3) | 2, -1, 99])), r.chance(0.3) ? undefined : w.maybe(() => w.timespecView(ctx))] },
     getppid: { args: () => [] },
     waitpid: { args: () => [w.maybe(() => r.pick([-1, 0, process.pid, 2 ** 31 - 1])), w.maybe(() => r.pick([c.WNOHANG, c.WNOHANG | c.WUNTRACED]))] },
     kill: { args: () => (r.chance(0.8) ? [process.pid, safeSignal()] : r.chance(0.5) ? [notAnInteger(w), 0] : [process.pid, notAnInteger(w)]) },
     _exit: { args: () => [notAnInteger(w)] }, // never a valid status: it must throw before exiting
     getrlimit: { args: () => [w.maybe(() => r.int(16)), r.chance(0.5) ? undefined : r.pick([true, false])] },
+    getrusage: { args: () => [w.maybe(() => r.pick([c.RUSAGE_SELF, c.RUSAGE_CHILDREN, c.RUSAGE_THREAD, 2, -2]))] },
     setrlimit: {
       // RLIMIT_CORE only (0 or the current values): any other limit could end the fuzzer.
       args: () => {

@@ -494,6 +494,44 @@ export class World {
     }
   }
 
+  /**
+   * Where clock_gettime(clockId, into) writes its [seconds, nanoseconds]: a Float64Array of
+   * every shape V8 has (on its heap, off it at an offset, length-tracking and fixed views of
+   * resizable memory shrunk under them, shared, detached, too short), or another kind.
+   */
+  timespecView(context = this.current) {
+    const r = this.random;
+    switch (r.int(9)) {
+      case 0:
+      case 1:
+        return new Float64Array(r.pick([2, 2, 3, 1, 0])); // on V8's heap until someone asks for .buffer
+      case 2: {
+        const memory = new ArrayBuffer(48, { maxByteLength: 96 });
+        context.buffers.push(memory);
+        const view = new Float64Array(memory, r.pick([0, 8, 32])); // length-tracking
+        memory.resize(r.pick([0, 8, 16, 40, 48, 96]));
+        return view;
+      }
+      case 3: {
+        const memory = new ArrayBuffer(32, { maxByteLength: 32 });
+        context.buffers.push(memory);
+        const view = new Float64Array(memory, 8, 2);
+        if (r.chance(0.7)) memory.resize(r.int(33));
+        return view;
+      }
+      case 4: {
+        const memory = this.memory(40, context);
+        const view = new Float64Array(memory, r.pick([0, 8, 24]), r.pick([2, 2, 1, 0]));
+        if (memory instanceof ArrayBuffer && r.chance(0.3)) detach(memory, r);
+        return view;
+      }
+      case 5:
+        return r.pick([() => new Uint8Array(16), () => new BigInt64Array(2), () => new Float32Array(4), () => [0, 0], () => this.hostileNoString(context)])();
+      default:
+        return new Float64Array(this.memory(32, context), r.pick([0, 8, 16]), 2);
+    }
+  }
+
   /** `bytes` (a Uint8Array) in a view of one of fastView's shapes: on V8's heap, pooled, an odd subarray, resizable (shrunk), shared, detached, another kind. */
   fastViewOf(bytes, context = this.current) {
     const r = this.random;

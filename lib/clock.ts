@@ -1,0 +1,72 @@
+// clock_gettime(2): C's clocks (CLOCK_MONOTONIC, CLOCK_REALTIME, ...) from JS,
+// exact, and allocation-free in a loop. With a Float64Array to write into,
+// optimized code reaches it as a V8 fast call (native/node/fast_clock.cc),
+// everything else through N-API (native/clock.cc), with the same results and
+// errors. SOCKFD_FAST_CALLS=0 turns the fast call off.
+import { binding, tryNodeAddon } from './native.js';
+
+/** A time as C's struct timespec: whole seconds and nanoseconds (0 to 999,999,999), both exact integers. */
+export interface Timespec {
+  sec: number;
+  nsec: number;
+}
+
+interface CoreClock {
+  clock_gettime(clockId: number): Timespec;
+  clock_gettime(clockId: number, into: Float64Array): Float64Array;
+  errnoError(syscall: string, errno: number): Error;
+}
+
+interface FastClock {
+  available: boolean;
+  reason?: string;
+  /** 0, -errno, or FALLBACK (nothing done: the N-API function then validates and throws). */
+  clock_gettime: (clockId: number, into: Float64Array) => number;
+  FALLBACK: number;
+}
+
+const core = binding as unknown as CoreClock;
+
+function load(): { fast: FastClock | undefined; reason: string } {
+  if (process.env.SOCKFD_FAST_CALLS === '0') return { fast: undefined, reason: 'disabled by SOCKFD_FAST_CALLS=0' };
+  const addon = tryNodeAddon();
+  if (addon === undefined) return { fast: undefined, reason: 'the per-Node addon sockfd_node is not built for this Node' };
+  const fast = addon.fastClock as FastClock | undefined;
+  if (fast === undefined) return { fast: undefined, reason: 'this build of sockfd_node has no fast clock' };
+  if (!fast.available) return { fast: undefined, reason: fast.reason ?? 'unavailable' };
+  return { fast, reason: '' };
+}
+
+const loaded = load();
+const FALLBACK: number = loaded.fast?.FALLBACK ?? -0x80000000;
+const fastClockGettime: (clockId: number, into: Float64Array) => number = loaded.fast?.clock_gettime ?? ((): number => FALLBACK);
+
+/** Whether clock_gettime(clockId, into) uses a V8 fast API call in this process, and if not, why. */
+export const fastClock: { readonly enabled: boolean; readonly reason: string } = Object.freeze({
+  enabled: loaded.fast !== undefined,
+  reason: loaded.reason,
+});
+
+/**
+ * clock_gettime(2): the current time of clock `clockId` (CLOCK_MONOTONIC,
+ * CLOCK_REALTIME, CLOCK_BOOTTIME, CLOCK_PROCESS_CPUTIME_ID, ...; any int,
+ * dynamic clocks included) as `{ sec, nsec }`. Exact: a single number of
+ * nanoseconds would round CLOCK_REALTIME to 256 ns. A clockId that is not an
+ * integer is a TypeError, one outside int a RangeError; a clock the kernel
+ * does not know throws `clock_gettime: Invalid argument` (EINVAL).
+ */
+export function clock_gettime(clockId: number): Timespec;
+/**
+ * clock_gettime(2) into `into`: `into[0]` = seconds, `into[1]` = nanoseconds;
+ * returns `into`. Allocates nothing: for clocks read inside timed loops (from
+ * optimized code it is a V8 fast call). `into` must be a Float64Array with
+ * room for two numbers (TypeError / RangeError otherwise).
+ */
+export function clock_gettime(clockId: number, into: Float64Array): Float64Array;
+export function clock_gettime(clockId: number, into?: Float64Array): Timespec | Float64Array {
+  if (into === undefined) return core.clock_gettime(clockId);
+  const n = fastClockGettime(clockId, into);
+  if (n === 0) return into;
+  if (n === FALLBACK) return core.clock_gettime(clockId, into);
+  throw core.errnoError('clock_gettime', -n);
+}
