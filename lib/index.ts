@@ -8,6 +8,7 @@ export * from './tcp-client.js';
 export * from './tcp-server.js';
 export * from './procfs.js';
 export * from './process.js';
+export * from './rusage.js';
 export * from './async.js';
 export * from './msg-async.js';
 export * from './activation.js';

@@ -508,7 +508,7 @@ describe('sockfd bench (smoke runs at the smallest sizes)', () => {
       const [bench] = (JSON.parse(readFileSync(json, 'utf8')) as Report).benchmarks;
       expect(bench!.error).toBeUndefined();
       const serverOnly = bench!.cases.find((c) => c.name.endsWith('server only: requests/s'));
-      expect(serverOnly!.impls.map((i) => i.impl)).toEqual(expect.arrayContaining(['C epoll', 'sockfd', 'sockfd readiness', 'net', ...(hasPython() ? ['Python asyncio'] : [])]));
+      expect(serverOnly!.impls.map((i) => i.impl)).toEqual(expect.arrayContaining(['C epoll', 'sockfd', 'sockfd try-first', 'sockfd readiness', 'net', ...(hasPython() ? ['Python asyncio'] : [])]));
       for (const impl of serverOnly!.impls) expect(impl.summary.median).toBeGreaterThan(0);
       expect(serverOnly!.targets.map((t) => [t.subject, t.reference])).toEqual([['sockfd', 'C epoll'], ['sockfd', 'net'], ['sockfd readiness', 'C epoll']]);
     } finally {
@@ -518,51 +518,68 @@ describe('sockfd bench (smoke runs at the smallest sizes)', () => {
 });
 
 describe('noise accounting (bench/harness/noise.ts)', () => {
-  it("counts a run's preemptions from /proc: two busy programs on one CPU, each reporting its own count", async () => {
+  it("counts a run's switches and CPU time exactly (getrusage RUSAGE_CHILDREN): two busy programs on one CPU, each reporting its own from /proc", async () => {
     const cpu = allowedCpus().at(-1)!;
-    // Busy for 400 ms, then each prints its main thread's involuntary switches
-    // so far (/proc/self/status: the reference) and waits for its stdin to end.
-    const busy = `const t = Date.now(); while (Date.now() - t < 400);
-      console.log(/nonvoluntary_ctxt_switches:\\s*(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]);
-      process.stdin.resume().on('end', () => process.exit(0));`;
+    // Busy for 300 ms (sharing one CPU, both are preempted), then, once its stdin ends, each
+    // prints the switches of all its threads and its CPU ticks from /proc (the reference)
+    // and exits at once.
+    const busy = `const fs = require('fs'); const t = Date.now(); while (Date.now() - t < 300);
+      console.log('busy');
+      process.stdin.resume().on('end', () => {
+        let voluntary = 0, involuntary = 0;
+        for (const tid of fs.readdirSync('/proc/self/task')) {
+          const status = fs.readFileSync('/proc/self/task/' + tid + '/status', 'utf8');
+          voluntary += Number(/^voluntary_ctxt_switches:\\s*(\\d+)/m.exec(status)[1]);
+          involuntary += Number(/^nonvoluntary_ctxt_switches:\\s*(\\d+)/m.exec(status)[1]);
+        }
+        const stat = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+        fs.writeSync(1, JSON.stringify({ voluntary, involuntary, ticks: Number(stat[11]) + Number(stat[12]) }) + '\\n');
+        process.reallyExit(0);
+      });`;
     const recorder = startRunNoise();
-    const outputs = [0, 1].map(() => {
-      // As processes.ts does: taskset execs the program (same pid), which the run tracks.
+    const children = [0, 1].map(() => {
+      // As processes.ts does: taskset execs the program (same pid); the run tracks its end.
       const child = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', busy], { stdio: ['pipe', 'pipe', 'inherit'] });
-      trackProcess(child.pid);
-      return new Promise<number>((resolve, reject) => {
-        child.stdout.once('data', (chunk: Buffer) => {
-          trackProcess(child.pid); // tracked again: sampled now, after it reported
-          child.stdin.end();
-          resolve(Number(chunk.toString()));
-        });
-        child.once('error', reject);
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (text: string) => {
+        stdout += text;
+        if (stdout.startsWith('busy\n')) child.stdin.end();
       });
+      const ended = new Promise<string>((resolve, reject) => child.once('close', () => resolve(stdout)).once('error', reject));
+      trackProcess(ended);
+      return ended;
     });
-    const reported = await Promise.all(outputs);
-    const noise = stopRunNoise(recorder);
-    expect(noise.processes).toBe(2);
-    // Sharing one CPU, both were preempted; the recorder sampled each after it
-    // reported, so it saw at least that many.
-    expect(reported.every((count) => count > 0)).toBe(true);
-    expect(noise.involuntarySwitches).toBeGreaterThanOrEqual(reported[0]! + reported[1]!);
+    const reported = (await Promise.all(children)).map((out) => JSON.parse(out.split('\n')[1]!) as { voluntary: number; involuntary: number; ticks: number });
+    const noise = await stopRunNoise(recorder);
+    expect(noise).toMatchObject({ processes: 2, unreaped: 0 });
+    const sum = (key: 'voluntary' | 'involuntary' | 'ticks') => reported[0]![key] + reported[1]![key];
+    expect(sum('involuntary')).toBeGreaterThan(0);
+    // All they counted, plus only their exits (no sampling gap, nobody else's counts).
+    expect(noise.involuntarySwitches).toBeGreaterThanOrEqual(sum('involuntary'));
+    expect(noise.involuntarySwitches).toBeLessThanOrEqual(sum('involuntary') + 100);
+    expect(noise.voluntarySwitches).toBeGreaterThanOrEqual(sum('voluntary'));
+    expect(noise.voluntarySwitches).toBeLessThanOrEqual(sum('voluntary') + 100);
+    const tick = 1 / Number((await promisify(execFile)('getconf', ['CLK_TCK'])).stdout);
+    expect(noise.cpuSeconds).toBeGreaterThanOrEqual((sum('ticks') - 2) * tick);
+    expect(noise.cpuSeconds).toBeLessThanOrEqual((sum('ticks') + 2) * tick + 0.1);
     expect(noise.stealPercent).toBeGreaterThanOrEqual(0);
     expect(noise.stealPercent).toBeLessThanOrEqual(100);
     expect(Number.isFinite(noise.loadStart) && Number.isFinite(noise.loadEnd)).toBe(true);
-    // A run started now tracks nothing of the last one.
-    expect(stopRunNoise(startRunNoise())).toMatchObject({ involuntarySwitches: 0, processes: 0 });
+    // A run started now counts nothing of the last one.
+    expect(await stopRunNoise(startRunNoise())).toMatchObject({ involuntarySwitches: 0, voluntarySwitches: 0, cpuSeconds: 0, processes: 0, unreaped: 0 });
   });
 
   it('the table says how noisy the runs were, in one line', () => {
     const result = sampleResult();
     result.cases[0]!.impls[0]!.noise = [
-      { stealPercent: 0.5, loadStart: 1.5, loadEnd: 2.25, involuntarySwitches: 40, processes: 2 },
-      { stealPercent: 2, loadStart: 3, loadEnd: 6.5, involuntarySwitches: 900, processes: 2 },
-      { stealPercent: 0, loadStart: 2, loadEnd: 2, involuntarySwitches: 10, processes: 2 },
+      { stealPercent: 0.5, loadStart: 1.5, loadEnd: 2.25, involuntarySwitches: 40, voluntarySwitches: 9, cpuSeconds: 1, processes: 2, unreaped: 0 },
+      { stealPercent: 2, loadStart: 3, loadEnd: 6.5, involuntarySwitches: 900, voluntarySwitches: 9, cpuSeconds: 1, processes: 2, unreaped: 0 },
+      { stealPercent: 0, loadStart: 2, loadEnd: 2, involuntarySwitches: 10, voluntarySwitches: 9, cpuSeconds: 1, processes: 2, unreaped: 0 },
     ];
-    expect(renderBenchResult(result)).toContain(
-      'noise over 3 runs: load 1.50-6.50; steal at most 2.0%; involuntary context switches per run median 40, max 900',
-    );
+    const line = 'noise over 3 runs: load 1.50-6.50; steal at most 2.0%; involuntary context switches per run median 40, max 900';
+    expect(renderBenchResult(result)).toContain(`${line}\n`);
+    result.cases[0]!.impls[0]!.noise[1]!.unreaped = 1;
+    expect(renderBenchResult(result)).toContain(`${line} (1 of them a lower bound: a process outlived its run)`);
     expect(renderBenchResult(sampleResult())).not.toContain('noise over');
   });
 });

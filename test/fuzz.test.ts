@@ -3,6 +3,7 @@
 // of the process touched, no watcher left). CI runs it longer under ASan and
 // UBSan (.ci/run); `npm run fuzz -- --calls 1000000` runs it on demand.
 import { spawnSync } from 'node:child_process';
+import { arch } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binding, tryNodeAddon } from '../lib/native.js';
@@ -33,7 +34,7 @@ describe('fuzzer', () => {
     expect(names.filter((name) => !(name in specs)), 'add a raw spec to test/fuzz/fast.mjs').toEqual([]);
   });
 
-  it('runs 8,000 seeded adversarial calls clean, signals arriving during them', () => {
+  it('runs 8,000 seeded adversarial calls clean, signals arriving during them, some forced into blocked fast calls', () => {
     const result = spawnSync(process.execPath, [join(import.meta.dirname, 'fuzz', 'fuzz.mjs'), '--calls', '8000', '--seed', '10', '--json'], {
       encoding: 'utf8',
       timeout: 180_000,
@@ -46,6 +47,7 @@ describe('fuzzer', () => {
       thrown: Record<string, number>;
       byName: Record<string, number>;
       fast: { on: boolean; targets: number; fromOptimizedCode: number; fastEntries: number; fastEntriesByTarget: Record<string, number> };
+      interruptions: { on: boolean; cases: number; fastInterrupted: number; byAction: Record<string, number>; byKind: Record<string, [number, number]> };
     };
     expect(summary.calls).toBe(8000);
     expect(summary.natives).toBe(exported.length - 1); // all but fork
@@ -57,5 +59,12 @@ describe('fuzzer', () => {
       expect(summary.fast.fromOptimizedCode).toBeGreaterThan(0);
       for (const [target, entries] of Object.entries(summary.fast.fastEntriesByTarget)) expect(entries, target).toBeGreaterThan(0);
     }
+    // Forced interruptions (test/fuzz/eintr.mjs): every handler action met a blocked call, each outcome as the
+    // action must make it (the fuzzer fails otherwise), and plain memory's calls were interrupted inside the fast call.
+    expect(summary.interruptions.on).toBe(['x64', 'arm64'].includes(arch())); // where /proc's system call numbers are known
+    expect(Object.keys(summary.interruptions.byAction).sort()).toEqual(['alloc', 'close', 'close-reuse', 'detach', 'eintr', 'grow', 'resume', 'resume-twice', 'shrink', 'throw']);
+    for (const [action, cases] of Object.entries(summary.interruptions.byAction)) expect(cases, action).toBeGreaterThan(0);
+    if (fastCalls.enabled) expect(summary.interruptions.byKind['plain']![1]).toBeGreaterThan(0);
+    else expect(summary.interruptions.fastInterrupted).toBe(0);
   });
 });

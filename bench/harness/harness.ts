@@ -103,10 +103,10 @@ export async function measureCase(context: BenchContext, spec: CaseSpec, plan: C
     const noise = startRunNoise(); // steal, load and preemptions of this run (noise.ts)
     try {
       const output = await plan.runOnce(impl, warmup);
-      const seen = stopRunNoise(noise);
+      const seen = await stopRunNoise(noise);
       if (!warmup) measured.push([impl, output, seen]);
     } catch (error) {
-      stopRunNoise(noise);
+      await stopRunNoise(noise);
       if (!(error instanceof NoCCompilerError)) throw error;
       noCompiler = error;
       impls.splice(impls.indexOf(impl), 1);

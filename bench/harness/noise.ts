@@ -1,9 +1,14 @@
 // How much the machine interfered with each measured run, so that a reader can
 // tell a noisy run from a slow implementation: the CPU time the hypervisor
-// stole (/proc/stat), the load average, and the involuntary context switches
-// of the run's own processes (every thread of every program the run started,
-// from /proc/PID/task/TID/status). measureCase records one RunNoise per run.
-import { readdirSync, readFileSync } from 'node:fs';
+// stole (/proc/stat), the load average, and the context switches and CPU time
+// of the run's own processes - exact, from getrusage(RUSAGE_CHILDREN) before
+// the run and after every process it started has ended and been reaped (the
+// kernel adds a child's counts, all its threads and its own waited-for
+// children, to its parent's at that moment). measureCase records one RunNoise
+// per run; runs do not overlap, and the bench starts no other child meanwhile.
+import { readFileSync } from 'node:fs';
+import { RUSAGE_CHILDREN } from '../../lib/constants.js';
+import { getrusage, type Rusage } from '../../lib/rusage.js';
 
 /** One run's interference. */
 export interface RunNoise {
@@ -13,13 +18,21 @@ export interface RunNoise {
   loadStart: number;
   loadEnd: number;
   /**
-   * Involuntary context switches (preemptions) of the run's processes, all
-   * threads: sampled every 50 ms while they run and once more at the run's end,
-   * so the last moments of a process that already exited are missed (a lower bound).
+   * Involuntary context switches (preemptions) of the run's processes, every
+   * thread of each: the RUSAGE_CHILDREN delta over the run (exact when `unreaped` is 0).
    */
   involuntarySwitches: number;
+  /** Voluntary context switches (waits: blocking calls, sleeps) of the same processes. */
+  voluntarySwitches: number;
+  /** User plus system CPU time of the same processes, in seconds. */
+  cpuSeconds: number;
   /** How many processes the run started. */
   processes: number;
+  /**
+   * How many of them had not ended when the counts were read (bounded wait): their
+   * counts are missing, so the run's are a lower bound. 0 for every normal run.
+   */
+  unreaped: number;
 }
 
 /** The whole machine's CPU time so far (jiffies): steal, and the total of user..steal. */
@@ -40,66 +53,48 @@ function load1(): number {
   }
 }
 
-/** Each live thread of `pid` with its involuntary context switches so far. */
-function threadSwitches(pid: number): [number, number][] {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return []; // ended (and reaped)
-  }
-  const result: [number, number][] = [];
-  for (const tid of tids) {
-    try {
-      const match = /^nonvoluntary_ctxt_switches:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
-      if (match) result.push([Number(tid), Number(match[1])]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return result;
-}
+/** How long stop() waits for the run's processes to end (they were killed or ended already: normally at once). */
+const endWaitMs = 10_000;
 
-/** Records one run: start it, tell it every process the run starts (trackProcess), stop it. */
+/** Records one run: start it, tell it every process the run starts (track), stop it. */
 export class NoiseRecorder {
-  readonly #pids = new Set<number>();
-  /** The highest count seen per thread id (a thread's count is lost from /proc once it ends). */
-  readonly #switches = new Map<number, number>();
+  readonly #ended: Promise<unknown>[] = [];
+  #processes = 0;
+  #reaped = 0;
+  readonly #childrenAtStart: Rusage = getrusage(RUSAGE_CHILDREN);
   readonly #cpuAtStart = cpuTimes();
   readonly #loadAtStart = load1();
-  readonly #timer: NodeJS.Timeout;
 
-  constructor() {
-    this.#timer = setInterval(() => this.#sample(), 50);
-    this.#timer.unref();
+  /** A process of this run, and a promise that settles once it has ended and been reaped (tools/processes' `finished`). */
+  track(ended: Promise<unknown>): void {
+    this.#processes++;
+    this.#ended.push(
+      ended.then(
+        () => this.#reaped++,
+        () => this.#reaped++, // could not start, or failed: either way not running
+      ),
+    );
   }
 
-  track(pid: number): void {
-    this.#pids.add(pid);
-    this.#sampleOne(pid);
-  }
-
-  #sampleOne(pid: number): void {
-    for (const [tid, count] of threadSwitches(pid)) this.#switches.set(tid, Math.max(count, this.#switches.get(tid) ?? 0));
-  }
-
-  #sample(): void {
-    for (const pid of this.#pids) this.#sampleOne(pid);
-  }
-
-  stop(): RunNoise {
-    clearInterval(this.#timer);
-    this.#sample();
+  /** Waits (bounded) until every process of the run has ended, then reads the counts. */
+  async stop(): Promise<RunNoise> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, endWaitMs)));
+    await Promise.race([Promise.all(this.#ended), bound]);
+    clearTimeout(timer);
+    const children = getrusage(RUSAGE_CHILDREN);
     const cpu = cpuTimes();
     const total = cpu.total - this.#cpuAtStart.total;
-    let involuntarySwitches = 0;
-    for (const count of this.#switches.values()) involuntarySwitches += count;
+    const start = this.#childrenAtStart;
     return {
       stealPercent: total > 0 ? ((cpu.steal - this.#cpuAtStart.steal) * 100) / total : 0,
       loadStart: this.#loadAtStart,
       loadEnd: load1(),
-      involuntarySwitches,
-      processes: this.#pids.size,
+      involuntarySwitches: children.nivcsw - start.nivcsw,
+      voluntarySwitches: children.nvcsw - start.nvcsw,
+      cpuSeconds: (children.utime + children.stime - start.utime - start.stime) / 1e6,
+      processes: this.#processes,
+      unreaped: this.#processes - this.#reaped,
     };
   }
 }
@@ -112,15 +107,15 @@ export function startRunNoise(): NoiseRecorder {
   return recording;
 }
 
-/** Ends recording `recorder`'s run and returns what it saw. */
-export function stopRunNoise(recorder: NoiseRecorder): RunNoise {
+/** Ends recording `recorder`'s run and returns what it saw, once its processes have ended (bounded). */
+export function stopRunNoise(recorder: NoiseRecorder): Promise<RunNoise> {
   if (recording === recorder) recording = undefined;
   return recorder.stop();
 }
 
-/** Called for every measuring program the harness starts (processes.ts). */
-export function trackProcess(pid: number | undefined): void {
-  if (pid !== undefined) recording?.track(pid);
+/** Called for every measuring program the harness starts (processes.ts), with the promise of its end. */
+export function trackProcess(ended: Promise<unknown>): void {
+  recording?.track(ended);
 }
 
 /** One line for the table: the spread of the runs' interference. */
@@ -131,5 +126,7 @@ export function describeNoise(noises: readonly RunNoise[]): string | undefined {
   const steal = Math.max(...noises.map((n) => n.stealPercent));
   const median = switches[Math.floor((switches.length - 1) / 2)]!;
   const load = loads.length ? `load ${Math.min(...loads).toFixed(2)}-${Math.max(...loads).toFixed(2)}` : 'load unknown';
-  return `noise over ${noises.length} runs: ${load}; steal at most ${steal.toFixed(1)}%; involuntary context switches per run median ${median}, max ${switches.at(-1)!}`;
+  const inexact = noises.filter((n) => n.unreaped > 0).length;
+  const exactness = inexact === 0 ? '' : ` (${inexact} of them a lower bound: a process outlived its run)`;
+  return `noise over ${noises.length} runs: ${load}; steal at most ${steal.toFixed(1)}%; involuntary context switches per run median ${median}, max ${switches.at(-1)!}${exactness}`;
 }

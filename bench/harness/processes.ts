@@ -32,7 +32,7 @@ class Measured {
   ) {
     const [file, args] = commandLine(command, pin);
     this.process = new Running(file, args);
-    trackProcess(this.process.child.pid); // the run's noise counts its preemptions (noise.ts)
+    trackProcess(this.process.finished); // the run's noise counts its switches once it has ended (noise.ts)
     // A program that cannot start rejects `finished`; it is reported by whoever awaits it.
     this.process.finished.catch(() => undefined);
   }

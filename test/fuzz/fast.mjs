@@ -23,13 +23,17 @@ import { setFlagsFromString } from 'node:v8';
 // V8's natives (%...), for the call sites only. Set at run time: node reads
 // V8 flags when it parses, so only the functions made below see them.
 setFlagsFromString('--allow-natives-syntax');
-const prepare = new Function('f', '%PrepareFunctionForOptimization(f);');
-const optimizeOnNextCall = new Function('f', '%OptimizeFunctionOnNextCall(f);');
+/** %PrepareFunctionForOptimization: `f` collects the feedback TurboFan needs. */
+export const prepare = new Function('f', '%PrepareFunctionForOptimization(f);');
+/** %OptimizeFunctionOnNextCall: TurboFan compiles `f` when it is next called. */
+export const optimizeOnNextCall = new Function('f', '%OptimizeFunctionOnNextCall(f);');
 const optimizationStatus = new Function('f', 'return %GetOptimizationStatus(f);');
 const TURBOFANNED = 1 << 6; // V8's OptimizationStatus::kTurboFanned (11.3 to 13.6)
+/** Whether `f` runs TurboFan code now. */
+export const isOptimized = (f) => (optimizationStatus(f) & TURBOFANNED) !== 0;
 
 /** A call site of its own for `fn` taking `arity` arguments: one target in its feedback, so TurboFan makes it a fast call. */
-function callSite(fn, arity, name) {
+export function callSite(fn, arity, name) {
   const params = Array.from({ length: arity }, (_, i) => `a${i}`).join(', ');
   return new Function('fn', `return function ${name.replace(/\W/g, '_')}(${params}) { return fn(${params}); };`)(fn);
 }
@@ -246,7 +250,7 @@ class FastTarget {
 
   /** Calls the site with `args`; counts whether it ran optimized code. */
   call(args) {
-    const optimized = (optimizationStatus(this.site) & TURBOFANNED) !== 0;
+    const optimized = isOptimized(this.site);
     if (optimized) this.fromOptimized++;
     else if (++this.sinceOptimize >= 3) {
       // Three calls of feedback (the warm-up, or what deoptimized it), then TurboFan on the next call.

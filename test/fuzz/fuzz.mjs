@@ -8,12 +8,19 @@
 // or a watcher left behind.
 //
 //   npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json]
-//                   [--fast on|off|require] [--fast-share P]
+//                   [--fast on|off|require] [--fast-share P] [--eintr-share P]
 //
 // --fast: a share P (default 0.3) of the calls go to the V8 fast calls of
 // sockfd_node from optimized code (test/fuzz/fast.mjs: the raw fast functions
 // and lib/fast-io.ts's wrappers); `require` fails when they are off or never
 // taken (CI's ASan run); the summary says how many ran fast.
+//
+// --eintr-share: a share P (default 0.01) of the iterations first run one
+// forced interruption (test/fuzz/eintr.mjs): a signal that arrives while a
+// fast recv/send/read/write from optimized code is blocked in the kernel, whose
+// handler resumes it, makes it report EINTR, detaches, shrinks or grows its
+// buffer, closes its fd, throws or allocates; each outcome is checked. 0: none.
+// With --fast require, a run whose cases never interrupted a fast call fails.
 //
 // The same seed makes the same sequence of calls and arguments; the moments
 // signals arrive vary (--signals off replays exactly, minus the watchdog's).
@@ -24,6 +31,7 @@ import { types } from 'node:util';
 import { makeSpecs } from './specs.mjs';
 import { CallContext, Sentinel, World } from './world.mjs';
 import { makeFastTargets } from './fast.mjs';
+import { InterruptionCases, SHARED_SLOTS, SLOT, watchdogSource } from './eintr.mjs';
 
 const options = parseOptions(process.argv.slice(2));
 const dist = new URL('../../dist/lib/', import.meta.url);
@@ -45,8 +53,10 @@ try {
 const WatchdogStop = Object.freeze({ fuzzWatchdog: true });
 
 // ---- the watchdog: random signals during calls, an end to blocked calls, a kill on a hang
-const shared = new Int32Array(new SharedArrayBuffer(16)); // [calls started, in a call, stop, signals on]
+// [calls started, in a call, stop, signals on, then a forced interruption's slots (eintr.mjs's SLOT)]
+const shared = new Int32Array(new SharedArrayBuffer(4 * SHARED_SLOTS));
 shared[3] = options.signals ? 1 : 0;
+shared[SLOT.syscall] = -1;
 const watchdog = new Worker(
   `
   const { workerData } = require('node:worker_threads');
@@ -54,14 +64,17 @@ const watchdog = new Worker(
   const shared = workerData.shared;
   let seed = workerData.seed >>> 0 || 1;
   const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  ${watchdogSource}
   let last = -1, since = Date.now();
   while (Atomics.load(shared, 2) === 0) {
-    Atomics.wait(shared, 2, 0, 2);
+    // While a forced interruption waits for its moment, every 0.2 ms.
+    Atomics.wait(shared, 2, 0, Atomics.load(shared, ${SLOT.syscall}) >= 0 ? 0.2 : 2);
     const calls = Atomics.load(shared, 0), inCall = Atomics.load(shared, 1);
     if (calls !== last || !inCall) { last = calls; since = Date.now(); }
     const stuck = Date.now() - since;
-    if (inCall && shared[3] && random() < 0.2) process.kill(process.pid, 'SIGUSR1');
-    if (inCall && stuck > 50) process.kill(process.pid, 'SIGUSR2');
+    const forced = forcedCase(); // its own signals only, then
+    if (!forced && inCall && shared[3] && random() < 0.2) process.kill(process.pid, 'SIGUSR1');
+    if (!forced && inCall && stuck > 50) process.kill(process.pid, 'SIGUSR2');
     if (inCall && stuck > workerData.hangMs) {
       try {
         const { readFileSync, readlinkSync, readdirSync } = require('node:fs');
@@ -100,13 +113,16 @@ for (const name of Object.keys(binding).filter((key) => key.endsWith('Interrupte
   };
 }
 
+const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo, binding, shared, handoffs: () => interruptedHandoffs }) : null;
+
 let inCall = false;
 processLib.signal(binding.constants.SIGUSR1, () => {
+  if (interruptions?.active) return void interruptions.onSignal(); // a forced case's action (a stray signal: nothing)
   if (inCall && w.random.chance(0.7)) w.act(w.current); // may throw the sentinel through the blocked call
 });
 processLib.signal(binding.constants.SIGUSR2, () => {
   if (process.env.FUZZ_DEBUG) writeSync(2, 'SIGUSR2 handler\n');
-  if (inCall) throw WatchdogStop;
+  if (inCall && !interruptions?.active) throw WatchdogStop; // a forced case's call is bounded by its own timeouts
 });
 
 // ---- the loop
@@ -137,6 +153,7 @@ const noteOutcome = (key) => {
 
 w.refill();
 for (let i = 1; i <= options.calls && Date.now() < deadline; i++) {
+  if (interruptions?.enabled && w.random.chance(options.eintrShare)) forcedInterruption(i);
   const target = fastTargets.length && (names.length === 0 || w.random.chance(options.fastShare)) ? w.random.pick(fastTargets) : undefined;
   const name = target ? target.name : w.random.pick(names);
   const spec = target ?? specs[name];
@@ -225,11 +242,14 @@ const fastSummary = {
   interruptedHandoffs,
   fastEntriesByTarget: Object.fromEntries(fastTargets.map((t) => [t.name, t.fastEntries])),
 };
+const interruptionSummary = interruptions?.enabled ? { on: true, ...interruptions.stats } : { on: false, reason: interruptions?.reason ?? 'off (--eintr-share 0)' };
+if (options.fast === 'require' && interruptionSummary.on && interruptionSummary.cases > 0 && interruptionSummary.fastInterrupted === 0)
+  fail(`--fast require: ${interruptionSummary.cases} forced interruptions and none of them interrupted a fast call: ${JSON.stringify(interruptionSummary)}`);
 if (options.fast === 'require' && fastSummary.fastEntries === 0) fail(`--fast require: ${fastSummary.calls} calls into fast targets and no fast call was taken: ${JSON.stringify(fastSummary)}`);
 const firstSeen = [...outcomes.values()].sort((a, b) => a - b);
 const newPerTenth = Array.from({ length: 10 }, (_, k) => firstSeen.filter((t) => t >= (k * seconds) / 10 && (k === 9 || t < ((k + 1) * seconds) / 10)).length);
 const saturation = { outcomes: outcomes.size, lastNewAtSecond: Number((firstSeen.at(-1) ?? 0).toFixed(1)), newPerTenth };
-const summary = { seed: options.seed, calls: stats.calls, seconds, callsPerSecond: Math.round(stats.calls / seconds), returned: stats.returned, thrown: stats.thrown, promises: stats.promises, settled: stats.settled, pendingAtEnd: pendingPromises, epochs: stats.epochs, strayFds: stats.strays, natives: names.length, saturation, fast: fastSummary };
+const summary = { seed: options.seed, calls: stats.calls, seconds, callsPerSecond: Math.round(stats.calls / seconds), returned: stats.returned, thrown: stats.thrown, promises: stats.promises, settled: stats.settled, pendingAtEnd: pendingPromises, epochs: stats.epochs, strayFds: stats.strays, natives: names.length, saturation, fast: fastSummary, interruptions: interruptionSummary };
 if (options.json) console.log(JSON.stringify({ ...summary, byName }));
 else {
   console.log(`fuzz: ${stats.calls} calls into ${names.length} natives and ${fastTargets.length} fast targets clean in ${seconds.toFixed(1)} s (seed ${options.seed}): ${JSON.stringify(summary)}`);
@@ -238,6 +258,12 @@ else {
       ? `fuzz: fast calls ON (V8 ${fastSummary.v8}, ${fastSummary.addon}): ${fastSummary.calls} calls into ${fastSummary.targets} fast targets, ${fastSummary.fromOptimizedCode} from optimized code; ` +
           `${fastSummary.fastEntries} fast entries taken, ${fastSummary.slowEntries} slow callbacks, ${interruptedHandoffs} EINTR handed to the N-API path`
       : `fuzz: fast calls OFF: ${fastSummary.reason}`,
+  );
+  console.log(
+    interruptionSummary.on
+      ? `fuzz: forced interruptions: ${interruptionSummary.cases} signals during a blocked recv/send/read/write from optimized code (${interruptionSummary.fromOptimizedCode} optimized), ` +
+          `${interruptionSummary.fastInterrupted} of them inside the fast call; each action: ${Object.entries(interruptionSummary.byAction).map(([a, n]) => `${a} ${n}`).join(', ')}`
+      : `fuzz: forced interruptions OFF: ${interruptionSummary.reason}`,
   );
   console.log(
     `fuzz: ${saturation.outcomes} distinct outcomes (target and answer), the last new one at ${saturation.lastNewAtSecond} s; ` +
@@ -253,6 +279,24 @@ function epoch() {
   w.checkBaseline();
   if (!binding.getRestartAfterSignal()) binding.setRestartAfterSignal(true);
   w.refill();
+}
+
+/** One forced interruption (eintr.mjs), before call `i`: a wrong outcome fails the run. */
+function forcedInterruption(i) {
+  if (options.trace) writeSync(2, `${i} eintr case ${interruptions.serial}\n`);
+  inCall = true;
+  inFastTarget = true; // its EINTR hand-offs are counted
+  Atomics.add(shared, 0, 1);
+  Atomics.store(shared, 1, 1);
+  try {
+    noteOutcome(interruptions.run().outcome);
+  } catch (error) {
+    fail(`before call ${i}: ${error?.message ?? describe(error)}`);
+  } finally {
+    Atomics.store(shared, 1, 0);
+    inCall = false;
+    inFastTarget = false;
+  }
 }
 
 function settled() {
@@ -315,7 +359,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000, fast: 'on', fastShare: 0.3 };
+  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000, fast: 'on', fastShare: 0.3, eintrShare: 0.01 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -331,8 +375,9 @@ function parseOptions(argv) {
       case '--hang-ms': o.hangMs = Number(value()); break;
       case '--fast': o.fast = value(); break;
       case '--fast-share': o.fastShare = Number(value()); break;
+      case '--eintr-share': o.eintrShare = Number(value()); break;
       case '--help':
-        console.log('usage: npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json] [--fast on|off|require] [--fast-share P]');
+        console.log('usage: npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json] [--fast on|off|require] [--fast-share P] [--eintr-share P]');
         process.exit(0);
         break;
       default:
@@ -349,9 +394,10 @@ function parseOptions(argv) {
     console.error('fuzz: --fast must be on, off or require');
     process.exit(2);
   }
-  if (!(o.fastShare >= 0 && o.fastShare <= 1)) {
-    console.error('fuzz: --fast-share must be a number in [0, 1]');
-    process.exit(2);
-  }
+  for (const [key, flag] of [['fastShare', '--fast-share'], ['eintrShare', '--eintr-share']])
+    if (!(o[key] >= 0 && o[key] <= 1)) {
+      console.error(`fuzz: ${flag} must be a number in [0, 1]`);
+      process.exit(2);
+    }
   return o;
 }

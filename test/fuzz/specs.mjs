@@ -226,6 +226,7 @@ export function makeSpecs(w) {
     kill: { args: () => (r.chance(0.8) ? [process.pid, safeSignal()] : r.chance(0.5) ? [notAnInteger(w), 0] : [process.pid, notAnInteger(w)]) },
     _exit: { args: () => [notAnInteger(w)] }, // never a valid status: it must throw before exiting
     getrlimit: { args: () => [w.maybe(() => r.int(16)), r.chance(0.5) ? undefined : r.pick([true, false])] },
+    getrusage: { args: () => [w.maybe(() => r.pick([c.RUSAGE_SELF, c.RUSAGE_CHILDREN, c.RUSAGE_THREAD, 2, -2]))] },
     setrlimit: {
       // RLIMIT_CORE only (0 or the current values): any other limit could end the fuzzer.
       args: () => {

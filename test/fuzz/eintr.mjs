@@ -1,0 +1,372 @@
+// The fuzzer's forced interruptions: a signal that arrives while a recv, send,
+// read or write of lib/fast-io.ts, made from TurboFan code (so the V8 fast call
+// itself is the one blocked in the kernel), waits on a socket - and a JS
+// handler that then resumes it, makes it report EINTR, detaches, shrinks or
+// grows its buffer, closes its fd (or closes it and puts another file under the
+// number), throws, or allocates over freed memory. The random signals of the
+// watchdog reach a blocked fast call only by chance; these cases make it
+// happen, a bounded number of times per run (one in --eintr-share of the calls),
+// every action on every call in turn.
+//
+// How a case goes: a fresh blocking AF_UNIX socketpair (send and write first
+// fill it until it would block); the call site for that call and kind of
+// buffer, optimized by TurboFan beforehand; then the call. The watchdog thread
+// sends SIGUSR1 only once /proc says the main thread is blocked in exactly that
+// system call on exactly that fd (and a second one, for resume-twice, once the
+// first handler has run and the call blocks again). Each outcome is checked
+// against what the action must give - the bytes received or sent, EINTR,
+// ERR_BUFFER_DETACHED / ERR_BUFFER_RESIZED, EBADF "closed by a signal
+// handler", the thrown value - whichever path (fast, or N-API when V8 took the
+// slow callback) ran. Under ASan a stale pointer after any of them is a report.
+import { arch } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { detach, Sentinel } from './world.mjs';
+import { callSite, isOptimized, optimizeOnNextCall, prepare } from './fast.mjs';
+
+// The system calls the wrappers make (glibc's recv and send are recvfrom and sendto), by architecture.
+const SYSCALL_NUMBERS = {
+  x64: { recv: 45, send: 44, read: 0, write: 1 },
+  arm64: { recv: 207, send: 206, read: 63, write: 64 },
+};
+
+/** What a signal handler does to the blocked call, in the order the cases take them. */
+export const ACTIONS = ['resume', 'resume-twice', 'eintr', 'detach', 'shrink', 'grow', 'close', 'close-reuse', 'throw', 'alloc'];
+const OPS = ['recv', 'send', 'read', 'write'];
+// Kinds of buffer: plain memory (as Buffer.allocUnsafeSlow), a subarray at an odd offset, V8's
+// on-heap small Uint8Array (its .buffer, asked for by the handler, moves it off the heap),
+// fixed-length and length-tracking views of resizable memory (the only ones shrink and grow take).
+const KINDS = ['plain', 'subarray', 'on-heap', 'resizable-fixed', 'resizable-tracking'];
+const RESIZABLE = ['resizable-fixed', 'resizable-tracking'];
+
+// The watchdog's view of a case, in the fuzzer's shared Int32Array (fuzz.mjs):
+// [4] case serial, [5] system call number, [6] fd, [7] signals wanted, [8] signals sent, [9] handled.
+export const SLOT = { serial: 4, syscall: 5, fd: 6, wanted: 7, sent: 8, handled: 9 };
+export const SHARED_SLOTS = 10;
+
+/**
+ * The watchdog's part (run in its thread, source text): signal the main thread once it is
+ * blocked in the case's system call on the case's fd, once per handled signal. Returns
+ * whether a case is on (then the random signals and the 50 ms stop stay off).
+ */
+export const watchdogSource = `
+  const forcedCase = (() => {
+    const { readFileSync } = require('node:fs');
+    const S = ${JSON.stringify(SLOT)};
+    const path = '/proc/' + process.pid + '/task/' + process.pid + '/syscall';
+    return () => {
+      if (Atomics.load(shared, S.syscall) < 0) return false;
+      const sent = Atomics.load(shared, S.sent);
+      if (sent >= Atomics.load(shared, S.wanted) || Atomics.load(shared, S.handled) < sent) return true;
+      let fields;
+      try { fields = readFileSync(path, 'utf8').split(' '); } catch { return true; }
+      if (Number(fields[0]) === Atomics.load(shared, S.syscall) && Number(fields[1]) === Atomics.load(shared, S.fd)) {
+        Atomics.store(shared, S.sent, sent + 1);
+        process.kill(process.pid, 'SIGUSR1');
+      }
+      return true;
+    };
+  })();
+`;
+
+/**
+ * The forced cases. `fastIo` is dist/lib/fast-io.js, `binding` the core,
+ * `shared` the watchdog's array, `handoffs()` how many EINTRs the wrappers
+ * handed to the N-API <syscall>Interrupted so far (fuzz.mjs counts them).
+ */
+export class InterruptionCases {
+  constructor(w, { fastIo, binding, shared, handoffs }) {
+    this.w = w;
+    this.binding = binding;
+    this.c = binding.constants;
+    this.fastIo = fastIo;
+    this.shared = shared;
+    this.handoffs = handoffs;
+    this.numbers = SYSCALL_NUMBERS[arch()];
+    this.reason = this.numbers === undefined ? `no system call numbers for ${arch()}` : '';
+    this.sites = new Map(); // `${op} ${kind}` -> its own call site
+    this.active = null; // the case whose call is running, for the signal handler
+    this.serial = 0;
+    this.stats = {
+      cases: 0,
+      fastInterrupted: 0,
+      fromOptimizedCode: 0,
+      byAction: Object.fromEntries(ACTIONS.map((a) => [a, 0])),
+      // Per kind of buffer: [cases, of them interrupted inside the fast call] (V8 takes the slow callback for some kinds).
+      byKind: Object.fromEntries(KINDS.map((k) => [k, [0, 0]])),
+    };
+    Atomics.store(shared, SLOT.syscall, -1);
+    // Is the main thread's /proc/.../syscall readable here? (It is for the process itself.)
+    try {
+      readFileSync(`/proc/${process.pid}/task/${process.pid}/syscall`, 'utf8');
+    } catch (error) {
+      this.reason ||= `cannot read /proc/self/task/<tid>/syscall: ${error.message}`;
+    }
+  }
+
+  get enabled() {
+    return this.reason === '';
+  }
+
+  /** The call site of `op` for buffers of `kind`: one target and one kind of view in its feedback. */
+  site(op, kind) {
+    const key = `${op} ${kind}`;
+    let site = this.sites.get(key);
+    if (site === undefined) {
+      const fn = this.fastIo[op];
+      prepare(fn);
+      site = callSite(fn, op === 'read' || op === 'write' ? 4 : 5, `eintr ${key}`);
+      prepare(site);
+      this.sites.set(key, site);
+    }
+    return site;
+  }
+
+  /** A view of `kind` with a range [offset, offset + length) inside it, and the memory a handler detaches or resizes. */
+  view(kind, length) {
+    const r = this.w.random;
+    switch (kind) {
+      case 'plain': {
+        const view = Buffer.allocUnsafeSlow(length);
+        return { view, memory: view.buffer };
+      }
+      case 'subarray': {
+        const odd = r.pick([1, 3, 7]);
+        const memory = new ArrayBuffer(length + odd + 5);
+        return { view: new Uint8Array(memory).subarray(odd, odd + length), memory };
+      }
+      case 'on-heap':
+        return { view: new Uint8Array(Math.min(length, 48)), memory: null }; // memory: view.buffer, when the handler asks
+      case 'resizable-fixed': {
+        const odd = r.pick([0, 1, 5]);
+        const memory = new ArrayBuffer(length + odd + 8, { maxByteLength: length + odd + 8 + 4096 });
+        return { view: new Uint8Array(memory, odd, length), memory };
+      }
+      default: {
+        const odd = r.pick([0, 2, 5]);
+        const memory = new ArrayBuffer(length + odd, { maxByteLength: length + odd + 4096 });
+        return { view: new Uint8Array(memory, odd), memory };
+      }
+    }
+  }
+
+  /** Calls `site` with the case's arguments (the wrappers' form: flags for recv/send; offset and length given). */
+  call(site, op, fd, view, offset, length) {
+    return op === 'read' || op === 'write' ? site(fd, view, offset, length) : site(fd, view, op === 'send' ? this.c.MSG_NOSIGNAL : 0, offset, length);
+  }
+
+  /** Fills the socket's send side until a send would block (bounded). */
+  fill(fd) {
+    const chunk = Buffer.alloc(4096, 0x2e);
+    for (let i = 0; i < 4096; i++) {
+      try {
+        this.binding.send(fd, chunk, this.c.MSG_DONTWAIT | this.c.MSG_NOSIGNAL);
+      } catch (error) {
+        if (error.code === 'EAGAIN') return;
+        throw error;
+      }
+    }
+    throw new Error('fuzz: eintr: the socket never filled up');
+  }
+
+  /** Reads everything queued on `fd` without waiting (bounded); the bytes. */
+  drain(fd) {
+    const parts = [];
+    const buffer = Buffer.alloc(65536);
+    for (let i = 0; i < 4096; i++) {
+      let n;
+      try {
+        n = this.binding.recv(fd, buffer, this.c.MSG_DONTWAIT);
+      } catch (error) {
+        if (error.code === 'EAGAIN') return Buffer.concat(parts);
+        throw error;
+      }
+      if (n === 0) break;
+      parts.push(Buffer.from(buffer.subarray(0, n)));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** One case: the next action on the next call, a random kind and range. Returns a summary; throws a description on a wrong outcome. */
+  run() {
+    const { w, binding, c } = this;
+    const r = w.random;
+    const serial = this.serial++;
+    const action = ACTIONS[serial % ACTIONS.length];
+    const op = OPS[Math.floor(serial / ACTIONS.length) % OPS.length];
+    const sending = op === 'send' || op === 'write';
+    const kind = action === 'shrink' || action === 'grow' ? r.pick(RESIZABLE) : r.pick(KINDS);
+    const length = sending ? r.pick([1, 7, 100, 1024]) : r.pick([1, 7, 100, 4096, 65536]);
+    const [fd, peer] = binding.socketpair(c.AF_UNIX, c.SOCK_STREAM);
+    const state = { action, op, kind, fd, peer, handled: 0, closed: false, provided: null };
+    try {
+      // Bounds: a signal that never comes ends the call as EAGAIN after 5 s, a failure below.
+      binding.setsockopt(fd, c.SOL_SOCKET, c.SO_RCVTIMEO, 5000);
+      binding.setsockopt(fd, c.SOL_SOCKET, c.SO_SNDTIMEO, 5000);
+      if (sending) binding.setsockopt(fd, c.SOL_SOCKET, c.SO_SNDBUF, 4096);
+      // The site, optimized for this kind of view (warm calls that do not wait: one byte each).
+      const site = this.site(op, kind);
+      for (let warm = 0; warm < 8 && !isOptimized(site); warm++) {
+        if (warm === 3) optimizeOnNextCall(site);
+        const { view } = this.view(kind, 1);
+        if (!sending) binding.send(peer, Buffer.from('w'));
+        this.call(site, op, fd, view, 0, 1);
+        if (sending) this.drain(peer);
+      }
+      if (sending) this.fill(fd);
+      const { view, memory } = this.view(kind, length);
+      const offset = view.byteLength > 1 && r.chance(0.5) ? r.int(view.byteLength) : 0;
+      const range = r.chance(0.5) ? view.byteLength - offset : r.range(1, view.byteLength - offset);
+      if (sending) for (let i = 0; i < view.byteLength; i++) view[i] = (i * 7 + serial) & 0xff;
+      Object.assign(state, { view, memory, offset, range });
+      // Calls resume after a handler unless the action says otherwise (a fuzzed setRestartAfterSignal(false) is put back after).
+      const restart = binding.getRestartAfterSignal();
+      binding.setRestartAfterSignal(true);
+      const optimized = isOptimized(site);
+      const fastBefore = this.fastIo.fastCallCounts().fast;
+      const handoffsBefore = this.handoffs();
+      // The watchdog may signal now.
+      Atomics.store(this.shared, SLOT.fd, fd);
+      Atomics.store(this.shared, SLOT.wanted, action === 'resume-twice' ? 2 : 1);
+      Atomics.store(this.shared, SLOT.sent, 0);
+      Atomics.store(this.shared, SLOT.handled, 0);
+      Atomics.store(this.shared, SLOT.serial, serial);
+      Atomics.store(this.shared, SLOT.syscall, this.numbers[op]);
+      Atomics.notify(this.shared, 2); // the watchdog, asleep for up to 2 ms, looks at once
+      this.active = state;
+      let result;
+      let threw = false;
+      try {
+        result = this.call(site, op, fd, view, offset, range);
+      } catch (error) {
+        threw = true;
+        result = error;
+      } finally {
+        this.active = null;
+        Atomics.store(this.shared, SLOT.syscall, -1);
+        binding.setRestartAfterSignal(restart);
+      }
+      const fast = this.fastIo.fastCallCounts().fast > fastBefore;
+      const handedOff = this.handoffs() > handoffsBefore;
+      const label = `${op} ${action} (${kind}, ${length} bytes, offset ${offset}, length ${range}, ${optimized ? 'optimized' : 'not optimized'}, ${fast ? 'fast' : 'not fast'}, ${state.handled} handled)`;
+      this.check(state, threw, result, label);
+      this.stats.cases++;
+      this.stats.byAction[action]++;
+      if (optimized) this.stats.fromOptimizedCode++;
+      this.stats.byKind[kind][0]++;
+      if (fast && handedOff) {
+        this.stats.fastInterrupted++;
+        this.stats.byKind[kind][1]++;
+      }
+      return { outcome: `eintr.${op} ${action} ${fast && handedOff ? 'fast' : 'napi'} ${threw ? (result === Sentinel ? 'sentinel' : result?.code) : 'n'}` };
+    } finally {
+      this.active = null;
+      Atomics.store(this.shared, SLOT.syscall, -1);
+      for (const end of [fd, peer])
+        try {
+          binding.close(end); // fd: closed by the handler already (EBADF, ignored), or the dup2 over it
+        } catch {}
+    }
+  }
+
+  /** The SIGUSR1 handler's part while a case's call runs: the action. Returns false for a signal that is no case's (a stray of the watchdog's random ones). */
+  onSignal() {
+    const state = this.active;
+    if (state === null || state.handled >= Atomics.load(this.shared, SLOT.sent)) return false;
+    state.handled++;
+    Atomics.store(this.shared, SLOT.handled, state.handled);
+    const { binding } = this;
+    switch (state.action) {
+      case 'resume':
+        this.provide(state);
+        break;
+      case 'resume-twice':
+        if (state.handled === 2) this.provide(state); // the first time: nothing, and the call waits again
+        break;
+      case 'eintr':
+        binding.setRestartAfterSignal(false);
+        break;
+      case 'detach':
+        detach(state.memory ?? state.view.buffer, this.w.random);
+        break;
+      case 'shrink':
+        // Below the range's end (fixed view: out of bounds; tracking view: shorter than the range).
+        state.memory.resize(this.w.random.int(state.view.byteOffset + state.offset + state.range));
+        break;
+      case 'grow':
+        state.memory.resize(state.memory.maxByteLength);
+        this.provide(state);
+        break;
+      case 'close':
+        binding.close(state.fd);
+        state.closed = true;
+        break;
+      case 'close-reuse':
+        // Another open file under the same number: the resumed call must not act on it.
+        binding.close(state.fd);
+        binding.dup2(state.peer, state.fd);
+        state.closed = true;
+        break;
+      case 'throw':
+        throw Sentinel;
+      case 'alloc': {
+        const junk = [];
+        for (let i = 0; i < 64; i++) junk.push(new ArrayBuffer(this.w.random.pick([16, 1024, 65536])));
+        this.provide(state);
+        break;
+      }
+    }
+    return true;
+  }
+
+  /** What lets the blocked call go on: bytes for a receive, room (the peer drained) for a send. */
+  provide(state) {
+    if (state.op === 'send' || state.op === 'write') this.drain(state.peer);
+    else {
+      const length = this.w.random.pick([1, 5, 512, 3000]);
+      state.provided = Buffer.from(Array.from({ length }, (_, i) => (i * 13 + 1) & 0xff));
+      this.binding.send(state.peer, state.provided, this.c.MSG_DONTWAIT | this.c.MSG_NOSIGNAL);
+    }
+  }
+
+  /** Throws (a description) unless the call ended as its action must make it end. */
+  check(state, threw, result, label) {
+    const { op, action } = state;
+    const fail = (what) => {
+      throw new Error(`eintr case ${label}: ${what}; got ${threw ? `a throw: ${result === Sentinel ? 'the sentinel' : result instanceof Error ? `${result.name} ${result.code} ${result.message}` : JSON.stringify(result)}` : `n = ${result}`}`);
+    };
+    const error = (code, message) => {
+      if (!threw || !(result instanceof Error)) fail(`expected an Error with code ${code}`);
+      if (result.code !== code || result.syscall !== op) fail(`expected code ${code}, syscall ${op}`);
+      if (message !== undefined && !result.message.startsWith(message)) fail(`expected a message starting ${JSON.stringify(message)}`);
+    };
+    const wanted = action === 'resume-twice' ? 2 : 1;
+    if (state.handled !== wanted) fail(`the handler ran ${state.handled} times, not ${wanted}`);
+    switch (action) {
+      case 'eintr':
+        return error('EINTR', `${op}: Interrupted system call`);
+      case 'detach':
+        return error('ERR_BUFFER_DETACHED', `${op}: `);
+      case 'shrink':
+        return error('ERR_BUFFER_RESIZED', `${op}: `);
+      case 'close':
+        return error('EBADF', `${op}: fd ${state.fd} was closed by a signal handler`);
+      case 'close-reuse':
+        return error('EBADF', `${op}: fd ${state.fd} was closed and reused for another file by a signal handler`);
+      case 'throw':
+        if (!threw || result !== Sentinel) fail('expected the handler\'s sentinel, thrown through the call');
+        return;
+      default: {
+        if (threw || !Number.isInteger(result)) fail('expected a byte count');
+        if (result < 1 || result > state.range) fail(`expected 1..${state.range} bytes`);
+        const done = Buffer.from(state.view.buffer, state.view.byteOffset + state.offset, result);
+        if (op === 'send' || op === 'write') {
+          const arrived = this.drain(state.peer);
+          if (!arrived.equals(done)) fail(`the peer received ${arrived.length} bytes that are not the ${result} sent`);
+        } else {
+          const expected = state.provided.subarray(0, Math.min(state.provided.length, state.range));
+          if (result !== expected.length || !done.equals(expected)) fail(`expected the ${expected.length} bytes the handler sent`);
+        }
+      }
+    }
+  }
+}
