@@ -31,10 +31,17 @@ function listener(): { listenFd: number; port: number } {
   return { listenFd, port: address.port };
 }
 
-/** The promise-API server: try-first recvs (the default), or wait-first with a third argument 'wait-first'. */
+/**
+ * The promise-API server. Its recvs are wait-first (`{ waitFirst: true }`,
+ * what docs/async.md advises for a request/response server: its next recv
+ * comes before the client can have sent the next request), or try-first,
+ * the library's default, with a second argument 'try-first'.
+ */
 async function sockfdServer(args: readonly string[]): Promise<void> {
   const clients = intArg(args, 0, 'clients');
-  const recvOptions = args[1] === 'wait-first' ? { waitFirst: true } : undefined;
+  const order = args[1] ?? 'wait-first';
+  if (order !== 'wait-first' && order !== 'try-first') throw new Error(`sockfd-server: the recv order is wait-first or try-first, got ${order}`);
+  const recvOptions = order === 'wait-first' ? { waitFirst: true } : undefined;
   const { listenFd, port } = listener();
   announcePort(port);
   const sessions: Promise<void>[] = [];
@@ -213,8 +220,8 @@ async function netClient(args: readonly string[]): Promise<void> {
 
 // ---- the benchmark ---------------------------------------------------------------
 
-/** What one implementation runs: its server, and its client (or the shared C load generator). */
-type Role = { server: 'C' | 'python' | string; client: 'C' | string };
+/** What one implementation runs: its server (with arguments after the client count), and its client (or the shared C load generator). */
+type Role = { server: 'C' | 'python' | string; serverArgs?: readonly string[]; client: 'C' | string };
 
 interface Variant {
   name: string;
@@ -229,6 +236,7 @@ interface Variant {
 
 const C_EPOLL = 'C epoll';
 const READINESS = 'sockfd readiness';
+const TRY_FIRST = 'sockfd try-first';
 const PYTHON = 'Python asyncio';
 
 const bothEnds: Variant = {
@@ -244,10 +252,11 @@ const bothEnds: Variant = {
 };
 const serverOnly: Variant = {
   name: `echo, ${CLIENTS} clients, server only`,
-  impls: () => withPython([C_EPOLL, 'sockfd', READINESS, 'net'], PYTHON),
+  impls: () => withPython([C_EPOLL, 'sockfd', TRY_FIRST, READINESS, 'net'], PYTHON),
   roles: {
     [C_EPOLL]: { server: 'C', client: 'C' },
     sockfd: { server: 'sockfd-server', client: 'C' },
+    [TRY_FIRST]: { server: 'sockfd-server', serverArgs: ['try-first'], client: 'C' },
     [READINESS]: { server: 'sockfd-readiness-server', client: 'C' },
     net: { server: 'net-server', client: 'C' },
     [PYTHON]: { server: 'python', client: 'C' },
@@ -259,14 +268,15 @@ const serverOnly: Variant = {
 /** Runs one variant: every run gives a rate (requests/s) and round trips (latency), so two cases come out. */
 async function measureVariant(context: BenchContext, variant: Variant, rounds: number, runs: number): Promise<CaseResult[]> {
   const impls = variant.impls();
-  const latencySpec: CaseSpec = { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note, alsoSubjects: impls.includes(READINESS) ? [READINESS] : [] };
+  const alsoSubjects = [TRY_FIRST, READINESS].filter((impl) => impls.includes(impl));
+  const latencySpec: CaseSpec = { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note, alsoSubjects };
   const latency = new CaseRecorder(latencySpec);
   const targets = [{ subject: 'sockfd', ...variant.target }];
   if (variant.target.reference !== 'net') targets.push({ subject: 'sockfd', reference: 'net', ratio: 1 });
   if (impls.includes(READINESS)) targets.push({ subject: READINESS, reference: C_EPOLL, ratio: variant.target.ratio });
   const rate = await measureCase(
     context,
-    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note, alsoSubjects: impls.includes(READINESS) ? [READINESS] : [] },
+    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note, alsoSubjects },
     {
       runs,
       warmupRun: !context.quick,
@@ -279,7 +289,7 @@ async function measureVariant(context: BenchContext, variant: Variant, rounds: n
             ? context.c('echo', 'server', CLIENTS)
             : role.server === 'python'
               ? pythonPeerCommand('echo-server', [CLIENTS])
-              : context.node('async-echo', role.server, [CLIENTS]);
+              : context.node('async-echo', role.server, [CLIENTS, ...(role.serverArgs ?? [])]);
         const client = (port: number) =>
           role.client === 'C' ? context.c('echo', 'client', port, CLIENTS, perClient, MESSAGE) : context.node('async-echo', role.client, [port, CLIENTS, perClient, MESSAGE]);
         const output = await pairRun(context, server, client);
@@ -311,8 +321,10 @@ export const benchmark: Benchmark = {
       title: `Echo on the event loop: ${CLIENTS} concurrent clients`,
       description:
         `${CLIENTS} connections over loopback, each sending a ${MESSAGE}-byte request and waiting for its echo, ` +
-        `${rounds} times, all at once, with TCP_NODELAY. sockfd's side tries each call first and waits only on EAGAIN, ` +
-        'on its readiness set (lib/async-waits.ts: one Readiness per thread, every ready fd of a loop turn resolved in one JS call); net reads through libuv streams; the C limit is one thread on ' +
+        `${rounds} times, all at once, with TCP_NODELAY. sockfd's server recvs wait-first ({ waitFirst: true }: readiness, then recv, as ` +
+        "libuv's streams read; docs/async.md advises it for a request/response server, whose next recv comes before the next request can have); " +
+        "\"sockfd try-first\" is the same server with the library's default order (each recv tried at once, a wait only on EAGAIN); sockfd's client " +
+        'and sends are try-first. The waits are on its readiness set (lib/async-waits.ts: one Readiness per thread, every ready fd of a loop turn resolved in one JS call); net reads through libuv streams; the C limit is one thread on ' +
         'epoll (bench/c/echo.c); Python uses asyncio streams. Server and client run in separate processes; ' +
         '"server only" drives every server with the same C epoll client; "sockfd readiness" is the server on the ' +
         'batched readiness interface (lib/readiness.ts: every ready fd of a loop turn in one JS call, handlers using the ' +

@@ -176,13 +176,17 @@ class Waits {
     return { watchers: this.#watchers, active: this.#active, waiters: this.#shared[WAITING]! };
   }
 
-  /** Adds `waiter` to `fd`'s waits; throws (a poll error) when the fd cannot be registered. */
-  add(fd: number, waiter: Waiter): void {
+  /**
+   * Adds `waiter` to `fd`'s waits; throws (a poll error) when the fd cannot
+   * be registered. `generation`: the fd number's generation as the caller
+   * just read it (generationOf).
+   */
+  add(fd: number, waiter: Waiter, generation: number): void {
     // The common wait - the fd registered, for these events, and its number
     // not closed elsewhere since - is small enough for V8 to inline into the
     // caller; everything else is #addRegistering's.
     const watch = this.#watches[fd];
-    if (watch !== undefined && (watch.registered & waiter.events) === waiter.events && watch.generation === generationOf(fd)) {
+    if (watch !== undefined && (watch.registered & waiter.events) === waiter.events && watch.generation === generation) {
       this.#append(watch, waiter);
       return;
     }
@@ -397,19 +401,23 @@ let current: Waits | undefined;
 
 /** This environment's waits; a forked child starts afresh (the parent's calls stay pending there). */
 function waits(): Waits {
-  if (current === undefined || current.epoch !== forkEpoch) {
-    current?.abandon();
-    current = new Waits();
-  }
+  const waits = current;
+  return waits !== undefined && waits.epoch === forkEpoch ? waits : renewWaits();
+}
+
+function renewWaits(): Waits {
+  current?.abandon();
+  current = new Waits();
   return current;
 }
 
 /**
  * Adds `waiter` to `fd`'s waits in this environment (lib/async.ts's calls);
- * throws a poll error when the fd cannot be registered.
+ * throws a poll error when the fd cannot be registered. `generation`: the fd
+ * number's generation, as the caller read it just before (generationOf).
  */
-export function waitOn(fd: number, waiter: Waiter): void {
-  waits().add(fd, waiter);
+export function waitOn(fd: number, waiter: Waiter, generation: number): void {
+  waits().add(fd, waiter, generation);
 }
 
 /** Ends `waiter`'s pending wait on `fd` with `reason`; false when it is not pending. */
@@ -423,7 +431,7 @@ export function waitFor(fd: number, events: number, id: number): Promise<number>
     throw new RangeError(`events must be READABLE and/or WRITABLE, got ${String(events)}`);
   return new Promise<number>((resolve, reject) => {
     try {
-      waitOn(fd, new PromiseWaiter(events, id, resolve, reject));
+      waitOn(fd, new PromiseWaiter(events, id, resolve, reject), generationOf(fd));
     } catch (error) {
       reject(error);
     }

@@ -114,6 +114,7 @@ interface AsyncBinding {
 
 const native = binding as unknown as AsyncBinding;
 const { FALLBACK } = fastAttempts;
+const fastRecv = fastAttempts.recv;
 
 // The attempts of recv and send: the V8 fast call where it can take the call
 // (no flags; lib/fast-io.ts), otherwise - and after EINTR, or FALLBACK - the
@@ -121,6 +122,11 @@ const { FALLBACK } = fastAttempts;
 // What the fast call answers besides a count or EAGAIN (an error, EINTR,
 // FALLBACK) is handled out of line, so that the attempts stay small enough for
 // V8 to inline.
+function tryRecvPlain(fd: number, buffer: BinaryData): number {
+  const n = fastRecv(fd, buffer, MSG_DONTWAIT, 0, -1);
+  return n >= 0 || n === -EAGAIN ? n : recvOtherwise(fd, buffer, undefined, undefined, n);
+}
+
 function tryRecv(fd: number, buffer: BinaryData, flags: number | undefined, offset: number | undefined, length: number | undefined): number {
   if (flags !== undefined) return native.tryRecv(fd, buffer, flags, offset, length);
   const n = fastAttempts.recv(fd, buffer, MSG_DONTWAIT, offset === undefined ? 0 : offset, length === undefined ? -1 : length === -1 ? -2 : length);
@@ -344,7 +350,7 @@ class Call implements Waiter {
   attempt(): unknown {
     // recv, the most common wait, is small enough to inline into the dispatch.
     if (this.kind === RECV && this.args === undefined) {
-      const n = tryRecv(this.fd, this.data as BinaryData, undefined, undefined, undefined);
+      const n = tryRecvPlain(this.fd, this.data as BinaryData);
       return n < 0 ? WOULD_BLOCK : n;
     }
     return this.attemptOther();
@@ -428,12 +434,18 @@ class Call implements Waiter {
     return promise;
   }
 
-  /** start(undefined, true), small: the plain call whose first attempt would block. */
+  /** start(undefined, true), small: the plain call (no guard) whose first attempt would block. */
   wait<T>(): Promise<T> {
     starting = this;
     const promise = new Promise<T>(capture as (resolve: (value: T) => void, reject: (reason: unknown) => void) => void);
     starting = undefined;
-    this.suspend();
+    const generation = generationOf(this.fd); // until now nothing else ran
+    this.generation = generation;
+    try {
+      waitOn(this.fd, this, generation);
+    } catch (error) {
+      this.settleError(error);
+    }
     return promise;
   }
 
@@ -476,7 +488,7 @@ class Call implements Waiter {
     const failure = this.guarded?.failure;
     if (failure !== undefined) return this.settleError(failure);
     try {
-      waitOn(this.fd, this);
+      waitOn(this.fd, this, generationOf(this.fd)); // of now: another thread may have closed the number since the call first suspended
     } catch (error) {
       this.settleError(error);
     }
@@ -575,13 +587,17 @@ export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptio
     immediateResults++;
     let n: number;
     try {
-      n = tryRecv(fd, buffer, undefined, undefined, undefined);
+      n = tryRecvPlain(fd, buffer);
     } catch (error) {
-      return Promise.reject(explain(error, 'recv', fd));
+      return recvFailed(error, fd);
     }
     return n >= 0 ? Promise.resolve(n) : recvWait(fd, buffer);
   }
   return recvWith(fd, buffer, options);
+}
+
+function recvFailed(error: unknown, fd: number): Promise<number> {
+  return Promise.reject(explain(error, 'recv', fd));
 }
 
 /** recvAsync without options once its recv would block: the call waits. */
@@ -591,6 +607,18 @@ function recvWait(fd: number, buffer: BinaryData): Promise<number> {
 
 /** recvAsync with options, or past the starvation budget. */
 function recvWith(fd: number, buffer: BinaryData, options: AsyncIoOptions | undefined): Promise<number> {
+  // { waitFirst: true } alone (nothing to validate, a wait whatever the
+  // budget) is the plain wait, without the attempt.
+  if (
+    options !== undefined &&
+    options.waitFirst === true &&
+    options.signal === undefined &&
+    options.timeout === undefined &&
+    options.flags === undefined &&
+    options.offset === undefined &&
+    options.length === undefined
+  )
+    return recvWait(fd, buffer);
   const { flags, offset, length } = options ?? {};
   return new Call(RECV, fd, READABLE, buffer, ioArgs(flags, offset, length)).start(options, false);
 }

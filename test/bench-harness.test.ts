@@ -508,7 +508,7 @@ describe('sockfd bench (smoke runs at the smallest sizes)', () => {
       const [bench] = (JSON.parse(readFileSync(json, 'utf8')) as Report).benchmarks;
       expect(bench!.error).toBeUndefined();
       const serverOnly = bench!.cases.find((c) => c.name.endsWith('server only: requests/s'));
-      expect(serverOnly!.impls.map((i) => i.impl)).toEqual(expect.arrayContaining(['C epoll', 'sockfd', 'sockfd readiness', 'net', ...(hasPython() ? ['Python asyncio'] : [])]));
+      expect(serverOnly!.impls.map((i) => i.impl)).toEqual(expect.arrayContaining(['C epoll', 'sockfd', 'sockfd try-first', 'sockfd readiness', 'net', ...(hasPython() ? ['Python asyncio'] : [])]));
       for (const impl of serverOnly!.impls) expect(impl.summary.median).toBeGreaterThan(0);
       expect(serverOnly!.targets.map((t) => [t.subject, t.reference])).toEqual([['sockfd', 'C epoll'], ['sockfd', 'net'], ['sockfd readiness', 'C epoll']]);
     } finally {

@@ -68,7 +68,7 @@ describe('fork()', () => {
     expect(result).toMatchObject({ first: 0, second: 0, third: 0 });
   });
 
-  it("asks the V8 platform's workers whether they run JavaScript only until a fork parked them; every other thread at each fork", async () => {
+  it("asks the V8 platform's workers, and threads made before them, whether they run JavaScript only until a fork parked the workers; libuv's pool at each fork", async () => {
     // An LD_PRELOAD library sees, from outside sockfd, every question the census sends
     // (rt_tgsigqueueinfo) and each thread's start routine: the platform's 3 workers
     // (--v8-pool-size=3) share one, libuv's 2 pool threads (UV_THREADPOOL_SIZE=2) another.
@@ -87,7 +87,7 @@ describe('fork()', () => {
       killSignal: 'SIGKILL',
     });
     expect({ status: fixture.status, signal: fixture.signal, stderr: fixture.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
-    const { main, blocking } = JSON.parse(fixture.stdout.split('\n')[0]!) as { main: number; blocking: number[] };
+    const { main, blocking, listed } = JSON.parse(fixture.stdout.split('\n')[0]!) as { main: number; blocking: number[]; listed: number[] };
     const started = new Map<number, string>(); // tid -> start routine
     const asked: number[][] = []; // the tids asked at each fork
     for (const line of readFileSync(tracePath, 'utf8').split('\n')) {
@@ -107,15 +107,23 @@ describe('fork()', () => {
     // the first census asks every thread but the caller, the platform's workers too: nothing is known yet
     expect(sorted(asked[0]!.filter((tid) => known.has(tid)))).toEqual(sorted([...known]));
     expect(asked.flat()).not.toContain(main);
-    const others = sorted(asked[0]!.filter((tid) => !known.has(tid))); // the delayed-task thread, Node's inspector thread...
-    expect(others.length).toBeGreaterThan(0);
+    // /proc lists threads in the order they were made: those before the platform's last
+    // worker were made before it, so before any JavaScript could run (the delayed-task thread)
+    const lastWorker = Math.max(...platform[0]!.map((tid) => listed.indexOf(tid)));
+    expect(lastWorker).toBeGreaterThan(0);
+    const early = listed.slice(0, lastWorker).filter((tid) => tid !== main && !known.has(tid));
+    expect(early.length).toBeGreaterThan(0);
+    const others = sorted(asked[0]!.filter((tid) => !known.has(tid) && !early.includes(tid))); // Node's inspector thread...
+    expect(sorted(asked[0]!.filter((tid) => early.includes(tid)))).toEqual(sorted(early));
     for (let i = 1; i < forks; i++) {
-      // parked by the first fork: never asked again
-      expect(asked[i]!.filter((tid) => platform[0]!.includes(tid))).toEqual([]);
+      // parked by the first fork, or made before those: never asked again
+      expect(asked[i]!.filter((tid) => platform[0]!.includes(tid) || early.includes(tid))).toEqual([]);
       // libuv's pool threads could be a Worker's as far as /proc tells: asked every time
       expect(sorted(asked[i]!.filter((tid) => pool[0]!.includes(tid)))).toEqual(sorted(pool[0]!));
       // the rest: asked, unless it blocks the signal and was seen to in two censuses (forks 1 and 2)
-      expect(sorted(asked[i]!.filter((tid) => !known.has(tid)))).toEqual(others.filter((tid) => !blocking.includes(tid) || i < 2));
+      expect(sorted(asked[i]!.filter((tid) => !known.has(tid) && !early.includes(tid)))).toEqual(
+        others.filter((tid) => !blocking.includes(tid) || i < 2),
+      );
     }
     rmSync(dirname(tracePath), { recursive: true, force: true });
   });

@@ -19,11 +19,13 @@
 // handler blocks the probe signal), and a Worker remembered so would never
 // be asked again. An answer that comes anyway still counts. The V8
 // platform's workers, seen parked by an earlier fork, are not asked either
-// (remembered the same way). The questions go out first (ask()); fork()
-// reads the maps and waits for its parked workers while the threads answer,
-// and collect() sleeps (futex) until an answer wakes it.
-// Cost: one signal per remaining thread (5 in a plain Node: the platform's
-// delayed-task thread, libuv's pool), each a wake-up of that thread.
+// (remembered the same way), nor any thread made before them (see Ask).
+// The questions go out first (ask()); fork() reads the maps and waits for
+// its parked workers while the threads answer, and collect() sleeps (futex)
+// until an answer wakes it.
+// Cost: one signal per remaining thread (4 in a plain Node: libuv's pool;
+// the platform's delayed-task thread only at the first fork), each a
+// wake-up of that thread.
 #include <dirent.h>
 #include <linux/futex.h>
 #include <fcntl.h>
@@ -236,18 +238,42 @@ CensusStatus Ask() noexcept {
   DIR* tasks = ::opendir("/proc/self/task");
   if (tasks == nullptr) return askStatus = CensusStatus::kNoTaskList;
   askStatus = CensusStatus::kCounted;
+  // The threads to ask, in the order /proc lists them; those before the
+  // last known platform worker are dropped before anything is sent.
+  int preceding = 0;  // how many of them precede the last platform worker listed so far
   while (dirent* entry = ::readdir(tasks)) {
     char* end = nullptr;
     long tid = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || tid == self) continue;
     ThreadId thread{static_cast<pid_t>(tid), entry->d_ino};
-    // Cannot be asked, or need not be: neither is a Worker (see the top).
-    if (blockingThreads.Has(thread) || platformWorkers.Has(thread)) continue;
+    if (platformWorkers.Has(thread)) {
+      preceding = askedCount;
+      continue;
+    }
+    // Cannot be asked, or need not be: not a Worker (see the top).
+    if (blockingThreads.Has(thread)) continue;
     if (askedCount == kMaxThreads) {
       askStatus = CensusStatus::kTooManyThreads;
       break;
     }
-    int index = askedCount;
+    asked[askedCount++] = thread;
+  }
+  ::closedir(tasks);
+  // /proc lists a process's threads in the order they were made (the kernel
+  // appends each new one to the thread group's list). Node's platform makes
+  // all its workers, and waits until they run, before any JavaScript can
+  // run; a Worker's thread needs that platform, so it is made later. So a
+  // thread listed before a platform worker (known by its tid and inode, see
+  // ThreadRing) was made before any JavaScript ran, and runs none: in plain
+  // Node that is the platform's delayed-task thread, asked otherwise at
+  // every fork (a wake-up of it each time, on the other CPU).
+  if (preceding > 0) {
+    for (int i = preceding; i < askedCount; ++i) asked[i - preceding] = asked[i];
+    askedCount -= preceding;
+  }
+  int sent = 0;
+  for (int i = 0; i < askedCount; ++i) {
+    int index = sent;
     answers[index].store(Tagged(askedRound, kNone));
     siginfo_t question{};
     question.si_signo = sig;
@@ -256,10 +282,10 @@ CensusStatus Ask() noexcept {
     question.si_uid = uid;
     question.si_value.sival_int = static_cast<int>((askedRound << kIndexBits) | static_cast<unsigned>(index));
     // ESRCH: ended meanwhile. Any other failure (EAGAIN, a full queue): silent below.
-    if (::syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &question) != 0 && errno == ESRCH) continue;
-    asked[askedCount++] = thread;
+    if (::syscall(SYS_rt_tgsigqueueinfo, pid, asked[i].tid, sig, &question) != 0 && errno == ESRCH) continue;
+    asked[sent++] = asked[i];
   }
-  ::closedir(tasks);
+  askedCount = sent;
   return askStatus;
 }
 
