@@ -214,8 +214,9 @@ let result;
 try { result = { loaded: require(perAbi).builtFor.nodeModuleVersion }; }
 catch (error) { result = { error: String(error.message).split('\\n')[0] }; }
 if (result.loaded !== undefined) {
-  // The core's fork() with this addon's worker parking: the child exits 7.
-  const pid = sockfd.fork(perAbi);
+  // The core's fork() with this addon's worker parking: the child exits 7 (at once, so the
+  // loop-end callbacks fork() keeps for children - lib/process.ts's - are never called here).
+  const pid = sockfd.fork(perAbi, () => {}, () => {});
   if (pid === 0) sockfd._exit(7);
   result.forkExit = sockfd.waitpid(pid, 0).exitCode;
 }

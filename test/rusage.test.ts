@@ -16,6 +16,10 @@ const python = (code: string, args: string[] = []): string => execFileSync('pyth
 // The interpreter itself: `python3` may be a shim (pyenv's is a bash script that runs helpers
 // before it execs python), whose own work would be counted among the children as well.
 const pythonExecutable = python('import sys; print(sys.executable)').trim();
+/** Python: `usage(u)` turns a resource.struct_rusage into sockfd's shape (the fields these tests compare; times in microseconds). */
+const pythonUsage =
+  'def usage(u): return {"utime": round(u.ru_utime * 1e6), "stime": round(u.ru_stime * 1e6), "minflt": u.ru_minflt, "majflt": u.ru_majflt, "nvcsw": u.ru_nvcsw, "nivcsw": u.ru_nivcsw, "maxrss": u.ru_maxrss}';
+type PythonUsage = Pick<Rusage, 'utime' | 'stime' | 'minflt' | 'majflt' | 'nvcsw' | 'nivcsw' | 'maxrss'>;
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const tickMicroseconds = 1e6 / clockTicks;
 
@@ -136,7 +140,8 @@ describe('getrusage', () => {
         'while time.process_time() < end: pass',
         'for _ in range(40): select.select([], [], [], 0.001)',
         'u = resource.getrusage(resource.RUSAGE_SELF)',
-        'print(json.dumps({"utime": round(u.ru_utime * 1e6), "stime": round(u.ru_stime * 1e6), "minflt": u.ru_minflt, "nvcsw": u.ru_nvcsw, "nivcsw": u.ru_nivcsw, "maxrss": u.ru_maxrss}), flush=True)',
+        pythonUsage,
+        'print(json.dumps(usage(u)), flush=True)',
       ].join('\n'),
     ]);
     let output = '';
@@ -144,7 +149,7 @@ describe('getrusage', () => {
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(code).toBe(0);
     const after = getrusage(RUSAGE_CHILDREN);
-    const own = JSON.parse(output) as Pick<Rusage, 'utime' | 'stime' | 'minflt' | 'nvcsw' | 'nivcsw' | 'maxrss'>;
+    const own = JSON.parse(output) as PythonUsage;
     const delta = (name: 'utime' | 'stime' | 'minflt' | 'nvcsw' | 'nivcsw') => after[name] - before[name];
     expect(own.utime + own.stime).toBeGreaterThanOrEqual(190_000);
     expect(own.nvcsw).toBeGreaterThanOrEqual(40);
@@ -171,11 +176,12 @@ describe('getrusage', () => {
           'said = json.loads(child.stdout.readline())',
           'child.stdout.read()',
           'pid, status, u = os.wait4(child.pid, 0)',
-          'print(json.dumps({"status": status, "said": said, "kernel": {"utime": round(u.ru_utime * 1e6), "stime": round(u.ru_stime * 1e6), "minflt": u.ru_minflt, "majflt": u.ru_majflt, "nvcsw": u.ru_nvcsw, "nivcsw": u.ru_nivcsw, "maxrss": u.ru_maxrss}}))',
+          pythonUsage,
+          'print(json.dumps({"status": status, "said": said, "kernel": usage(u)}))',
         ].join('\n'),
         [process.execPath, childCode],
       ),
-    ) as { status: number; said: Rusage; kernel: Pick<Rusage, 'utime' | 'stime' | 'minflt' | 'majflt' | 'nvcsw' | 'nivcsw' | 'maxrss'> };
+    ) as { status: number; said: Rusage; kernel: PythonUsage };
     expect(report.status).toBe(0);
     const { said, kernel } = report;
     for (const name of ['utime', 'stime', 'minflt', 'majflt', 'nvcsw', 'nivcsw', 'maxrss'] as const) expect(kernel[name], name).toBeGreaterThanOrEqual(said[name]);
