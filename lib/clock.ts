@@ -3,7 +3,7 @@
 // optimized code reaches it as a V8 fast call (native/node/fast_clock.cc),
 // everything else through N-API (native/clock.cc), with the same results and
 // errors. SOCKFD_FAST_CALLS=0 turns the fast call off.
-import { binding, tryNodeAddon } from './native.js';
+import { binding, loadFastSet, type FastSet } from './native.js';
 
 /** A time as C's struct timespec: whole seconds and nanoseconds (0 to 999,999,999), both exact integers. */
 export interface Timespec {
@@ -17,27 +17,14 @@ interface CoreClock {
   errnoError(syscall: string, errno: number): Error;
 }
 
-interface FastClock {
-  available: boolean;
-  reason?: string;
+interface FastClock extends FastSet {
   /** 0, -errno, or FALLBACK (nothing done: the N-API function then validates and throws). */
   clock_gettime: (clockId: number, into: Float64Array) => number;
-  FALLBACK: number;
 }
 
 const core = binding as unknown as CoreClock;
 
-function load(): { fast: FastClock | undefined; reason: string } {
-  if (process.env.SOCKFD_FAST_CALLS === '0') return { fast: undefined, reason: 'disabled by SOCKFD_FAST_CALLS=0' };
-  const addon = tryNodeAddon();
-  if (addon === undefined) return { fast: undefined, reason: 'the per-Node addon sockfd_node is not built for this Node' };
-  const fast = addon.fastClock as FastClock | undefined;
-  if (fast === undefined) return { fast: undefined, reason: 'this build of sockfd_node has no fast clock' };
-  if (!fast.available) return { fast: undefined, reason: fast.reason ?? 'unavailable' };
-  return { fast, reason: '' };
-}
-
-const loaded = load();
+const loaded = loadFastSet<FastClock>('fastClock', 'fast clock');
 const FALLBACK: number = loaded.fast?.FALLBACK ?? -0x80000000;
 const fastClockGettime: (clockId: number, into: Float64Array) => number = loaded.fast?.clock_gettime ?? ((): number => FALLBACK);
 

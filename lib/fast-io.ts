@@ -12,15 +12,13 @@
 // same Error) and resumes. Never a second fast attempt or a fresh N-API call
 // after handlers ran: they could have changed what the arguments mean.
 // SOCKFD_FAST_CALLS=0 turns fast calls off (the N-API path does everything).
-import { binding, tryNodeAddon } from './native.js';
+import { binding, loadFastSet, type FastSet } from './native.js';
 import type { BinaryData, Data } from './posix.js';
 
 /** The fast functions' signature: (fd, view, flags, offset, length | -1 for "to the end"). */
 type FastFunction = (fd: number, data: BinaryData | Data, flags: number, offset: number, length: number) => number;
 
-interface FastCalls {
-  available: boolean;
-  reason?: string;
+interface FastCalls extends FastSet {
   v8?: string;
   send: FastFunction;
   recv: FastFunction;
@@ -29,7 +27,6 @@ interface FastCalls {
   socket: (domain: number, type: number, protocol: number) => number;
   /** Absent when the core's generation bookkeeping could not be found (the N-API close then does it). */
   close?: (fd: number) => number;
-  FALLBACK: number;
   counts(): { fast: number; slow: number };
 }
 
@@ -50,17 +47,7 @@ interface CoreIo {
 const core = binding as unknown as CoreIo;
 const { EINTR, EAGAIN, MSG_DONTWAIT: DONTWAIT, MSG_NOSIGNAL: NOSIGNAL } = binding.constants as Record<string, number>;
 
-function loadFastCalls(): { fast: FastCalls | undefined; reason: string } {
-  if (process.env.SOCKFD_FAST_CALLS === '0') return { fast: undefined, reason: 'disabled by SOCKFD_FAST_CALLS=0' };
-  const addon = tryNodeAddon();
-  if (addon === undefined) return { fast: undefined, reason: 'the per-Node addon sockfd_node is not built for this Node' };
-  const fast = addon.fastCalls as FastCalls | undefined;
-  if (fast === undefined) return { fast: undefined, reason: 'this build of sockfd_node has no fast calls' };
-  if (!fast.available) return { fast: undefined, reason: fast.reason ?? 'unavailable' };
-  return { fast, reason: '' };
-}
-
-const loaded = loadFastCalls();
+const loaded = loadFastSet<FastCalls>('fastCalls', 'fast calls');
 // The fast functions, or stand-ins that always ask for the N-API path.
 const fallbackOnly = (): number => FALLBACK;
 const fast: Required<Pick<FastCalls, 'send' | 'recv' | 'read' | 'write' | 'socket' | 'close'>> = {

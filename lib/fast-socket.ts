@@ -13,18 +13,15 @@
 // runs the signal handlers, checks the fd and resumes (for connect: waits for
 // the handshake and reads SO_ERROR). Never a second fast attempt after
 // handlers ran. SOCKFD_FAST_CALLS=0 turns fast calls off.
-import { binding, tryNodeAddon } from './native.js';
+import { binding, loadFastSet, type FastSet } from './native.js';
 import type { SockOptInput } from './posix.js';
 
-interface FastSocketCalls {
-  available: boolean;
-  reason?: string;
+interface FastSocketCalls extends FastSet {
   /** connect(fd, the bytes of a sockaddr_in or sockaddr_in6): 0, -errno or FALLBACK. */
   connect: (fd: number, sockaddr: Uint8Array) => number;
   acceptFd: (fd: number, flags: number) => number;
   shutdown: (fd: number, how: number) => number;
   setIntOption: (fd: number, level: number, name: number, value: number) => number;
-  FALLBACK: number;
 }
 
 interface CoreSocketCalls {
@@ -39,17 +36,7 @@ interface CoreSocketCalls {
 const core = binding as unknown as CoreSocketCalls;
 const { EINTR } = binding.constants as Record<string, number>;
 
-function load(): { fast: FastSocketCalls | undefined; reason: string } {
-  if (process.env.SOCKFD_FAST_CALLS === '0') return { fast: undefined, reason: 'disabled by SOCKFD_FAST_CALLS=0' };
-  const addon = tryNodeAddon();
-  if (addon === undefined) return { fast: undefined, reason: 'the per-Node addon sockfd_node is not built for this Node' };
-  const fast = addon.fastSocketCalls as FastSocketCalls | undefined;
-  if (fast === undefined) return { fast: undefined, reason: 'this build of sockfd_node has no fast socket calls' };
-  if (!fast.available) return { fast: undefined, reason: fast.reason ?? 'unavailable' };
-  return { fast, reason: '' };
-}
-
-const loaded = load();
+const loaded = loadFastSet<FastSocketCalls>('fastSocketCalls', 'fast socket calls');
 const FALLBACK: number = loaded.fast?.FALLBACK ?? -0x80000000;
 const fallbackOnly = (): number => FALLBACK;
 const fast: Omit<FastSocketCalls, 'available' | 'reason' | 'FALLBACK'> = {

@@ -168,6 +168,9 @@ function byteLengthOf(buffer: BinaryData): number {
 function lengthOf(syscall: string, buffer: BinaryData, options: IoOptions, offset: number): number {
   const size = byteLengthOf(buffer);
   const length = options.length ?? size - offset;
+  // The whole buffer (no range, or a length that is its size): every check below passes for it
+  // (a size is a non-negative integer; -0 === 0), so two comparisons decide, in every hot loop.
+  if (offset === 0 && length === size) return length;
   if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size)
     throwRangeOutside(syscall, offset, length, size);
   return length;

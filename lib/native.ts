@@ -186,3 +186,27 @@ export function tryNodeAddon(): NodeAddon | undefined {
     throw error;
   }
 }
+
+/** What every set of V8 fast functions of sockfd_node has (native/node/v8_fast_api.h, ExportSet). */
+export interface FastSet {
+  available: boolean;
+  reason?: string;
+  /** Returned when a fast function did not take its arguments (no system call made). */
+  FALLBACK: number;
+}
+
+/**
+ * sockfd_node's fast-function set `property` (fastCalls, fastSocketCalls, fastClock), or
+ * undefined with the reason it cannot be used in this process: SOCKFD_FAST_CALLS=0, no
+ * sockfd_node for this Node, a build without that set (`what` names it), or the set's own
+ * reason (another V8...).
+ */
+export function loadFastSet<T extends FastSet>(property: string, what: string): { fast: T | undefined; reason: string } {
+  if (process.env.SOCKFD_FAST_CALLS === '0') return { fast: undefined, reason: 'disabled by SOCKFD_FAST_CALLS=0' };
+  const addon = tryNodeAddon();
+  if (addon === undefined) return { fast: undefined, reason: 'the per-Node addon sockfd_node is not built for this Node' };
+  const fast = addon[property] as T | undefined;
+  if (fast === undefined) return { fast: undefined, reason: `this build of sockfd_node has no ${what}` };
+  if (!fast.available) return { fast: undefined, reason: fast.reason ?? 'unavailable' };
+  return { fast, reason: '' };
+}

@@ -74,6 +74,19 @@ describe('V8 fast calls for send/recv/read/write/socket/close/clock_gettime', ()
         hugeOffset: napiError('RangeError', 'offset is out of range (0..10), got 9.2233720368547758e+18'),
         nanOffset: napiError('TypeError', 'offset must be an integer, got NaN'),
         infiniteLength: napiError('TypeError', 'length must be an integer, got Infinity'),
+        // What x86-64's truncation gives for any value it cannot convert (INT_MIN, INT64_MIN), and beyond the view.
+        minInt32Length: napiError('RangeError', 'length is out of range (0..10), got -2147483648'),
+        minInt64Offset: napiError('RangeError', 'offset is out of range (0..10), got -9.2233720368547758e+18'),
+        pastEndOffset: napiError('RangeError', 'offset is out of range (0..10), got 9007199254740994'),
+      });
+      // fd and flags outside [0, INT32_MAX], or not integers: FALLBACK, and no system call (nothing queued on the peer).
+      const declined = { fallback: true, queued: 'EAGAIN' };
+      const fdFlagEdges = steps.get('fdFlagEdges')!;
+      expect(fdFlagEdges.optimized).toBe(true);
+      expect(fdFlagEdges.results).toEqual({
+        nanFd: declined, negativeFd: declined, minInt32Fd: declined, hugeFd: declined, infiniteFd: declined, fractionalFd: declined,
+        nanFlags: declined, negativeFlags: declined, minInt32Flags: declined, hugeFlags: declined, fractionalFlags: declined,
+        negativeZeroFlags: { sent: 1, queued: 1 }, // -0 is the integer 0
       });
       // Every one of them entered the fast function (and each N-API retry the slow one does not count).
       expect(fastCount('edges')).toBeGreaterThanOrEqual(1);

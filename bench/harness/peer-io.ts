@@ -34,11 +34,11 @@ export function printResult(output: RunOutput): void {
 const clockReading = new Float64Array(2);
 
 /**
- * Elapsed-time clock in nanoseconds: CLOCK_MONOTONIC through sockfd's clock_gettime, the clock
- * bench/c/bench.h's now_ns() reads, so that both sides of a comparison time their rounds with the
- * same clock at about the same cost (a V8 fast call; perf_hooks' performance.now() cost ~130
- * instructions a reading against C's ~35). A double: exact while the clock is below 2^53 ns
- * (104 days since boot), and only differences of readings are used.
+ * Elapsed-time clock in nanoseconds: CLOCK_MONOTONIC through sockfd's clock_gettime (a V8 fast
+ * call into a reused Float64Array), the clock bench/c/bench.h's now_ns() reads, so that both sides
+ * of a comparison time their rounds with the same clock. It costs ~45 instructions a reading less
+ * than perf_hooks' performance.now() (callgrind), still several times C's. A double: exact while
+ * the clock is below 2^53 ns (104 days since boot), and only differences of readings are used.
  */
 export function nowNs(): number {
   posix.clock_gettime(posix.CLOCK_MONOTONIC, clockReading);

@@ -40,6 +40,10 @@
 #include <cstdint>
 #include <string>
 
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "v8_fast_api.h"
 
 namespace sockfd_node {
@@ -50,68 +54,123 @@ using namespace fast_api;
 
 enum class Op { Send, Recv, Write, Read };
 
-// The one system call of each function; -errno on failure.
-// The checks take every double as it came and refuse (kFallback) anything
-// that is not an exact integer in range, before any cast: NaN fails every
-// comparison, and a cast is made only of a value already known to lie inside
-// the target type (so it is exact and defined). They compare in double and cast
-// to signed types, which x86-64 does in one instruction each; views are shorter
-// than 2^53 bytes, so `size` is exact.
-// The system call itself, without glibc's cancellation bracket. glibc's send,
-// recv, read and write are cancellation points: in a process with more than one
-// thread (Node always has several) each call first runs
-// __pthread_enable_asynccancel and after it __pthread_disable_asynccancel, two
-// locked compare-exchanges on the thread's cancel state and ~30 instructions a
-// call, which a single-threaded C program skips. Nobody cancels Node's threads
-// (a thread cancelled inside V8 would leave its isolate broken anyway), so the
-// fast path makes the plain system call. syscall(3) sets errno and returns -1
-// exactly as the wrappers do; send and recv are sendto/recvfrom with no address,
-// which is what glibc's send/recv issue on Linux. The N-API path
+// The one system call of each function (Transfer); -errno on failure (Call).
+//
+// The system call itself, without glibc's cancellation bracket: its result,
+// or -errno. glibc's send, recv, read and write are cancellation points: in a
+// process with more than one thread (Node always has several) each call first
+// runs __pthread_enable_asynccancel and after it __pthread_disable_asynccancel,
+// two locked compare-exchanges on the thread's cancel state and ~30
+// instructions a call, which a single-threaded C program skips. Nobody cancels
+// Node's threads (a thread cancelled inside V8 would leave its isolate broken
+// anyway), so the fast path makes the plain system call. send and recv are
+// sendto/recvfrom with no address, which is what glibc's send/recv issue on
+// Linux. On x86-64 the `syscall` instruction itself (the kernel's convention:
+// number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11
+// clobbered; -errno in rax on failure), saving syscall(3)'s argument shuffle;
+// elsewhere syscall(3), whose -1 and errno become -errno. Either way the
+// caller gets exactly the errno glibc's wrapper would have left (errno itself
+// is not written: nothing reads it after a fast call). The N-API path
 // (native/io.cc) keeps glibc's wrappers.
+#if defined(__x86_64__) && defined(__linux__)
+inline long SystemCall(long number, long a, long b, long c, long d = 0, long e = 0, long f = 0) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  long result;
+  __asm__ volatile("syscall" : "=a"(result) : "0"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+  return result;
+}
+#elif defined(SYS_sendto) && defined(SYS_recvfrom) && defined(SYS_read) && defined(SYS_write)
+inline long SystemCall(long number, long a, long b, long c, long d = 0, long e = 0, long f = 0) {
+  long result = ::syscall(number, a, b, c, d, e, f);
+  return result >= 0 ? result : -errno;
+}
+#endif
+
 template <Op op>
 inline long Transfer(int descriptor, uint8_t* bytes, size_t count, int flags) {
 #if defined(SYS_sendto) && defined(SYS_recvfrom) && defined(SYS_read) && defined(SYS_write)
-  // syscall(3) reads every argument as a long: pass them so.
   long fd = descriptor, buffer = reinterpret_cast<long>(bytes), size = static_cast<long>(count), bits = flags;
   switch (op) {
-    case Op::Send: return ::syscall(SYS_sendto, fd, buffer, size, bits, 0L, 0L);
-    case Op::Recv: return ::syscall(SYS_recvfrom, fd, buffer, size, bits, 0L, 0L);
-    case Op::Write: return ::syscall(SYS_write, fd, buffer, size);
-    case Op::Read: return ::syscall(SYS_read, fd, buffer, size);
+    case Op::Send: return SystemCall(SYS_sendto, fd, buffer, size, bits);
+    case Op::Recv: return SystemCall(SYS_recvfrom, fd, buffer, size, bits);
+    case Op::Write: return SystemCall(SYS_write, fd, buffer, size);
+    case Op::Read: return SystemCall(SYS_read, fd, buffer, size);
   }
-  return -1;
+  return -EINVAL;
 #else
+  ssize_t n = -1;
   switch (op) {
-    case Op::Send: return ::send(descriptor, bytes, count, flags);
-    case Op::Recv: return ::recv(descriptor, bytes, count, flags);
-    case Op::Write: return ::write(descriptor, bytes, count);
-    case Op::Read: return ::read(descriptor, bytes, count);
+    case Op::Send: n = ::send(descriptor, bytes, count, flags); break;
+    case Op::Recv: n = ::recv(descriptor, bytes, count, flags); break;
+    case Op::Write: n = ::write(descriptor, bytes, count); break;
+    case Op::Read: n = ::read(descriptor, bytes, count); break;
   }
-  return -1;
+  return n >= 0 ? n : -errno;
 #endif
 }
 
+// Exact integers from doubles, refusing everything else before any cast. On
+// x86-64, cvttsd2si is defined for every input: NaN and values outside the
+// target type give the "integer indefinite" (INT_MIN, INT64_MIN), which never
+// converts back to the same double unless the input was that very minimum,
+// which the sign test refuses. So one truncation, one conversion back and one
+// compare do what IntegerIn's four comparisons do. Elsewhere the portable
+// form: range first, then the cast.
+#if defined(__x86_64__) && defined(__SSE2__)
+inline bool NonNegativeInt32(double value, int32_t* out) {
+  int32_t integer = _mm_cvttsd_si32(_mm_set_sd(value));
+  *out = integer;
+  return static_cast<double>(integer) == value && integer >= 0;
+}
+inline bool NonNegativeInt64(double value, int64_t* out) {
+  int64_t integer = _mm_cvttsd_si64(_mm_set_sd(value));
+  *out = integer;
+  return static_cast<double>(integer) == value && integer >= 0;
+}
+#else
+inline bool NonNegativeInt32(double value, int32_t* out) {
+  int integer = 0;
+  bool ok = IntegerIn(value, INT32_MAX, &integer);
+  *out = integer;
+  return ok;
+}
+inline bool NonNegativeInt64(double value, int64_t* out) {
+  // 2^53 bounds every view's length and keeps the cast exact.
+  if (!(value >= 0 && value <= 9007199254740992.0)) return false;
+  int64_t integer = static_cast<int64_t>(value);
+  *out = integer;
+  return static_cast<double>(integer) == value;
+}
+#endif
+
+// The checks take every double as it came and refuse (kFallback) anything that
+// is not an exact integer in range: fd and flags in [0, INT32_MAX] (-0 is 0),
+// offset in [0, the view's length], length (-1: to the end) in
+// [1, min(INT32_MAX, what the view has after offset)].
 template <Op op>
 inline int32_t Call(double fd, uint8_t* view, size_t viewLength, double flags, double offset, double count) {
-  int descriptor, flagBits = 0;
-  if (!IntegerIn(fd, INT32_MAX, &descriptor)) return kFallback;
-  if (!IntegerIn(flags, INT32_MAX, &flagBits)) return kFallback;
+  int32_t descriptor, flagBits;
+  if (!NonNegativeInt32(fd, &descriptor) || !NonNegativeInt32(flags, &flagBits)) return kFallback;
   if (op == Op::Write || op == Op::Read) flagBits = 0;
-  double size = static_cast<double>(static_cast<int64_t>(viewLength));
-  if (!(offset >= 0 && offset <= size)) return kFallback;
-  int64_t start = static_cast<int64_t>(offset);
-  if (static_cast<double>(start) != offset) return kFallback;
-  double length = count == -1 ? size - offset : count;
+  int64_t start;
+  if (!NonNegativeInt64(offset, &start) || static_cast<uint64_t>(start) > viewLength) return kFallback;
+  uint64_t room = viewLength - static_cast<uint64_t>(start);
   // Empty ranges and huge ones go the N-API way: a 0-byte recv reads as EOF (a
   // RangeError there), a gone (detached) buffer has length 0, and the result
   // must fit an int32.
-  if (!(length > 0 && length <= size - offset && length <= static_cast<double>(INT32_MAX))) return kFallback;
-  int32_t bytes32 = static_cast<int32_t>(length);
-  if (static_cast<double>(bytes32) != length || view == nullptr) return kFallback;
-  uint8_t* bytes = view + start;
-  size_t count32 = static_cast<size_t>(bytes32);
-  long n = Transfer<op>(descriptor, bytes, count32, flagBits);
-  return n >= 0 ? static_cast<int32_t>(n) : -errno;
+  uint64_t length;
+  if (count == -1) {
+    length = room;
+  } else {
+    int32_t asked;
+    if (!NonNegativeInt32(count, &asked)) return kFallback;
+    length = static_cast<uint64_t>(asked);
+  }
+  if (length == 0 || length > room || length > static_cast<uint64_t>(INT32_MAX) || view == nullptr) return kFallback;
+  // n is at most `length` (<= INT32_MAX) or -errno (>= -4095): an int32 either way.
+  return static_cast<int32_t>(Transfer<op>(descriptor, view + start, static_cast<size_t>(length), flagBits));
 }
 
 #if SOCKFD_FAST_CALLS < 130
