@@ -146,13 +146,25 @@ let parentEmit: Emit | undefined;
 // its handlers. 'uncaughtException' is what Node's fatal-exception path
 // emits (for unhandled rejections too): with no listener Node would go on to
 // its teardown, so then the error is reported as Node does and the child
-// exits(1). Done here rather than by a listener of sockfd's: the child's
-// listeners stay the parent's, and adding one cost every child ~30 page
-// faults (fork-per-connection server) for a path most children never take.
+// exits(1); a listener of it (or of 'uncaughtExceptionMonitor', which Node
+// emits first) that throws ends it as Node would (7). Done here
+// rather than by a listener of sockfd's: the child's listeners stay the
+// parent's, and adding one cost every child ~30 page faults (fork-per-
+// connection server) for a path most children never take.
 const emitThenExit = (function emitThenExit(this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
   const emit = parentEmit!;
-  if (event === 'uncaughtException') {
-    if (emit.call(this, event, ...args)) return true;
+  if (event === 'uncaughtException' || event === 'uncaughtExceptionMonitor') {
+    let handled: boolean;
+    try {
+      handled = emit.call(this, event, ...args);
+    } catch (error) {
+      // A listener threw: Node prints that error and exits with 7 without
+      // 'exit' (its teardown: SIGSEGV in a child). Status 7 is Node's
+      // kExceptionInFatalExceptionHandler.
+      writeFatal(error);
+      return native._exit(7);
+    }
+    if (handled || event === 'uncaughtExceptionMonitor') return handled;
     writeFatal(args[0]);
     process.exit(1);
   }

@@ -104,7 +104,8 @@ print(s.recv(100).decode())`,
       '-c',
       `import json, os, socket, sys
 l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-l.bind(sys.argv[1]); l.listen(1)
+# Bound and listening under a temporary name, then renamed: the path appears only once connect() can succeed.
+l.bind(sys.argv[1] + '.tmp'); l.listen(1); os.rename(sys.argv[1] + '.tmp', sys.argv[1])
 c, _ = l.accept()
 msg, fds, flags, addr = socket.recv_fds(c, 100, 4)
 data = os.pread(fds[0], 100, 0).decode()

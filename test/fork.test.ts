@@ -183,6 +183,8 @@ describe('fork()', () => {
       'an exception thrown at once, in the code that forked': 1,
       "the child has the parent's 'uncaughtException' listeners (none)": 50,
       "an 'uncaughtException' listener added, then removed before the throw": 1,
+      "an 'uncaughtException' listener throws": 7,
+      "an 'uncaughtExceptionMonitor' listener throws": 7,
       // the grandchild ends with 17, the child with that + 1
       "a child's own child lets its loop run dry, then so does the child": 18,
       'forked in a setImmediate callback, then the loop runs dry': 8,
@@ -191,6 +193,9 @@ describe('fork()', () => {
     });
     expect(results['an exception thrown at once, in the code that forked']!.output).toMatch(/^Error: thrown right after fork\n/);
     expect(results["an 'uncaughtException' listener added, then removed before the throw"]!.output).toMatch(/^Error: thrown once nobody listens\n/);
+    // only the listener's error, as Node prints it, and no 'exit' event
+    expect(results["an 'uncaughtException' listener throws"]!.output).toMatch(/^Error: thrown by the listener\n(?![^]*'exit' emitted)/);
+    expect(results["an 'uncaughtExceptionMonitor' listener throws"]!.output).toMatch(/^Error: thrown by the monitor\n/);
     for (const from of ['setImmediate callback', 'promise reaction', 'process.nextTick callback'])
       expect(results[`forked in a ${from}, then the loop runs dry`]!.output).toBe('beforeExit 8\n');
     expect(results['an unhandled rejection']!.output).toMatch(/^Error: rejected in the child\n/);

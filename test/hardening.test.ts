@@ -295,10 +295,12 @@ describe('6. resources are freed on every path', () => {
     // Under ASan, freed memory waits in its quarantine: without one, RSS measures leaks again.
     const env = { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? ''}:quarantine_size_mb=0:thread_local_quarantine_size_kb=0` };
     // A 1 MiB semi-space: Node 24 would otherwise grow its young generation (RSS, not a leak) by ~150 MiB here.
-    const result = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', script], { encoding: 'utf8', timeout: 120_000, env });
+    // 100k calls: ~19 s alone under ASan, over 60 s beside another file at load 8; spawnSync blocks, so
+    // the test's own timeout must exceed the child's.
+    const result = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', script], { encoding: 'utf8', timeout: 150_000, env });
     expect(result.stderr).toBe('');
     const growth = JSON.parse(result.stdout) as { growthMiB: number; calls: number; threw: number };
     expect(growth.threw).toBe(growth.calls);
     expect(growth.growthMiB).toBeLessThan(8);
-  });
+  }, 180_000);
 });
