@@ -17,9 +17,9 @@
 //
 // --eintr-share: a share P (default 0.01) of the iterations first run one
 // forced interruption (test/fuzz/eintr.mjs): a signal that arrives while a
-// fast recv/send/read/write from optimized code is blocked in the kernel, whose
-// handler resumes it, makes it report EINTR, detaches, shrinks or grows its
-// buffer, closes its fd, throws or allocates; each outcome is checked. 0: none.
+// fast recv/send/read/write/acceptFd/connect from optimized code is blocked in
+// the kernel, whose handler resumes it, makes it report EINTR, detaches, shrinks
+// or grows its buffer, closes its fd, throws or allocates; each outcome is checked. 0: none.
 // With --fast require, a run whose cases never interrupted a fast call fails.
 //
 // The same seed makes the same sequence of calls and arguments; the moments
@@ -113,7 +113,7 @@ for (const name of Object.keys(binding).filter((key) => key.endsWith('Interrupte
   };
 }
 
-const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo, binding, shared, handoffs: () => interruptedHandoffs }) : null;
+const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo, fastSocket, binding, shared, handoffs: () => interruptedHandoffs }) : null;
 
 let inCall = false;
 processLib.signal(binding.constants.SIGUSR1, () => {
@@ -261,8 +261,9 @@ else {
   );
   console.log(
     interruptionSummary.on
-      ? `fuzz: forced interruptions: ${interruptionSummary.cases} signals during a blocked recv/send/read/write from optimized code (${interruptionSummary.fromOptimizedCode} optimized), ` +
-          `${interruptionSummary.fastInterrupted} of them inside the fast call; each action: ${Object.entries(interruptionSummary.byAction).map(([a, n]) => `${a} ${n}`).join(', ')}`
+      ? `fuzz: forced interruptions: ${interruptionSummary.cases} signals during a blocked ${Object.keys(interruptionSummary.byCall).join('/')} from optimized code (${interruptionSummary.fromOptimizedCode} optimized), ` +
+          `${interruptionSummary.fastInterrupted} of them inside the fast call; each action: ${Object.entries(interruptionSummary.byAction).map(([a, n]) => `${a} ${n}`).join(', ')}; ` +
+          `each call (cases, inside the fast call): ${Object.entries(interruptionSummary.byCall).map(([op, [n, f]]) => `${op} ${n}/${f}`).join(', ')}`
       : `fuzz: forced interruptions OFF: ${interruptionSummary.reason}`,
   );
   console.log(
