@@ -4,8 +4,12 @@
 import { writeFileSync } from 'node:fs';
 import type { Report } from './model.js';
 
-/** Bumped when a field changes meaning or disappears. */
-export const REPORT_FORMAT = 1;
+/**
+ * Bumped when a field changes meaning or disappears, or a reader must be able
+ * to rely on a new one. 2: `statistics`, every ratio's `interval`, every
+ * target's `verdict`, `reason` and `interval` (`met` keeps format 1's meaning).
+ */
+export const REPORT_FORMAT = 2;
 
 /** The report as JSON text (two-space indentation, numbers rounded to what was measured). */
 export function reportToJson(report: Report): string {

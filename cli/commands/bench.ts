@@ -22,6 +22,8 @@ export interface BenchOptions {
   scale: Scale;
   /** undefined: not pinned; null: pinned to the CPU chosen automatically; a number: that CPU. */
   pin: number | null | undefined;
+  /** --runs N: measured runs per implementation in every case (default: each benchmark's own). */
+  runs?: number;
   json?: string;
   svg?: string;
   markdown?: string;
@@ -44,6 +46,10 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
       if (inline === undefined) options.pin = null;
       else if (/^\d+$/.test(inline)) options.pin = Number(inline);
       else throw new UsageError(`--pin=CPU needs a CPU number, got '${inline}'`);
+    } else if (flag === '--runs') {
+      const v = inline ?? argv[++i];
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000) throw new UsageError(`--runs needs a whole number of runs from 1 to 1000, got '${v ?? ''}'`);
+      options.runs = Number(v);
     } else if (flag === '--json') options.json = value();
     else if (flag === '--svg') options.svg = value();
     else if (flag === '--markdown') options.markdown = value();
@@ -60,7 +66,7 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
 function usageText(): string {
   const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
   return [
-    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--json FILE] [--svg FILE] [--markdown FILE]',
+    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--json FILE] [--svg FILE] [--markdown FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c: the package\'s prebuilt binaries, else',
     'compiled with cc -O2; with neither, the C rows are left out and a note says so) and Node net,',
@@ -74,11 +80,16 @@ function usageText(): string {
     '  --quick        small sizes: each benchmark in well under 10 s (default: under a minute)',
     '  --smoke        the smallest sizes: checks that everything runs; the numbers mean nothing',
     '  --pin[=CPU]    run both ends of every run on one CPU (taskset); default: the last allowed CPU',
+    '  --runs N       measured runs per implementation in every case (default: each benchmark\'s own);',
+    '                 more pairs give narrower intervals, and 6 or more are needed for a 95% verdict',
     '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
     '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
     '  --markdown FILE  write the tables as Markdown (as in docs/benchmarks.md)',
     '',
-    'Results are numbers, not verdicts: no benchmark is a test. Ratios are sockfd/other, pair by pair.',
+    'Ratios are sockfd/other, pair by pair: the median pair ratio and, in brackets, a distribution-free',
+    '95% confidence interval of it (sign test on the ordered pair ratios; below 6 pairs [min, max] with',
+    'its lower coverage). A target is met or MISSED when the whole interval is on one side of it, else',
+    'undecided. No benchmark is a test: a missed target is a result, not a failure (exit 0).',
   ].join('\n');
 }
 
@@ -157,6 +168,7 @@ async function runAndReport(
   const report = await runBenchmarks(chosen, {
     scale: options.scale,
     pin,
+    ...(options.runs !== undefined ? { runs: options.runs } : {}),
     command: commandLine,
     log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
     onResult: (result) => {
