@@ -60,7 +60,8 @@ const KINDS = ['plain', 'subarray', 'on-heap', 'resizable-fixed', 'resizable-tra
 const RESIZABLE = ['resizable-fixed', 'resizable-tracking'];
 
 // The watchdog's view of a case, in the fuzzer's shared Int32Array (fuzz.mjs):
-// [4] case serial, [5] system call number, [6] fd, [7] signals wanted, [8] signals sent, [9] handled.
+// [4] case serial, [5] system call number (-1: no case; -2: a case being set up), [6] fd, [7] signals wanted,
+// [8] signals sent, [9] handled.
 export const SLOT = { serial: 4, syscall: 5, fd: 6, wanted: 7, sent: 8, handled: 9 };
 export const SHARED_SLOTS = 10;
 
@@ -75,7 +76,9 @@ export const watchdogSource = `
     const S = ${JSON.stringify(SLOT)};
     const path = '/proc/' + process.pid + '/task/' + process.pid + '/syscall';
     return () => {
-      if (Atomics.load(shared, S.syscall) < 0) return false;
+      const syscall = Atomics.load(shared, S.syscall);
+      if (syscall === -1) return false; // no case
+      if (syscall < 0) return true; // a case being set up (-2): no random signals, no stop, nothing to signal yet
       const sent = Atomics.load(shared, S.sent);
       if (sent >= Atomics.load(shared, S.wanted) || Atomics.load(shared, S.handled) < sent) return true;
       let fields;
@@ -108,6 +111,7 @@ export class InterruptionCases {
     this.reason = this.numbers === undefined ? `no system call numbers for ${arch()}` : '';
     this.sites = new Map(); // `${op} ${kind}` -> its own call site
     this.active = null; // the case whose call is running, for the signal handler
+    this.inCase = false; // from a case's first step to its last (fuzz.mjs's handlers then leave it alone)
     this.serial = 0;
     this.stats = {
       cases: 0,
@@ -246,12 +250,30 @@ export class InterruptionCases {
     Atomics.notify(this.shared, 2); // the watchdog, asleep for up to 2 ms, looks at once
   }
 
-  /** One case: the next action on the next call, a random kind and range. Returns a summary; throws a description on a wrong outcome. */
+  /**
+   * One case: the next action on the next call, a random kind and range. Returns a summary; throws a
+   * description on a wrong outcome. From its first step to its last the watchdog sends no random
+   * signal and no stop, the fuzzer's handlers leave it alone (inCase), and calls resume after a
+   * handler (a fuzzed setRestartAfterSignal(false) is put back after): its set-up calls block too.
+   */
   run() {
+    const restart = this.binding.getRestartAfterSignal();
+    this.inCase = true;
+    Atomics.store(this.shared, SLOT.syscall, -2);
+    this.binding.setRestartAfterSignal(true);
+    try {
+      const { serial, op, action, kind } = this.next();
+      return op === 'connect' || op === 'accept' ? this.runSocketCase(serial, op, action, kind ?? null) : this.runIoCase(serial, op, action);
+    } finally {
+      this.binding.setRestartAfterSignal(restart);
+      Atomics.store(this.shared, SLOT.syscall, -1);
+      this.inCase = false;
+    }
+  }
+
+  runIoCase(serial, op, action) {
     const { w, binding, c } = this;
     const r = w.random;
-    const { serial, op, action, kind: connectKind } = this.next();
-    if (op === 'connect' || op === 'accept') return this.runSocketCase(serial, op, action, connectKind ?? null);
     const sending = op === 'send' || op === 'write';
     const kind = action === 'shrink' || action === 'grow' ? r.pick(RESIZABLE) : r.pick(KINDS);
     const length = sending ? r.pick([1, 7, 100, 1024]) : r.pick([1, 7, 100, 4096, 65536]);
@@ -294,7 +316,7 @@ export class InterruptionCases {
         result = error;
       } finally {
         this.active = null;
-        Atomics.store(this.shared, SLOT.syscall, -1);
+        Atomics.store(this.shared, SLOT.syscall, -2);
         binding.setRestartAfterSignal(restart);
       }
       const fast = this.fastIo.fastCallCounts().fast > fastBefore;
@@ -305,7 +327,7 @@ export class InterruptionCases {
       return { outcome: `eintr.${op} ${action} ${fast && handedOff ? 'fast' : 'napi'} ${threw ? (result === Sentinel ? 'sentinel' : result?.code) : 'n'}` };
     } finally {
       this.active = null;
-      Atomics.store(this.shared, SLOT.syscall, -1);
+      Atomics.store(this.shared, SLOT.syscall, -2);
       for (const end of [fd, peer])
         try {
           binding.close(end); // fd: closed by the handler already (EBADF, ignored), or the dup2 over it
@@ -525,7 +547,7 @@ export class InterruptionCases {
         result = error;
       } finally {
         this.active = null;
-        Atomics.store(this.shared, SLOT.syscall, -1);
+        Atomics.store(this.shared, SLOT.syscall, -2);
         binding.setRestartAfterSignal(restart);
       }
       if (op === 'accept' && !threw && Number.isInteger(result)) own(result);
@@ -537,7 +559,7 @@ export class InterruptionCases {
       return { outcome: `eintr.${op} ${action} ${fast && handedOff ? 'fast' : 'napi'} ${threw ? (result === Sentinel ? 'sentinel' : result?.code) : 'n'}` };
     } finally {
       this.active = null;
-      Atomics.store(this.shared, SLOT.syscall, -1);
+      Atomics.store(this.shared, SLOT.syscall, -2);
       for (const fd of [...fds, ...(state.extra ?? [])])
         try {
           binding.close(fd); // closed by the handler already (EBADF, ignored), or the dup2 over it

@@ -117,12 +117,12 @@ const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo
 
 let inCall = false;
 processLib.signal(binding.constants.SIGUSR1, () => {
-  if (interruptions?.active) return void interruptions.onSignal(); // a forced case's action (a stray signal: nothing)
+  if (interruptions?.inCase) return void interruptions.onSignal(); // a forced case's action (a stray signal, or one during its set-up: nothing)
   if (inCall && w.random.chance(0.7)) w.act(w.current); // may throw the sentinel through the blocked call
 });
 processLib.signal(binding.constants.SIGUSR2, () => {
   if (process.env.FUZZ_DEBUG) writeSync(2, 'SIGUSR2 handler\n');
-  if (inCall && !interruptions?.active) throw WatchdogStop; // a forced case's call is bounded by its own timeouts
+  if (inCall && !interruptions?.inCase) throw WatchdogStop; // a forced case's calls are bounded by their own timeouts
 });
 
 // ---- the loop
