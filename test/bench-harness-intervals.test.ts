@@ -6,7 +6,7 @@
 // draws from a distribution whose median is known exactly (exponential: ln 2).
 import { describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -257,4 +257,100 @@ describe('--runs', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+});
+
+describe('--combine: the pair ratios of several sets pooled', () => {
+  const machine = { cpuModel: 'Test CPU', cpus: 2, kernel: '6.0', os: 'Test OS', node: 'v20.0.0', v8: '11', cc: 'cc 12', hostname: 'h' };
+  /** A report of one throughput case whose C and sockfd runs give `pairs` as sockfd/C speed ratios (C at 4000 MB/s). */
+  function reportOf(pairs: number[], startedAt: string, pin: { cpu: number } | null = { cpu: 1 }): Report {
+    const recorder = new CaseRecorder({ name: '4 KiB chunks', kind: 'throughput', impls: ['C', 'sockfd'], targets: [{ subject: 'sockfd', reference: 'C', ratio: 0.95 }] });
+    for (const p of pairs) {
+      recorder.add('C', { bytes: 4000e6, ns: 1e9 });
+      recorder.add('sockfd', { bytes: p * 4000e6, ns: 1e9 });
+    }
+    return {
+      tool: 'sockfd bench',
+      version: '0.0.0',
+      command: 'sockfd bench throughput --pin',
+      startedAt,
+      quick: false,
+      scale: 'full',
+      mode: describePinning(pin),
+      machine,
+      statistics: { interval: 'x', level: 0.95 },
+      benchmarks: [{ name: 'throughput', title: 't', description: '', parameters: {}, cases: [recorder.result()], notes: [], durationMs: 1 }],
+    };
+  }
+  const setA = [0.96, 0.97, 0.955, 0.98, 0.965, 0.99, 0.97];
+  const setB = [0.96, 0.94, 0.985, 0.975, 0.96, 0.97, 0.99];
+  const setLow = [0.84, 0.85, 0.86, 0.87, 0.88, 0.85, 0.86];
+
+  function files(...reports: Report[]): { dir: string; paths: string[] } {
+    const dir = mkdtempSync(join(tmpdir(), 'sockfd-combine-'));
+    const paths = reports.map((report, i) => {
+      const path = join(dir, `set${i + 1}.json`);
+      writeFileSync(path, reportToJson(report));
+      return path;
+    });
+    return { dir, paths };
+  }
+
+  it('pools the pairs of the sets; the pooled interval and verdict are Python\'s for the 14 pairs; each set keeps its own', async () => {
+    const { combineReports, readReport } = await import('../bench/harness/combine.js');
+    const { dir, paths } = files(reportOf(setA, '2026-01-01T00:00:00Z'), reportOf(setB, '2026-01-01T00:15:00Z'));
+    try {
+      const combined = combineReports(paths.map((file) => ({ file, report: readReport(file) })));
+      const [ratio] = combined.cases[0]!.ratios;
+      // The pairs as measured (JSON keeps 6 significant digits), set after set.
+      expect(ratio!.pairs.map((p) => Number(p.toFixed(6)))).toEqual([...setA, ...setB]);
+      const [pooled, a, b] = python([
+        { values: [...setA, ...setB], targets: [['speed', 0.95]] },
+        { values: setA, targets: [['speed', 0.95]] },
+        { values: setB, targets: [['speed', 0.95]] },
+      ]);
+      expect(ratio!.interval).toMatchObject({ count: 14, lowRank: pooled!.k, highRank: 15 - pooled!.k, coverage: expect.closeTo(pooled!.coverage, 10) });
+      expect(ratio!.interval!.low).toBeCloseTo(pooled!.low, 6);
+      expect(ratio!.interval!.high).toBeCloseTo(pooled!.high, 6);
+      expect(ratio!.setsDisagree).toBe(false);
+      const [target] = combined.cases[0]!.targets;
+      expect([target!.verdict, ...target!.setVerdicts]).toEqual([pooled!.verdicts[0], a!.verdicts[0], b!.verdicts[0]]);
+      // 14 pairs give the 3rd to 12th (97.1%), narrower than one set's [min, max]: the pool is decided where set B alone is not.
+      expect(pooled!.k).toBe(3);
+      expect([target!.verdict, ...target!.setVerdicts]).toEqual(['met', 'met', 'undecided']);
+      expect(combined.statistics.level).toBe(0.95);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sets whose intervals do not overlap are flagged and their target undecided; the command prints it; modes must match', async () => {
+    const { dir, paths } = files(reportOf(setA, '2026-01-01T00:00:00Z'), reportOf(setLow, '2026-01-01T00:15:00Z'), reportOf(setA, '2026-01-01T00:30:00Z', null));
+    try {
+      const bin = join(root, 'bin', 'sockfd.js');
+      const out = join(dir, 'combined.json');
+      const ok = await promisify(execFile)(process.execPath, [bin, 'bench', '--combine', paths[0]!, paths[1]!, '--json', out], { encoding: 'utf8', timeout: 30_000 });
+      expect(ok.stdout).toContain('(sets disagree)');
+      expect(ok.stdout).toMatch(/target for throughput 4 KiB chunks: sockfd at least 0\.95x the speed of C: undecided \(pooled median 0\.\d\dx; the sets disagree/);
+      expect(ok.stdout).toContain('per set: met, missed');
+      const json = JSON.parse(readFileSync(out, 'utf8')) as { tool: string; cases: { ratios: { setsDisagree: boolean; pairs: number[] }[] }[] };
+      expect(json.tool).toBe('sockfd bench --combine');
+      expect(json.cases[0]!.ratios[0]).toMatchObject({ setsDisagree: true });
+      expect(json.cases[0]!.ratios[0]!.pairs).toHaveLength(14);
+      // A pinned set and an unpinned one measure different things: refused (exit 1, a message, no stack).
+      const mixed = await promisify(execFile)(process.execPath, [bin, 'bench', '--combine', paths[0]!, paths[2]!], { encoding: 'utf8', timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e);
+      expect(mixed).toMatchObject({ code: 1 });
+      expect((mixed as { stderr: string }).stderr).toMatch(/^sockfd bench: .*only sets of one mode combine\n$/);
+      // One file, an option it does not take, a file that is no report: usage errors (2) and a failure (1).
+      const usage = await promisify(execFile)(process.execPath, [bin, 'bench', '--combine', paths[0]!], { encoding: 'utf8', timeout: 30_000 }).catch((e: { code: number }) => e);
+      expect(usage).toMatchObject({ code: 2 });
+      const flag = await promisify(execFile)(process.execPath, [bin, 'bench', '--combine', paths[0]!, paths[1]!, '--pin'], { encoding: 'utf8', timeout: 30_000 }).catch((e: { code: number }) => e);
+      expect(flag).toMatchObject({ code: 2 });
+      writeFileSync(join(dir, 'not.json'), '{"hello": 1}');
+      const bad = await promisify(execFile)(process.execPath, [bin, 'bench', '--combine', paths[0]!, join(dir, 'not.json')], { encoding: 'utf8', timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e);
+      expect(bad).toMatchObject({ code: 1 });
+      expect((bad as { stderr: string }).stderr).toContain('not a report of sockfd bench --json');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -6,7 +6,8 @@ import { constants as osConstants } from 'node:os';
 import { childPids } from '../../lib/procfs.js';
 import { type Command, UsageError } from '../command.js';
 import type { Benchmark, Scale } from '../../bench/harness/harness.js';
-import { writeReportJson } from '../../bench/harness/json.js';
+import { toJsonText, writeReportJson } from '../../bench/harness/json.js';
+import { combineReports, readReport, renderCombined } from '../../bench/harness/combine.js';
 import { choosePinning, describePinning } from '../../bench/harness/machine.js';
 import { loadBenchmarksSafely } from '../../bench/harness/registry.js';
 import { runBenchmarks } from '../../bench/harness/run.js';
@@ -27,6 +28,29 @@ export interface BenchOptions {
   json?: string;
   svg?: string;
   markdown?: string;
+}
+
+/** `--combine FILE FILE... [--json FILE] [--markdown FILE]`: pools the pair ratios of earlier --json reports. */
+export interface CombineOptions {
+  files: string[];
+  json?: string;
+}
+
+/** Parses `--combine` arguments (every other word is a report file); throws UsageError on anything else. */
+export function parseCombineArgs(argv: readonly string[]): CombineOptions {
+  const options: CombineOptions = { files: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--combine') continue;
+    if (arg === '--json' || arg.startsWith('--json=')) {
+      const v = arg.includes('=') ? arg.slice('--json='.length) : argv[++i];
+      if (v === undefined || v === '') throw new UsageError('--json needs a file name');
+      options.json = v;
+    } else if (arg.startsWith('-')) throw new UsageError(`--combine takes report files and --json FILE, not '${arg}'`);
+    else options.files.push(arg);
+  }
+  if (options.files.length < 2) throw new UsageError('--combine needs at least two --json reports of sockfd bench');
+  return options;
 }
 
 /** Parses the command's arguments; throws UsageError on anything unknown. */
@@ -67,6 +91,7 @@ function usageText(): string {
   const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
   return [
     'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--json FILE] [--svg FILE] [--markdown FILE]',
+    '       sockfd bench --combine REPORT.json REPORT.json... [--json FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c: the package\'s prebuilt binaries, else',
     'compiled with cc -O2; with neither, the C rows are left out and a note says so) and Node net,',
@@ -85,6 +110,8 @@ function usageText(): string {
     '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
     '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
     '  --markdown FILE  write the tables as Markdown (as in docs/benchmarks.md)',
+    '  --combine      pool the pair ratios of several --json reports (sets of one mode and scale, run',
+    '                 at different times): the pooled interval and verdicts, and each set\'s beside them',
     '',
     'Ratios are sockfd/other, pair by pair: the median pair ratio and, in brackets, a distribution-free',
     '95% confidence interval of it (sign test on the ordered pair ratios; below 6 pairs [min, max] with',
@@ -140,6 +167,7 @@ export const command: Command = {
     return usageText();
   },
   async run(argv: string[]): Promise<number> {
+    if (argv.includes('--combine')) return combine(parseCombineArgs(argv));
     const options = parseBenchArgs(argv, benchmarks.map((b) => b.name));
     const chosen: Benchmark[] = options.names.map((name) => benchmarks.find((b) => b.name === name)!);
     const pin = options.pin === undefined ? null : choosePinning(options.pin ?? undefined);
@@ -153,6 +181,23 @@ export const command: Command = {
     }
   },
 };
+
+/** --combine: reads the reports, prints the pooled table; exit 1 when a report cannot be read or the sets do not combine. */
+function combine(options: CombineOptions): number {
+  let combined;
+  try {
+    combined = combineReports(options.files.map((file) => ({ file, report: readReport(file) })));
+  } catch (error) {
+    process.stderr.write(`sockfd bench: ${(error as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(renderCombined(combined) + '\n');
+  if (options.json) {
+    writeFileSync(options.json, toJsonText(combined));
+    process.stdout.write(`wrote ${options.json}\n`);
+  }
+  return 0;
+}
 
 async function runAndReport(
   chosen: Benchmark[],
