@@ -172,7 +172,9 @@ describe('case results', () => {
     expect(runs).toEqual(['C warm-up', 'sockfd warm-up', 'net warm-up', 'sockfd', 'net', 'sockfd', 'net']);
     expect(result.impls.map((impl) => impl.impl)).toEqual(['sockfd', 'net']);
     expect(result.ratios.map((ratio) => `${ratio.subject}/${ratio.reference} ${ratio.median}`)).toEqual(['sockfd/net 2']);
-    expect(result.targets).toEqual([{ subject: 'sockfd', reference: 'net', ratio: 3, meaning: 'time', measured: 2, met: true }]);
+    // Two pairs cannot decide a target at 95% (their [min, max] covers the median half the time): undecided, though the median is on the right side.
+    expect(result.targets).toMatchObject([{ subject: 'sockfd', reference: 'net', ratio: 3, meaning: 'time', measured: 2, met: true, verdict: 'undecided' }]);
+    expect(result.targets[0]!.interval).toMatchObject({ count: 2, low: 2, high: 2, coverage: 0.5 });
     // Every implementation needs the C program (a C client for all): the case cannot be measured, the error says why.
     await expect(measureCase(context, { ...spec, targets: [] }, { runs: 1, runOnce: async () => Promise.reject(missing) })).rejects.toBe(missing);
     // Any other failure is not swallowed.
@@ -220,6 +222,7 @@ function sampleReport(): Report {
     scale: 'full',
     mode: describePinning({ cpu: 1 }),
     machine: { cpuModel: 'Test CPU', cpus: 2, kernel: '6.0', os: 'Test OS', node: 'v20.0.0', v8: '11', cc: 'cc 12', hostname: 'h' },
+    statistics: { interval: 'a method', level: 0.95 },
     benchmarks: [sampleResult()],
   };
 }
@@ -247,8 +250,8 @@ describe('table', () => {
     expect(text).toMatch(/round trip\s+C\s/);
     expect(text).toMatch(/4 KiB chunks <&>\s+C\s/);
     // sockfd/C of the throughput case is 0.90 in both pairs.
-    expect(text).toContain('0.90x (0.90-0.90)');
-    expect(text).toMatch(/target for round trip: sockfd at most 1\.05x the time of C: MISSED/);
+    expect(text).toContain('0.90x [0.90-0.90]');
+    expect(text).toMatch(/target for round trip: sockfd at most 1\.05x the time of C: undecided \(median 1\.\d\dx; 2 pairs/);
     expect(text).toContain('note: a note');
     expect(text).toContain('p99');
     expect(text).toContain('MB/s');
@@ -310,8 +313,8 @@ describe('markdown', () => {
     expect(text).toContain('`sockfd bench sample`');
     expect(text).toContain('| case | impl | median | p99 | min | max | sockfd/C | sockfd/net |');
     expect(text).toContain('| case | impl | median MB/s | min | max | sockfd/C | sockfd/net |');
-    expect(text).toMatch(/\| 4 KiB chunks <&> \| sockfd \| 2,025 MB\/s \| 1,350 MB\/s \| 2,700 MB\/s \| 0\.90x \| 2\.70x \|/);
-    expect(text).toContain('**missed** (');
+    expect(text).toMatch(/\| 4 KiB chunks <&> \| sockfd \| 2,025 MB\/s \| 1,350 MB\/s \| 2,700 MB\/s \| 0\.90x \[0\.90-0\.90\] \| 2\.70x \[2\.70-2\.70\] \|/);
+    expect(text).toContain('**undecided** (median');
   });
 
   it('a failed benchmark shows its error instead of tables', () => {

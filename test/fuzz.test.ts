@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binding, tryNodeAddon } from '../lib/native.js';
 import { fastCalls } from '../lib/fast-io.js';
+import { fastSocketCalls } from '../lib/fast-socket.js';
 // Plain JavaScript (.mjs): node runs it directly, under ASan too, and this test imports it.
 import { makeSpecs } from './fuzz/specs.mjs';
 import { fastFunctionNames, fastSets, makeRawSpecs } from './fuzz/fast.mjs';
@@ -47,7 +48,14 @@ describe('fuzzer', () => {
       thrown: Record<string, number>;
       byName: Record<string, number>;
       fast: { on: boolean; targets: number; fromOptimizedCode: number; fastEntries: number; fastEntriesByTarget: Record<string, number> };
-      interruptions: { on: boolean; cases: number; fastInterrupted: number; byAction: Record<string, number>; byKind: Record<string, [number, number]> };
+      interruptions: {
+        on: boolean;
+        cases: number;
+        fastInterrupted: number;
+        byAction: Record<string, number>;
+        byKind: Record<string, [number, number]>;
+        byCall: Record<string, [number, number]>;
+      };
     };
     expect(summary.calls).toBe(8000);
     expect(summary.natives).toBe(exported.length - 1); // all but fork
@@ -66,5 +74,12 @@ describe('fuzzer', () => {
     for (const [action, cases] of Object.entries(summary.interruptions.byAction)) expect(cases, action).toBeGreaterThan(0);
     if (fastCalls.enabled) expect(summary.interruptions.byKind['plain']![1]).toBeGreaterThan(0);
     else expect(summary.interruptions.fastInterrupted).toBe(0);
+    // Every call had cases: recv/send/read/write, and lib/fast-socket's acceptFd and connect (the first
+    // connect case is EINTR on plain memory, which every V8 here takes fast), interrupted inside their fast calls.
+    expect(Object.keys(summary.interruptions.byCall).sort()).toEqual(['accept', 'connect', 'read', 'recv', 'send', 'write']);
+    for (const [call, [cases, inside]] of Object.entries(summary.interruptions.byCall)) {
+      expect(cases, call).toBeGreaterThan(0);
+      if (fastCalls.enabled && fastSocketCalls.enabled && ['recv', 'accept', 'connect'].includes(call)) expect(inside, call).toBeGreaterThan(0);
+    }
   });
 });

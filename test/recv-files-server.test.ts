@@ -230,6 +230,13 @@ describe('slow and idle clients against a good upload', () => {
     cleanups.push(stop);
     await until(() => (childrenOf(srv.pid).length === 4 ? true : undefined), 'four children', 10_000);
     const good = await goodUpload(srv.port, root, 'good.bin');
+    // The good upload needs only the first slot that frees. The four slow uploads started one after
+    // another (each waits for the server's OK, a fork away), so their 10 s windows end apart, and a
+    // window is judged when a byte arrives after its end (on the trickle's 500 ms ticks): under load
+    // the later drops come a tick or more after the good upload is stored. Keep trickling until all
+    // four are dropped (stopping first would leave them to the idle timeout instead), bounded.
+    const rateDrops = () => srv.log.filter((line) => / failed TIMEOUT: .*less than the minimum rate of 1024 bytes\/s$/.test(line));
+    await until(() => (rateDrops().length >= 4 ? true : undefined), 'the four slow uploads dropped by the minimum rate', 15_000);
     stop();
     expect(good.code, good.stderr).toBe(0);
     expect(readFileSync(join(dir, 'good.bin')).length).toBe(300_000);

@@ -38,6 +38,8 @@ export interface BenchContext {
   /** full (default), quick (--quick), smoke (--smoke: the smallest sizes, to check that everything runs). */
   scale: Scale;
   pin: Pinning;
+  /** --runs N: measureCase runs every case N times per implementation instead of the plan's own number. */
+  runs?: number;
   /** A progress line on stderr. */
   log(line: string): void;
   /** Command for bench/c/<program> (compiled before run()). */
@@ -95,7 +97,8 @@ export interface CasePlan {
  * no implementation rethrows that error.
  */
 export async function measureCase(context: BenchContext, spec: CaseSpec, plan: CasePlan): Promise<CaseResult> {
-  if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new RangeError(`runs must be a positive integer, got ${plan.runs}`);
+  const runs = context.runs ?? plan.runs;
+  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`runs must be a positive integer, got ${runs}`);
   const impls = [...spec.impls];
   const measured: [string, RunOutput, RunNoise][] = [];
   let noCompiler: NoCCompilerError | undefined;
@@ -117,9 +120,9 @@ export async function measureCase(context: BenchContext, spec: CaseSpec, plan: C
       context.log(`${spec.name}: warm-up ${impl}`);
       await attempt(impl, true);
     }
-  for (let run = 1; run <= plan.runs; run++) {
+  for (let run = 1; run <= runs; run++) {
     for (const impl of [...impls]) {
-      context.log(`${spec.name}: run ${run}/${plan.runs} ${impl}`);
+      context.log(`${spec.name}: run ${run}/${runs} ${impl}`);
       await attempt(impl, false);
     }
   }

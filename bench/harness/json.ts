@@ -4,14 +4,21 @@
 import { writeFileSync } from 'node:fs';
 import type { Report } from './model.js';
 
-/** Bumped when a field changes meaning or disappears. */
-export const REPORT_FORMAT = 1;
+/**
+ * Bumped when a field changes meaning or disappears, or a reader must be able
+ * to rely on a new one. 2: `statistics`, every ratio's `interval`, every
+ * target's `verdict`, `reason` and `interval` (`met` keeps format 1's meaning).
+ */
+export const REPORT_FORMAT = 2;
+
+/** JSON text with two-space indentation, fractions rounded to 6 significant digits (what was measured). */
+export function toJsonText(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v), 2) + '\n';
+}
 
 /** The report as JSON text (two-space indentation, numbers rounded to what was measured). */
 export function reportToJson(report: Report): string {
-  return JSON.stringify({ format: REPORT_FORMAT, ...report }, (_key, value: unknown) =>
-    typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value,
-  2) + '\n';
+  return toJsonText({ format: REPORT_FORMAT, ...report });
 }
 
 /** Writes the report to `path`. */

@@ -2,7 +2,7 @@
 // take in docs/benchmarks.md and the README: one table per benchmark, the
 // machine and the command above them.
 import type { BenchResult, CaseResult, Report } from './model.js';
-import { formatNs, formatRatio, formatValue } from './table.js';
+import { formatNs, formatRatio, formatRatioWithInterval, formatValue, intervalLegend, targetBound } from './table.js';
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
@@ -10,7 +10,7 @@ function cell(text: string): string {
 
 function ratioText(c: CaseResult, impl: string, reference: string): string {
   const ratio = c.ratios.find((r) => r.subject === impl && r.reference === reference);
-  return ratio ? formatRatio(ratio.median) : '';
+  return ratio ? formatRatioWithInterval(ratio) : '';
 }
 
 function benchTable(result: BenchResult): string {
@@ -31,12 +31,12 @@ function benchTable(result: BenchResult): string {
         lines.push(`| ${[c.name, impl.impl, ...shown, ...references.map((r) => ratioText(c, impl.impl, r))].map(cell).join(' | ')} |`);
       }
     lines.push('');
+    const legend = intervalLegend(cases.flatMap((c) => c.ratios.flatMap((r) => (r.interval ? [r.interval] : []))));
+    if (legend.length > 0) lines.push(`Ratios: median pair ratio [confidence interval]; ${legend.join('; ')}.`, '');
   }
   for (const c of result.cases)
     for (const t of c.targets)
-      lines.push(
-        `- target (${c.name}): ${t.subject} ${t.meaning === 'time' ? 'at most' : 'at least'} ${formatRatio(t.ratio)} ${t.meaning === 'time' ? 'the time' : 'the speed'} of ${t.reference}: **${t.met ? 'met' : 'missed'}** (${formatRatio(t.measured)})`,
-      );
+      lines.push(`- target (${c.name}): ${t.subject} ${targetBound(t)}: **${t.verdict}** (median ${formatRatio(t.measured)}; ${t.reason})`);
   return lines.join('\n').trimEnd();
 }
 

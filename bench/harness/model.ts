@@ -2,6 +2,7 @@
 // runs several implementations (C, sockfd, net) interleaved; each run yields
 // one RunOutput; the case turns runs into summaries and pair-by-pair ratios.
 import type { RunNoise } from './noise.js';
+import { medianInterval, verdictOf, type MedianInterval, type Verdict } from './confidence.js';
 import { pairRatios, percentiles, summarize, type Summary } from './stats.js';
 
 /**
@@ -43,7 +44,7 @@ export interface CaseSpec {
   alsoSubjects?: readonly string[];
   /** One goal (shorthand for targets: [target]). */
   target?: Target;
-  /** Goals checked on the median pair ratio; each is reported met or missed. */
+  /** Goals checked on the interval of the median pair ratio; each is reported met, missed or undecided. */
   targets?: readonly Target[];
   /** A short remark printed under the case (what differs between implementations, say). */
   note?: string;
@@ -71,13 +72,21 @@ export interface RatioResult {
   median: number;
   min: number;
   max: number;
+  /** The distribution-free confidence interval of the median pair ratio (confidence.ts); absent without pairs. */
+  interval?: MedianInterval;
 }
 
 export interface TargetResult extends Target {
   meaning: 'time' | 'speed';
-  /** The median pair ratio that was compared with the target. */
+  /** The median pair ratio. */
   measured: number;
+  /** The median alone is on the target's side (a point estimate: what a format 1 report called met). */
   met: boolean;
+  /** From the interval: met (all of it on the target's side), missed (all on the other), undecided (it straddles, or too few pairs). */
+  verdict: Verdict;
+  /** Why, in one line (the interval, its coverage, the bound). */
+  reason: string;
+  interval?: MedianInterval;
 }
 
 export interface CaseResult {
@@ -153,14 +162,16 @@ export class CaseRecorder {
         if (reference === who || subjects.includes(reference)) continue;
         const pairs = pairRatios(subjectRuns, this.runs.get(reference)!);
         const s = summarize(pairs);
-        ratios.push({ subject: who, reference, meaning, pairs, median: s.median, min: s.min, max: s.max });
+        const interval = medianInterval(pairs);
+        ratios.push({ subject: who, reference, meaning, pairs, median: s.median, min: s.min, max: s.max, ...(interval ? { interval } : {}) });
       }
     }
     const targets = [...(spec.target ? [spec.target] : []), ...(spec.targets ?? [])].map((target): TargetResult => {
       const ratio = ratios.find((r) => r.subject === target.subject && r.reference === target.reference);
       if (!ratio) throw new RangeError(`case '${spec.name}': a target compares implementations it does not run`);
       const met = latency ? ratio.median <= target.ratio : ratio.median >= target.ratio;
-      return { ...target, meaning, measured: ratio.median, met };
+      const { verdict, reason } = verdictOf(ratio.interval, meaning, target.ratio);
+      return { ...target, meaning, measured: ratio.median, met, verdict, reason, ...(ratio.interval ? { interval: ratio.interval } : {}) };
     });
     const result: CaseResult = { name: spec.name, kind: spec.kind, unit: unitOf[spec.kind], impls, ratios, targets };
     if (spec.note !== undefined) result.note = spec.note;
@@ -204,6 +215,14 @@ export interface PinMode {
   description: string;
 }
 
+/** How the report's uncertainties were computed (stated in the JSON so a reader need not guess). */
+export interface StatisticsInfo {
+  /** The method of every ratio's `interval` (confidence.ts). */
+  interval: string;
+  /** The coverage the intervals aim for (0.95). */
+  level: number;
+}
+
 /** Everything one `sockfd bench` invocation produced (the --json file). */
 export interface Report {
   tool: 'sockfd bench';
@@ -216,5 +235,6 @@ export interface Report {
   scale: string;
   mode: PinMode;
   machine: MachineInfo;
+  statistics: StatisticsInfo;
   benchmarks: BenchResult[];
 }

@@ -6,6 +6,11 @@
 // kernel adds a child's counts, all its threads and its own waited-for
 // children, to its parent's at that moment). measureCase records one RunNoise
 // per run; runs do not overlap, and the bench starts no other child meanwhile.
+// Not counted (the kernel passes counts up only when a parent waits): children
+// of a process that ignores SIGCHLD (the fork-per-connection servers: the
+// kernel reaps them and drops their counts) and orphans of a process that
+// ended before waiting for them (init reaps them). Counting those would take
+// taskstats or a cgroup of the bench's own; docs/benchmarks.md says so.
 import { readFileSync } from 'node:fs';
 import { RUSAGE_CHILDREN } from '../../lib/constants.js';
 import { getrusage, type Rusage } from '../../lib/rusage.js';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { benchCProgram, NoCCompilerError } from '../../tools/c-programs.js';
 import { packageRoot } from '../../lib/native.js';
 import { nodePeerCommand, type BenchContext, type Benchmark, type Scale } from './harness.js';
+import { INTERVAL_LEVEL, INTERVAL_METHOD } from './confidence.js';
 import { describePinning, machineInfo } from './machine.js';
 import type { BenchResult, Report } from './model.js';
 import type { Command, Pinning } from './processes.js';
@@ -16,6 +17,8 @@ import type { Command, Pinning } from './processes.js';
 export interface RunOptions {
   scale: Scale;
   pin: Pinning;
+  /** --runs N: measured runs per implementation in every case, instead of each benchmark's own number. */
+  runs?: number;
   /** The command line to record (e.g. 'sockfd bench all --pin'). */
   command: string;
   /** Progress lines (default: none). */
@@ -50,6 +53,7 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
     quick: options.scale !== 'full',
     scale: options.scale,
     pin: options.pin,
+    ...(options.runs !== undefined ? { runs: options.runs } : {}),
     log: (line) => log(`[${benchmark.name}] ${line}`),
     c(program: string, ...args: (string | number)[]): Command {
       const file = binaries.get(program);
@@ -72,6 +76,12 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
       partial = { title: `${benchmark.name}: left out`, description: benchmark.summary, parameters: {}, cases: [], notes: [] };
     }
     if (missing.size > 0) partial.notes = [missingNote(), ...partial.notes];
+    if (options.runs !== undefined) {
+      // The benchmark's own number would be recorded otherwise: say what ran.
+      const own = partial.parameters.runs;
+      partial.parameters = { ...partial.parameters, runs: options.runs };
+      partial.notes = [...partial.notes, `--runs ${options.runs}: every case ran ${options.runs} measured runs per implementation${own === undefined ? '' : ` (the benchmark's own: ${own})`}`];
+    }
     const durationMs = performance.now() - started;
     const budgetMs = timeBudgetMs[options.scale];
     // Said, not hidden: the bound is a promise of every benchmark (a loaded machine breaks it too).
@@ -96,6 +106,7 @@ export async function runBenchmarks(benchmarks: readonly Benchmark[], options: R
     scale: options.scale,
     mode: describePinning(options.pin),
     machine: machineInfo(),
+    statistics: { interval: INTERVAL_METHOD, level: INTERVAL_LEVEL },
     benchmarks: [],
   };
   for (const benchmark of benchmarks) {

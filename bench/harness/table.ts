@@ -1,7 +1,9 @@
 // The text report on stdout: a header with the machine and the pinning mode,
 // then one table per benchmark (median/p99/min/max for latency, median
-// MB/s or ops/s otherwise) with the pair-by-pair ratios of sockfd.
-import type { BenchResult, CaseResult, ImplResult, Report } from './model.js';
+// MB/s or ops/s otherwise) with the pair-by-pair ratios of sockfd, each with
+// its confidence interval, and every target's verdict from that interval.
+import { INTERVAL_LEVEL, type MedianInterval } from './confidence.js';
+import type { BenchResult, CaseResult, ImplResult, RatioResult, Report, TargetResult } from './model.js';
 import { describeNoise } from './noise.js';
 
 /** Three significant digits, no exponent: 17.94 → '17.9', 1234.5 → '1235'. */
@@ -32,6 +34,36 @@ export function formatValue(value: number, unit: CaseResult['unit']): string {
 /** '1.27x' */
 export function formatRatio(ratio: number): string {
   return `${ratio.toFixed(2)}x`;
+}
+
+/** '0.93x [0.85-0.97]': the median pair ratio and its interval (none for a single pair). */
+export function formatRatioWithInterval(ratio: Pick<RatioResult, 'median' | 'interval'>): string {
+  const interval = ratio.interval;
+  if (interval === undefined || interval.count < 2) return formatRatio(ratio.median);
+  return `${formatRatio(ratio.median)} [${interval.low.toFixed(2)}-${interval.high.toFixed(2)}]`;
+}
+
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
+/** One line per pair count: which order statistics bound the intervals and how often they cover the median. */
+export function intervalLegend(intervals: readonly MedianInterval[]): string[] {
+  const byCount = new Map<number, MedianInterval>();
+  for (const interval of intervals) if (interval.count >= 2) byCount.set(interval.count, interval);
+  return [...byCount.values()]
+    .sort((a, b) => a.count - b.count)
+    .map((i) => {
+      const short = i.coverage < INTERVAL_LEVEL ? ` (below ${(INTERVAL_LEVEL * 100).toFixed(0)}%: too few pairs to decide a target)` : '';
+      return `intervals of ${i.count} pairs: the ${ordinal(i.lowRank)} to ${ordinal(i.highRank)} smallest pair ratio, coverage ${(i.coverage * 100).toFixed(1)}%${short}`;
+    });
+}
+
+/** The words of a target: 'at most 1.03x the time of C'. */
+export function targetBound(t: Pick<TargetResult, 'meaning' | 'ratio' | 'reference'>): string {
+  return t.meaning === 'time' ? `at most ${formatRatio(t.ratio)} the time of ${t.reference}` : `at least ${formatRatio(t.ratio)} the speed of ${t.reference}`;
 }
 
 /** Lays out rows of cells in columns (left-aligned text, right-aligned numbers are the caller's choice). */
@@ -72,16 +104,16 @@ function valueCells(c: CaseResult, impl: ImplResult): string[] {
 
 function ratioCell(c: CaseResult, impl: string, reference: string): string {
   const ratio = c.ratios.find((r) => r.subject === impl && r.reference === reference);
-  if (!ratio) return '';
-  const spread = ratio.pairs.length > 1 ? ` (${ratio.min.toFixed(2)}-${ratio.max.toFixed(2)})` : '';
-  return formatRatio(ratio.median) + spread;
+  return ratio ? formatRatioWithInterval(ratio) : '';
+}
+
+/** 'met', 'MISSED' or 'undecided': capitals for the one a reader must not overlook. */
+export function verdictWord(t: Pick<TargetResult, 'verdict'>): string {
+  return t.verdict === 'missed' ? 'MISSED' : t.verdict;
 }
 
 function targetLines(c: CaseResult): string[] {
-  return c.targets.map((t) => {
-    const bound = t.meaning === 'time' ? `at most ${formatRatio(t.ratio)} the time of ${t.reference}` : `at least ${formatRatio(t.ratio)} the speed of ${t.reference}`;
-    return `target for ${c.name}: ${t.subject} ${bound}: ${t.met ? 'met' : 'MISSED'} (${formatRatio(t.measured)})`;
-  });
+  return c.targets.map((t) => `target for ${c.name}: ${t.subject} ${targetBound(t)}: ${verdictWord(t)} (median ${formatRatio(t.measured)}; ${t.reason})`);
 }
 
 /** One benchmark as a table, with its notes and targets underneath. */
@@ -105,9 +137,10 @@ export function renderBenchResult(result: BenchResult): string {
     lines.push(renderGrid(rows, numeric));
     lines.push(
       kind === 'latency'
-        ? 'ratios: time per round, run by run (median, range over pairs of neighbouring runs); below 1.00x is faster'
-        : 'ratios: speed, run by run (median, range over pairs of neighbouring runs); above 1.00x is faster',
+        ? 'ratios: time per round, run by run: the median over pairs of neighbouring runs [its confidence interval]; below 1.00x is faster'
+        : 'ratios: speed, run by run: the median over pairs of neighbouring runs [its confidence interval]; above 1.00x is faster',
     );
+    lines.push(...intervalLegend(cases.flatMap((c) => c.ratios.flatMap((r) => (r.interval ? [r.interval] : [])))));
     lines.push('');
   }
   for (const c of result.cases) {

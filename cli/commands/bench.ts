@@ -6,7 +6,8 @@ import { constants as osConstants } from 'node:os';
 import { childPids } from '../../lib/procfs.js';
 import { type Command, UsageError } from '../command.js';
 import type { Benchmark, Scale } from '../../bench/harness/harness.js';
-import { writeReportJson } from '../../bench/harness/json.js';
+import { toJsonText, writeReportJson } from '../../bench/harness/json.js';
+import { combineReports, readReport, renderCombined } from '../../bench/harness/combine.js';
 import { choosePinning, describePinning } from '../../bench/harness/machine.js';
 import { loadBenchmarksSafely } from '../../bench/harness/registry.js';
 import { runBenchmarks } from '../../bench/harness/run.js';
@@ -22,9 +23,34 @@ export interface BenchOptions {
   scale: Scale;
   /** undefined: not pinned; null: pinned to the CPU chosen automatically; a number: that CPU. */
   pin: number | null | undefined;
+  /** --runs N: measured runs per implementation in every case (default: each benchmark's own). */
+  runs?: number;
   json?: string;
   svg?: string;
   markdown?: string;
+}
+
+/** `--combine FILE FILE... [--json FILE] [--markdown FILE]`: pools the pair ratios of earlier --json reports. */
+export interface CombineOptions {
+  files: string[];
+  json?: string;
+}
+
+/** Parses `--combine` arguments (every other word is a report file); throws UsageError on anything else. */
+export function parseCombineArgs(argv: readonly string[]): CombineOptions {
+  const options: CombineOptions = { files: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--combine') continue;
+    if (arg === '--json' || arg.startsWith('--json=')) {
+      const v = arg.includes('=') ? arg.slice('--json='.length) : argv[++i];
+      if (v === undefined || v === '') throw new UsageError('--json needs a file name');
+      options.json = v;
+    } else if (arg.startsWith('-')) throw new UsageError(`--combine takes report files and --json FILE, not '${arg}'`);
+    else options.files.push(arg);
+  }
+  if (options.files.length < 2) throw new UsageError('--combine needs at least two --json reports of sockfd bench');
+  return options;
 }
 
 /** Parses the command's arguments; throws UsageError on anything unknown. */
@@ -44,6 +70,10 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
       if (inline === undefined) options.pin = null;
       else if (/^\d+$/.test(inline)) options.pin = Number(inline);
       else throw new UsageError(`--pin=CPU needs a CPU number, got '${inline}'`);
+    } else if (flag === '--runs') {
+      const v = inline ?? argv[++i];
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000) throw new UsageError(`--runs needs a whole number of runs from 1 to 1000, got '${v ?? ''}'`);
+      options.runs = Number(v);
     } else if (flag === '--json') options.json = value();
     else if (flag === '--svg') options.svg = value();
     else if (flag === '--markdown') options.markdown = value();
@@ -60,7 +90,8 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
 function usageText(): string {
   const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
   return [
-    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--json FILE] [--svg FILE] [--markdown FILE]',
+    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--json FILE] [--svg FILE] [--markdown FILE]',
+    '       sockfd bench --combine REPORT.json REPORT.json... [--json FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c: the package\'s prebuilt binaries, else',
     'compiled with cc -O2; with neither, the C rows are left out and a note says so) and Node net,',
@@ -74,11 +105,18 @@ function usageText(): string {
     '  --quick        small sizes: each benchmark in well under 10 s (default: under a minute)',
     '  --smoke        the smallest sizes: checks that everything runs; the numbers mean nothing',
     '  --pin[=CPU]    run both ends of every run on one CPU (taskset); default: the last allowed CPU',
+    '  --runs N       measured runs per implementation in every case (default: each benchmark\'s own);',
+    '                 more pairs give narrower intervals, and 6 or more are needed for a 95% verdict',
     '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
     '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
     '  --markdown FILE  write the tables as Markdown (as in docs/benchmarks.md)',
+    '  --combine      pool the pair ratios of several --json reports (sets of one mode and scale, run',
+    '                 at different times): the pooled interval and verdicts, and each set\'s beside them',
     '',
-    'Results are numbers, not verdicts: no benchmark is a test. Ratios are sockfd/other, pair by pair.',
+    'Ratios are sockfd/other, pair by pair: the median pair ratio and, in brackets, a distribution-free',
+    '95% confidence interval of it (sign test on the ordered pair ratios; below 6 pairs [min, max] with',
+    'its lower coverage). A target is met or MISSED when the whole interval is on one side of it, else',
+    'undecided. No benchmark is a test: a missed target is a result, not a failure (exit 0).',
   ].join('\n');
 }
 
@@ -129,6 +167,7 @@ export const command: Command = {
     return usageText();
   },
   async run(argv: string[]): Promise<number> {
+    if (argv.includes('--combine')) return combine(parseCombineArgs(argv));
     const options = parseBenchArgs(argv, benchmarks.map((b) => b.name));
     const chosen: Benchmark[] = options.names.map((name) => benchmarks.find((b) => b.name === name)!);
     const pin = options.pin === undefined ? null : choosePinning(options.pin ?? undefined);
@@ -142,6 +181,23 @@ export const command: Command = {
     }
   },
 };
+
+/** --combine: reads the reports, prints the pooled table; exit 1 when a report cannot be read or the sets do not combine. */
+function combine(options: CombineOptions): number {
+  let combined;
+  try {
+    combined = combineReports(options.files.map((file) => ({ file, report: readReport(file) })));
+  } catch (error) {
+    process.stderr.write(`sockfd bench: ${(error as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(renderCombined(combined) + '\n');
+  if (options.json) {
+    writeFileSync(options.json, toJsonText(combined));
+    process.stdout.write(`wrote ${options.json}\n`);
+  }
+  return 0;
+}
 
 async function runAndReport(
   chosen: Benchmark[],
@@ -157,6 +213,7 @@ async function runAndReport(
   const report = await runBenchmarks(chosen, {
     scale: options.scale,
     pin,
+    ...(options.runs !== undefined ? { runs: options.runs } : {}),
     command: commandLine,
     log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
     onResult: (result) => {

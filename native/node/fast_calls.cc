@@ -212,9 +212,51 @@ int32_t Fast(v8::Local<v8::Value> receiver, double fd, FastView data, double fla
 #endif
 
 // The same from unoptimized code, through V8's API. Nothing here runs JS:
-// type checks and reads of the view only. Buffer() gives a small view that
-// still lives inside the V8 heap its own backing store (an allocation, which a
-// slow callback may make; the pointer is taken after it).
+// type checks, reads of the view and, for a small on-heap view, stores of
+// integers into its elements.
+//
+// A view with a buffer of its own gives its memory. A small one that still
+// lives inside the V8 heap (new Uint8Array(n), Buffer.alloc(n): n <= 64 by
+// default) is not given one: Buffer() would allocate a backing store and an
+// ArrayBuffer for it, and move it off the heap for good (~12-15 page faults
+// in a fresh fork() child that uses its parent's Buffer.alloc(1), malloc's and
+// V8's first writes; docs/process.md). Instead (OnHeap):
+// - a send/write copies the view's bytes (CopyContents) into a stack buffer
+//   and sends from there;
+// - a recv/read receives into a stack buffer that holds a copy of the view,
+//   and stores the received range back into the view's elements right after
+//   the system call, with nothing in between that could run JS. An element
+//   store of an integer into a typed array, in bounds, calls no setter and
+//   asks no prototype; an on-heap view cannot be detached or resized (both
+//   need its ArrayBuffer, which it does not have yet). Only the range the
+//   call was given is stored (MSG_TRUNC can answer more than it wrote); it
+//   started as the view's own bytes, so a call that writes fewer (a stream's
+//   MSG_TRUNC discards) leaves the view as it was.
+// EINTR (nothing received) goes on in the N-API <syscall>Interrupted as
+// before, which re-acquires the view. A view bigger than the stack buffer
+// (--typed-array-max-size-in-heap raised) is given its buffer as before.
+constexpr size_t kOnHeapCopy = 256;
+
+template <Op op>
+int32_t OnHeap(const v8::FunctionCallbackInfo<v8::Value>& info, v8::Local<v8::Uint8Array> view, size_t viewLength,
+               double fd, double flags, double offset, double count) {
+  uint8_t bytes[kOnHeapCopy];
+  size_t copied = view->CopyContents(bytes, viewLength);
+  int32_t result = Call<op>(fd, bytes, copied, flags, offset, count);
+  if (op == Op::Send || op == Op::Write || result <= 0) return result;
+  // Call answered n > 0, so offset and count passed its checks: exact integers in range.
+  size_t start = static_cast<size_t>(offset);
+  size_t asked = count == -1 ? copied - start : static_cast<size_t>(count);
+  size_t stored = static_cast<size_t>(result) < asked ? static_cast<size_t>(result) : asked;
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  for (size_t i = start; i < start + stored; i++) {
+    v8::Maybe<bool> set = view->Set(context, static_cast<uint32_t>(i), v8::Integer::NewFromUnsigned(isolate, bytes[i]));
+    if (set.IsNothing()) return result;  // not reached for an in-bounds integer store; the pending exception is thrown
+  }
+  return result;
+}
+
 template <Op op>
 void Slow(const v8::FunctionCallbackInfo<v8::Value>& info) {
   CountSlow();
@@ -222,11 +264,15 @@ void Slow(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (info.Length() == 5 && info[0]->IsNumber() && info[1]->IsUint8Array() && info[2]->IsNumber() && info[3]->IsNumber() &&
       info[4]->IsNumber()) {
     v8::Local<v8::Uint8Array> view = info[1].As<v8::Uint8Array>();
-    uint8_t* base = static_cast<uint8_t*>(view->Buffer()->Data());
-    if (base != nullptr)
-      result = Call<op>(info[0].As<v8::Number>()->Value(), base + view->ByteOffset(), view->ByteLength(),
-                        info[2].As<v8::Number>()->Value(), info[3].As<v8::Number>()->Value(),
-                        info[4].As<v8::Number>()->Value());
+    double fd = info[0].As<v8::Number>()->Value(), flags = info[2].As<v8::Number>()->Value();
+    double offset = info[3].As<v8::Number>()->Value(), count = info[4].As<v8::Number>()->Value();
+    size_t viewLength = view->ByteLength();
+    if (!view->HasBuffer() && viewLength <= kOnHeapCopy) {
+      result = OnHeap<op>(info, view, viewLength, fd, flags, offset, count);
+    } else {
+      uint8_t* base = static_cast<uint8_t*>(view->Buffer()->Data());
+      if (base != nullptr) result = Call<op>(fd, base + view->ByteOffset(), view->ByteLength(), flags, offset, count);
+    }
   }
   info.GetReturnValue().Set(result);
 }

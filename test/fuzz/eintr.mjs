@@ -1,5 +1,6 @@
 // The fuzzer's forced interruptions: a signal that arrives while a recv, send,
-// read or write of lib/fast-io.ts, made from TurboFan code (so the V8 fast call
+// read or write of lib/fast-io.ts (or acceptFd or connect of lib/fast-socket.ts:
+// SOCKET_ACTIONS below), made from TurboFan code (so the V8 fast call
 // itself is the one blocked in the kernel), waits on a socket - and a JS
 // handler that then resumes it, makes it report EINTR, detaches, shrinks or
 // grows its buffer, closes its fd (or closes it and puts another file under the
@@ -23,15 +24,35 @@ import { readFileSync } from 'node:fs';
 import { detach, Sentinel } from './world.mjs';
 import { callSite, isOptimized, optimizeOnNextCall, prepare } from './fast.mjs';
 
-// The system calls the wrappers make (glibc's recv and send are recvfrom and sendto), by architecture.
+// The system calls the wrappers make (glibc's recv and send are recvfrom and sendto; acceptFd is accept4), by architecture.
 const SYSCALL_NUMBERS = {
-  x64: { recv: 45, send: 44, read: 0, write: 1 },
-  arm64: { recv: 207, send: 206, read: 63, write: 64 },
+  x64: { recv: 45, send: 44, read: 0, write: 1, connect: 42, accept: 288 },
+  arm64: { recv: 207, send: 206, read: 63, write: 64, connect: 203, accept: 242 },
 };
 
 /** What a signal handler does to the blocked call, in the order the cases take them. */
 export const ACTIONS = ['resume', 'resume-twice', 'eintr', 'detach', 'shrink', 'grow', 'close', 'close-reuse', 'throw', 'alloc'];
 const OPS = ['recv', 'send', 'read', 'write'];
+// lib/fast-socket.ts's blocking calls: acceptFd on a listener with nothing queued (the handler's
+// resume connects a client), connect to a listener whose accept queue (backlog 0) is full, so the
+// kernel drops the SYN and connect waits for its retransmission (the handler's resume accepts the
+// queued connection; the retransmitted SYN, about 1 s later, then completes it). No buffer is read
+// after the call began (the kernel copied the sockaddr), so shrink and grow have nothing to act on;
+// connect's detach detaches the sockaddr's memory and resumes: the connection must still complete.
+const SOCKET_ACTIONS = {
+  accept: ['resume', 'resume-twice', 'eintr', 'close', 'close-reuse', 'throw', 'alloc'],
+  // Those that wait for the retransmitted SYN (about 1 s) alternate with those that end at once. No
+  // resume-twice: after the first signal connect goes on in poll() (the handshake continues in the
+  // kernel), where the watchdog cannot see which fd it waits on.
+  connect: ['eintr', 'resume', 'close', 'detach', 'close-reuse', 'alloc', 'throw'],
+};
+// The order of cases: every action on each of recv/send/read/write (40), one connect (its actions
+// in turn, one per round: each costs up to a second), every accept action (7); then again.
+const ROUND = [
+  ...OPS.flatMap((op) => ACTIONS.map((action) => ({ op, action }))),
+  { op: 'connect', action: null },
+  ...SOCKET_ACTIONS.accept.map((action) => ({ op: 'accept', action })),
+];
 // Kinds of buffer: plain memory (as Buffer.allocUnsafeSlow), a subarray at an odd offset, V8's
 // on-heap small Uint8Array (its .buffer, asked for by the handler, moves it off the heap),
 // fixed-length and length-tracking views of resizable memory (the only ones shrink and grow take).
@@ -39,7 +60,8 @@ const KINDS = ['plain', 'subarray', 'on-heap', 'resizable-fixed', 'resizable-tra
 const RESIZABLE = ['resizable-fixed', 'resizable-tracking'];
 
 // The watchdog's view of a case, in the fuzzer's shared Int32Array (fuzz.mjs):
-// [4] case serial, [5] system call number, [6] fd, [7] signals wanted, [8] signals sent, [9] handled.
+// [4] case serial, [5] system call number (-1: no case; -2: a case being set up), [6] fd, [7] signals wanted,
+// [8] signals sent, [9] handled.
 export const SLOT = { serial: 4, syscall: 5, fd: 6, wanted: 7, sent: 8, handled: 9 };
 export const SHARED_SLOTS = 10;
 
@@ -54,7 +76,9 @@ export const watchdogSource = `
     const S = ${JSON.stringify(SLOT)};
     const path = '/proc/' + process.pid + '/task/' + process.pid + '/syscall';
     return () => {
-      if (Atomics.load(shared, S.syscall) < 0) return false;
+      const syscall = Atomics.load(shared, S.syscall);
+      if (syscall === -1) return false; // no case
+      if (syscall < 0) return true; // a case being set up (-2): no random signals, no stop, nothing to signal yet
       const sent = Atomics.load(shared, S.sent);
       if (sent >= Atomics.load(shared, S.wanted) || Atomics.load(shared, S.handled) < sent) return true;
       let fields;
@@ -74,17 +98,20 @@ export const watchdogSource = `
  * handed to the N-API <syscall>Interrupted so far (fuzz.mjs counts them).
  */
 export class InterruptionCases {
-  constructor(w, { fastIo, binding, shared, handoffs }) {
+  constructor(w, { fastIo, fastSocket, binding, shared, handoffs }) {
     this.w = w;
     this.binding = binding;
     this.c = binding.constants;
     this.fastIo = fastIo;
+    this.fastSocket = fastSocket; // dist/lib/fast-socket.js (connectEncoded, acceptFd), when this tree has it
+    this.connects = 0;
     this.shared = shared;
     this.handoffs = handoffs;
     this.numbers = SYSCALL_NUMBERS[arch()];
     this.reason = this.numbers === undefined ? `no system call numbers for ${arch()}` : '';
     this.sites = new Map(); // `${op} ${kind}` -> its own call site
     this.active = null; // the case whose call is running, for the signal handler
+    this.inCase = false; // from a case's first step to its last (fuzz.mjs's handlers then leave it alone)
     this.serial = 0;
     this.stats = {
       cases: 0,
@@ -93,6 +120,8 @@ export class InterruptionCases {
       byAction: Object.fromEntries(ACTIONS.map((a) => [a, 0])),
       // Per kind of buffer: [cases, of them interrupted inside the fast call] (V8 takes the slow callback for some kinds).
       byKind: Object.fromEntries(KINDS.map((k) => [k, [0, 0]])),
+      // Per call: [cases, of them interrupted inside the fast call].
+      byCall: Object.fromEntries([...OPS, ...(fastSocket ? Object.keys(SOCKET_ACTIONS) : [])].map((op) => [op, [0, 0]])),
     };
     Atomics.store(shared, SLOT.syscall, -1);
     // Is the main thread's /proc/.../syscall readable here? (It is for the process itself.)
@@ -186,18 +215,70 @@ export class InterruptionCases {
     return Buffer.concat(parts);
   }
 
-  /** One case: the next action on the next call, a random kind and range. Returns a summary; throws a description on a wrong outcome. */
+  /** The next case of the round: its call and action. */
+  next() {
+    const serial = this.serial++;
+    const rounds = this.fastSocket ? ROUND : ROUND.filter(({ op }) => OPS.includes(op));
+    const { op, action } = rounds[serial % rounds.length];
+    if (op !== 'connect') return { serial, op, action };
+    // Actions and kinds of sockaddr view in turn (7 and 5: every pair in 35 connects), plain memory first.
+    const n = this.connects++;
+    return { serial, op, action: SOCKET_ACTIONS.connect[n % SOCKET_ACTIONS.connect.length], kind: KINDS[n % KINDS.length] };
+  }
+
+  /** Counts a case that ended as its action must make it end. */
+  count(op, action, kind, optimized, fastInterrupted) {
+    this.stats.cases++;
+    this.stats.byAction[action]++;
+    if (optimized) this.stats.fromOptimizedCode++;
+    this.stats.byCall[op][0]++;
+    if (kind !== null) this.stats.byKind[kind][0]++;
+    if (!fastInterrupted) return;
+    this.stats.fastInterrupted++;
+    this.stats.byCall[op][1]++;
+    if (kind !== null) this.stats.byKind[kind][1]++;
+  }
+
+  /** Lets the watchdog signal once the main thread blocks in `op`'s system call on `fd` (`wanted` times). */
+  arm(serial, op, fd, wanted) {
+    Atomics.store(this.shared, SLOT.fd, fd);
+    Atomics.store(this.shared, SLOT.wanted, wanted);
+    Atomics.store(this.shared, SLOT.sent, 0);
+    Atomics.store(this.shared, SLOT.handled, 0);
+    Atomics.store(this.shared, SLOT.serial, serial);
+    Atomics.store(this.shared, SLOT.syscall, this.numbers[op]);
+    Atomics.notify(this.shared, 2); // the watchdog, asleep for up to 2 ms, looks at once
+  }
+
+  /**
+   * One case: the next action on the next call, a random kind and range. Returns a summary; throws a
+   * description on a wrong outcome. From its first step to its last the watchdog sends no random
+   * signal and no stop, the fuzzer's handlers leave it alone (inCase), and calls resume after a
+   * handler (a fuzzed setRestartAfterSignal(false) is put back after): its set-up calls block too.
+   */
   run() {
+    const restart = this.binding.getRestartAfterSignal();
+    this.inCase = true;
+    Atomics.store(this.shared, SLOT.syscall, -2);
+    this.binding.setRestartAfterSignal(true);
+    try {
+      const { serial, op, action, kind } = this.next();
+      return op === 'connect' || op === 'accept' ? this.runSocketCase(serial, op, action, kind ?? null) : this.runIoCase(serial, op, action);
+    } finally {
+      this.binding.setRestartAfterSignal(restart);
+      Atomics.store(this.shared, SLOT.syscall, -1);
+      this.inCase = false;
+    }
+  }
+
+  runIoCase(serial, op, action) {
     const { w, binding, c } = this;
     const r = w.random;
-    const serial = this.serial++;
-    const action = ACTIONS[serial % ACTIONS.length];
-    const op = OPS[Math.floor(serial / ACTIONS.length) % OPS.length];
     const sending = op === 'send' || op === 'write';
     const kind = action === 'shrink' || action === 'grow' ? r.pick(RESIZABLE) : r.pick(KINDS);
     const length = sending ? r.pick([1, 7, 100, 1024]) : r.pick([1, 7, 100, 4096, 65536]);
     const [fd, peer] = binding.socketpair(c.AF_UNIX, c.SOCK_STREAM);
-    const state = { action, op, kind, fd, peer, handled: 0, closed: false, provided: null };
+    const state = { action, op, syscall: op, kind, fd, peer, handled: 0, closed: false, provided: null };
     try {
       // Bounds: a signal that never comes ends the call as EAGAIN after 5 s, a failure below.
       binding.setsockopt(fd, c.SOL_SOCKET, c.SO_RCVTIMEO, 5000);
@@ -224,14 +305,7 @@ export class InterruptionCases {
       const optimized = isOptimized(site);
       const fastBefore = this.fastIo.fastCallCounts().fast;
       const handoffsBefore = this.handoffs();
-      // The watchdog may signal now.
-      Atomics.store(this.shared, SLOT.fd, fd);
-      Atomics.store(this.shared, SLOT.wanted, action === 'resume-twice' ? 2 : 1);
-      Atomics.store(this.shared, SLOT.sent, 0);
-      Atomics.store(this.shared, SLOT.handled, 0);
-      Atomics.store(this.shared, SLOT.serial, serial);
-      Atomics.store(this.shared, SLOT.syscall, this.numbers[op]);
-      Atomics.notify(this.shared, 2); // the watchdog, asleep for up to 2 ms, looks at once
+      this.arm(serial, op, fd, action === 'resume-twice' ? 2 : 1); // the watchdog may signal now
       this.active = state;
       let result;
       let threw = false;
@@ -242,25 +316,18 @@ export class InterruptionCases {
         result = error;
       } finally {
         this.active = null;
-        Atomics.store(this.shared, SLOT.syscall, -1);
+        Atomics.store(this.shared, SLOT.syscall, -2);
         binding.setRestartAfterSignal(restart);
       }
       const fast = this.fastIo.fastCallCounts().fast > fastBefore;
       const handedOff = this.handoffs() > handoffsBefore;
       const label = `${op} ${action} (${kind}, ${length} bytes, offset ${offset}, length ${range}, ${optimized ? 'optimized' : 'not optimized'}, ${fast ? 'fast' : 'not fast'}, ${state.handled} handled)`;
       this.check(state, threw, result, label);
-      this.stats.cases++;
-      this.stats.byAction[action]++;
-      if (optimized) this.stats.fromOptimizedCode++;
-      this.stats.byKind[kind][0]++;
-      if (fast && handedOff) {
-        this.stats.fastInterrupted++;
-        this.stats.byKind[kind][1]++;
-      }
+      this.count(op, action, kind, optimized, fast && handedOff);
       return { outcome: `eintr.${op} ${action} ${fast && handedOff ? 'fast' : 'napi'} ${threw ? (result === Sentinel ? 'sentinel' : result?.code) : 'n'}` };
     } finally {
       this.active = null;
-      Atomics.store(this.shared, SLOT.syscall, -1);
+      Atomics.store(this.shared, SLOT.syscall, -2);
       for (const end of [fd, peer])
         try {
           binding.close(end); // fd: closed by the handler already (EBADF, ignored), or the dup2 over it
@@ -287,6 +354,7 @@ export class InterruptionCases {
         break;
       case 'detach':
         detach(state.memory ?? state.view.buffer, this.w.random);
+        if (state.op === 'connect') this.provide(state); // the kernel has the address: the connection goes on
         break;
       case 'shrink':
         // Below the range's end (fixed view: out of bounds; tracking view: shorter than the range).
@@ -318,8 +386,9 @@ export class InterruptionCases {
     return true;
   }
 
-  /** What lets the blocked call go on: bytes for a receive, room (the peer drained) for a send. */
+  /** What lets the blocked call go on: bytes for a receive, room (the peer drained) for a send, a client for accept, room in the accept queue for connect. */
   provide(state) {
+    if (state.op === 'accept' || state.op === 'connect') return this.provideSocket(state);
     if (state.op === 'send' || state.op === 'write') this.drain(state.peer);
     else {
       const length = this.w.random.pick([1, 5, 512, 3000]);
@@ -336,26 +405,29 @@ export class InterruptionCases {
     };
     const error = (code, message) => {
       if (!threw || !(result instanceof Error)) fail(`expected an Error with code ${code}`);
-      if (result.code !== code || result.syscall !== op) fail(`expected code ${code}, syscall ${op}`);
+      if (result.code !== code || result.syscall !== state.syscall) fail(`expected code ${code}, syscall ${state.syscall}`);
       if (message !== undefined && !result.message.startsWith(message)) fail(`expected a message starting ${JSON.stringify(message)}`);
     };
     const wanted = action === 'resume-twice' ? 2 : 1;
     if (state.handled !== wanted) fail(`the handler ran ${state.handled} times, not ${wanted}`);
+    const { syscall } = state;
     switch (action) {
       case 'eintr':
-        return error('EINTR', `${op}: Interrupted system call`);
+        return error('EINTR', `${syscall}: Interrupted system call`);
       case 'detach':
-        return error('ERR_BUFFER_DETACHED', `${op}: `);
+        if (op === 'connect') return this.checkSocket(state, threw, result, fail);
+        return error('ERR_BUFFER_DETACHED', `${syscall}: `);
       case 'shrink':
-        return error('ERR_BUFFER_RESIZED', `${op}: `);
+        return error('ERR_BUFFER_RESIZED', `${syscall}: `);
       case 'close':
-        return error('EBADF', `${op}: fd ${state.fd} was closed by a signal handler`);
+        return error('EBADF', `${syscall}: fd ${state.fd} was closed by a signal handler`);
       case 'close-reuse':
-        return error('EBADF', `${op}: fd ${state.fd} was closed and reused for another file by a signal handler`);
+        return error('EBADF', `${syscall}: fd ${state.fd} was closed and reused for another file by a signal handler`);
       case 'throw':
         if (!threw || result !== Sentinel) fail('expected the handler\'s sentinel, thrown through the call');
         return;
       default: {
+        if (op === 'accept' || op === 'connect') return this.checkSocket(state, threw, result, fail);
         if (threw || !Number.isInteger(result)) fail('expected a byte count');
         if (result < 1 || result > state.range) fail(`expected 1..${state.range} bytes`);
         const done = Buffer.from(state.view.buffer, state.view.byteOffset + state.offset, result);
@@ -368,5 +440,178 @@ export class InterruptionCases {
         }
       }
     }
+  }
+
+  // ---- connect and acceptFd (lib/fast-socket.ts)
+
+  /** An IPv4 TCP listener on 127.0.0.1 (blocking; SO_RCVTIMEO bounds an accept that nothing ends). */
+  listener(backlog) {
+    const { binding, c } = this;
+    const fd = binding.socket(c.AF_INET, c.SOCK_STREAM);
+    try {
+      binding.bind(fd, { family: 'AF_INET', address: '127.0.0.1', port: 0 });
+      binding.listen(fd, backlog);
+      binding.setsockopt(fd, c.SOL_SOCKET, c.SO_RCVTIMEO, 5000);
+      return { fd, port: binding.getsockname(fd).port };
+    } catch (error) {
+      binding.close(fd);
+      throw error;
+    }
+  }
+
+  /** The sockaddr_in of 127.0.0.1:port (Linux layout, sa_family in the host's order) in a view of `kind`. */
+  sockaddr(kind, port) {
+    const { view, memory } = this.view(kind, 16);
+    // Byte by byte: asking an on-heap view for its .buffer would move it off the heap.
+    const family = this.c.AF_INET; // sa_family in the host's order: x64 and arm64 are little-endian
+    view.set([family & 0xff, family >> 8, port >> 8, port & 0xff, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    return { view, memory };
+  }
+
+  /** connect through connectEncoded at `site`; when the fast path does not take the view (FALLBACK), the N-API connect. */
+  connectAt(site, fd, view, port) {
+    if (site(fd, view)) return true;
+    this.binding.connect(fd, { family: 'AF_INET', address: '127.0.0.1', port });
+    return false;
+  }
+
+  /** A client of the listener: connected (the queue has room), or throws. */
+  client(port) {
+    const fd = this.binding.socket(this.c.AF_INET, this.c.SOCK_STREAM);
+    try {
+      this.binding.connect(fd, { family: 'AF_INET', address: '127.0.0.1', port });
+      return fd;
+    } catch (error) {
+      this.binding.close(fd);
+      throw error;
+    }
+  }
+
+  /** One connect or accept case (see SOCKET_ACTIONS). */
+  runSocketCase(serial, op, action, kind) {
+    const { w, binding, c } = this;
+    const r = w.random;
+    const fds = [];
+    const own = (fd) => (fds.push(fd), fd);
+    const flags = op === 'accept' && r.chance(0.5) ? c.SOCK_CLOEXEC : undefined;
+    const state = { action, op, syscall: op === 'accept' && flags === undefined ? 'accept' : op === 'accept' ? 'accept4' : 'connect', kind, handled: 0, closed: false };
+    try {
+      const listening = this.listener(op === 'connect' ? 0 : 16);
+      state.listenFd = own(listening.fd);
+      state.port = listening.port;
+      state.peer = own(binding.socket(c.AF_INET, c.SOCK_STREAM)); // what close-reuse puts under the number
+      let site;
+      if (op === 'accept') {
+        site = this.socketSite('acceptFd', 'accept');
+        for (let warm = 0; warm < 8 && !isOptimized(site); warm++) {
+          if (warm === 3) optimizeOnNextCall(site);
+          const client = this.client(state.port);
+          try {
+            binding.close(site(state.listenFd, flags));
+          } finally {
+            binding.close(client);
+          }
+        }
+        state.fd = state.listenFd; // the call blocks on the listener; close and close-reuse act on it
+      } else {
+        site = this.socketSite('connectEncoded', `connect ${kind}`);
+        // Warm with connections that complete (the queue has room while each is accepted at once).
+        for (let warm = 0; warm < 8 && !isOptimized(site); warm++) {
+          if (warm === 3) optimizeOnNextCall(site);
+          const fd = binding.socket(c.AF_INET, c.SOCK_STREAM);
+          try {
+            this.connectAt(site, fd, this.sockaddr(kind, state.port).view, state.port);
+            binding.close(binding.acceptFd(state.listenFd));
+          } finally {
+            binding.close(fd);
+          }
+        }
+        state.queued = own(this.client(state.port)); // fills the accept queue: the next SYN is dropped
+        state.fd = own(binding.socket(c.AF_INET, c.SOCK_STREAM));
+        binding.setsockopt(state.fd, c.SOL_SOCKET, c.SO_SNDTIMEO, 5000); // bounds a connect no signal ends (EINPROGRESS, a failure below)
+        Object.assign(state, this.sockaddr(kind, state.port));
+      }
+      const restart = binding.getRestartAfterSignal();
+      binding.setRestartAfterSignal(true);
+      const optimized = isOptimized(site);
+      const fastBefore = this.fastIo.fastCallCounts().fast;
+      const handoffsBefore = this.handoffs();
+      this.arm(serial, op, state.fd, action === 'resume-twice' ? 2 : 1);
+      this.active = state;
+      let result;
+      let threw = false;
+      try {
+        result = op === 'accept' ? site(state.fd, flags) : this.connectAt(site, state.fd, state.view, state.port);
+      } catch (error) {
+        threw = true;
+        result = error;
+      } finally {
+        this.active = null;
+        Atomics.store(this.shared, SLOT.syscall, -2);
+        binding.setRestartAfterSignal(restart);
+      }
+      if (op === 'accept' && !threw && Number.isInteger(result)) own(result);
+      const fast = this.fastIo.fastCallCounts().fast > fastBefore;
+      const handedOff = this.handoffs() > handoffsBefore;
+      const label = `${state.syscall} ${action} (${kind ?? `flags ${flags ?? 'none'}`}, ${optimized ? 'optimized' : 'not optimized'}, ${fast ? 'fast' : 'not fast'}, ${state.handled} handled)`;
+      this.check(state, threw, result, label);
+      this.count(op, action, kind, optimized, fast && handedOff);
+      return { outcome: `eintr.${op} ${action} ${fast && handedOff ? 'fast' : 'napi'} ${threw ? (result === Sentinel ? 'sentinel' : result?.code) : 'n'}` };
+    } finally {
+      this.active = null;
+      Atomics.store(this.shared, SLOT.syscall, -2);
+      for (const fd of [...fds, ...(state.extra ?? [])])
+        try {
+          binding.close(fd); // closed by the handler already (EBADF, ignored), or the dup2 over it
+        } catch {}
+    }
+  }
+
+  /** The call site of fast-socket's `name`: (fd, sockaddr view) or (fd, flags). */
+  socketSite(name, key) {
+    let site = this.sites.get(key);
+    if (site === undefined) {
+      const fn = this.fastSocket[name];
+      prepare(fn);
+      site = callSite(fn, 2, `eintr ${key}`);
+      prepare(site);
+      this.sites.set(key, site);
+    }
+    return site;
+  }
+
+  /** accept: a client connects (the accept then takes it); connect: the queued connection is accepted (the retransmitted SYN then fits). */
+  provideSocket(state) {
+    const { binding } = this;
+    state.extra ??= [];
+    if (state.op === 'accept') {
+      state.client = this.client(state.port);
+      state.extra.push(state.client);
+    } else {
+      const first = binding.acceptFd(state.listenFd);
+      state.extra.push(first);
+      state.firstPeer = binding.getpeername(first).port;
+    }
+  }
+
+  /** A connect or accept that must have succeeded: the kernel's addresses of both ends say it is the right connection. */
+  checkSocket(state, threw, result, fail) {
+    const { binding } = this;
+    if (threw) fail('expected the call to succeed');
+    if (state.op === 'accept') {
+      if (!Number.isInteger(result) || result < 0 || result === state.listenFd) fail('expected a new fd');
+      const peer = binding.getpeername(result);
+      const client = binding.getsockname(state.client);
+      if (peer.port !== client.port || peer.address !== '127.0.0.1') fail(`expected the connection from port ${client.port} that the handler made, got one from ${peer.address}:${peer.port}`);
+      return;
+    }
+    if (result !== true && result !== false) fail('expected connectEncoded\'s answer (true) or the N-API connect\'s (undefined, reported as false)');
+    if (state.firstPeer !== binding.getsockname(state.queued).port) fail('the handler did not accept the queued connection');
+    const peer = binding.getpeername(state.fd);
+    if (peer.port !== state.port || peer.address !== '127.0.0.1') fail(`connected to ${peer.address}:${peer.port}, not the listener's port ${state.port}`);
+    // The listener's side of the same connection (queued by the handshake the resumed call waited for; SO_RCVTIMEO bounds it).
+    const accepted = binding.acceptFd(state.listenFd);
+    state.extra.push(accepted);
+    if (binding.getpeername(accepted).port !== binding.getsockname(state.fd).port) fail('the listener accepted another connection than the one connect made');
   }
 }

@@ -17,9 +17,9 @@
 //
 // --eintr-share: a share P (default 0.01) of the iterations first run one
 // forced interruption (test/fuzz/eintr.mjs): a signal that arrives while a
-// fast recv/send/read/write from optimized code is blocked in the kernel, whose
-// handler resumes it, makes it report EINTR, detaches, shrinks or grows its
-// buffer, closes its fd, throws or allocates; each outcome is checked. 0: none.
+// fast recv/send/read/write/acceptFd/connect from optimized code is blocked in
+// the kernel, whose handler resumes it, makes it report EINTR, detaches, shrinks
+// or grows its buffer, closes its fd, throws or allocates; each outcome is checked. 0: none.
 // With --fast require, a run whose cases never interrupted a fast call fails.
 //
 // The same seed makes the same sequence of calls and arguments; the moments
@@ -113,16 +113,16 @@ for (const name of Object.keys(binding).filter((key) => key.endsWith('Interrupte
   };
 }
 
-const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo, binding, shared, handoffs: () => interruptedHandoffs }) : null;
+const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo, fastSocket, binding, shared, handoffs: () => interruptedHandoffs }) : null;
 
 let inCall = false;
 processLib.signal(binding.constants.SIGUSR1, () => {
-  if (interruptions?.active) return void interruptions.onSignal(); // a forced case's action (a stray signal: nothing)
+  if (interruptions?.inCase) return void interruptions.onSignal(); // a forced case's action (a stray signal, or one during its set-up: nothing)
   if (inCall && w.random.chance(0.7)) w.act(w.current); // may throw the sentinel through the blocked call
 });
 processLib.signal(binding.constants.SIGUSR2, () => {
   if (process.env.FUZZ_DEBUG) writeSync(2, 'SIGUSR2 handler\n');
-  if (inCall && !interruptions?.active) throw WatchdogStop; // a forced case's call is bounded by its own timeouts
+  if (inCall && !interruptions?.inCase) throw WatchdogStop; // a forced case's calls are bounded by their own timeouts
 });
 
 // ---- the loop
@@ -261,8 +261,9 @@ else {
   );
   console.log(
     interruptionSummary.on
-      ? `fuzz: forced interruptions: ${interruptionSummary.cases} signals during a blocked recv/send/read/write from optimized code (${interruptionSummary.fromOptimizedCode} optimized), ` +
-          `${interruptionSummary.fastInterrupted} of them inside the fast call; each action: ${Object.entries(interruptionSummary.byAction).map(([a, n]) => `${a} ${n}`).join(', ')}`
+      ? `fuzz: forced interruptions: ${interruptionSummary.cases} signals during a blocked ${Object.keys(interruptionSummary.byCall).join('/')} from optimized code (${interruptionSummary.fromOptimizedCode} optimized), ` +
+          `${interruptionSummary.fastInterrupted} of them inside the fast call; each action: ${Object.entries(interruptionSummary.byAction).map(([a, n]) => `${a} ${n}`).join(', ')}; ` +
+          `each call (cases, inside the fast call): ${Object.entries(interruptionSummary.byCall).map(([op, [n, f]]) => `${op} ${n}/${f}`).join(', ')}`
       : `fuzz: forced interruptions OFF: ${interruptionSummary.reason}`,
   );
   console.log(
