@@ -51,9 +51,18 @@ export function clock_gettime(clockId: number): Timespec;
  */
 export function clock_gettime(clockId: number, into: Float64Array): Float64Array;
 export function clock_gettime(clockId: number, into?: Float64Array): Timespec | Float64Array {
-  if (into === undefined) return core.clock_gettime(clockId);
+  if (into === undefined) return timespecOf(clockId);
   const n = fastClockGettime(clockId, into);
-  if (n === 0) return into;
+  return n === 0 ? into : clockSettled(n, clockId, into);
+}
+
+// The rare outcomes out of line: small in bytecode, clock_gettime inlines into a timed loop
+// beside the loop's other calls (TurboFan's cumulative inlining budget; lib/fast-io.ts).
+function timespecOf(clockId: number): Timespec {
+  return core.clock_gettime(clockId);
+}
+
+function clockSettled(n: number, clockId: number, into: Float64Array): Float64Array {
   if (n === FALLBACK) return core.clock_gettime(clockId, into);
   throw core.errnoError('clock_gettime', -n);
 }

@@ -14,6 +14,7 @@ import { EndOfStreamError, isSyscallError } from './errors.js';
 import { TimeoutError } from './async.js';
 import type { AddressInput } from './sockaddr.js';
 import { binding } from './native.js';
+import { recvRange, sendRange } from './fast-io.js';
 
 interface ConnectBinding {
   /** connect() after O_NONBLOCK: 0, or -EINPROGRESS while the handshake goes on (native/async_poll.cc). */
@@ -224,7 +225,7 @@ export function sendAll(fd: number, data: Data, options: IoOptions = NO_OPTIONS)
   const flags = options.flags ?? 0;
   // The plain loop over partial sends: nothing allocated per call (no closure,
   // no context), so that it costs what C's loop costs.
-  for (let sent = 0; sent < length; ) sent += posix.send(fd, data, flags, offset + sent, length - sent);
+  for (let sent = 0; sent < length; ) sent += sendRange(fd, data, flags, offset + sent, length - sent);
   return length;
 }
 
@@ -255,7 +256,7 @@ export function recvFull(fd: number, buffer: BinaryData, options: IoOptions = NO
   // The plain loop over short reads (as sendAll's).
   let received = 0;
   while (received < length) {
-    const n = posix.recv(fd, buffer, flags, offset + received, length - received);
+    const n = recvRange(fd, buffer, flags, offset + received, length - received);
     if (n === 0) break;
     received += n;
   }

@@ -17,17 +17,19 @@ static void server(void) {
 static void client(int port, long long rounds, long long warmup) {
   int fd = connect_loopback(port);
   set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
-  int64_t *samples = malloc(sizeof(int64_t) * (size_t)(rounds > 0 ? rounds : 1));
+  /* Every round is timed, the WARMUP lead-in rounds too (as in every implementation); the last ROUNDS are printed. */
+  long long count = warmup + rounds;
+  int64_t *samples = malloc(sizeof(int64_t) * (size_t)(count > 0 ? count : 1));
   if (samples == NULL) die("malloc");
   char byte = 'x';
-  for (long long i = -warmup; i < rounds; ++i) {
+  for (long long i = 0; i < count; ++i) {
     int64_t start = now_ns();
     send_all(fd, &byte, 1, 0);
     if (!recv_all(fd, &byte, 1)) { fprintf(stderr, "server closed early\n"); exit(1); }
-    if (i >= 0) samples[i] = now_ns() - start;
+    samples[i] = now_ns() - start;
   }
   close(fd);
-  print_samples(samples, rounds);
+  print_samples(samples + warmup, rounds);
   free(samples);
 }
 

@@ -3,7 +3,7 @@ bench/harness/peer-io.ts, written with Python's socket module (blocking, as
 the tutorial's C) and asyncio (the event-loop echo server).
 
     python3 peers.py pingpong-server | pingpong-client PORT ROUNDS WARMUP
-    python3 peers.py throughput-server CHUNK | throughput-client PORT TOTAL CHUNK
+    python3 peers.py throughput-server CHUNK TOTAL WARMUP | throughput-client PORT TOTAL CHUNK WARMUP
     python3 peers.py connect-server COUNT | connect-client PORT COUNT WARMUP
     python3 peers.py echo-server CLIENTS          (asyncio streams)
 
@@ -69,47 +69,75 @@ def pingpong_client(port, rounds, warmup):
     fd = connect(port)
     fd.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     byte = memoryview(bytearray(b"x"))
-    samples = [0] * rounds
-    for i in range(-warmup, rounds):
+    samples = [0] * (warmup + rounds)  # every round timed, the lead-in too (as every implementation)
+    for i in range(warmup + rounds):
         start = now_ns()
         fd.sendall(byte)
         if not recv_exactly(fd, byte):
             raise RuntimeError("server closed early")
-        if i >= 0:
-            samples[i] = now_ns() - start
+        samples[i] = now_ns() - start
     fd.close()
-    result({"samples_ns": samples})
+    result({"samples_ns": samples[warmup:]})
 
 
-def throughput_server(chunk):
-    listener = listen_announced()
-    fd, _ = listener.accept()
-    buffer = bytearray(chunk)
-    total = 0
-    while True:
+# The throughput lead-in: WARMUP bytes untimed in this many passes, each answered by one byte
+# (the same as bench/c/throughput.c and bench/throughput.ts).
+WARMUP_PASSES = 4
+
+
+def receive_up_to(fd, buffer, limit):
+    got = 0
+    while got < limit:
         n = fd.recv_into(buffer)
         if n == 0:
             break
-        total += n
+        got += n
+    return got
+
+
+def throughput_server(chunk, total, warmup):
+    listener = listen_announced()
+    fd, _ = listener.accept()
+    buffer = bytearray(chunk)
+    pass_bytes = warmup // WARMUP_PASSES
+    for _ in range(WARMUP_PASSES if pass_bytes > 0 else 0):
+        if receive_up_to(fd, buffer, pass_bytes) != pass_bytes:
+            raise RuntimeError("the client closed during the warm-up")
+        fd.sendall(b"k")
+    received = receive_up_to(fd, buffer, total)
+    if received != total or fd.recv_into(buffer) != 0:
+        raise RuntimeError(f"expected {total} bytes and then the end of the stream, got {received}")
     fd.sendall(b"k")
-    print(f"received {total} bytes", file=sys.stderr)
+    print(f"received {received} bytes", file=sys.stderr)
     fd.close()
     listener.close()
 
 
-def throughput_client(port, total, chunk):
-    buffer = memoryview(b"x" * chunk)
-    fd = connect(port)
+def send_chunks(fd, buffer, bytes_):
     sends = 0
-    start = now_ns()
-    left = total
+    left = bytes_
+    chunk = len(buffer)
     while left > 0:
         length = min(left, chunk)
         fd.sendall(buffer[:length])
         left -= length
         sends += 1
+    return sends
+
+
+def throughput_client(port, total, chunk, warmup):
+    buffer = memoryview(b"x" * chunk)
+    fd = connect(port)
+    answer = memoryview(bytearray(1))
+    pass_bytes = warmup // WARMUP_PASSES
+    for _ in range(WARMUP_PASSES if pass_bytes > 0 else 0):
+        send_chunks(fd, buffer, pass_bytes)
+        if not recv_exactly(fd, answer):
+            raise RuntimeError("server closed during the warm-up")
+    start = now_ns()
+    sends = send_chunks(fd, buffer, total)
     fd.shutdown(socket.SHUT_WR)
-    if not recv_exactly(fd, memoryview(bytearray(1))):
+    if not recv_exactly(fd, answer):
         raise RuntimeError("server closed without the final byte")
     elapsed = now_ns() - start
     fd.close()

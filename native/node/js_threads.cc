@@ -234,31 +234,47 @@ CensusStatus Ask() noexcept {
   uid_t uid = ::getuid();
   pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
   askedRound = RoundBits(round.fetch_add(1) + 1);
-  // opendir allocates (fork() already reads /proc/self/maps the same way).
-  DIR* tasks = ::opendir("/proc/self/task");
-  if (tasks == nullptr) return askStatus = CensusStatus::kNoTaskList;
+  // Listed with getdents64 into a buffer on the stack: opendir would malloc
+  // and free its 32 KiB buffer at every fork (fresh copy-on-write faults of
+  // the heap pages each time, as every page the parent writes after a fork).
+  int tasks = ::open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (tasks < 0) return askStatus = CensusStatus::kNoTaskList;
   askStatus = CensusStatus::kCounted;
   // The threads to ask, in the order /proc lists them; those before the
   // last known platform worker are dropped before anything is sent.
   int preceding = 0;  // how many of them precede the last platform worker listed so far
-  while (dirent* entry = ::readdir(tasks)) {
-    char* end = nullptr;
-    long tid = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0' || tid == self) continue;
-    ThreadId thread{static_cast<pid_t>(tid), entry->d_ino};
-    if (platformWorkers.Has(thread)) {
-      preceding = askedCount;
-      continue;
+  alignas(8) char entries[4096];
+  for (bool more = true; more;) {
+    ssize_t n = ::getdents64(tasks, entries, sizeof entries);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) askStatus = CensusStatus::kNoTaskList;  // a list cut short would leave threads unasked
+    if (n <= 0) break;
+    for (size_t offset = 0; offset < static_cast<size_t>(n);) {
+      const auto* entry = reinterpret_cast<const struct dirent64*>(entries + offset);
+      offset += entry->d_reclen;
+      char* end = nullptr;
+      long tid = std::strtol(entry->d_name, &end, 10);
+      if (end == entry->d_name || *end != '\0' || tid == self) continue;
+      ThreadId thread{static_cast<pid_t>(tid), static_cast<ino_t>(entry->d_ino)};
+      if (platformWorkers.Has(thread)) {
+        preceding = askedCount;
+        continue;
+      }
+      // Cannot be asked, or need not be: not a Worker (see the top).
+      if (blockingThreads.Has(thread)) continue;
+      if (askedCount == kMaxThreads) {
+        askStatus = CensusStatus::kTooManyThreads;
+        more = false;
+        break;
+      }
+      asked[askedCount++] = thread;
     }
-    // Cannot be asked, or need not be: not a Worker (see the top).
-    if (blockingThreads.Has(thread)) continue;
-    if (askedCount == kMaxThreads) {
-      askStatus = CensusStatus::kTooManyThreads;
-      break;
-    }
-    asked[askedCount++] = thread;
   }
-  ::closedir(tasks);
+  ::close(tasks);
+  if (askStatus != CensusStatus::kCounted) {
+    askedCount = 0;
+    return askStatus;
+  }
   // /proc lists a process's threads in the order they were made (the kernel
   // appends each new one to the thread group's list). Node's platform makes
   // all its workers, and waits until they run, before any JavaScript can
