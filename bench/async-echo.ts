@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import * as posix from '../lib/posix.js';
-import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllAsync, type AsyncIoOptions } from '../lib/async.js';
+import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllMaybeAsync, type AsyncIoOptions } from '../lib/async.js';
 import { READABLE, Readiness, recvNonBlocking, sendNonBlocking } from '../lib/readiness.js';
 import { bySize, measureCase, pairRun, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, type CaseResult, type CaseSpec, type RunOutput } from './harness/model.js';
@@ -35,7 +35,9 @@ function listener(): { listenFd: number; port: number } {
  * The promise-API server. Its recvs are wait-first (`{ waitFirst: true }`,
  * what docs/async.md advises for a request/response server: its next recv
  * comes before the client can have sent the next request), or try-first,
- * the library's default, with a second argument 'try-first'.
+ * the library's default, with a second argument 'try-first'. Its replies go
+ * out with sendAllMaybeAsync: the count at once, a promise only when the
+ * socket is full (docs/async.md, "One await less a reply").
  */
 async function sockfdServer(args: readonly string[]): Promise<void> {
   const clients = intArg(args, 0, 'clients');
@@ -60,7 +62,9 @@ async function echo(fd: number, recvOptions: AsyncIoOptions | undefined): Promis
     for (;;) {
       const n = await recvAsync(fd, buffer, recvOptions);
       if (n === 0) return;
-      await sendAllAsync(fd, buffer, { length: n });
+      // The echo is taken at once (a count) unless the socket is full (a promise): no await a reply.
+      const sent = sendAllMaybeAsync(fd, buffer, { length: n });
+      if (typeof sent !== 'number') await sent;
     }
   } finally {
     posix.close(fd);
@@ -169,8 +173,9 @@ async function sockfdClient(args: readonly string[]): Promise<void> {
       const reply = Buffer.allocUnsafe(size);
       for (let round = 0; round < rounds; round++) {
         const sent = nowNs();
-        await sendAllAsync(fd, request);
-        await recvExactlyAsync(fd, reply);
+        const taken = sendAllMaybeAsync(fd, request);
+        if (typeof taken !== 'number') await taken;
+        await recvExactlyAsync(fd, reply, { waitFirst: true }); // the echo cannot be there yet
         samples[client * rounds + round] = nowNs() - sent;
       }
       posix.close(fd);
@@ -323,8 +328,11 @@ export const benchmark: Benchmark = {
         `${CLIENTS} connections over loopback, each sending a ${MESSAGE}-byte request and waiting for its echo, ` +
         `${rounds} times, all at once, with TCP_NODELAY. sockfd's server recvs wait-first ({ waitFirst: true }: readiness, then recv, as ` +
         "libuv's streams read; docs/async.md advises it for a request/response server, whose next recv comes before the next request can have); " +
-        "\"sockfd try-first\" is the same server with the library's default order (each recv tried at once, a wait only on EAGAIN); sockfd's client " +
-        'and sends are try-first. The waits are on its readiness set (lib/async-waits.ts: one Readiness per thread, every ready fd of a loop turn resolved in one JS call); net reads through libuv streams; the C limit is one thread on ' +
+        "\"sockfd try-first\" is the same server with the library's default order (each recv tried at once, a wait only on EAGAIN). " +
+        "sockfd's replies (and its client's requests) go out with sendAllMaybeAsync, sendAllAsync without its promise when the kernel takes " +
+        'every byte at once (a count; a promise to await only when the socket is full), so each request costs one await, not two; ' +
+        "sockfd's client awaits each echo wait-first. " +
+        'The waits are on its readiness set (lib/async-waits.ts: one Readiness per thread, every ready fd of a loop turn resolved in one JS call); net reads through libuv streams; the C limit is one thread on ' +
         'epoll (bench/c/echo.c); Python uses asyncio streams. Server and client run in separate processes; ' +
         '"server only" drives every server with the same C epoll client; "sockfd readiness" is the server on the ' +
         'batched readiness interface (lib/readiness.ts: every ready fd of a loop turn in one JS call, handlers using the ' +

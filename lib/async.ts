@@ -580,42 +580,46 @@ export function connectAsync(fd: number, address: AddressInput, options?: AsyncO
  * before the first recv.
  */
 export function recvAsync(fd: number, buffer: BinaryData, options?: AsyncIoOptions): Promise<number> {
-  if (options === undefined && immediateResults < IMMEDIATE_BUDGET) {
-    immediateResults++;
-    let n: number;
-    try {
-      n = tryRecvPlain(fd, buffer);
-    } catch (error) {
-      return recvFailed(error, fd);
-    }
-    return n >= 0 ? Promise.resolve(n) : recvWait(fd, buffer);
+  // Each path is its own function: V8 inlines (and counts against its
+  // inlining budget) only the ones a call site really takes.
+  if (options === undefined) return immediateResults < IMMEDIATE_BUDGET ? recvNow(fd, buffer) : recvWith(fd, buffer, undefined);
+  return options.waitFirst === true && onlyWaitFirst(options) ? recvWait(fd, buffer) : recvWith(fd, buffer, options);
+}
+
+/** recvAsync without options, within the budget: the attempt here, a wait only when it would block. */
+function recvNow(fd: number, buffer: BinaryData): Promise<number> {
+  immediateResults++;
+  let n: number;
+  try {
+    n = tryRecvPlain(fd, buffer);
+  } catch (error) {
+    return recvFailed(error, fd);
   }
-  return recvWith(fd, buffer, options);
+  return n >= 0 ? Promise.resolve(n) : recvWait(fd, buffer);
+}
+
+/** { waitFirst: true } alone: nothing to validate, a wait whatever the budget - the plain wait, without the attempt. */
+function onlyWaitFirst(options: AsyncIoOptions): boolean {
+  return (
+    options.signal === undefined &&
+    options.timeout === undefined &&
+    options.flags === undefined &&
+    options.offset === undefined &&
+    options.length === undefined
+  );
 }
 
 function recvFailed(error: unknown, fd: number): Promise<number> {
   return Promise.reject(explain(error, 'recv', fd));
 }
 
-/** recvAsync without options once its recv would block: the call waits. */
+/** recvAsync once its recv would block, or wait-first alone: the call waits. */
 function recvWait(fd: number, buffer: BinaryData): Promise<number> {
   return new Call(RECV, fd, READABLE, buffer, undefined).wait();
 }
 
 /** recvAsync with options, or past the starvation budget. */
 function recvWith(fd: number, buffer: BinaryData, options: AsyncIoOptions | undefined): Promise<number> {
-  // { waitFirst: true } alone (nothing to validate, a wait whatever the
-  // budget) is the plain wait, without the attempt.
-  if (
-    options !== undefined &&
-    options.waitFirst === true &&
-    options.signal === undefined &&
-    options.timeout === undefined &&
-    options.flags === undefined &&
-    options.offset === undefined &&
-    options.length === undefined
-  )
-    return recvWait(fd, buffer);
   const { flags, offset, length } = options ?? {};
   return new Call(RECV, fd, READABLE, buffer, ioArgs(flags, offset, length)).start(options, false);
 }
@@ -640,9 +644,29 @@ export function sendtoAsync(fd: number, data: Data, address: AddressInput, optio
 
 /** Sends every byte of `data` (or of its range), looping over partial sends; resolves to the count. */
 export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): Promise<number> {
+  const sent = sendAllMaybeAsync(fd, data, options);
+  return typeof sent === 'object' ? sent : Promise.resolve(sent);
+}
+
+/**
+ * sendAllAsync without its promise when none is needed: when the kernel
+ * takes every byte at once (a small reply on a socket with room: the common
+ * case), the count itself, a number; otherwise - a send would block, an
+ * error, a signal or timeout, waitFirst, past the starvation budget - the
+ * promise sendAllAsync returns. Nothing is ever thrown (errors reject that
+ * promise); what is sent, in which order, and the checks are sendAllAsync's.
+ *
+ *     const sent = sendAllMaybeAsync(fd, reply);
+ *     if (typeof sent !== 'number') await sent;
+ *
+ * saves a loop that answers many small requests one await (a promise and a
+ * microtask turn) a reply. `data` must not be changed until the count is
+ * there (at once, or when the promise resolves).
+ */
+export function sendAllMaybeAsync(fd: number, data: Data, options?: AsyncIoOptions): number | Promise<number> {
   // The common case - bytes, no signal, timeout or waitFirst, within the
-  // budget: sends made here until done (a settled promise) or until one
-  // would block (then the call waits).
+  // budget: sends made here until done (the count) or until one would block
+  // (then the call waits).
   if (
     typeof data === 'string' ||
     immediateResults >= IMMEDIATE_BUDGET ||
@@ -669,11 +693,11 @@ export function sendAllAsync(fd: number, data: Data, options?: AsyncIoOptions): 
   } catch (error) {
     return Promise.reject(explain(error, 'send', fd));
   }
-  return Promise.resolve(total);
+  return total;
 }
 
-/** sendAllAsync of a string, guarded, wait-first or past the budget. */
-function sendAllOtherwise(fd: number, data: Data, options: AsyncIoOptions | undefined): Promise<number> {
+/** sendAllMaybeAsync of a string, guarded, wait-first or past the budget. */
+function sendAllOtherwise(fd: number, data: Data, options: AsyncIoOptions | undefined): number | Promise<number> {
   let bytes: BinaryData;
   let args: IoArgs;
   try {
@@ -689,7 +713,7 @@ function sendAllOtherwise(fd: number, data: Data, options: AsyncIoOptions | unde
   }
   if (options?.signal !== undefined || options?.timeout !== undefined || options?.waitFirst === true || immediateResults >= IMMEDIATE_BUDGET)
     return new Call(SEND_ALL, fd, WRITABLE, bytes, args).start(options, false);
-  return sendAllAsync(fd, bytes, options); // a string, now bytes: the common case
+  return sendAllMaybeAsync(fd, bytes, options); // a string, now bytes: the common case
 }
 
 /** sendAllAsync once a send would block with `sent` bytes taken: the call waits for room. */

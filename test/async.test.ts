@@ -13,6 +13,7 @@ import {
   recvExactlyAsync,
   recvfromAsync,
   sendAllAsync,
+  sendAllMaybeAsync,
   sendAsync,
   sendtoAsync,
   waitReadable,
@@ -426,6 +427,48 @@ describe('connect, send and receive', () => {
     expect(await sending).toBe(payload.length);
     expect(received.equals(payload)).toBe(true);
     posix.close(client);
+    posix.close(server);
+  });
+
+  it('sendAllMaybeAsync returns the count itself when every byte is taken at once, a promise when it must wait', async () => {
+    const [client, server] = await connectedPair();
+    // At once: a number, and the bytes (a range of a buffer, then a string) are on their way.
+    const request = Buffer.from('..hello..');
+    const now = sendAllMaybeAsync(client, request, { offset: 2, length: 5 });
+    expect(now).toBe(5);
+    expect(sendAllMaybeAsync(client, ' world')).toBe(6);
+    expect((await recvExactlyAsync(server, 11)).toString()).toBe('hello world');
+    // More than loopback's buffers hold: a promise that resolves once every byte was taken, in order.
+    const payload = randomBytes(32 << 20);
+    const later = sendAllMaybeAsync(client, payload);
+    expect(later).toBeInstanceOf(Promise);
+    const received = await recvExactlyAsync(server, payload.length);
+    expect(await later).toBe(payload.length);
+    expect(received.equals(payload)).toBe(true);
+    // A guard makes it a call of its own, as sendAllAsync: a promise, even when it could send at once.
+    const guarded = sendAllMaybeAsync(client, 'abc', { timeout: 10_000 });
+    expect(guarded).toBeInstanceOf(Promise);
+    expect(await guarded).toBe(3);
+    expect((await recvExactlyAsync(server, 3)).toString()).toBe('abc');
+    posix.close(client);
+    posix.close(server);
+  });
+
+  it('sendAllMaybeAsync never throws: errors, bad ranges and an aborted signal reject its promise, before any send', async () => {
+    const [client, server] = await connectedPair();
+    const aborted = sendAllMaybeAsync(client, 'never', { signal: AbortSignal.abort() });
+    expect(aborted).toBeInstanceOf(Promise);
+    expect(await rejection(aborted as Promise<number>)).toMatchObject({ name: 'AbortError', syscall: 'send' });
+    const badRange = sendAllMaybeAsync(client, Buffer.alloc(4), { offset: 3, length: 2 });
+    expect(await rejection(badRange as Promise<number>)).toBeInstanceOf(RangeError);
+    expect(sendAllMaybeAsync(client, 'ok')).toBe(2);
+    // Only 'ok' arrived: nothing of the aborted call or of the bad range was sent.
+    posix.shutdown(client, posix.SHUT_WR);
+    expect((await recvExactlyAsync(server, 2)).toString()).toBe('ok');
+    expect(await recvAsync(server, Buffer.alloc(8))).toBe(0);
+    posix.close(client);
+    const closed = sendAllMaybeAsync(client, 'x');
+    expect(await rejection(closed as Promise<number>)).toMatchObject({ code: 'EBADF', syscall: 'send' });
     posix.close(server);
   });
 
