@@ -204,7 +204,16 @@ int32_t Fast(v8::Local<v8::Value> receiver, double fd, FastView data, double fla
 // EINTR (nothing received) goes on in the N-API <syscall>Interrupted as
 // before, which re-acquires the view. A view bigger than the stack buffer
 // (--typed-array-max-size-in-heap raised) is given its buffer as before.
+// So is a view received into on V8 13: its fast call cannot receive into an
+// on-heap view (it answers FALLBACK, see Fast above), so a view left on the
+// heap here would send the caller's first optimized receive to N-API and
+// deoptimize it; given its buffer now, later fast calls take it.
 constexpr size_t kOnHeapCopy = 256;
+#if SOCKFD_FAST_CALLS < 130
+constexpr bool kFastReceivesOnHeap = true;
+#else
+constexpr bool kFastReceivesOnHeap = false;
+#endif
 
 template <Op op>
 int32_t OnHeap(const v8::FunctionCallbackInfo<v8::Value>& info, v8::Local<v8::Uint8Array> view, size_t viewLength,
@@ -236,7 +245,8 @@ void Slow(const v8::FunctionCallbackInfo<v8::Value>& info) {
     double fd = info[0].As<v8::Number>()->Value(), flags = info[2].As<v8::Number>()->Value();
     double offset = info[3].As<v8::Number>()->Value(), count = info[4].As<v8::Number>()->Value();
     size_t viewLength = view->ByteLength();
-    if (!view->HasBuffer() && viewLength <= kOnHeapCopy) {
+    bool receive = op == Op::Recv || op == Op::Read;
+    if (!view->HasBuffer() && viewLength <= kOnHeapCopy && (kFastReceivesOnHeap || !receive)) {
       result = OnHeap<op>(info, view, viewLength, fd, flags, offset, count);
     } else {
       uint8_t* base = static_cast<uint8_t*>(view->Buffer()->Data());
