@@ -8,11 +8,14 @@ import net from 'node:net';
 import * as posix from '../lib/posix.js';
 import { bySize, measureCase, pythonNotes, pythonPeerCommand, withPython, pairRun, type BenchContext, type Benchmark } from './harness/harness.js';
 import type { RunOutput } from './harness/model.js';
-import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
+import { announcePort, connectLoopback, intArg, listenAnnounced, nodeThreadsBesideMain, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
 
 const NAME = 'pingpong';
-/** C, sockfd, net and, where python3 exists, Python's socket module (decided when a run starts, not at import). */
-const implsHere = (): string[] => withPython(['C', 'sockfd', 'net'], 'Python');
+/**
+ * C, sockfd, net and, where python3 exists, Python's socket module (decided when a run starts, not at import);
+ * beyond --smoke also 'C+threads': the same C programs with a Node peer's thread count (the target stays against C).
+ */
+const implsHere = (context: BenchContext): string[] => withPython(context.scale === 'smoke' ? ['C', 'sockfd', 'net'] : ['C', 'C+threads', 'sockfd', 'net'], 'Python');
 
 
 function sockfdServer(): void {
@@ -103,11 +106,15 @@ async function run(context: BenchContext) {
     const count = warmup ? warmupRounds : rounds;
     const clientArgs = (port: number) => [port, count, warmupRounds];
     if (impl === 'C') return pairRun(context, context.c(NAME, 'server'), (port) => context.c(NAME, 'client', ...clientArgs(port)));
+    if (impl === 'C+threads') {
+      const threads = ['--idle-threads', nodeThreadsBesideMain()];
+      return pairRun(context, context.c(NAME, 'server', ...threads), (port) => context.c(NAME, 'client', ...clientArgs(port), ...threads));
+    }
     if (impl === 'Python') return pairRun(context, pythonPeerCommand('pingpong-server'), (port) => pythonPeerCommand('pingpong-client', clientArgs(port)));
     const role = impl === 'sockfd' ? 'sockfd' : 'net';
     return pairRun(context, context.node(NAME, `${role}-server`), (port) => context.node(NAME, `${role}-client`, clientArgs(port)));
   };
-  const impls = implsHere();
+  const impls = implsHere(context);
   const result = await measureCase(
     context,
     { name: '1-byte round trip', kind: 'latency', impls, targets: [{ subject: 'sockfd', reference: 'C', ratio: 1.03 }] },
@@ -118,7 +125,9 @@ async function run(context: BenchContext) {
     description:
       'One connection, a 1-byte request and a 1-byte reply per round, TCP_NODELAY on both ends. C, sockfd (blocking send/recv ' +
       'of the raw API in a Node process) and Node net (event loop) each run both ends. Every round is timed by the client; ' +
-      `each run begins with ${warmupRounds} untimed rounds (the same code, timed and left out, so the compiled loop of a Node peer is the one measured). Target (issue 16): sockfd at most 1.03x the time of C.`,
+      `each run begins with ${warmupRounds} untimed rounds (the same code, timed and left out, so the compiled loop of a Node peer is the one measured). ` +
+      "C+threads is the same C with as many idle threads as a Node peer has besides its main thread, so that the kernel's per-call file " +
+      "reference and glibc's multi-threaded send/recv are what a Node process pays. Target (issue 16): sockfd at most 1.03x the time of C.",
     parameters: { rounds, runs, warmupRounds },
     cases: [result],
     notes: pythonNotes(),

@@ -10,11 +10,14 @@ import net from 'node:net';
 import * as posix from '../lib/posix.js';
 import { bySize, measureCase, pythonNotes, pythonPeerCommand, withPython, pairRun, sizeLabel, workWithin, type BenchContext, type Benchmark } from './harness/harness.js';
 import { runMetric, type CaseResult, type RunOutput } from './harness/model.js';
-import { announcePort, connectLoopback, intArg, listenAnnounced, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
+import { announcePort, connectLoopback, intArg, listenAnnounced, nodeThreadsBesideMain, nowNs, printResult, recvAll, sendAll } from './harness/peer-io.js';
 
 const NAME = 'throughput';
-/** C, sockfd, net and, where python3 exists, Python's socket module (decided when a run starts, not at import). */
-const implsHere = (): string[] => withPython(['C', 'sockfd', 'net'], 'Python');
+/**
+ * C, sockfd, net and, where python3 exists, Python's socket module (decided when a run starts, not at import);
+ * beyond --smoke also 'C+threads': the same C programs with a Node peer's thread count (the targets stay against C).
+ */
+const implsHere = (context: BenchContext): string[] => withPython(context.scale === 'smoke' ? ['C', 'sockfd', 'net'] : ['C', 'C+threads', 'sockfd', 'net'], 'Python');
 
 const chunkSizes = [4 * 1024, 64 * 1024, 1024 * 1024];
 
@@ -194,9 +197,10 @@ async function run(context: BenchContext) {
       const bytes = warmup ? warmupTotal : workWithin(total, warmupRate.get(impl), secondsPerRun, warmupTotal, 1 << 20);
       const serverArgs = [chunk, bytes, leadIn];
       const clientArgs = (port: number) => [port, bytes, chunk, leadIn];
+      const threads = impl === 'C+threads' ? ['--idle-threads', nodeThreadsBesideMain()] : [];
       const output =
-        impl === 'C'
-          ? await pairRun(context, context.c(NAME, 'server', ...serverArgs), (port) => context.c(NAME, 'client', ...clientArgs(port)))
+        impl === 'C' || impl === 'C+threads'
+          ? await pairRun(context, context.c(NAME, 'server', ...serverArgs, ...threads), (port) => context.c(NAME, 'client', ...clientArgs(port), ...threads))
           : impl === 'Python'
             ? await pairRun(context, pythonPeerCommand('throughput-server', serverArgs), (port) => pythonPeerCommand('throughput-client', clientArgs(port)))
             : await pairRun(context, context.node(NAME, `${impl}-server`, serverArgs), (port) => context.node(NAME, `${impl}-client`, clientArgs(port)));
@@ -210,7 +214,7 @@ async function run(context: BenchContext) {
     cases.push(
       await measureCase(
         context,
-        { name: `${sizeLabel(chunk)} chunks`, kind: 'throughput', impls: implsHere(), targets },
+        { name: `${sizeLabel(chunk)} chunks`, kind: 'throughput', impls: implsHere(context), targets },
         { runs, runOnce, warmupRun: context.scale !== 'smoke' },
       ),
     );
@@ -222,7 +226,7 @@ async function run(context: BenchContext) {
       '(net: its own 64 KiB reads) until EOF and answers one byte, which stops the clock. Before the clock starts, every run sends ' +
       `${leadInChunks} chunks (at most ${sizeLabel(leadInCap)}) untimed in ${WARMUP_PASSES} passes of the same sending code, each answered by one byte, ` +
       'so that the window starts on an empty connection and on compiled code (V8 compiles the Node peers\' loops during the first thousands of chunks). C, sockfd (blocking calls, one reused ' +
-      'Buffer), Node net (write() with back-pressure) and Python (socket.sendall/recv_into) each run both ends. MB/s are 10^6 bytes per second. Targets: sockfd at ' +
+      'Buffer), Node net (write() with back-pressure) and Python (socket.sendall/recv_into) each run both ends; C+threads is the same C with as many idle threads as a Node peer has besides its main thread (the kernel\'s per-call file reference and glibc\'s multi-threaded send/recv, as in Node). MB/s are 10^6 bytes per second. Targets: sockfd at ' +
       'least 0.95x C at 4 KiB and 1 MiB, 0.98x at 64 KiB.',
     parameters: {
       bytesPerRun: total,

@@ -1,8 +1,9 @@
 // Small views that live inside V8's heap (new Uint8Array(n), Buffer.alloc(n),
 // n <= 64) through native/node/fast_calls.cc: the slow callback (unoptimized
 // code) sends from a copy of their bytes and receives into a stack buffer it
-// stores back, never giving the view a backing store; the fast call
-// (optimized code) as before. Bytes checked against the same calls with
+// stores back, never giving the view a backing store (on V8 13, whose fast
+// call cannot receive into an on-heap view, a receive still gives it one);
+// the fast call (optimized code) as before. Bytes checked against the same calls with
 // off-heap views, MSG_TRUNC and MSG_PEEK included; a signal while the slow
 // callback blocks still ends in the N-API path's re-validation.
 import { describe, expect, it } from 'vitest';
@@ -13,6 +14,13 @@ const root = join(import.meta.dirname, '..');
 const child = join(root, 'test', 'fixtures', 'fast-calls', 'on-heap.mjs');
 const dist = join(root, 'dist');
 const expectFast = builtForThisV8 && process.env.SOCKFD_FAST_CALLS !== '0';
+// V8 13's fast call cannot receive into an on-heap view (it answers FALLBACK):
+// there the slow callback gives a view it receives into its buffer, so that
+// later fast calls take it (sends still go from a copy).
+const fastReceivesOnHeap = Number(process.versions.v8.split('.')[0]) < 13;
+// The bytes of the on-heap views the unoptimized exchanges receive into
+// (recvRange 16, recvOne 1, peek 4 + 4, readWrite 8, udpTrunc 8, tcpTrunc 8, proxyPrototype 4).
+const receivedIntoBytes = 53;
 
 function runChild(scenario: string, onLine?: (step: Step, pid: number) => void): Promise<Step[]> {
   return runStepChild(child, [dist, scenario], { onLine, nodeFlags: ['--expose-gc'], timeoutMs: 20_000 });
@@ -39,12 +47,15 @@ describe('on-heap views through the fast calls', () => {
     expect(unoptimized.results).toEqual(reference);
     // 20 calls in all, each one slow callback (from expectFast builds; otherwise none reach it).
     expect(unoptimized.counts).toEqual(expectFast ? { fast: 0, slow: 20 } : { fast: 0, slow: 0 });
-    if (expectFast) expect(unoptimized.backingStoresMade).toBe(0);
+    if (expectFast) expect(unoptimized.backingStoresMade).toBe(fastReceivesOnHeap ? 0 : receivedIntoBytes);
     const alloc = steps.get('bufferAlloc')!;
     expect(alloc).toMatchObject({ n: 1, sent: 1, echoed: '42' });
-    if (expectFast) expect(alloc.backingStoresMade).toBe(0);
+    if (expectFast) expect(alloc.backingStoresMade).toBe(fastReceivesOnHeap ? 0 : 1);
+    // From optimized code: the same bytes (on V8 13 a receive into a fresh on-heap view goes
+    // to N-API, and that first fallback deoptimizes the caller).
     const optimized = steps.get('optimized')!;
-    expect(optimized).toMatchObject({ optimized: true, result: [3, 3] });
+    expect(optimized).toMatchObject({ result: [3, 3] });
+    if (fastReceivesOnHeap) expect(optimized.optimized).toBe(true);
     expect(optimized.view).toBe('0000' + (optimized.expected as string) + '000000');
     if (expectFast) expect((optimized.counts as { fast: number }).fast).toBe(2);
   });

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,34 @@ static inline int64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void *waiting_thread(void *unused) {
+  (void)unused;
+  for (;;) pause();
+  return NULL;
+}
+
+/* "--idle-threads N" at the end of the command line (the "C+threads" rows): N
+ * threads that only wait, started first, so that this process shares its fd
+ * table between threads as a Node process does. The kernel then takes and
+ * drops a file reference in every send/recv (fdget's light path needs a table
+ * no other thread uses), and glibc's send/recv run their cancellation bracket
+ * (multi-threaded): what a C program with Node's threads pays. Returns argc
+ * without the option. */
+static inline int start_idle_threads(int argc, char **argv) {
+  if (argc < 3 || strcmp(argv[argc - 2], "--idle-threads") != 0) return argc;
+  long long count = arg_number(argv[argc - 1], "--idle-threads");
+  for (long long i = 0; i < count; ++i) {
+    pthread_t thread;
+    int error = pthread_create(&thread, NULL, waiting_thread, NULL);
+    if (error != 0) {
+      errno = error;
+      die("pthread_create");
+    }
+    pthread_detach(thread);
+  }
+  return argc - 2;
 }
 
 static inline void set_int_option(int fd, int level, int name, int value, const char *what) {

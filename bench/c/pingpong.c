@@ -1,6 +1,7 @@
 /* pingpong: 1-byte request, 1-byte reply, TCP_NODELAY on both ends.
  *   pingpong server                        serves one connection until EOF
  *   pingpong client PORT ROUNDS WARMUP     prints {"samples_ns":[...]} (one per round)
+ * Either may end with --idle-threads N (bench.h: start_idle_threads).
  */
 #include "bench.h"
 
@@ -34,9 +35,10 @@ static void client(int port, long long rounds, long long warmup) {
 }
 
 int main(int argc, char **argv) {
+  argc = start_idle_threads(argc, argv);
   if (argc == 2 && strcmp(argv[1], "server") == 0) server();
   else if (argc == 5 && strcmp(argv[1], "client") == 0)
     client((int)arg_number(argv[2], "PORT"), arg_number(argv[3], "ROUNDS"), arg_number(argv[4], "WARMUP"));
-  else usage("pingpong server | pingpong client PORT ROUNDS WARMUP");
+  else usage("pingpong server | pingpong client PORT ROUNDS WARMUP [--idle-threads N]");
   return 0;
 }

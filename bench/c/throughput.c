@@ -6,6 +6,7 @@
  * same lead-in as every other implementation of the benchmark).
  *   throughput server CHUNK TOTAL WARMUP
  *   throughput client PORT TOTAL CHUNK WARMUP     prints {"ops":sends,"bytes":TOTAL,"ns":elapsed}
+ * Either may end with --idle-threads N (bench.h: start_idle_threads).
  */
 #include "bench.h"
 
@@ -82,6 +83,7 @@ static void client(int port, long long total, size_t chunk, long long warmup) {
 }
 
 int main(int argc, char **argv) {
+  argc = start_idle_threads(argc, argv);
   if (argc == 5 && strcmp(argv[1], "server") == 0) {
     long long chunk = arg_number(argv[2], "CHUNK");
     if (chunk == 0) usage("CHUNK must be positive");
@@ -90,6 +92,6 @@ int main(int argc, char **argv) {
     long long chunk = arg_number(argv[4], "CHUNK");
     if (chunk == 0) usage("CHUNK must be positive");
     client((int)arg_number(argv[2], "PORT"), arg_number(argv[3], "TOTAL"), (size_t)chunk, arg_number(argv[5], "WARMUP"));
-  } else usage("throughput server CHUNK TOTAL WARMUP | throughput client PORT TOTAL CHUNK WARMUP");
+  } else usage("throughput server CHUNK TOTAL WARMUP | throughput client PORT TOTAL CHUNK WARMUP [--idle-threads N]");
   return 0;
 }

@@ -1,6 +1,7 @@
 // The Node peers' side of the harness protocol (the twin of bench/c/bench.h):
 // "port N" on stdout from a server, one JSON object from a client, and the
 // blocking calls of the raw API (the loops over partial sends and reads are lib/io.ts).
+import { spawnSync } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import * as posix from '../../lib/posix.js';
 import type { RunOutput } from './model.js';
@@ -99,4 +100,27 @@ export function recvAll(fd: number, buffer: Uint8Array, length = buffer.length):
 function endedEarly(got: number, length: number): false {
   if (got === 0) return false;
   throw new EndOfStreamError('recv', got, length);
+}
+
+// ---- the "C+threads" rows ------------------------------------------------------------
+
+let threadsBesideMain: number | undefined;
+
+/**
+ * How many threads a Node peer has besides its main thread (V8's platform workers and the
+ * rest; /proc/<pid>/task of a fresh `node`, asked once): the idle threads the "C+threads"
+ * rows give each C process (bench/c/bench.h's --idle-threads), so that the kernel's
+ * per-call file reference and glibc's multi-threaded paths are the same as in Node.
+ */
+export function nodeThreadsBesideMain(): number {
+  if (threadsBesideMain === undefined) {
+    const probe = spawnSync(process.execPath, ['-e', "process.stdout.write(String(require('fs').readdirSync('/proc/self/task').length))"], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    const threads = Number(probe.stdout);
+    if (probe.status !== 0 || !Number.isInteger(threads) || threads < 1) throw new Error(`could not count a Node process's threads: ${probe.stderr || probe.error?.message || 'no output'}`);
+    threadsBesideMain = threads - 1;
+  }
+  return threadsBesideMain;
 }

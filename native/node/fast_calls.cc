@@ -44,6 +44,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "raw_syscall.h"
 #include "v8_fast_api.h"
 
 namespace sockfd_node {
@@ -54,43 +55,11 @@ using namespace fast_api;
 
 enum class Op { Send, Recv, Write, Read };
 
-// The one system call of each function (Transfer); -errno on failure (Call).
-//
-// The system call itself, without glibc's cancellation bracket: its result,
-// or -errno. glibc's send, recv, read and write are cancellation points: in a
-// process with more than one thread (Node always has several) each call first
-// runs __pthread_enable_asynccancel and after it __pthread_disable_asynccancel,
-// two locked compare-exchanges on the thread's cancel state and ~30
-// instructions a call, which a single-threaded C program skips. Nobody cancels
-// Node's threads (a thread cancelled inside V8 would leave its isolate broken
-// anyway), so the fast path makes the plain system call. send and recv are
-// sendto/recvfrom with no address, which is what glibc's send/recv issue on
-// Linux. On x86-64 the `syscall` instruction itself (the kernel's convention:
-// number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11
-// clobbered; -errno in rax on failure), saving syscall(3)'s argument shuffle;
-// elsewhere syscall(3), whose -1 and errno become -errno. Either way the
-// caller gets exactly the errno glibc's wrapper would have left (errno itself
-// is not written: nothing reads it after a fast call). The N-API path
-// (native/io.cc) keeps glibc's wrappers.
-#if defined(__x86_64__) && defined(__linux__)
-inline long SystemCall(long number, long a, long b, long c, long d = 0, long e = 0, long f = 0) {
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  long result;
-  __asm__ volatile("syscall" : "=a"(result) : "0"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
-  return result;
-}
-#elif defined(SYS_sendto) && defined(SYS_recvfrom) && defined(SYS_read) && defined(SYS_write)
-inline long SystemCall(long number, long a, long b, long c, long d = 0, long e = 0, long f = 0) {
-  long result = ::syscall(number, a, b, c, d, e, f);
-  return result >= 0 ? result : -errno;
-}
-#endif
-
+// The one system call of each function (Transfer); -errno on failure (Call):
+// raw_syscall.h's SystemCall, without glibc's cancellation bracket.
 template <Op op>
 inline long Transfer(int descriptor, uint8_t* bytes, size_t count, int flags) {
-#if defined(SYS_sendto) && defined(SYS_recvfrom) && defined(SYS_read) && defined(SYS_write)
+#ifdef SOCKFD_RAW_SYSCALLS
   long fd = descriptor, buffer = reinterpret_cast<long>(bytes), size = static_cast<long>(count), bits = flags;
   switch (op) {
     case Op::Send: return SystemCall(SYS_sendto, fd, buffer, size, bits);
@@ -235,7 +204,16 @@ int32_t Fast(v8::Local<v8::Value> receiver, double fd, FastView data, double fla
 // EINTR (nothing received) goes on in the N-API <syscall>Interrupted as
 // before, which re-acquires the view. A view bigger than the stack buffer
 // (--typed-array-max-size-in-heap raised) is given its buffer as before.
+// So is a view received into on V8 13: its fast call cannot receive into an
+// on-heap view (it answers FALLBACK, see Fast above), so a view left on the
+// heap here would send the caller's first optimized receive to N-API and
+// deoptimize it; given its buffer now, later fast calls take it.
 constexpr size_t kOnHeapCopy = 256;
+#if SOCKFD_FAST_CALLS < 130
+constexpr bool kFastReceivesOnHeap = true;
+#else
+constexpr bool kFastReceivesOnHeap = false;
+#endif
 
 template <Op op>
 int32_t OnHeap(const v8::FunctionCallbackInfo<v8::Value>& info, v8::Local<v8::Uint8Array> view, size_t viewLength,
@@ -267,7 +245,8 @@ void Slow(const v8::FunctionCallbackInfo<v8::Value>& info) {
     double fd = info[0].As<v8::Number>()->Value(), flags = info[2].As<v8::Number>()->Value();
     double offset = info[3].As<v8::Number>()->Value(), count = info[4].As<v8::Number>()->Value();
     size_t viewLength = view->ByteLength();
-    if (!view->HasBuffer() && viewLength <= kOnHeapCopy) {
+    bool receive = op == Op::Recv || op == Op::Read;
+    if (!view->HasBuffer() && viewLength <= kOnHeapCopy && (kFastReceivesOnHeap || !receive)) {
       result = OnHeap<op>(info, view, viewLength, fd, flags, offset, count);
     } else {
       uint8_t* base = static_cast<uint8_t*>(view->Buffer()->Data());

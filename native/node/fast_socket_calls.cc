@@ -23,6 +23,7 @@
 #include <cstring>
 #include <string>
 
+#include "raw_syscall.h"
 #include "v8_fast_api.h"
 
 namespace sockfd_node {
@@ -48,8 +49,13 @@ inline int32_t ConnectCall(double fd, const uint8_t* bytes, size_t length) {
   sa_family_t family = address.ss_family;
   if (!((family == AF_INET && length == sizeof(sockaddr_in)) || (family == AF_INET6 && length == sizeof(sockaddr_in6))))
     return kFallback;
+#ifdef SOCKFD_RAW_SYSCALLS
+  // The system call without glibc's cancellation bracket (raw_syscall.h): 0 or -errno.
+  return static_cast<int32_t>(SystemCall(SYS_connect, descriptor, reinterpret_cast<long>(&address), static_cast<long>(length)));
+#else
   if (::connect(descriptor, reinterpret_cast<const sockaddr*>(&address), static_cast<socklen_t>(length)) == 0) return 0;
   return -errno;
+#endif
 }
 
 #if SOCKFD_FAST_CALLS < 130
@@ -99,8 +105,13 @@ const v8::CTypeInfo kConnectSignature[] = {kReceiverType, kDoubleType, kViewType
 inline int32_t AcceptCall(double fd, double flags) {
   int descriptor, flagBits;
   if (!IntegerIn(fd, INT32_MAX, &descriptor) || !IntegerIn(flags, INT32_MAX, &flagBits)) return kFallback;
+#ifdef SOCKFD_RAW_SYSCALLS
+  // As connect: the plain system call (raw_syscall.h), the new fd or -errno.
+  return static_cast<int32_t>(SystemCall(SYS_accept4, descriptor, 0, 0, flagBits));
+#else
   int client = ::accept4(descriptor, nullptr, nullptr, flagBits);
   return client >= 0 ? client : -errno;
+#endif
 }
 int32_t FastAcceptFd(v8::Local<v8::Value> receiver, double fd, double flags) {
   CountFast();
