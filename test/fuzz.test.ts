@@ -74,12 +74,12 @@ describe('fuzzer', () => {
     for (const [action, cases] of Object.entries(summary.interruptions.byAction)) expect(cases, action).toBeGreaterThan(0);
     if (fastCalls.enabled) expect(summary.interruptions.byKind['plain']![1]).toBeGreaterThan(0);
     else expect(summary.interruptions.fastInterrupted).toBe(0);
-    // Every call had cases: recv/send/read/write, and lib/fast-socket's acceptFd and connect (the first
-    // connect case is EINTR on plain memory, which every V8 here takes fast), interrupted inside their fast calls.
-    expect(Object.keys(summary.interruptions.byCall).sort()).toEqual(['accept', 'connect', 'read', 'recv', 'send', 'write']);
+    // Every call had cases: recv/send/read/write, and lib/fast-socket's acceptFd, interrupted inside their
+    // fast calls (connect's cases run with --eintr-connect on only: test/fuzz/eintr.mjs says why).
+    expect(Object.keys(summary.interruptions.byCall).sort()).toEqual(['accept', 'read', 'recv', 'send', 'write']);
     for (const [call, [cases, inside]] of Object.entries(summary.interruptions.byCall)) {
       expect(cases, call).toBeGreaterThan(0);
-      if (fastCalls.enabled && fastSocketCalls.enabled && ['recv', 'accept', 'connect'].includes(call)) expect(inside, call).toBeGreaterThan(0);
+      if (fastCalls.enabled && fastSocketCalls.enabled && ['recv', 'accept'].includes(call)) expect(inside, call).toBeGreaterThan(0);
     }
   });
 });

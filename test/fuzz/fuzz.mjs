@@ -8,7 +8,7 @@
 // or a watcher left behind.
 //
 //   npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json]
-//                   [--fast on|off|require] [--fast-share P] [--eintr-share P]
+//                   [--fast on|off|require] [--fast-share P] [--eintr-share P] [--eintr-connect on|off]
 //
 // --fast: a share P (default 0.3) of the calls go to the V8 fast calls of
 // sockfd_node from optimized code (test/fuzz/fast.mjs: the raw fast functions
@@ -113,7 +113,7 @@ for (const name of Object.keys(binding).filter((key) => key.endsWith('Interrupte
   };
 }
 
-const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo, fastSocket, binding, shared, handoffs: () => interruptedHandoffs }) : null;
+const interruptions = options.eintrShare > 0 ? new InterruptionCases(w, { fastIo, fastSocket, binding, shared, handoffs: () => interruptedHandoffs, connect: options.eintrConnect }) : null;
 
 let inCall = false;
 processLib.signal(binding.constants.SIGUSR1, () => {
@@ -360,7 +360,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000, fast: 'on', fastShare: 0.3, eintrShare: 0.01 };
+  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000, fast: 'on', fastShare: 0.3, eintrShare: 0.01, eintrConnect: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -377,8 +377,17 @@ function parseOptions(argv) {
       case '--fast': o.fast = value(); break;
       case '--fast-share': o.fastShare = Number(value()); break;
       case '--eintr-share': o.eintrShare = Number(value()); break;
+      case '--eintr-connect': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') {
+          console.error('fuzz: --eintr-connect must be on or off');
+          process.exit(2);
+        }
+        o.eintrConnect = v === 'on';
+        break;
+      }
       case '--help':
-        console.log('usage: npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json] [--fast on|off|require] [--fast-share P] [--eintr-share P]');
+        console.log('usage: npm run fuzz -- [--calls N] [--seconds S] [--seed S] [--signals on|off] [--only a,b] [--trace] [--json] [--fast on|off|require] [--fast-share P] [--eintr-share P] [--eintr-connect on|off]');
         process.exit(0);
         break;
       default:
