@@ -100,7 +100,7 @@ async function run(context: BenchContext) {
   const runs = bySize(context, { full: 9, quick: 2, smoke: 1 });
   // Untimed lead-in rounds of every run. V8 compiles the Node peers' loops late: with 2,000 the sockfd
   // client's loop was still interpreted for the first ~190 ms of its timed rounds and the compiler
-  // threads took ~6% of the window; by ~15,000 rounds everything was compiled.
+  // threads took ~5-8% of the window; with 20,000 no compilation finished inside the timed rounds (--trace-opt).
   const warmupRounds = bySize(context, { full: 20_000, quick: 2_000, smoke: 10 });
   const runOnce = (impl: string, warmup: boolean): Promise<RunOutput> => {
     const count = warmup ? warmupRounds : rounds;
