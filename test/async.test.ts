@@ -461,6 +461,13 @@ describe('connect, send and receive', () => {
     expect(await rejection(aborted as Promise<number>)).toMatchObject({ name: 'AbortError', syscall: 'send' });
     const badRange = sendAllMaybeAsync(client, Buffer.alloc(4), { offset: 3, length: 2 });
     expect(await rejection(badRange as Promise<number>)).toBeInstanceOf(RangeError);
+    // A range whose getter throws: read inside the call's try, so it rejects too.
+    const throwing = sendAllMaybeAsync(client, Buffer.alloc(4), {
+      get length(): number {
+        throw new Error('length getter');
+      },
+    });
+    expect(await rejection(throwing as Promise<number>)).toMatchObject({ message: 'length getter' });
     expect(sendAllMaybeAsync(client, 'ok')).toBe(2);
     // Only 'ok' arrived: nothing of the aborted call or of the bad range was sent.
     posix.shutdown(client, posix.SHUT_WR);
