@@ -43,12 +43,12 @@ const OPS = ['recv', 'send', 'read', 'write'];
 // connect's detach detaches the sockaddr's memory and resumes: the connection must still complete.
 const SOCKET_ACTIONS = {
   accept: ['resume', 'resume-twice', 'eintr', 'close', 'close-reuse', 'throw', 'alloc'],
-  // Off unless asked for (--eintr-connect on). At load ~10 about 1 connect case in 100 once ended with
-  // the handler never run and the connect blocked until its SYN retries ran out (ETIMEDOUT): another
-  // signal (a random one the watchdog had decided on before the case began) interrupted the connect
-  // first, its handler ran, and the connect went on in poll(), where a watchdog that waited for
-  // `connect <fd>` never saw it (test/fuzz-connect-continuation.test.ts shows it). The watchdog now
-  // signals in that poll() too (blockedInCall). accept restarts in accept4 and never had it.
+  // On unless --eintr-connect off. At load ~10 about 1 connect case in 100 once ended with the handler
+  // never run and the connect blocked until its SYN retries ran out (ETIMEDOUT): another signal (a
+  // random one the watchdog had decided on before the case began) interrupted the connect first, its
+  // handler ran, and the connect went on in poll(), where a watchdog that waited for `connect <fd>`
+  // never saw it (test/fuzz-connect-continuation.test.ts shows it). The watchdog now signals in that
+  // poll() too (blockedInCall). accept restarts in accept4 and never had it.
   // Those that wait for the retransmitted SYN (about 1 s) alternate with those that end at once. No
   // resume-twice: after the first signal connect goes on in poll() (the handshake continues in the
   // kernel), where the watchdog cannot see which fd it waits on.
@@ -132,7 +132,7 @@ export class InterruptionCases {
     this.fastIo = fastIo;
     this.fastSocket = fastSocket; // dist/lib/fast-socket.js (connectEncoded, acceptFd), when this tree has it
     this.connects = 0;
-    // connect cases only on request (fuzz.mjs --eintr-connect on): see SOCKET_ACTIONS' note on what they found.
+    // connect cases unless fuzz.mjs --eintr-connect off (SOCKET_ACTIONS' note says what they once found).
     this.withConnect = Boolean(fastSocket) && connect;
     this.shared = shared;
     this.handoffs = handoffs;
