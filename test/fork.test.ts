@@ -75,9 +75,9 @@ describe('fork()', () => {
     type Mapping = { range: string; rssKiB: number };
     const child = JSON.parse(childLine!) as { atStart: Mapping[]; afterOwnFork: Mapping[]; grandchildExit: number };
     const parent = JSON.parse(parentLine!) as { beforeFirst: Mapping[]; parent: Mapping[]; childExit: number };
-    // made at the first fork (the core's scratch and the census's), and written by it
+    // made at the first fork (the core's scratch and the census's: one mapping when the kernel placed them side by side), and written by it
     expect(parent.beforeFirst).toEqual([]);
-    expect(parent.parent.length).toBeGreaterThanOrEqual(2);
+    expect(parent.parent.length).toBeGreaterThanOrEqual(1);
     for (const mapping of parent.parent) expect(mapping.rssKiB).toBeGreaterThan(0);
     // the kernel gave the child the same ranges with no page in them; its own fork then used them
     const ranges = parent.parent.map((mapping) => mapping.range);
