@@ -14,6 +14,7 @@ interface Continuation {
   outcome: string;
   path: 'fast' | 'napi';
   fastSocketCalls: boolean;
+  handoffs: number;
   elapsedMs: number;
   handlerRuns: string[];
   fd: number;
@@ -48,10 +49,12 @@ describe('a connect interrupted by an earlier signal goes on in poll(), where th
     const fields = seen.lines.map((line) => line.split(' '));
     const inConnect = fields.findIndex((f) => Number(f[0]) === connect && Number(f[1]) === seen.fd);
     const inPoll = fields.findIndex((f) => Number(f[0]) === poll);
-    // First in connect on the fd (the fast call when this Node has fast socket calls), then in poll.
-    expect(inConnect, seen.lines.join(' | ')).toBeGreaterThanOrEqual(0);
-    expect(inPoll, seen.lines.join(' | ')).toBeGreaterThan(inConnect);
-    if (seen.fastSocketCalls) expect(seen.path).toBe('fast');
+    // The connect was interrupted (the nudge comes 1 ms after the stray, so /proc may show it in connect only
+    // briefly, or not at all to this thread): with fast socket calls, the fast connect handed its EINTR to
+    // connectInterrupted once; then the main thread waited in poll.
+    if (seen.fastSocketCalls) expect([seen.path, seen.handoffs]).toEqual(['fast', 1]);
+    expect(inPoll, seen.lines.join(' | ')).toBeGreaterThanOrEqual(0);
+    if (inConnect >= 0) expect(inConnect).toBeLessThan(inPoll);
     // From the first poll on, never `connect <fd>` again: a watchdog waiting for it (the old rule) never signals,
     // and the connect's SYN, dropped by the full accept queue, would have run out of retries (ETIMEDOUT).
     expect(fields.slice(inPoll).some((f) => Number(f[0]) === connect)).toBe(false);

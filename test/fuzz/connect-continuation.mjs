@@ -17,6 +17,13 @@ const processLib = await import(new URL('process.js', dist));
 const fastSocket = await import(new URL('fast-socket.js', dist));
 const { encodeInet } = await import(new URL('sockaddr-bytes.js', dist));
 const c = binding.constants;
+// lib/fast-socket.ts hands a fast connect's EINTR to the N-API connectInterrupted (looked up at each call): counted.
+let handoffs = 0;
+const connectInterrupted = binding.connectInterrupted;
+binding.connectInterrupted = function (...args) {
+  handoffs++;
+  return connectInterrupted.apply(this, args);
+};
 const numbers = SYSCALL_NUMBERS[arch()];
 if (numbers === undefined) {
   console.log(JSON.stringify({ skipped: `no system call numbers for ${arch()}` }));
@@ -88,4 +95,4 @@ const peerPort = outcome === 'connected' ? binding.getpeername(fd).port : null;
 Atomics.store(shared, 0, 1);
 const lines = await new Promise((resolve) => watcher.once('message', resolve));
 for (const end of [fd, queued, listener, ...(firstPeer === undefined ? [] : [firstPeer])]) binding.close(end);
-console.log(JSON.stringify({ outcome, path, fastSocketCalls: fastSocket.fastSocketCalls.enabled, elapsedMs, handlerRuns, fd, port, peerPort, lines, numbers }));
+console.log(JSON.stringify({ outcome, path, fastSocketCalls: fastSocket.fastSocketCalls.enabled, handoffs, elapsedMs, handlerRuns, fd, port, peerPort, lines, numbers }));
