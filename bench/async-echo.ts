@@ -10,8 +10,8 @@ import net from 'node:net';
 import * as posix from '../lib/posix.js';
 import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllMaybeAsync, type AsyncIoOptions } from '../lib/async.js';
 import { READABLE, Readiness, recvNonBlocking, sendNonBlocking } from '../lib/readiness.js';
-import { bySize, measureCase, pairRun, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
-import { CaseRecorder, type CaseResult, type CaseSpec, type RunOutput } from './harness/model.js';
+import { bySize, measureCase, pairRun, withControl, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
+import { CaseRecorder, type CaseResult, type RunOutput } from './harness/model.js';
 import { announcePort, intArg, nowNs, printResult } from './harness/peer-io.js';
 
 const CLIENTS = 100;
@@ -274,18 +274,19 @@ const serverOnly: Variant = {
 async function measureVariant(context: BenchContext, variant: Variant, rounds: number, runs: number): Promise<CaseResult[]> {
   const impls = variant.impls();
   const alsoSubjects = [TRY_FIRST, READINESS].filter((impl) => impls.includes(impl));
-  const latencySpec: CaseSpec = { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note, alsoSubjects };
+  // With --control the C epoll server runs twice a round (an A/A row); the latency case records the copy too.
+  const latencySpec = withControl(context, { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note, alsoSubjects, control: C_EPOLL });
   const latency = new CaseRecorder(latencySpec);
   const targets = [{ subject: 'sockfd', ...variant.target }];
   if (variant.target.reference !== 'net') targets.push({ subject: 'sockfd', reference: 'net', ratio: 1 });
   if (impls.includes(READINESS)) targets.push({ subject: READINESS, reference: C_EPOLL, ratio: variant.target.ratio });
   const rate = await measureCase(
     context,
-    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note, alsoSubjects },
+    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note, alsoSubjects, control: C_EPOLL },
     {
       runs,
       warmupRun: !context.quick,
-      async runOnce(impl, warmup): Promise<RunOutput> {
+      async runOnce(impl, warmup, recordedAs): Promise<RunOutput> {
         const role = variant.roles[impl];
         if (role === undefined) throw new Error(`async-echo: no roles for ${impl}`);
         const perClient = warmup ? Math.max(1, rounds >> 2) : rounds;
@@ -298,7 +299,7 @@ async function measureVariant(context: BenchContext, variant: Variant, rounds: n
         const client = (port: number) =>
           role.client === 'C' ? context.c('echo', 'client', port, CLIENTS, perClient, MESSAGE) : context.node('async-echo', role.client, [port, CLIENTS, perClient, MESSAGE]);
         const output = await pairRun(context, server, client);
-        if (!warmup) latency.add(impl, output);
+        if (!warmup) latency.add(recordedAs, output);
         return output;
       },
     },

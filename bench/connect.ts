@@ -84,7 +84,7 @@ async function run(context: BenchContext) {
       return pairRun(context, pythonPeerCommand('connect-server', [n + warmup]), (port) => pythonPeerCommand('connect-client', [port, n, warmup]));
     return pairRun(context, context.node(NAME, `${impl}-server`, [n + warmup]), (port) => context.node(NAME, `${impl}-client`, [port, n, warmup]));
   };
-  const result = await measureCase(context, { name: 'connect + accept + close', kind: 'rate', impls: implsHere(), target: { subject: 'sockfd', reference: 'C', ratio: 0.9 } }, { runs, runOnce, warmupRun: !context.quick });
+  const result = await measureCase(context, { name: 'connect + accept + close', kind: 'rate', impls: implsHere(), target: { subject: 'sockfd', reference: 'C', ratio: 0.9 }, control: 'C' }, { runs, runOnce, warmupRun: !context.quick });
   return {
     title: 'connect: whole TCP connections per second on loopback, one at a time',
     description:

@@ -117,7 +117,7 @@ async function run(context: BenchContext) {
   const impls = implsHere(context);
   const result = await measureCase(
     context,
-    { name: '1-byte round trip', kind: 'latency', impls, targets: [{ subject: 'sockfd', reference: 'C', ratio: 1.03 }] },
+    { name: '1-byte round trip', kind: 'latency', impls, targets: [{ subject: 'sockfd', reference: 'C', ratio: 1.03 }], control: 'C' },
     { runs, runOnce, warmupRun: context.scale !== 'smoke' },
   );
   return {

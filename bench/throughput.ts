@@ -214,7 +214,7 @@ async function run(context: BenchContext) {
     cases.push(
       await measureCase(
         context,
-        { name: `${sizeLabel(chunk)} chunks`, kind: 'throughput', impls: implsHere(context), targets },
+        { name: `${sizeLabel(chunk)} chunks`, kind: 'throughput', impls: implsHere(context), targets, control: 'C' },
         { runs, runOnce, warmupRun: context.scale !== 'smoke' },
       ),
     );

@@ -165,10 +165,13 @@ function byteLengthOf(buffer: BinaryData): number {
   return buffer instanceof Uint8Array ? buffer.length : buffer.byteLength;
 }
 
-/** options.length (default: the rest of the buffer after `offset`), checked with `offset` against the buffer. */
-function lengthOf(syscall: string, buffer: BinaryData, options: IoOptions, offset: number): number {
+/**
+ * The length asked for (options.length, read by the caller; default: the rest of the buffer after
+ * `offset`), checked with `offset` against the buffer.
+ */
+function lengthOf(syscall: string, buffer: BinaryData, asked: number | undefined, offset: number): number {
   const size = byteLengthOf(buffer);
-  const length = options.length ?? size - offset;
+  const length = asked ?? size - offset;
   // The whole buffer (no range, or a length that is its size): every check of checkedRange passes
   // for it (a size is a non-negative integer; -0 === 0), so two comparisons decide, in every hot
   // loop. The checks themselves are out of line: small, lengthOf inlines into both sendAll and
@@ -192,16 +195,6 @@ function throwRangeOutside(syscall: string, offset: number, length: number, size
 }
 
 /**
- * Whether a call's options ask for bounded waits (timeout or idleTimeout; a
- * stopFd alone bounds nothing). Calls without them take the plain path: the
- * small one of sendAll/recvFull, which the optimizing compiler inlines into
- * the caller's loop (and with it removes the caller's options object).
- */
-function waitsAsked(options: WaitOptions): boolean {
-  return options.timeout !== undefined || options.idleTimeout !== undefined;
-}
-
-/**
  * One call on `fd` that may find nothing to do: with bounds, MSG_DONTWAIT and
  * a wait for `events` whenever it would block; without, the plain call.
  */
@@ -219,9 +212,16 @@ function step(waits: Waits | undefined, fd: number, events: number, call: (dontW
 
 /** Sends every byte of `data` (or of its offset/length range), over as many send() calls as it takes. Returns the count. */
 export function sendAll(fd: number, data: Data, options: IoOptions = NO_OPTIONS): number {
-  if (typeof data === 'string' || waitsAsked(options)) return sendAllOtherwise(fd, data, options);
-  const offset = offsetOf(options);
-  const length = lengthOf('send', data, options, offset);
+  // Bounded waits (timeout or idleTimeout; a stopFd alone bounds nothing) and strings take the
+  // other path. The plain one is small: TurboFan inlines it into the caller's loop and, with it,
+  // removes the caller's options object. sendAll and recvFull each read `options` themselves
+  // (no shared helper): a helper's property loads see the options of every caller, and a loop
+  // calling `sendAll(fd, b)` and `recvFull(fd, b, { length })` made them polymorphic, which kept
+  // TurboFan from removing the `{ length }` object (32 bytes a ping-pong round, a scavenge every
+  // ~50,000 rounds, in the bench's server).
+  if (typeof data === 'string' || options.timeout !== undefined || options.idleTimeout !== undefined) return sendAllOtherwise(fd, data, options);
+  const offset = options.offset === undefined ? 0 : options.offset;
+  const length = lengthOf('send', data, options.length, offset);
   const flags = options.flags ?? 0;
   // The plain loop over partial sends: nothing allocated per call (no closure,
   // no context), so that it costs what C's loop costs.
@@ -235,7 +235,7 @@ export function sendAll(fd: number, data: Data, options: IoOptions = NO_OPTIONS)
 function sendAllOtherwise(fd: number, data: Data, options: IoOptions): number {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const offset = offsetOf(options);
-  const length = lengthOf('send', bytes, options, offset);
+  const length = lengthOf('send', bytes, options.length, offset);
   const flags = options.flags ?? 0;
   const waits = Waits.of('send', options); // undefined for a string without bounds: step() makes the plain call
   for (let sent = 0; sent < length; ) {
@@ -249,9 +249,10 @@ function sendAllOtherwise(fd: number, data: Data, options: IoOptions): number {
  * peer ends the stream; returns the byte count, short only at end of stream.
  */
 export function recvFull(fd: number, buffer: BinaryData, options: IoOptions = NO_OPTIONS): number {
-  if (waitsAsked(options)) return recvFullWithin(fd, buffer, options);
-  const offset = offsetOf(options);
-  const length = lengthOf('recv', buffer, options, offset);
+  // As sendAll: its own reads of `options`, the bounded waits on the other path.
+  if (options.timeout !== undefined || options.idleTimeout !== undefined) return recvFullWithin(fd, buffer, options);
+  const offset = options.offset === undefined ? 0 : options.offset;
+  const length = lengthOf('recv', buffer, options.length, offset);
   const flags = options.flags ?? 0;
   // The plain loop over short reads (as sendAll's).
   let received = 0;
@@ -266,7 +267,7 @@ export function recvFull(fd: number, buffer: BinaryData, options: IoOptions = NO
 // recvFull with bounds (a function of its own, as sendAllOtherwise).
 function recvFullWithin(fd: number, buffer: BinaryData, options: IoOptions): number {
   const offset = offsetOf(options);
-  const length = lengthOf('recv', buffer, options, offset);
+  const length = lengthOf('recv', buffer, options.length, offset);
   const flags = options.flags ?? 0;
   const waits = Waits.of('recv', options);
   let received = 0;
@@ -287,7 +288,7 @@ export function recvExactly(fd: number, n: number, options?: IoOptions): Buffer;
 export function recvExactly<T extends BinaryData>(fd: number, buffer: T, options?: IoOptions): T;
 export function recvExactly(fd: number, target: number | BinaryData, options: IoOptions = NO_OPTIONS): BinaryData {
   const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
-  const length = lengthOf('recv', buffer, options, offsetOf(options));
+  const length = lengthOf('recv', buffer, options.length, offsetOf(options));
   const received = recvFull(fd, buffer, options);
   if (received < length) throw new EndOfStreamError('recv', received, length);
   return buffer;
@@ -305,7 +306,7 @@ export function recvSome(fd: number, target: number | BinaryData, options: IoOpt
   if (typeof target === 'number' && (!Number.isInteger(target) || target < 1)) throw new RangeError(`maxlen must be a positive integer, got ${target}`);
   const buffer = typeof target === 'number' ? Buffer.allocUnsafe(target) : target;
   const offset = offsetOf(options);
-  const length = lengthOf('recv', buffer, options, offset);
+  const length = lengthOf('recv', buffer, options.length, offset);
   const flags = options.flags ?? 0;
   const n = step(Waits.of('recv', options), fd, POLLIN, (dontWait) => posix.recv(fd, buffer, flags | dontWait, offset, length));
   if (typeof target !== 'number') return n;
@@ -316,7 +317,7 @@ export function recvSome(fd: number, target: number | BinaryData, options: IoOpt
 export function writeAll(fd: number, data: Data, options: Pick<IoOptions, 'offset' | 'length'> = NO_OPTIONS): number {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const offset = offsetOf(options);
-  const length = lengthOf('write', bytes, options, offset);
+  const length = lengthOf('write', bytes, options.length, offset);
   for (let written = 0; written < length; ) written += posix.write(fd, bytes, offset + written, length - written);
   return length;
 }

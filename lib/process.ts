@@ -99,12 +99,6 @@ interface StdioHandle {
   _handle?: { setBlocking?(blocking: boolean): unknown };
 }
 
-// In Node 20 a pipe on stdout/stderr is non-blocking: output still queued at
-// _exit would be lost, and output queued at fork would be written twice.
-// The flag lives in the file description, which parent and child share.
-function makeStdioBlocking(): void {
-  for (const stream of [process.stdout, process.stderr]) (stream as unknown as StdioHandle)._handle?.setBlocking?.(true);
-}
 
 interface ProcessInternals {
   reallyExit(code?: number): void;
@@ -241,7 +235,6 @@ let childPathWarm = false;
 //   bytecode compiled above, and every child would compile it again (and
 //   whatever else of the application only children run).
 function warmForkedChildPath(): void {
-  if (childPathWarm) return;
   childPathWarm = true;
   setFlagsFromString('--no-concurrent-osr');
   setFlagsFromString('--no-flush-bytecode');
@@ -298,16 +291,39 @@ function warmByteLoops(): void {
  * 'exit' handlers ran; stdout and stderr are blocking (in both processes).
  */
 export function fork(): number {
-  refuseWhileWorkersRun();
+  // One function on the way of every call, with the rare branches out of
+  // line: after each fork, every page the parent writes costs it a page
+  // fault (~2-5 us here), and each JS function it runs writes its own
+  // (its bytecode's age, its interrupt budget: Sparkplug code, which a fork
+  // server's few calls a second never leave). Five such functions were ~10
+  // faults a fork().
+  if (liveWorkers.size !== 0) refuseWhileWorkersRun();
   // Parking V8's workers needs the per-ABI addon: without a build for this
   // Node, fork() throws (NodeAddonUnavailableError) before anything changed.
-  const addonPath = nodeAddonPath('fork()');
-  makeStdioBlocking();
-  warmForkedChildPath();
-  const pid = forkWhenWorkersPark(addonPath);
+  const addonPath = forkAddonPath ?? (forkAddonPath = nodeAddonPath('fork()'));
+  // In Node 20 a pipe on stdout/stderr is non-blocking: output still queued
+  // at _exit would be lost, and output queued at fork would be written
+  // twice. The flag lives in the file description, which parent and child
+  // share (and which any other process sharing it may change: so at every fork).
+  (process.stdout as unknown as StdioHandle)._handle?.setBlocking?.(true);
+  (process.stderr as unknown as StdioHandle)._handle?.setBlocking?.(true);
+  if (!childPathWarm) warmForkedChildPath();
+  // Between attempts control returns to JS, where V8 can serve what a busy
+  // worker waits for (a GC it requested from the main thread, say).
+  let pid: number;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      pid = native.fork(addonPath, childBeforeExit, childLoopEnded);
+      break;
+    } catch (error) {
+      if (attempt === forkAttempts || (error as { code?: unknown }).code !== 'ERR_FORK_WORKERS_BUSY') throw error;
+    }
+  }
   if (pid === 0) becomeChild();
   return pid;
 }
+
+let forkAddonPath: string | undefined; // nodeAddonPath's answer, once it gave one
 
 // ---- Workers: fork() refuses while any exists ---------------------------------------
 // A Worker's isolate may hold a process-wide V8 lock (cppgc's, during a major
@@ -358,7 +374,7 @@ export interface ForkWorkersError extends Error {
 
 function refuseWhileWorkersRun(): void {
   const workers = liveWorkers.size;
-  if (workers === 0) return; // the native side checks the Workers it counts itself
+  if (workers === 0) return; // the native side checks the Workers it counts itself (fork() calls this only when some exist)
   const count = workers === 1 ? '1 Worker thread is' : `${workers} Worker threads are`;
   const error = new Error(
     `fork: ${count} running; a child forked now could hang forever (a Worker's isolate may hold a ` +
@@ -370,19 +386,7 @@ function refuseWhileWorkersRun(): void {
   throw error;
 }
 
-const forkAttempts = 3;
-
-// Between attempts control returns to JS, where V8 can serve what a busy
-// worker waits for (a GC it requested from the main thread, say).
-function forkWhenWorkersPark(addonPath: string): number {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return native.fork(addonPath, childBeforeExit, childLoopEnded);
-    } catch (error) {
-      if (attempt === forkAttempts || (error as { code?: unknown }).code !== 'ERR_FORK_WORKERS_BUSY') throw error;
-    }
-  }
-}
+const forkAttempts = 3; // fork() tries again while V8's workers are busy (ERR_FORK_WORKERS_BUSY)
 
 // ---- rlimits -----------------------------------------------------------------------
 /** getrlimit(2): `{ soft, hard }` as numbers (Infinity = RLIM_INFINITY), or exact bigints. */

@@ -52,6 +52,7 @@
 #include "common.h"
 #include "node/fork_parking.h"
 #include "node/js_threads.h"
+#include "wipe_on_fork.h"
 
 namespace sockfd {
 namespace {
@@ -101,6 +102,15 @@ class KeptBuffer {
   std::unique_ptr<char[]> bytes_;
   size_t capacity_ = 0;
 };
+
+// What fork() writes at every call and a child never needs: in memory the
+// child does not share (wipe_on_fork.h), so the parent's writes there cost
+// it no fault after each fork. Main thread only.
+struct ForkScratch {
+  alignas(8) char entries[8192];  // /proc/self/map_files, one getdents64 at a time
+  char addonPath[PATH_MAX];       // fork()'s addonPath argument, to look up (FoundBefore)
+};
+WipeOnFork<ForkScratch> forkScratch;
 
 // The text of /proc/self/maps, NUL-terminated.
 class MapsText {
@@ -276,38 +286,57 @@ class FileMappingNames {
  public:
   bool Read() {
     used_ = 0;
+    return List([this](const char* name, size_t length) { return Append(name, length); });
+  }
+  bool Same(const FileMappingNames& other) const {
+    return used_ == other.used_ && (used_ == 0 || std::memcmp(names_.Bytes(), other.names_.Bytes(), used_) == 0);
+  }
+  // Whether the kernel lists these names now, compared as they come: this
+  // writes nothing but the scratch the listing goes through (the common case
+  // of every fork, see ForkAdvice).
+  bool StillListed() const {
+    size_t matched = 0;
+    bool listed = List([&](const char* name, size_t length) {
+      if (length + 1 > used_ - matched || std::memcmp(names_.Bytes() + matched, name, length) != 0 ||
+          names_.Bytes()[matched + length] != '\n')
+        return false;
+      matched += length + 1;
+      return true;
+    });
+    return listed && matched == used_;
+  }
+
+ private:
+  // Calls `each(name, length)` for every name ("." and ".." left out) until
+  // it returns false. true: every name was listed and taken.
+  template <typename Each>
+  static bool List(Each each) {
     int fd = ::open("/proc/self/map_files", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return false;
-    alignas(8) char entries[8192];
+    ForkScratch* scratch = forkScratch.Get();
     bool complete = false;
-    for (;;) {
-      ssize_t n = ::getdents64(fd, entries, sizeof entries);
+    for (bool more = true; more;) {
+      ssize_t n = ::getdents64(fd, scratch->entries, sizeof scratch->entries);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         complete = n == 0;
         break;
       }
-      if (!Append(entries, static_cast<size_t>(n))) break;
+      for (size_t offset = 0; offset < static_cast<size_t>(n) && more;) {
+        const auto* entry = reinterpret_cast<const struct dirent64*>(scratch->entries + offset);
+        offset += entry->d_reclen;
+        if (entry->d_name[0] == '.') continue;  // "." and ".."
+        more = each(entry->d_name, std::strlen(entry->d_name));
+      }
     }
     ::close(fd);
     return complete;
   }
-  bool Same(const FileMappingNames& other) const {
-    return used_ == other.used_ && (used_ == 0 || std::memcmp(names_.Bytes(), other.names_.Bytes(), used_) == 0);
-  }
-
- private:
-  bool Append(const char* entries, size_t size) {
-    for (size_t offset = 0; offset < size;) {
-      const auto* entry = reinterpret_cast<const struct dirent64*>(entries + offset);
-      offset += entry->d_reclen;
-      if (entry->d_name[0] == '.') continue;  // "." and ".."
-      size_t length = std::strlen(entry->d_name);
-      if (!names_.Reserve(used_, length + 1)) return false;
-      std::memcpy(names_.Bytes() + used_, entry->d_name, length);
-      used_ += length;
-      names_.Bytes()[used_++] = '\n';
-    }
+  bool Append(const char* name, size_t length) {
+    if (!names_.Reserve(used_, length + 1)) return false;
+    std::memcpy(names_.Bytes() + used_, name, length);
+    used_ += length;
+    names_.Bytes()[used_++] = '\n';
     return true;
   }
   KeptBuffer names_{8192, size_t{64} << 20};  // ~2.5 million mappings at most: never reached
@@ -320,7 +349,7 @@ class FileMappingNames {
 class ForkAdvice {
  public:
   void Prepare() {
-    if (planned_ && now_.Read() && now_.Same(planNames_)) return;
+    if (planned_ && planNames_.StillListed()) return;
     // The plan holds only if no file-backed mapping changed while the maps
     // were read: the names are read before and after, and must agree.
     bool before = now_.Read();
@@ -355,9 +384,9 @@ struct FoundSymbol {
 FoundSymbol foundSymbols[4];
 
 void* FoundBefore(Napi::Env env, Napi::Value value, const char* name) {
-  char given[PATH_MAX];
+  char* given = forkScratch.Get()->addonPath;
   size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, given, sizeof given, &length) != napi_ok || length + 1 >= sizeof given)
+  if (napi_get_value_string_utf8(env, value, given, PATH_MAX, &length) != napi_ok || length + 1 >= PATH_MAX)
     return nullptr;
   for (const FoundSymbol& found : foundSymbols)
     if (found.name != nullptr && std::strcmp(found.name, name) == 0 && std::strcmp(found.path, given) == 0) return found.symbol;

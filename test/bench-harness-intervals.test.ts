@@ -18,6 +18,7 @@ import { reportToMarkdown } from '../bench/harness/markdown.js';
 import { describePinning } from '../bench/harness/machine.js';
 import { parseBenchArgs } from '../cli/commands/bench.js';
 import { UsageError } from '../tools/usage-error.js';
+import { madeUpReport, seeded } from './helpers/bench-reports.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -64,18 +65,6 @@ print(json.dumps(out))
 
 function python(cases: { values: number[]; targets: [string, number][] }[]): PythonCase[] {
   return JSON.parse(execFileSync('python3', ['-c', PYTHON], { input: JSON.stringify({ cases }), encoding: 'utf8', timeout: 30_000 })) as PythonCase[];
-}
-
-/** A small deterministic generator (mulberry32), so the empirical check never changes between runs. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('the interval of the median pair ratio (bench/harness/confidence.ts)', () => {
@@ -194,18 +183,10 @@ describe('intervals and verdicts in case results, tables, Markdown and JSON', ()
   });
 
   it('Markdown and JSON carry the same; the JSON states the method and its format is 2', () => {
-    const report: Report = {
-      tool: 'sockfd bench',
-      version: '0.0.0',
+    const report = madeUpReport([{ name: 'tp', title: 'throughput', description: '', parameters: {}, cases: [result()], notes: [], durationMs: 1 }], {
       command: 'sockfd bench tp',
-      startedAt: '2026-01-01T00:00:00.000Z',
-      quick: false,
-      scale: 'full',
-      mode: describePinning({ cpu: 1 }),
-      machine: { cpuModel: 'Test CPU', cpus: 2, kernel: '6.0', os: 'Test OS', node: 'v20.0.0', v8: '11', cc: 'cc 12', hostname: 'h' },
       statistics: { interval: 'stated', level: 0.95 },
-      benchmarks: [{ name: 'tp', title: 'throughput', description: '', parameters: {}, cases: [result()], notes: [], durationMs: 1 }],
-    };
+    });
     const markdown = reportToMarkdown(report);
     expect(markdown).toContain('**undecided** (median');
     expect(markdown).toContain('intervals of 7 pairs');

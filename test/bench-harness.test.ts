@@ -21,6 +21,7 @@ import { startRunNoise, stopRunNoise, trackProcess } from '../bench/harness/nois
 import { NoCCompilerError } from '../tools/c-programs.js';
 import { parseBenchArgs } from '../cli/commands/bench.js';
 import { UsageError } from '../tools/usage-error.js';
+import { madeUpReport } from './helpers/bench-reports.js';
 
 const execFileAsync = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -213,18 +214,7 @@ function sampleResult(): BenchResult {
 }
 
 function sampleReport(): Report {
-  return {
-    tool: 'sockfd bench',
-    version: '0.0.0',
-    command: 'sockfd bench sample',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    quick: false,
-    scale: 'full',
-    mode: describePinning({ cpu: 1 }),
-    machine: { cpuModel: 'Test CPU', cpus: 2, kernel: '6.0', os: 'Test OS', node: 'v20.0.0', v8: '11', cc: 'cc 12', hostname: 'h' },
-    statistics: { interval: 'a method', level: 0.95 },
-    benchmarks: [sampleResult()],
-  };
+  return madeUpReport([sampleResult()]);
 }
 
 describe('table', () => {

@@ -68,6 +68,26 @@ describe('fork()', () => {
     expect(result).toMatchObject({ first: 0, second: 0, third: 0 });
   });
 
+  it('keeps what fork() writes at every call in memory the child does not share (MADV_WIPEONFORK), which a child finds empty and uses for its own forks', async () => {
+    const fixture = run('fork-scratch.mjs');
+    expect(await fixture.end(60_000)).toMatchObject({ code: 0, signal: null });
+    const [childLine, parentLine] = fixture.stdout.trim().split('\n');
+    type Mapping = { range: string; rssKiB: number };
+    const child = JSON.parse(childLine!) as { atStart: Mapping[]; afterOwnFork: Mapping[]; grandchildExit: number };
+    const parent = JSON.parse(parentLine!) as { beforeFirst: Mapping[]; parent: Mapping[]; childExit: number };
+    // made at the first fork (the core's scratch and the census's: one mapping when the kernel placed them side by side), and written by it
+    expect(parent.beforeFirst).toEqual([]);
+    expect(parent.parent.length).toBeGreaterThanOrEqual(1);
+    for (const mapping of parent.parent) expect(mapping.rssKiB).toBeGreaterThan(0);
+    // the kernel gave the child the same ranges with no page in them; its own fork then used them
+    const ranges = parent.parent.map((mapping) => mapping.range);
+    expect(child.atStart.map((mapping) => mapping.range)).toEqual(ranges);
+    for (const mapping of child.atStart) expect(mapping.rssKiB).toBe(0);
+    expect(child.afterOwnFork.map((mapping) => mapping.range)).toEqual(ranges);
+    for (const mapping of child.afterOwnFork) expect(mapping.rssKiB).toBeGreaterThan(0);
+    expect({ grandchild: child.grandchildExit, child: parent.childExit }).toEqual({ grandchild: 7, child: 0 });
+  });
+
   it("asks the V8 platform's workers, and threads made before them, whether they run JavaScript only until a fork parked the workers; libuv's pool at each fork", async () => {
     // An LD_PRELOAD library sees, from outside sockfd, every question the census sends
     // (rt_tgsigqueueinfo) and each thread's start routine: the platform's 3 workers

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/native.js';
 import { NoCCompilerError } from '../../tools/c-programs.js';
-import { CaseRecorder, type BenchResult, type CaseResult, type CaseSpec, type RunOutput, type Target } from './model.js';
+import { CaseRecorder, controlName, type BenchResult, type CaseResult, type CaseSpec, type RunOutput, type Target } from './model.js';
 import type { Command, Pinning, RunLimits } from './processes.js';
 import { runAlone, runPair } from './processes.js';
 import { startRunNoise, stopRunNoise, type RunNoise } from './noise.js';
@@ -40,6 +40,8 @@ export interface BenchContext {
   pin: Pinning;
   /** --runs N: measureCase runs every case N times per implementation instead of the plan's own number. */
   runs?: number;
+  /** --control: every case that names a `control` also runs an A/A copy of it (withControl). */
+  control?: boolean;
   /** A progress line on stderr. */
   log(line: string): void;
   /** Command for bench/c/<program> (compiled before run()). */
@@ -80,8 +82,13 @@ export function nodePeerCommand(
 export interface CasePlan {
   /** Measured runs per implementation (after one warm-up run each). */
   runs: number;
-  /** Runs `impl` once; `warmup` is true for the discarded first run (use smaller sizes there if you like). */
-  runOnce(impl: string, warmup: boolean): Promise<RunOutput>;
+  /**
+   * Runs `impl` once; `warmup` is true for the discarded first run (use smaller sizes there if you like).
+   * `recordedAs` is the name the run is recorded under: `impl` itself, or for the A/A copy of a --control
+   * run controlName(impl) (measureCase calls the copy's runs with the copied implementation's name, so a
+   * plan need not know of it; one that records runs elsewhere too uses this name there).
+   */
+  runOnce(impl: string, warmup: boolean, recordedAs: string): Promise<RunOutput>;
   /** Whether each implementation gets a discarded warm-up run first (default true; --quick may skip it). */
   warmupRun?: boolean;
 }
@@ -96,16 +103,18 @@ export interface CasePlan {
  * the targets that compare with it; the runner notes why. A case left with
  * no implementation rethrows that error.
  */
-export async function measureCase(context: BenchContext, spec: CaseSpec, plan: CasePlan): Promise<CaseResult> {
+export async function measureCase(context: BenchContext, given: CaseSpec, plan: CasePlan): Promise<CaseResult> {
   const runs = context.runs ?? plan.runs;
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`runs must be a positive integer, got ${runs}`);
+  const spec = withControl(context, given);
+  const copy = spec.control === undefined ? undefined : controlName(spec.control);
   const impls = [...spec.impls];
   const measured: [string, RunOutput, RunNoise][] = [];
   let noCompiler: NoCCompilerError | undefined;
   const attempt = async (impl: string, warmup: boolean): Promise<void> => {
     const noise = startRunNoise(); // steal, load and preemptions of this run (noise.ts)
     try {
-      const output = await plan.runOnce(impl, warmup);
+      const output = await plan.runOnce(impl === copy ? spec.control! : impl, warmup, impl);
       const seen = await stopRunNoise(noise);
       if (!warmup) measured.push([impl, output, seen]);
     } catch (error) {
@@ -116,7 +125,8 @@ export async function measureCase(context: BenchContext, spec: CaseSpec, plan: C
     }
   };
   if (plan.warmupRun ?? true)
-    for (const impl of [...impls]) {
+    // The A/A copy runs the program its original warmed up; a warm-up of its own would be a run the original never had.
+    for (const impl of impls.filter((i) => i !== copy)) {
       context.log(`${spec.name}: warm-up ${impl}`);
       await attempt(impl, true);
     }
@@ -138,6 +148,23 @@ export async function measureCase(context: BenchContext, spec: CaseSpec, plan: C
   const result = recorder.result();
   for (const implResult of result.impls) implResult.noise = measured.filter(([impl]) => impl === implResult.impl).map(([, , noise]) => noise);
   return result;
+}
+
+/**
+ * The case as a --control run measures it: with context.control and a spec that names its `control`
+ * (the reference, usually 'C'), the A/A copy controlName(control) joins the implementations right after
+ * the subject, so that the copy's runs are as far from the original's in the interleaved order as the
+ * subject's are, plus one: the A/A pairs see the drift the subject's pairs see. Otherwise the spec as
+ * it is, without `control` (so that no case claims an A/A row it did not run).
+ */
+export function withControl(context: Pick<BenchContext, 'control'>, spec: CaseSpec): CaseSpec {
+  const { control, ...rest } = spec;
+  if (context.control !== true || control === undefined || !spec.impls.includes(control)) return rest;
+  const subject = spec.subject ?? (spec.impls.includes('sockfd') ? 'sockfd' : undefined);
+  const after = subject === undefined ? spec.impls.length - 1 : spec.impls.indexOf(subject);
+  const impls = [...spec.impls];
+  impls.splice(after + 1, 0, controlName(control));
+  return { ...rest, impls, control };
 }
 
 /** A client/server run under the context's pinning (see processes.runPair). */

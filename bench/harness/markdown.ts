@@ -2,7 +2,7 @@
 // take in docs/benchmarks.md and the README: one table per benchmark, the
 // machine and the command above them.
 import type { BenchResult, CaseResult, Report } from './model.js';
-import { formatNs, formatRatio, formatRatioWithInterval, formatValue, intervalLegend, targetBound } from './table.js';
+import { controlLine, formatNs, formatRatio, formatRatioWithInterval, formatValue, intervalLegend, targetBound } from './table.js';
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
@@ -34,9 +34,12 @@ function benchTable(result: BenchResult): string {
     const legend = intervalLegend(cases.flatMap((c) => c.ratios.flatMap((r) => (r.interval ? [r.interval] : []))));
     if (legend.length > 0) lines.push(`Ratios: median pair ratio [confidence interval]; ${legend.join('; ')}.`, '');
   }
-  for (const c of result.cases)
+  for (const c of result.cases) {
     for (const t of c.targets)
       lines.push(`- target (${c.name}): ${t.subject} ${targetBound(t)}: **${t.verdict}** (median ${formatRatio(t.measured)}; ${t.reason})`);
+    const control = controlLine(c);
+    if (control !== undefined) lines.push(`- ${cell(control)}`);
+  }
   return lines.join('\n').trimEnd();
 }
 

@@ -2,7 +2,7 @@
 // runs several implementations (C, sockfd, net) interleaved; each run yields
 // one RunOutput; the case turns runs into summaries and pair-by-pair ratios.
 import type { RunNoise } from './noise.js';
-import { medianInterval, verdictOf, type MedianInterval, type Verdict } from './confidence.js';
+import { INTERVAL_LEVEL, medianInterval, verdictOf, type MedianInterval, type Verdict } from './confidence.js';
 import { pairRatios, percentiles, summarize, type Summary } from './stats.js';
 
 /**
@@ -48,6 +48,33 @@ export interface CaseSpec {
   targets?: readonly Target[];
   /** A short remark printed under the case (what differs between implementations, say). */
   note?: string;
+  /**
+   * The implementation a --control run measures twice (usually 'C'): its second copy, named
+   * controlName(control), runs interleaved like every other implementation and its ratio to the
+   * first is an A/A ratio, whose true value is 1: the interval it gets is this set's noise floor.
+   * The control takes part only when it is one of `impls` (measureCase puts it there).
+   */
+  control?: string;
+}
+
+/** The name of the A/A copy of `reference` in a --control run: 'C' -> 'C (A/A)'. */
+export function controlName(reference: string): string {
+  return `${reference} (A/A)`;
+}
+
+/** What the A/A control of a case says (a --control run). */
+export interface ControlResult {
+  /** The copy ('C (A/A)') and the implementation it copies ('C'). */
+  impl: string;
+  reference: string;
+  /**
+   * consistent: the A/A interval (at the 95% level) contains 1.00x, as it should; inconsistent: it
+   * does not, so the runs of this set drifted or their order mattered, and its other intervals claim
+   * too much; undecided: too few pairs for a 95% interval.
+   */
+  verdict: 'consistent' | 'inconsistent' | 'undecided';
+  /** The A/A ratio's interval, as (high - low) / 2 in ratio units: how far from 1.00x a no-difference ratio strays. */
+  halfWidth?: number;
 }
 
 export interface ImplResult {
@@ -74,6 +101,8 @@ export interface RatioResult {
   max: number;
   /** The distribution-free confidence interval of the median pair ratio (confidence.ts); absent without pairs. */
   interval?: MedianInterval;
+  /** An A/A ratio (a --control run): the reference against its own second copy; its true value is 1. */
+  control?: boolean;
 }
 
 export interface TargetResult extends Target {
@@ -98,6 +127,8 @@ export interface CaseResult {
   ratios: RatioResult[];
   targets: TargetResult[];
   note?: string;
+  /** A --control run: the A/A ratio's verdict (its ratio is the one in `ratios` with control: true). */
+  control?: ControlResult;
 }
 
 export const unitOf: Record<Kind, CaseResult['unit']> = { latency: 'ns', throughput: 'MB/s', rate: 'ops/s' };
@@ -155,16 +186,34 @@ export class CaseRecorder {
     const meaning = latency ? 'time' : 'speed';
     const ratios: RatioResult[] = [];
     const subjects = subject === undefined ? [] : [subject, ...(spec.alsoSubjects ?? [])];
+    // The A/A copy is compared with what it copies only: against anything else it would be a second C column.
+    const control = spec.control !== undefined && spec.impls.includes(controlName(spec.control)) && spec.impls.includes(spec.control) ? spec.control : undefined;
+    const copy = control === undefined ? undefined : controlName(control);
+    const ratioOf = (who: string, reference: string, extra: Partial<RatioResult> = {}): RatioResult => {
+      const pairs = pairRatios(this.runs.get(who)!, this.runs.get(reference)!);
+      const s = summarize(pairs);
+      const interval = medianInterval(pairs);
+      return { subject: who, reference, meaning, pairs, median: s.median, min: s.min, max: s.max, ...(interval ? { interval } : {}), ...extra };
+    };
     for (const who of subjects) {
-      const subjectRuns = this.runs.get(who);
-      if (!subjectRuns) throw new RangeError(`case '${spec.name}': subject '${who}' is not one of its implementations`);
+      if (!this.runs.has(who)) throw new RangeError(`case '${spec.name}': subject '${who}' is not one of its implementations`);
       for (const reference of spec.impls) {
-        if (reference === who || subjects.includes(reference)) continue;
-        const pairs = pairRatios(subjectRuns, this.runs.get(reference)!);
-        const s = summarize(pairs);
-        const interval = medianInterval(pairs);
-        ratios.push({ subject: who, reference, meaning, pairs, median: s.median, min: s.min, max: s.max, ...(interval ? { interval } : {}) });
+        if (reference === who || subjects.includes(reference) || reference === copy) continue;
+        ratios.push(ratioOf(who, reference));
       }
+    }
+    let controlResult: ControlResult | undefined;
+    if (control !== undefined && copy !== undefined) {
+      const aa = ratioOf(copy, control, { control: true });
+      ratios.push(aa);
+      const interval = aa.interval;
+      const decided = interval !== undefined && interval.coverage >= INTERVAL_LEVEL;
+      controlResult = {
+        impl: copy,
+        reference: control,
+        verdict: !decided ? 'undecided' : interval.low <= 1 && 1 <= interval.high ? 'consistent' : 'inconsistent',
+        ...(interval !== undefined && interval.count >= 2 ? { halfWidth: (interval.high - interval.low) / 2 } : {}),
+      };
     }
     const targets = [...(spec.target ? [spec.target] : []), ...(spec.targets ?? [])].map((target): TargetResult => {
       const ratio = ratios.find((r) => r.subject === target.subject && r.reference === target.reference);
@@ -175,6 +224,7 @@ export class CaseRecorder {
     });
     const result: CaseResult = { name: spec.name, kind: spec.kind, unit: unitOf[spec.kind], impls, ratios, targets };
     if (spec.note !== undefined) result.note = spec.note;
+    if (controlResult !== undefined) result.control = controlResult;
     return result;
   }
 }

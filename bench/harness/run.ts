@@ -19,6 +19,8 @@ export interface RunOptions {
   pin: Pinning;
   /** --runs N: measured runs per implementation in every case, instead of each benchmark's own number. */
   runs?: number;
+  /** --control: an A/A copy of each case's reference (see harness.withControl). */
+  control?: boolean;
   /** The command line to record (e.g. 'sockfd bench all --pin'). */
   command: string;
   /** Progress lines (default: none). */
@@ -54,6 +56,7 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
     scale: options.scale,
     pin: options.pin,
     ...(options.runs !== undefined ? { runs: options.runs } : {}),
+    ...(options.control === true ? { control: true } : {}),
     log: (line) => log(`[${benchmark.name}] ${line}`),
     c(program: string, ...args: (string | number)[]): Command {
       const file = binaries.get(program);
@@ -81,6 +84,15 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
       const own = partial.parameters.runs;
       partial.parameters = { ...partial.parameters, runs: options.runs };
       partial.notes = [...partial.notes, `--runs ${options.runs}: every case ran ${options.runs} measured runs per implementation${own === undefined ? '' : ` (the benchmark's own: ${own})`}`];
+    }
+    if (options.control === true) {
+      const controlled = partial.cases.filter((c) => c.control !== undefined);
+      partial.notes = [
+        ...partial.notes,
+        controlled.length === 0
+          ? '--control: this benchmark has no A/A row (none of its cases names a reference to copy)'
+          : `--control: ${controlled.map((c) => `${c.control!.impl} in ${c.name}`).join('; ')}: the same program as its original, interleaved like the others, run after the subject; its ratio to the original is an A/A ratio (true value 1.00x), and its interval is this set's noise floor`,
+      ];
     }
     const durationMs = performance.now() - started;
     const budgetMs = timeBudgetMs[options.scale];

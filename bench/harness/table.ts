@@ -116,6 +116,28 @@ function targetLines(c: CaseResult): string[] {
   return c.targets.map((t) => `target for ${c.name}: ${t.subject} ${targetBound(t)}: ${verdictWord(t)} (median ${formatRatio(t.measured)}; ${t.reason})`);
 }
 
+/**
+ * The A/A line of a --control case: 'control for 4 KiB chunks: C (A/A)/C 1.01x [0.96-1.05]: contains 1.00x,
+ * as it must; a no-difference ratio strays ±4.5% in this set (sockfd/C's interval: ±6.0%)'.
+ */
+export function controlLine(c: CaseResult): string | undefined {
+  const control = c.control;
+  const aa = c.ratios.find((r) => r.control === true);
+  if (control === undefined || aa === undefined) return undefined;
+  const spread = (half: number) => `±${(half * 100).toFixed(1)}%`;
+  const subjects = c.ratios
+    .filter((r) => r.control !== true && r.reference === control.reference && r.interval !== undefined && r.interval.count >= 2)
+    .map((r) => `${r.subject}/${r.reference}'s interval: ${spread((r.interval!.high - r.interval!.low) / 2)}`);
+  const others = subjects.length > 0 ? ` (${subjects.join(', ')})` : '';
+  const head = `control for ${c.name}: ${aa.subject}/${aa.reference} ${formatRatioWithInterval(aa)}`;
+  if (control.verdict === 'undecided')
+    return `${head}: too few pairs for a ${(INTERVAL_LEVEL * 100).toFixed(0)}% interval; the A/A spread says little yet${others}`;
+  const strays = `a no-difference ratio strays ${spread(control.halfWidth ?? 0)} in this set${others}`;
+  return control.verdict === 'consistent'
+    ? `${head}: contains 1.00x, as it must; ${strays}`
+    : `${head}: does NOT contain 1.00x: the runs drifted or their order mattered, so this set's intervals claim too much; ${strays}`;
+}
+
 /** One benchmark as a table, with its notes and targets underneath. */
 export function renderBenchResult(result: BenchResult): string {
   if (result.error !== undefined) return `${result.title}\n\n${result.error}\n(${(result.durationMs / 1000).toFixed(1)} s)`;
@@ -146,6 +168,8 @@ export function renderBenchResult(result: BenchResult): string {
   for (const c of result.cases) {
     if (c.note) lines.push(`${c.name}: ${c.note}`);
     lines.push(...targetLines(c));
+    const control = controlLine(c);
+    if (control !== undefined) lines.push(control);
   }
   for (const note of result.notes) lines.push(`note: ${note}`);
   const noise = describeNoise(result.cases.flatMap((c) => c.impls.flatMap((impl) => impl.noise ?? [])));

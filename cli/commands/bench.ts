@@ -25,6 +25,8 @@ export interface BenchOptions {
   pin: number | null | undefined;
   /** --runs N: measured runs per implementation in every case (default: each benchmark's own). */
   runs?: number;
+  /** --control: an A/A row (the reference program against itself) in every case that has one. */
+  control?: boolean;
   json?: string;
   svg?: string;
   markdown?: string;
@@ -74,6 +76,9 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
       const v = inline ?? argv[++i];
       if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1000) throw new UsageError(`--runs needs a whole number of runs from 1 to 1000, got '${v ?? ''}'`);
       options.runs = Number(v);
+    } else if (flag === '--control') {
+      if (inline !== undefined) throw new UsageError(`--control takes no value, got '${arg}'`);
+      options.control = true;
     } else if (flag === '--json') options.json = value();
     else if (flag === '--svg') options.svg = value();
     else if (flag === '--markdown') options.markdown = value();
@@ -90,7 +95,7 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
 function usageText(): string {
   const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
   return [
-    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--json FILE] [--svg FILE] [--markdown FILE]',
+    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--control] [--json FILE] [--svg FILE] [--markdown FILE]',
     '       sockfd bench --combine REPORT.json REPORT.json... [--json FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c: the package\'s prebuilt binaries, else',
@@ -107,6 +112,9 @@ function usageText(): string {
     '  --pin[=CPU]    run both ends of every run on one CPU (taskset); default: the last allowed CPU',
     '  --runs N       measured runs per implementation in every case (default: each benchmark\'s own);',
     '                 more pairs give narrower intervals, and 6 or more are needed for a 95% verdict',
+    '  --control      an A/A row in pingpong, throughput, connect and async-echo: the C program once more,',
+    '                 interleaved like the others; its ratio to C is truly 1.00x, so its interval is the',
+    '                 noise floor of the same run (costs one more C run per round)',
     '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
     '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
     '  --markdown FILE  write the tables as Markdown (as in docs/benchmarks.md)',
@@ -214,6 +222,7 @@ async function runAndReport(
     scale: options.scale,
     pin,
     ...(options.runs !== undefined ? { runs: options.runs } : {}),
+    ...(options.control === true ? { control: true } : {}),
     command: commandLine,
     log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
     onResult: (result) => {

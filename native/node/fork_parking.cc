@@ -10,12 +10,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <new>
 
+#include "../wipe_on_fork.h"
 #include "fork_parking.h"
 #include "node_addon.h"
 #include "parked_threads.h"
@@ -35,6 +38,57 @@ struct ParkingLot {
   bool isReleased = false;
   pid_t tids[kMaxParked] = {};
   v8::Platform* platform = nullptr;  // Node's, which lives as long as the process
+};
+
+// The lots live in memory a forked child does not share (wipe_on_fork.h):
+// the main thread writes the lot of a fork right after fork(2) (the
+// release), and the parked workers before it; in memory shared with the
+// child, each such page costs a page fault after every fork (a copy, while
+// the child runs). A few slots, each for one lot and its shared_ptr control
+// block (std::allocate_shared); when all are taken, the ordinary heap.
+// Allocated on the main thread; freed by whichever thread drops the last
+// reference (a worker, or the main thread): `taken` is a lock-free atomic.
+// A child finds the pool zero (every slot free) and never uses a lot: it
+// parks nothing (native/fork.cc), and what it inherited of a lot is zero
+// bytes that none of its code reads.
+struct LotPool {
+  static constexpr std::size_t kSlot = 1024;
+  static constexpr int kSlots = 8;
+  std::atomic<unsigned> taken;  // bit i: slot i holds a lot
+  alignas(64) unsigned char slots[kSlots][kSlot];
+};
+sockfd::WipeOnFork<LotPool> lotPool;
+
+template <typename T>
+struct LotAllocator {
+  using value_type = T;
+  LotAllocator() = default;
+  template <typename U>
+  LotAllocator(const LotAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    LotPool* pool = lotPool.Get();
+    if (n * sizeof(T) <= LotPool::kSlot && alignof(T) <= 64) {
+      unsigned taken = pool->taken.load();
+      for (int i = 0; i < LotPool::kSlots; ++i) {
+        unsigned bit = 1u << i;
+        if ((taken & bit) == 0 && (pool->taken.fetch_or(bit) & bit) == 0) return reinterpret_cast<T*>(pool->slots[i]);
+      }
+    }
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* pointer, std::size_t) noexcept {
+    LotPool* pool = lotPool.Peek();
+    auto* bytes = reinterpret_cast<unsigned char*>(pointer);
+    if (pool != nullptr && bytes >= pool->slots[0] && bytes < pool->slots[0] + sizeof pool->slots) {
+      pool->taken.fetch_and(~(1u << ((bytes - pool->slots[0]) / LotPool::kSlot)));
+      return;
+    }
+    ::operator delete(pointer);
+  }
+  template <typename U>
+  bool operator==(const LotAllocator<U>&) const noexcept { return true; }
+  template <typename U>
+  bool operator!=(const LotAllocator<U>&) const noexcept { return false; }
 };
 
 class ParkTask : public v8::Task {
@@ -75,18 +129,20 @@ class ParkTask : public v8::Task {
   std::shared_ptr<ParkingLot> lot_;
 };
 
-// The lot of the fork in progress. Touched only by the main thread, inside one
-// native fork() call (the workers hold their own shared_ptr to it).
+// The lot of the last fork (the workers hold their own shared_ptr to it).
+// Touched only by the main thread, inside a native fork() call. Kept after
+// the release, until the next post(): written right after fork(2), this
+// page too would cost the parent a fault (a copy).
 std::shared_ptr<ParkingLot> current;
 
 void Release() noexcept {
   if (!current) return;
   {
     std::lock_guard<std::mutex> lock(current->mutex);
+    if (current->isReleased) return;  // released before (wait() gave up, or a second call)
     current->isReleased = true;
   }
   current->released.notify_one();  // the rest follow one by one (ParkTask::Run)
-  current.reset();
 }
 
 void Abandon() noexcept {
@@ -114,9 +170,10 @@ bool Post() noexcept {
   v8::Platform* platform = CurrentPlatform();
   if (platform == nullptr) return false;
   Release();  // nothing may be left from an earlier call
+  current.reset();
   posted = false;
   try {
-    auto lot = std::make_shared<ParkingLot>();
+    auto lot = std::allocate_shared<ParkingLot>(LotAllocator<ParkingLot>());
     int count = platform->NumberOfWorkerThreads();
     lot->expected = count > 1 ? count - 1 : count;
     lot->toPost = count > 0 ? count - 1 : 0;

@@ -39,6 +39,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../wipe_on_fork.h"
 #include "js_threads.h"
 #include "node_addon.h"
 #include "parked_threads.h"
@@ -57,20 +58,43 @@ constexpr int kRoundBits = 31 - kIndexBits;  // a token is a non-negative int: r
 // A slot's answer, tagged with its round: (round << 2) | answer.
 enum Answer : unsigned { kNone = 0, kNoIsolate = 1, kIsolate = 2 };
 
-// What protects what: `answers`, `round` and `answered` are written by the
-// probe handler on any thread and read by the main thread: lock-free atomics
-// only. A slot leaves kNone of its round once, by compare-exchange, so a late
-// answer to an earlier census can never overwrite a slot of the current one.
-std::atomic<unsigned> answers[kMaxThreads];
-std::atomic<unsigned> round{0};
-// Counts answers; the main thread sleeps on it (futex) and every answer wakes it.
-std::atomic<unsigned> answered{0};
-// Handlers running now, on any thread. While one runs, its thread blocks the
-// probe signal, and a question of the next census waits there pending: it
-// looks like a thread that blocks the signal, and must not be excused so
-// (an answer's futex wake-up can preempt the answering thread for
-// milliseconds on a busy machine: seen with a Worker).
-std::atomic<int> handlersRunning{0};
+struct ThreadId {
+  pid_t tid;
+  ino_t ino;
+};
+
+// Everything a census writes, asked and answered, at every fork: in memory
+// the child does not share (wipe_on_fork.h), so that neither the main
+// thread nor the answering threads fault on it after each fork. A child
+// finds it zero: no census in progress (`asked` false), round 0.
+struct CensusState {
+  // What protects what: `answers`, `round`, `answered` and `handlersRunning`
+  // are written by the probe handler on any thread and read by the main
+  // thread: lock-free atomics only. A slot leaves kNone of its round once, by
+  // compare-exchange, so a late answer to an earlier census can never
+  // overwrite a slot of the current one.
+  std::atomic<unsigned> answers[kMaxThreads];
+  std::atomic<unsigned> round;
+  // Counts answers; the main thread sleeps on it (futex) and every answer wakes it.
+  std::atomic<unsigned> answered;
+  // Handlers running now, on any thread. While one runs, its thread blocks the
+  // probe signal, and a question of the next census waits there pending: it
+  // looks like a thread that blocks the signal, and must not be excused so
+  // (an answer's futex wake-up can preempt the answering thread for
+  // milliseconds on a busy machine: seen with a Worker).
+  std::atomic<int> handlersRunning;
+  // The census in progress: main thread only.
+  bool asked;  // ask() ran and collect() has not yet
+  CensusStatus askStatus;
+  ThreadId threads[kMaxThreads];  // asked, in the order sent
+  int askedCount;
+  unsigned askedRound;
+  long long askedAt;
+  bool parkedNow[kMaxThreads];  // see NoteParkedThreads
+  bool excused[kMaxThreads];    // need not answer (Collect)
+  alignas(8) char entries[4096];  // /proc/self/task, one getdents64 at a time
+};
+sockfd::WipeOnFork<CensusState> censusState;
 static_assert(std::atomic<unsigned>::is_always_lock_free && sizeof(std::atomic<unsigned>) == sizeof(int),
               "the handler needs lock-free atomics, and the futex a plain 32-bit word");
 
@@ -80,7 +104,9 @@ unsigned Tagged(unsigned roundBits, Answer answer) { return (roundBits << 2) | a
 int* FutexWord(std::atomic<unsigned>* word) { return reinterpret_cast<int*>(word); }
 
 void OnProbe(int, siginfo_t* info, void*) {
-  handlersRunning.fetch_add(1);
+  CensusState* state = censusState.Peek();  // set before the first question was sent
+  if (state == nullptr) return;
+  state->handlersRunning.fetch_add(1);
   int savedErrno = errno;
   // Only our own rt_tgsigqueueinfo (SI_QUEUE from this process) is a question.
   if (info->si_code == SI_QUEUE && info->si_pid == ::getpid()) {
@@ -89,13 +115,13 @@ void OnProbe(int, siginfo_t* info, void*) {
     unsigned roundBits = token >> kIndexBits;
     unsigned expected = Tagged(roundBits, kNone);
     Answer answer = v8::Isolate::TryGetCurrent() != nullptr ? kIsolate : kNoIsolate;
-    if (answers[index].compare_exchange_strong(expected, Tagged(roundBits, answer))) {
-      answered.fetch_add(1);
-      ::syscall(SYS_futex, FutexWord(&answered), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    if (state->answers[index].compare_exchange_strong(expected, Tagged(roundBits, answer))) {
+      state->answered.fetch_add(1);
+      ::syscall(SYS_futex, FutexWord(&state->answered), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
     }
   }
   errno = savedErrno;
-  handlersRunning.fetch_sub(1);
+  state->handlersRunning.fetch_sub(1);
 }
 
 // Installs the handler once, for good (an answer may come after collect()
@@ -162,10 +188,6 @@ long long NowNs() {
 // thread that reuses the tid gets a new inode (and a thread whose entry the
 // kernel made anew is just asked again). A small ring each: the oldest is
 // forgotten first (it is then just asked again). Main thread only.
-struct ThreadId {
-  pid_t tid;
-  ino_t ino;
-};
 constexpr int kRemembered = 64;
 struct ThreadRing {
   ThreadId threads[kRemembered] = {};
@@ -196,84 +218,78 @@ void SeenBlocking(ThreadId thread) {
   else seenBlockingOnce.Add(thread);
 }
 
-// The census in progress (main thread only).
-ThreadId asked[kMaxThreads];
-int askedCount = 0;
-unsigned askedRound = 0;
-long long askedAt = 0;
-CensusStatus askStatus = CensusStatus::kNoProbe;  // until ask() ran
-
 // The threads parked by this fork (V8 platform workers) among those asked:
 // their answers do not count (asked before they parked, one may have been
 // running a V8 task with an isolate current: seen on Node 24), and they
 // become known platform workers, by the identity this census saw them under
 // (all of them exist from Node's start: the thread the readdir listed under
 // that tid is the one parked now).
-bool parkedNow[kMaxThreads];
-void NoteParkedThreads() {
+void NoteParkedThreads(CensusState& s) {
   pid_t parked[kRemembered];
   int count = ParkedThreadIds(parked, kRemembered);
-  for (int i = 0; i < askedCount; ++i) {
-    parkedNow[i] = false;
-    for (int p = 0; p < count && !parkedNow[i]; ++p) parkedNow[i] = asked[i].tid == parked[p];
-    if (parkedNow[i]) platformWorkers.Add(asked[i]);
+  for (int i = 0; i < s.askedCount; ++i) {
+    s.parkedNow[i] = false;
+    for (int p = 0; p < count && !s.parkedNow[i]; ++p) s.parkedNow[i] = s.threads[i].tid == parked[p];
+    if (s.parkedNow[i]) platformWorkers.Add(s.threads[i]);
   }
 }
 
-unsigned AnswerOf(int index) {
-  unsigned value = answers[index].load();
-  return (value >> 2) == askedRound ? (value & 3u) : static_cast<unsigned>(kNone);
+unsigned AnswerOf(const CensusState& s, int index) {
+  unsigned value = s.answers[index].load();
+  return (value >> 2) == s.askedRound ? (value & 3u) : static_cast<unsigned>(kNone);
 }
 
 CensusStatus Ask() noexcept {
-  askedCount = 0;
-  askedAt = NowNs();
-  if (!InstallProbe()) return askStatus = CensusStatus::kNoProbe;
+  CensusState& s = *censusState.Get();
+  s.asked = true;
+  s.askedCount = 0;
+  s.askedAt = NowNs();
+  if (!InstallProbe()) return s.askStatus = CensusStatus::kNoProbe;
   int sig = sockfd::JsThreadProbeSignal();
   pid_t pid = ::getpid();
   uid_t uid = ::getuid();
   pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
-  askedRound = RoundBits(round.fetch_add(1) + 1);
-  // Listed with getdents64 into a buffer on the stack: opendir would malloc
-  // and free its 32 KiB buffer at every fork (fresh copy-on-write faults of
-  // the heap pages each time, as every page the parent writes after a fork).
+  s.askedRound = RoundBits(s.round.fetch_add(1) + 1);
+  // Listed with getdents64 into the census's own buffer: opendir would
+  // malloc and free its 32 KiB buffer at every fork (fresh copy-on-write
+  // faults of the heap pages each time, as every page the parent writes
+  // after a fork).
   int tasks = ::open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (tasks < 0) return askStatus = CensusStatus::kNoTaskList;
-  askStatus = CensusStatus::kCounted;
+  if (tasks < 0) return s.askStatus = CensusStatus::kNoTaskList;
+  s.askStatus = CensusStatus::kCounted;
   // The threads to ask, in the order /proc lists them; those before the
   // last known platform worker are dropped before anything is sent.
   int preceding = 0;  // how many of them precede the last platform worker listed so far
-  alignas(8) char entries[4096];
   for (bool more = true; more;) {
-    ssize_t n = ::getdents64(tasks, entries, sizeof entries);
+    ssize_t n = ::getdents64(tasks, s.entries, sizeof s.entries);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) askStatus = CensusStatus::kNoTaskList;  // a list cut short would leave threads unasked
+    if (n < 0) s.askStatus = CensusStatus::kNoTaskList;  // a list cut short would leave threads unasked
     if (n <= 0) break;
     for (size_t offset = 0; offset < static_cast<size_t>(n);) {
-      const auto* entry = reinterpret_cast<const struct dirent64*>(entries + offset);
+      const auto* entry = reinterpret_cast<const struct dirent64*>(s.entries + offset);
       offset += entry->d_reclen;
       char* end = nullptr;
       long tid = std::strtol(entry->d_name, &end, 10);
       if (end == entry->d_name || *end != '\0' || tid == self) continue;
       ThreadId thread{static_cast<pid_t>(tid), static_cast<ino_t>(entry->d_ino)};
       if (platformWorkers.Has(thread)) {
-        preceding = askedCount;
+        preceding = s.askedCount;
         continue;
       }
       // Cannot be asked, or need not be: not a Worker (see the top).
       if (blockingThreads.Has(thread)) continue;
-      if (askedCount == kMaxThreads) {
-        askStatus = CensusStatus::kTooManyThreads;
+      if (s.askedCount == kMaxThreads) {
+        s.askStatus = CensusStatus::kTooManyThreads;
         more = false;
         break;
       }
-      asked[askedCount++] = thread;
+      s.threads[s.askedCount++] = thread;
     }
   }
   ::close(tasks);
-  if (askStatus != CensusStatus::kCounted) {
-    askedCount = 0;
-    return askStatus;
+  if (s.askStatus != CensusStatus::kCounted) {
+    s.askedCount = 0;
+    return s.askStatus;
   }
   // /proc lists a process's threads in the order they were made (the kernel
   // appends each new one to the thread group's list). Node's platform makes
@@ -284,80 +300,81 @@ CensusStatus Ask() noexcept {
   // Node that is the platform's delayed-task thread, asked otherwise at
   // every fork (a wake-up of it each time, on the other CPU).
   if (preceding > 0) {
-    for (int i = preceding; i < askedCount; ++i) asked[i - preceding] = asked[i];
-    askedCount -= preceding;
+    for (int i = preceding; i < s.askedCount; ++i) s.threads[i - preceding] = s.threads[i];
+    s.askedCount -= preceding;
   }
   int sent = 0;
-  for (int i = 0; i < askedCount; ++i) {
+  for (int i = 0; i < s.askedCount; ++i) {
     int index = sent;
-    answers[index].store(Tagged(askedRound, kNone));
+    s.answers[index].store(Tagged(s.askedRound, kNone));
     siginfo_t question{};
     question.si_signo = sig;
     question.si_code = SI_QUEUE;
     question.si_pid = pid;
     question.si_uid = uid;
-    question.si_value.sival_int = static_cast<int>((askedRound << kIndexBits) | static_cast<unsigned>(index));
+    question.si_value.sival_int = static_cast<int>((s.askedRound << kIndexBits) | static_cast<unsigned>(index));
     // ESRCH: ended meanwhile. Any other failure (EAGAIN, a full queue): silent below.
-    if (::syscall(SYS_rt_tgsigqueueinfo, pid, asked[i].tid, sig, &question) != 0 && errno == ESRCH) continue;
-    asked[sent++] = asked[i];
+    if (::syscall(SYS_rt_tgsigqueueinfo, pid, s.threads[i].tid, sig, &question) != 0 && errno == ESRCH) continue;
+    s.threads[sent++] = s.threads[i];
   }
-  askedCount = sent;
-  return askStatus;
+  s.askedCount = sent;
+  return s.askStatus;
 }
 
 // Sleeps until an answer comes after `seen` was read, or until `until` (ns).
-void SleepForAnswers(unsigned seen, long long until) {
+void SleepForAnswers(CensusState& s, unsigned seen, long long until) {
   long long left = until - NowNs();
   if (left <= 0) return;
   timespec timeout{static_cast<time_t>(left / 1000000000LL), static_cast<long>(left % 1000000000LL)};
-  ::syscall(SYS_futex, FutexWord(&answered), FUTEX_WAIT_PRIVATE, static_cast<int>(seen), &timeout, nullptr, 0);
+  ::syscall(SYS_futex, FutexWord(&s.answered), FUTEX_WAIT_PRIVATE, static_cast<int>(seen), &timeout, nullptr, 0);
 }
 
 JsThreadCensus Collect(int timeoutMs) noexcept {
-  JsThreadCensus census{askStatus, 0, 0, 0};
-  if (askStatus != CensusStatus::kCounted) return census;
-  askStatus = CensusStatus::kNoProbe;  // one collect() per ask()
+  CensusState& s = *censusState.Get();
+  JsThreadCensus census{s.asked ? s.askStatus : CensusStatus::kNoProbe, 0, 0, 0};
+  if (!s.asked || s.askStatus != CensusStatus::kCounted) return census;
+  s.asked = false;  // one collect() per ask()
   int sig = sockfd::JsThreadProbeSignal();
   // Wait (bounded) for the answers. 1 ms after the questions a thread still
   // silent is looked at once: one that blocks the question, or has ended,
   // is not waited for (its answer still counts if it comes).
-  bool excused[kMaxThreads];
-  NoteParkedThreads();
-  for (int i = 0; i < askedCount; ++i) excused[i] = parkedNow[i];  // need not answer (see NoteParkedThreads)
-  long long lookAt = askedAt + 1000000LL;
-  long long deadline = askedAt + static_cast<long long>(timeoutMs) * 1000000LL;
+  bool* excused = s.excused;
+  NoteParkedThreads(s);
+  for (int i = 0; i < s.askedCount; ++i) excused[i] = s.parkedNow[i];  // need not answer (see NoteParkedThreads)
+  long long lookAt = s.askedAt + 1000000LL;
+  long long deadline = s.askedAt + static_cast<long long>(timeoutMs) * 1000000LL;
   bool looked = false;
   for (;;) {
-    unsigned seen = answered.load();
+    unsigned seen = s.answered.load();
     int missing = 0;
-    for (int i = 0; i < askedCount; ++i)
-      if (!excused[i] && AnswerOf(i) == kNone) ++missing;
+    for (int i = 0; i < s.askedCount; ++i)
+      if (!excused[i] && AnswerOf(s, i) == kNone) ++missing;
     if (missing == 0) break;
     long long now = NowNs();
     if (now > deadline) break;
     if (!looked && now >= lookAt) {
-      if (handlersRunning.load() > 0) {  // a blocked mask could be our own handler's: look again later
+      if (s.handlersRunning.load() > 0) {  // a blocked mask could be our own handler's: look again later
         lookAt = now + 1000000LL;
         continue;
       }
       looked = true;
-      for (int i = 0; i < askedCount; ++i) {
-        if (excused[i] || AnswerOf(i) != kNone) continue;
-        Mask mask = ProbeMask(asked[i].tid, sig);
+      for (int i = 0; i < s.askedCount; ++i) {
+        if (excused[i] || AnswerOf(s, i) != kNone) continue;
+        Mask mask = ProbeMask(s.threads[i].tid, sig);
         excused[i] = mask != Mask::kOpen;
-        if (mask == Mask::kBlocked) SeenBlocking(asked[i]);
+        if (mask == Mask::kBlocked) SeenBlocking(s.threads[i]);
       }
       continue;
     }
-    SleepForAnswers(seen, looked ? deadline : lookAt);
+    SleepForAnswers(s, seen, looked ? deadline : lookAt);
   }
-  for (int i = 0; i < askedCount; ++i) {
-    if (parkedNow[i]) continue;  // a platform worker, not a Worker, whatever it answered
-    unsigned answer = AnswerOf(i);
+  for (int i = 0; i < s.askedCount; ++i) {
+    if (s.parkedNow[i]) continue;  // a platform worker, not a Worker, whatever it answered
+    unsigned answer = AnswerOf(s, i);
     if (answer == kIsolate) {
       ++census.jsThreads;
-    } else if (answer == kNone && !excused[i] && ProbeMask(asked[i].tid, sig) != Mask::kGone) {
-      if (census.silent++ == 0) census.silentTid = asked[i].tid;  // blocking or not: it was not excused in time
+    } else if (answer == kNone && !excused[i] && ProbeMask(s.threads[i].tid, sig) != Mask::kGone) {
+      if (census.silent++ == 0) census.silentTid = s.threads[i].tid;  // blocking or not: it was not excused in time
     }
   }
   if (census.silent > 0) census.status = CensusStatus::kUnanswered;

@@ -35,7 +35,8 @@ struct JsThreads {
   // answer while the caller does other work. collect() waits for the
   // answers, up to timeoutMs after ask(), and counts; called once the
   // platform's workers are parked (fork_parking.h), whose answers it leaves
-  // out. Neither allocates beyond opendir's buffer.
+  // out. Neither allocates (the census's state is kept for the process, in
+  // memory a forked child does not share: native/wipe_on_fork.h).
   CensusStatus (*ask)() noexcept;
   JsThreadCensus (*collect)(int timeoutMs) noexcept;
 };

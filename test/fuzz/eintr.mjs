@@ -25,9 +25,11 @@ import { detach, Sentinel } from './world.mjs';
 import { callSite, isOptimized, optimizeOnNextCall, prepare } from './fast.mjs';
 
 // The system calls the wrappers make (glibc's recv and send are recvfrom and sendto; acceptFd is accept4), by architecture.
-const SYSCALL_NUMBERS = {
-  x64: { recv: 45, send: 44, read: 0, write: 1, connect: 42, accept: 288 },
-  arm64: { recv: 207, send: 206, read: 63, write: 64, connect: 203, accept: 242 },
+// `poll`: where an interrupted connect goes on (native/socket_calls.cc's ConnectAfterInterruption: glibc's
+// poll(&entry, 1, -1), the poll system call on x64, ppoll(fds, 1, NULL, NULL) on arm64).
+export const SYSCALL_NUMBERS = {
+  x64: { recv: 45, send: 44, read: 0, write: 1, connect: 42, accept: 288, poll: 7 },
+  arm64: { recv: 207, send: 206, read: 63, write: 64, connect: 203, accept: 242, poll: 73 },
 };
 
 /** What a signal handler does to the blocked call, in the order the cases take them. */
@@ -41,10 +43,12 @@ const OPS = ['recv', 'send', 'read', 'write'];
 // connect's detach detaches the sockaddr's memory and resumes: the connection must still complete.
 const SOCKET_ACTIONS = {
   accept: ['resume', 'resume-twice', 'eintr', 'close', 'close-reuse', 'throw', 'alloc'],
-  // Off unless asked for (--eintr-connect on): at load ~10, about 1 connect case in 100 ended with the
-  // handler never run and the connect blocked until its SYN retries ran out (ETIMEDOUT; before
-  // TCP_SYNCNT below, a hang): the watchdog's signal never reached that blocked fast connect, or was
-  // never sent. Not explained yet (s6-infra.md); accept's cases never showed it.
+  // On unless --eintr-connect off. At load ~10 about 1 connect case in 100 once ended with the handler
+  // never run and the connect blocked until its SYN retries ran out (ETIMEDOUT): another signal (a
+  // random one the watchdog had decided on before the case began) interrupted the connect first, its
+  // handler ran, and the connect went on in poll(), where a watchdog that waited for `connect <fd>`
+  // never saw it (test/fuzz-connect-continuation.test.ts shows it). The watchdog now signals in that
+  // poll() too (blockedInCall). accept restarts in accept4 and never had it.
   // Those that wait for the retransmitted SYN (about 1 s) alternate with those that end at once. No
   // resume-twice: after the first signal connect goes on in poll() (the handshake continues in the
   // kernel), where the watchdog cannot see which fd it waits on.
@@ -70,14 +74,33 @@ export const SLOT = { serial: 4, syscall: 5, fd: 6, wanted: 7, sent: 8, handled:
 export const SHARED_SLOTS = 10;
 
 /**
+ * Whether the main thread, whose /proc/<pid>/task/<tid>/syscall line split at spaces is `fields`
+ * (number, then arguments in hex), waits where a case's signal must reach it: in `syscall` on `fd`,
+ * or, when `syscall` is connect, in the poll() on one fd with no timeout where an interrupted connect
+ * goes on (an earlier signal, not the case's, may have interrupted it: its handler ran, and connect
+ * does not restart in connect; ConnectAfterInterruption). The fd of that poll is in the memory its
+ * first argument points to, which /proc does not show; during a connect case the main thread makes
+ * no other such poll. Run in the watchdog's thread as source text: no closure.
+ */
+export function blockedInCall(fields, syscall, fd, numbers) {
+  const number = Number(fields[0]);
+  if (number === syscall) return Number(fields[1]) === fd;
+  if (syscall !== numbers.connect || number !== numbers.poll) return false;
+  // poll(fds, 1, -1) on x64 (the int -1 shows as 0xffffffff); ppoll(fds, 1, NULL, NULL) on arm64.
+  return Number(fields[2]) === 1 && (numbers.poll === 7 ? fields[3] === '0xffffffff' || fields[3] === '0xffffffffffffffff' : Number(fields[3]) === 0);
+}
+
+/**
  * The watchdog's part (run in its thread, source text): signal the main thread once it is
- * blocked in the case's system call on the case's fd, once per handled signal. Returns
- * whether a case is on (then the random signals and the 50 ms stop stay off).
+ * blocked in the case's system call on the case's fd (blockedInCall), once per handled signal.
+ * Returns whether a case is on (then the random signals and the 50 ms stop stay off).
  */
 export const watchdogSource = `
   const forcedCase = (() => {
     const { readFileSync } = require('node:fs');
     const S = ${JSON.stringify(SLOT)};
+    const numbers = ${JSON.stringify(SYSCALL_NUMBERS[arch()] ?? {})};
+    const blockedInCall = ${blockedInCall.toString()};
     const path = '/proc/' + process.pid + '/task/' + process.pid + '/syscall';
     return () => {
       const syscall = Atomics.load(shared, S.syscall);
@@ -87,7 +110,7 @@ export const watchdogSource = `
       if (sent >= Atomics.load(shared, S.wanted) || Atomics.load(shared, S.handled) < sent) return true;
       let fields;
       try { fields = readFileSync(path, 'utf8').split(' '); } catch { return true; }
-      if (Number(fields[0]) === Atomics.load(shared, S.syscall) && Number(fields[1]) === Atomics.load(shared, S.fd)) {
+      if (blockedInCall(fields, Atomics.load(shared, S.syscall), Atomics.load(shared, S.fd), numbers)) {
         Atomics.store(shared, S.sent, sent + 1);
         process.kill(process.pid, 'SIGUSR1');
       }
@@ -109,7 +132,7 @@ export class InterruptionCases {
     this.fastIo = fastIo;
     this.fastSocket = fastSocket; // dist/lib/fast-socket.js (connectEncoded, acceptFd), when this tree has it
     this.connects = 0;
-    // connect cases only on request (fuzz.mjs --eintr-connect on): see SOCKET_ACTIONS' note on what they found.
+    // connect cases unless fuzz.mjs --eintr-connect off (SOCKET_ACTIONS' note says what they once found).
     this.withConnect = Boolean(fastSocket) && connect;
     this.shared = shared;
     this.handoffs = handoffs;

@@ -360,7 +360,7 @@ function fail(message) {
 }
 
 function parseOptions(argv) {
-  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000, fast: 'on', fastShare: 0.3, eintrShare: 0.01, eintrConnect: false };
+  const o = { calls: 20000, seconds: 0, seed: Date.now() % 2 ** 31, signals: true, only: null, trace: false, json: false, epoch: 500, hangMs: 20000, fast: 'on', fastShare: 0.3, eintrShare: 0.01, eintrConnect: true };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
