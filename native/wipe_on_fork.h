@@ -27,7 +27,13 @@ namespace sockfd {
 template <typename T>
 class WipeOnFork {
   static_assert(std::is_trivially_destructible<T>::value, "never destroyed: it lives until _exit");
+  // Its state is the zero bytes the kernel gives: no member initializer may
+  // set anything else. C++20 gives std::atomic a constructor that stores
+  // zero (the addon built for Node 24 is C++20), so the check is made where
+  // the language lets it: the C++17 builds of the same source.
+#if __cplusplus < 202002L
   static_assert(std::is_trivially_default_constructible<T>::value, "its state is the zero bytes the kernel gives");
+#endif
 
  public:
   T* Get() noexcept {
