@@ -43,6 +43,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -109,6 +110,7 @@ class KeptBuffer {
 struct ForkScratch {
   alignas(8) char entries[8192];  // /proc/self/map_files, one getdents64 at a time
   char addonPath[PATH_MAX];       // fork()'s addonPath argument, to look up (FoundBefore)
+  std::int32_t pid;               // fork()'s answer, read by JS through forkPidCell() (ForkPidCell)
 };
 WipeOnFork<ForkScratch> forkScratch;
 
@@ -368,6 +370,7 @@ class ForkAdvice {
 };
 ForkAdvice forkAdvice;
 
+
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
 // loaded: RTLD_NOLOAD finds a loaded library (by file identity) and never
@@ -603,8 +606,51 @@ int StartLoopEndWatch(uv_loop_t* loop) {
   return rc;
 }
 
-// fork(addonPath, beforeExit, exit) -> child's pid in the parent, 0 in the
-// child. In the child, beforeExit() and exit() run when its loop runs dry
+// ---- the answer, without a JS value made after fork(2) ------------------------------
+// Everything the parent writes between fork(2) and its return to JS is a
+// page it shares with the child, and so a page fault there, mostly a copy
+// (~4.5 us here) while the child still runs. Making the pid a JS number
+// writes pages that V8's return path does not write otherwise (the handle's
+// block, N-API's last-error record of the env): measured, ~1.5 faults after
+// fork(2) a call. So the answer can go to an Int32Array over fork()'s
+// wipe-on-fork scratch instead (written without a fault; a child finds it
+// zero), and fork() then returns undefined.
+
+// forkPidCell() -> Int32Array(1) over that memory; undefined off the main
+// thread, or where this Node refuses external ArrayBuffers (fork() then
+// returns the pid as a number). The memory lives until _exit: nothing to free.
+Napi::Value ForkPidCell(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (!OnMainThread()) return info.Env().Undefined();
+  napi_value buffer, array;
+  if (napi_create_external_arraybuffer(env, static_cast<void*>(&forkScratch.Get()->pid), sizeof(std::int32_t), nullptr,
+                                       nullptr, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, 1, buffer, 0, &array) != napi_ok) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return info.Env().Undefined();
+  }
+  return Napi::Value(env, array);
+}
+
+// fork()'s optional pidCell argument: undefined (answer as a number), or the
+// Int32Array forkPidCell() made (answer there). Reads no property: runs no JS.
+std::int32_t* PidCellArgument(Napi::Env env, Napi::Value value) {
+  if (value.IsUndefined()) return nullptr;
+  std::int32_t* cell = &forkScratch.Get()->pid;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!value.IsTypedArray() ||
+      napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_int32_array || length != 1 || data != cell)
+    ThrowTypeError(env, "fork(addonPath, beforeExit, exit, pidCell): pidCell must be the Int32Array of forkPidCell()");
+  return cell;
+}
+
+// fork(addonPath, beforeExit, exit, pidCell?) -> child's pid in the parent,
+// 0 in the child; with pidCell, undefined, and the pid in pidCell[0] (see
+// above). In the child, beforeExit() and exit() run when its loop runs dry
 // (section 3).
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -616,6 +662,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   ParkedWorkers workers(AddonTable<ForkParking>(env, info[0], kForkParkingSymbol, kForkParkingMagic, kForkParkingVersion));
   const JsThreads* jsThreads = AddonTable<JsThreads>(env, info[0], kJsThreadsSymbol, kJsThreadsMagic, kJsThreadsVersion);
   KeepLoopEndCallbacks(env, info[1], info[2]);
+  std::int32_t* pidCell = PidCellArgument(env, info[3]);
 
   // Three things before fork(2), overlapped: the platform's workers wake up
   // to park, and the other threads answer whether they run JavaScript,
@@ -666,18 +713,25 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
       dprintf(STDERR_FILENO, "fork: pthread_sigmask in the child: %s\n", strerror(rc));
       ::_exit(127);  // a child with every signal blocked would never see SIGTERM
     }
-    return Napi::Number::New(env, 0);
+    if (pidCell == nullptr) return Napi::Number::New(env, 0);
+    // Zero already, unless the scratch is the static fallback: a child's
+    // wipe-on-fork pages stay untouched (a read maps no page of its own).
+    if (*pidCell != 0) *pidCell = 0;
+    return Napi::Value();
   }
   workers.Release();
   if (int rc = pthread_sigmask(SIG_SETMASK, &previous, nullptr); rc != 0) ThrowErrno(env, "fork: pthread_sigmask", rc);
   if (pid < 0) ThrowErrno(env, "fork", err);
-  return Napi::Number::New(env, pid);
+  if (pidCell == nullptr) return Napi::Number::New(env, pid);
+  *pidCell = pid;
+  return Napi::Value();  // undefined: no JS value made after fork(2)
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
   if (!OnMainThread() && napi_add_env_cleanup_hook(env, ForgetWorkerEnvironment, nullptr) == napi_ok)
     workerEnvironments.fetch_add(1);
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("forkPidCell", Napi::Function::New(env, ForkPidCell, "forkPidCell"));
 }
 
 }  // namespace
