@@ -91,7 +91,7 @@ describe('fork()', () => {
     expect({ grandchild: child.grandchildExit, child: parent.childExit }).toEqual({ grandchild: 7, child: 0 });
   });
 
-  it("asks the V8 platform's workers, and threads made before them, whether they run JavaScript only until a fork parked the workers; libuv's pool at each fork", async () => {
+  it("asks the V8 platform's workers, and threads made before them, whether they run JavaScript only until a fork parked the workers; libuv's pool at each fork; a platform worker checks the maps", async () => {
     // An LD_PRELOAD library sees, from outside sockfd, every question the census sends
     // (rt_tgsigqueueinfo) and each thread's start routine: the platform's 3 workers
     // (--v8-pool-size=3) share one, libuv's 2 pool threads (UV_THREADPOOL_SIZE=2) another.
@@ -113,11 +113,13 @@ describe('fork()', () => {
     const { main, blocking, listed } = JSON.parse(fixture.stdout.split('\n')[0]!) as { main: number; blocking: number[]; listed: number[] };
     const started = new Map<number, string>(); // tid -> start routine
     const asked: number[][] = []; // the tids asked at each fork
+    const listing: number[][] = []; // the tids that opened /proc/self/map_files at each fork
     for (const line of readFileSync(tracePath, 'utf8').split('\n')) {
       const [what, value, routine] = line.split(' ');
       if (what === 'thread') started.set(Number(value), routine!);
-      else if (what === 'fork') asked.push([]);
+      else if (what === 'fork') asked.push([]), listing.push([]);
       else if (what === 'ask') asked.at(-1)!.push(Number(value));
+      else if (what === 'maps' && listing.length > 0) listing.at(-1)!.push(Number(value));
     }
     expect(asked.length).toBe(forks);
     const byRoutine = new Map<string, number[]>();
@@ -134,6 +136,12 @@ describe('fork()', () => {
     // worker were made before it, so before any JavaScript could run (the delayed-task thread)
     const lastWorker = Math.max(...platform[0]!.map((tid) => listed.indexOf(tid)));
     expect(lastWorker).toBeGreaterThan(0);
+    // the check of the file-backed mappings is the parking's errand: a platform worker lists
+    // them on its way to park, while the main thread asks the census (native/fork.cc)
+    for (let i = 0; i < forks; i++) {
+      expect(listing[i]!.length).toBeGreaterThan(0);
+      expect(listing[i]!.filter((tid) => !platform[0]!.includes(tid))).toEqual([]);
+    }
     const early = listed.slice(0, lastWorker).filter((tid) => tid !== main && !known.has(tid));
     expect(early.length).toBeGreaterThan(0);
     const others = sorted(asked[0]!.filter((tid) => !known.has(tid) && !early.includes(tid))); // Node's inspector thread...
