@@ -434,7 +434,12 @@ class Call implements Waiter {
     }
     if (attempted) this.suspend();
     else if (++immediateResults > IMMEDIATE_BUDGET) {
-      this.generation = generationOf(this.fd);
+      try {
+        this.generation = generationOf(this.fd); // a bad fd number throws: the call rejects
+      } catch (error) {
+        this.settleError(error);
+        return promise;
+      }
       setImmediate(resumeAfterYield, this);
     } else this.go();
     return promise;
@@ -446,9 +451,9 @@ class Call implements Waiter {
       this.resolve = resolve as (value: unknown) => void;
       this.reject = reject;
     });
-    const generation = generationOf(this.fd); // until now nothing else ran
-    this.generation = generation;
     try {
+      const generation = generationOf(this.fd); // until now nothing else ran; a bad fd number throws (a rejection)
+      this.generation = generation;
       waitOn(this.fd, this, generation);
     } catch (error) {
       this.settleError(error);
@@ -491,10 +496,10 @@ class Call implements Waiter {
 
   /** Waits for the fd's readiness (ready() or fail() comes next). */
   suspend(): void {
-    if (this.generation === -1) this.generation = generationOf(this.fd); // until now nothing else ran
     const failure = this.guarded?.failure;
     if (failure !== undefined) return this.settleError(failure);
     try {
+      if (this.generation === -1) this.generation = generationOf(this.fd); // until now nothing else ran; a bad fd number throws (a rejection)
       waitOn(this.fd, this, generationOf(this.fd)); // of now: another thread may have closed the number since the call first suspended
     } catch (error) {
       this.settleError(error);
