@@ -195,24 +195,24 @@ describe('sockfd bench --control', () => {
     expect(() => parseBenchArgs(['pingpong', '--control=yes'], ['pingpong'])).toThrow(UsageError);
   });
 
-  it('pingpong, throughput, connect, fork and async-echo --smoke --control --runs 2: every case has its A/A row and line; nagle says it has none', async () => {
+  it('pingpong, throughput, connect and async-echo --smoke --control --runs 2: every case has its A/A row and line; nagle says it has none', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sockfd-bench-control-'));
     try {
       const json = join(dir, 'report.json');
       const { stdout } = await promisify(execFile)(
         process.execPath,
-        [join(root, 'bin', 'sockfd.js'), 'bench', 'pingpong', 'throughput', 'connect', 'fork', 'async-echo', 'nagle', '--smoke', '--control', '--runs', '2', '--json', json],
+        [join(root, 'bin', 'sockfd.js'), 'bench', 'pingpong', 'throughput', 'connect', 'async-echo', 'nagle', '--smoke', '--control', '--runs', '2', '--json', json],
         { timeout: 150_000, encoding: 'utf8' },
       );
       const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
       expect(report.command).toContain('--control');
       const controlled = report.benchmarks.filter((b) => b.name !== 'nagle');
-      expect(controlled.map((b) => b.name).sort()).toEqual(['async-echo', 'connect', 'fork', 'pingpong', 'throughput']);
+      expect(controlled.map((b) => b.name).sort()).toEqual(['async-echo', 'connect', 'pingpong', 'throughput']);
       for (const b of controlled) {
         expect(b.error).toBeUndefined();
         expect(b.notes.some((n) => n.startsWith('--control: '))).toBe(true);
         for (const c of b.cases) {
-          const reference = b.name === 'async-echo' ? 'C epoll' : b.name === 'fork' ? 'C twin' : 'C';
+          const reference = b.name === 'async-echo' ? 'C epoll' : 'C';
           expect(c.control, `${b.name} ${c.name}`).toMatchObject({ impl: controlName(reference), reference, verdict: 'undecided' });
           const copy = c.impls.find((i) => i.impl === controlName(reference))!;
           const original = c.impls.find((i) => i.impl === reference)!;

@@ -238,6 +238,13 @@ describe('sockfd bench --only-targets', () => {
       const fork = report.benchmarks.find((b) => b.name === 'fork')!;
       expect(fork.leftOutCases).toEqual(['fork() + _exit, 16 MiB heap', 'fork() + _exit, 16 MiB heap: whole round']);
       expect(fork.cases.every((c) => c.leftOut?.join() === 'C')).toBe(true);
+      // fork's A/A row (the C twin against itself) in each of its cases, compared with its original only
+      // (the whole --control run of test/bench-harness-control leaves fork out: it would run past its bound at load).
+      for (const c of fork.cases) {
+        expect(c.control, c.name).toMatchObject({ impl: 'C twin (A/A)', reference: 'C twin', verdict: 'undecided' });
+        expect(c.ratios.filter((r) => r.control).map((r) => `${r.subject}/${r.reference}`)).toEqual(['C twin (A/A)/C twin']);
+        expect(stdout).toContain(`control for ${c.name}: C twin (A/A)/C twin `);
+      }
       // Every target the whole run has is still there, decided from the same pairs it would be.
       const targets = report.benchmarks.flatMap((b) => b.cases.flatMap((c) => c.targets.map((t) => `${t.subject}/${t.reference}`)));
       expect(targets).toEqual(['sockfd/C', 'sockfd/C twin', 'sockfd/C twin', 'sockfd/net', 'sockfd/C epoll', 'sockfd/net', 'sockfd readiness/C epoll']);

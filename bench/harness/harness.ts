@@ -200,7 +200,9 @@ export function onlyTargets(spec: CaseSpec, control: boolean): CaseSpec {
     ...rest,
     impls,
     ...(subject !== undefined && needed.has(subject) ? { subject } : {}),
-    ...(keptSubjects !== undefined && keptSubjects.length > 0 ? { alsoSubjects: keptSubjects } : {}), ...(leftOut.length > 0 ? { leftOut } : {}) };
+    ...(keptSubjects !== undefined && keptSubjects.length > 0 ? { alsoSubjects: keptSubjects } : {}),
+    ...(leftOut.length > 0 ? { leftOut } : {}),
+  };
 }
 
 /**
