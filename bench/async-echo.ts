@@ -10,7 +10,7 @@ import net from 'node:net';
 import * as posix from '../lib/posix.js';
 import { acceptAsync, connectAsync, recvAsync, recvExactlyAsync, sendAllMaybeAsync, type AsyncIoOptions } from '../lib/async.js';
 import { READABLE, Readiness, recvNonBlocking, sendNonBlocking } from '../lib/readiness.js';
-import { bySize, measureCase, pairRun, withControl, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
+import { bySize, measureCase, measuredSpec, pairRun, pythonNotes, pythonPeerCommand, withPython, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, type CaseResult, type RunOutput } from './harness/model.js';
 import { announcePort, intArg, nowNs, printResult } from './harness/peer-io.js';
 
@@ -274,15 +274,17 @@ const serverOnly: Variant = {
 async function measureVariant(context: BenchContext, variant: Variant, rounds: number, runs: number): Promise<CaseResult[]> {
   const impls = variant.impls();
   const alsoSubjects = [TRY_FIRST, READINESS].filter((impl) => impls.includes(impl));
-  // With --control the C epoll server runs twice a round (an A/A row); the latency case records the copy too.
-  const latencySpec = withControl(context, { name: `${variant.name}: round trip`, kind: 'latency', impls, note: variant.note, alsoSubjects, control: C_EPOLL });
-  const latency = new CaseRecorder(latencySpec);
   const targets = [{ subject: 'sockfd', ...variant.target }];
   if (variant.target.reference !== 'net') targets.push({ subject: 'sockfd', reference: 'net', ratio: 1 });
   if (impls.includes(READINESS)) targets.push({ subject: READINESS, reference: C_EPOLL, ratio: variant.target.ratio });
+  // The rate case as this run measures it (with --control the C epoll server runs twice a round, an A/A row;
+  // with --only-targets only what its targets and control need); the latency case records the same runs.
+  const rateSpec = measuredSpec(context, { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note, alsoSubjects, control: C_EPOLL });
+  const { targets: _rateTargets, ...latencyFields } = rateSpec;
+  const latency = new CaseRecorder({ ...latencyFields, name: `${variant.name}: round trip`, kind: 'latency' });
   const rate = await measureCase(
     context,
-    { name: `${variant.name}: requests/s`, kind: 'rate', impls, targets, note: variant.note, alsoSubjects, control: C_EPOLL },
+    rateSpec,
     {
       runs,
       warmupRun: !context.quick,

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import * as posix from '../lib/posix.js';
 import { _exit, fork, signal, waitpid } from '../lib/process.js';
-import { aloneRun, bySize, measureCase, pairRun, sizeLabel, workWithin, type BenchContext, type Benchmark } from './harness/harness.js';
+import { aloneRun, bySize, measureCase, measuredSpec, pairRun, sizeLabel, workWithin, type BenchContext, type Benchmark } from './harness/harness.js';
 import { CaseRecorder, runMetric, type CaseResult, type RunOutput, type Target } from './harness/model.js';
 import { intArg, listenAnnounced, nowNs, printResult, sendAll } from './harness/peer-io.js';
 import { recvFull } from '../lib/io.js';
@@ -116,14 +116,27 @@ async function run(context: BenchContext) {
     return output.shape;
   };
   const twinArgs = (shape: ProcessShape): (string | number)[] => [shape.anonKiB, shape.fileKiB, shape.mappings, shape.threads, shape.pteKiB, process.execPath];
+  const leftOutCases: string[] = [];
   for (const [label, heapMib, sizes] of [
     ['fork() + _exit, small heap', 0, small],
     [`fork() + _exit, ${largeHeapMib} MiB heap`, largeHeapMib, large],
   ] as const) {
+    const targets: Target[] = heapMib === 0 ? [{ subject: 'sockfd', reference: twin, ratio: 1.2 }] : [];
+    const note =
+      heapMib === 0
+        ? 'time of the fork() call in the parent; C: a bare process; C twin: a C process of the Node process\'s size; sockfd: a Node process as it starts'
+        : `time of the fork() call in the parent; C: ${heapMib} MiB malloc'd and touched; C twin: the Node process's size; sockfd: ${heapMib} MiB of live JS arrays`;
+    // --control: the C twin (the targets' reference) runs twice a round, an A/A row; --only-targets: only what the targets need.
+    const spec = measuredSpec(context, { name: label, kind: 'latency', impls, note, targets, control: twin });
+    if (spec.impls.length === 0) {
+      leftOutCases.push(label, `${label}: whole round`); // --only-targets: no target here (its shape is not even measured)
+      continue;
+    }
     const shape = await shapeOf(heapMib);
     const twinShapes: ProcessShape[] = [];
-    const round = new CaseRecorder({ name: `${label}: whole round`, kind: 'latency', impls, note: 'fork() in the parent to waitpid() done: the child\'s run and exit included' });
-    const runOnce = async (impl: string, warm: boolean): Promise<RunOutput> => {
+    const { targets: _forkTargets, ...roundFields } = spec;
+    const round = new CaseRecorder({ ...roundFields, name: `${label}: whole round`, note: 'fork() in the parent to waitpid() done: the child\'s run and exit included' });
+    const runOnce = async (impl: string, warm: boolean, recordedAs: string): Promise<RunOutput> => {
       const count = warm ? sizes.warmup : sizes.count;
       const command =
         impl === 'C'
@@ -134,17 +147,12 @@ async function run(context: BenchContext) {
       const output = (await aloneRun(context, command)) as RunOutput & { round_ns?: number[]; shape?: ProcessShape };
       if (!warm) {
         if (!Array.isArray(output.round_ns)) throw new Error(`${command.label} printed no round_ns`);
-        round.add(impl, { samples_ns: output.round_ns });
+        round.add(recordedAs, { samples_ns: output.round_ns });
         if (impl === twin && output.shape) twinShapes.push(output.shape);
       }
       return output;
     };
-    const targets: Target[] = heapMib === 0 ? [{ subject: 'sockfd', reference: twin, ratio: 1.2 }] : [];
-    const note =
-      heapMib === 0
-        ? 'time of the fork() call in the parent; C: a bare process; C twin: a C process of the Node process\'s size; sockfd: a Node process as it starts'
-        : `time of the fork() call in the parent; C: ${heapMib} MiB malloc'd and touched; C twin: the Node process's size; sockfd: ${heapMib} MiB of live JS arrays`;
-    cases.push(await measureCase(context, { name: label, kind: 'latency', impls, note, targets }, { runs: sizes.runs, runOnce, warmupRun: !quick }));
+    cases.push(await measureCase(context, spec, { runs: sizes.runs, runOnce, warmupRun: !quick }));
     cases.push(round.result());
     notes.push(`${label}: Node ${describeShape(shape)}${twinShapes[0] ? `; its C twin ${describeShape(twinShapes[0])}` : ''}`);
   }
@@ -174,6 +182,7 @@ async function run(context: BenchContext) {
         impls,
         note: 'connections/s, one at a time: accept, fork, the child answers 1 byte and exits (the same C client for all servers)',
         targets: [{ subject: 'sockfd', reference: twin, ratio: 0.5 }],
+        control: twin,
       },
       { runs: server.runs, runOnce: runServer, warmupRun: !quick },
     ),
@@ -196,6 +205,7 @@ async function run(context: BenchContext) {
     },
     cases,
     notes,
+    ...(leftOutCases.length > 0 ? { leftOutCases } : {}),
   };
 }
 

@@ -185,9 +185,16 @@ class Waits {
     // The common wait - the fd registered, for these events, and its number
     // not closed elsewhere since - is small enough for V8 to inline into the
     // caller; everything else is #addRegistering's.
+    // Written out here, not #append's and #count's calls: their bytecode
+    // counts against the caller's inlining budget too, and this is every
+    // wait of an echo loop (test/async-echo-round.test.ts).
     const watch = this.#watches[fd];
     if (watch !== undefined && (watch.registered & waiter.events) === waiter.events && watch.generation === generation) {
-      this.#append(watch, waiter);
+      watch.waiters[watch.count] = waiter;
+      if (++watch.count === 1) this.#active++;
+      const shared = this.#shared;
+      shared[WAITING]++; // #count(1): the keeper holds the loop from the first wait on
+      if (shared[REFERENCED] === 0) native.asyncKeepAlive(true);
       return;
     }
     this.#addRegistering(fd, waiter);
@@ -297,13 +304,22 @@ class Waits {
     else if (this.#shared[IN_BATCH] === 0) native.asyncKeepAlive(false);
   }
 
-  // The one JS call per loop turn: every ready fd of the batch, in order. The
-  // ready waiters are taken off first (every fd's waits and counts settled),
-  // then run in the order they came: the direct ones (lib/async.ts's calls:
-  // their system call and their own promise, nothing else) here, until the
-  // first promise waiter is resolved; from there on every run of direct
-  // waiters goes into a microtask queued at its place, after the reactions
-  // of the promises before it - as if each had been a promise.
+  // The one JS call per loop turn: every ready fd of the batch, in order.
+  //
+  // The common batch - every reported fd has one waiter, a direct one (a call
+  // of lib/async.ts: its system call and its own promise, nothing else), ready
+  // for what was reported, as in a server that waits on each connection for
+  // its next request - is run fd by fd in one pass: the waiter taken off, then
+  // run. That is the order the general form below gives, without its arrays.
+  // A direct waiter touches nothing but its own fd (a wait again on it), so
+  // taking the next fd's waiter off after it, not before, changes nothing.
+  //
+  // From the first fd that is not like that on, the general form: the ready
+  // waiters are taken off first (every fd's waits and counts settled), then
+  // run in the order they came: the direct ones here, until the first promise
+  // waiter is resolved; from there on every run of direct waiters goes into a
+  // microtask queued at its place, after the reactions of the promises before
+  // it - as if each had been a promise.
   #dispatch(count: number): void {
     if (this.epoch !== forkEpoch) {
       this.abandon(); // a forked child's copy of the parent's set
@@ -312,14 +328,37 @@ class Waits {
     this.#shared[IN_BATCH] = 1;
     const fds = this.#fds;
     const events = this.#events;
+    const watches = this.#watches;
+    let i = 0;
+    let taken = 0;
+    for (; i < count; i++) {
+      const watch = watches[fds[i]!];
+      if (watch === undefined || watch.tag !== events[2 * i + 1]) continue;
+      const waiter = watch.waiters[0];
+      const reported = events[2 * i]!;
+      if (watch.count !== 1 || !waiter!.direct || ((waiter!.events & reported) === 0 && (reported & FAILED) === 0)) break;
+      watch.waiters[0] = undefined;
+      watch.count = 0;
+      this.#active--;
+      taken++;
+      waiter!.ready(reported); // may wait on its fd again: counted there
+    }
+    if (taken !== 0) this.#count(-taken);
+    if (i < count) this.#dispatchRest(i, count);
+  }
+
+  /** The general form of #dispatch, from batch entry `first` on. */
+  #dispatchRest(first: number, count: number): void {
+    const fds = this.#fds;
+    const events = this.#events;
     // A new array per batch: storing a (young) waiter into it needs no
     // write barrier's remembered-set entry, as one kept from batch to batch
     // (old) would, for every waiter.
-    const ready: Waiter[] = new Array<Waiter>(count);
+    const ready: Waiter[] = new Array<Waiter>(count - first);
     const readyEvents = this.#readyEvents;
     let readyCount = 0;
     let emptied = 0;
-    for (let i = 0; i < count; i++) {
+    for (let i = first; i < count; i++) {
       const fd = fds[i]!;
       const watch = this.#watches[fd];
       if (watch === undefined || watch.tag !== events[2 * i + 1]) continue;

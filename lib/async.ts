@@ -434,7 +434,12 @@ class Call implements Waiter {
     }
     if (attempted) this.suspend();
     else if (++immediateResults > IMMEDIATE_BUDGET) {
-      this.generation = generationOf(this.fd);
+      try {
+        this.generation = generationOf(this.fd); // a bad fd number throws: the call rejects
+      } catch (error) {
+        this.settleError(error);
+        return promise;
+      }
       setImmediate(resumeAfterYield, this);
     } else this.go();
     return promise;
@@ -446,9 +451,9 @@ class Call implements Waiter {
       this.resolve = resolve as (value: unknown) => void;
       this.reject = reject;
     });
-    const generation = generationOf(this.fd); // until now nothing else ran
-    this.generation = generation;
     try {
+      const generation = generationOf(this.fd); // until now nothing else ran; a bad fd number throws (a rejection)
+      this.generation = generation;
       waitOn(this.fd, this, generation);
     } catch (error) {
       this.settleError(error);
@@ -491,10 +496,10 @@ class Call implements Waiter {
 
   /** Waits for the fd's readiness (ready() or fail() comes next). */
   suspend(): void {
-    if (this.generation === -1) this.generation = generationOf(this.fd); // until now nothing else ran
     const failure = this.guarded?.failure;
     if (failure !== undefined) return this.settleError(failure);
     try {
+      if (this.generation === -1) this.generation = generationOf(this.fd); // until now nothing else ran; a bad fd number throws (a rejection)
       waitOn(this.fd, this, generationOf(this.fd)); // of now: another thread may have closed the number since the call first suspended
     } catch (error) {
       this.settleError(error);
@@ -679,34 +684,40 @@ export function sendAllMaybeAsync(fd: number, data: Data, options?: AsyncIoOptio
   // (then the call waits). Each path is its own function: V8 inlines (and
   // counts against its budget) only the ones a call site takes.
   if (typeof data === 'string' || immediateResults >= IMMEDIATE_BUDGET) return sendAllOtherwise(fd, data, options);
-  return options === undefined ? sendAllNow(fd, data, undefined) : sendAllWith(fd, data, options);
+  return options === undefined ? sendAllNow(fd, data) : sendAllWith(fd, data, options);
 }
 
-/** sendAllMaybeAsync with options: the common case unless they guard the call or wait first. */
+/**
+ * sendAllMaybeAsync with options: the common case unless they guard the call
+ * or wait first. The range is read here, inside a try (a throwing getter
+ * rejects, as every error of this call does), and the sends get numbers: in
+ * a loop that passes a literal (`{ length: n }`) and inlines this, the
+ * options object is never made.
+ */
 function sendAllWith(fd: number, data: Data, options: AsyncIoOptions): number | Promise<number> {
   if (options.signal !== undefined || options.timeout !== undefined || (options.waitFirst !== undefined && options.waitFirst !== false))
     return sendAllOtherwise(fd, data, options);
-  return sendAllNow(fd, data, options);
+  try {
+    const offset = options.offset ?? 0;
+    return sendAllRange(fd, data as BinaryData, options.flags, offset, options.length ?? (data as BinaryData).byteLength - offset);
+  } catch (error) {
+    return Promise.reject(explain(error, 'send', fd)); // a getter of the range threw (sendAllRange itself never throws)
+  }
 }
 
-/** The sends of the common case: the count when every byte went, a waiting call when one would block. */
-function sendAllNow(fd: number, data: Data, options: AsyncIoOptions | undefined): number | Promise<number> {
+/** The sends of the common case without options. */
+function sendAllNow(fd: number, data: BinaryData): number | Promise<number> {
+  return sendAllRange(fd, data, undefined, 0, data.byteLength);
+}
+
+/** The sends of [offset, offset + total): the count when every byte went, a waiting call when one would block. */
+function sendAllRange(fd: number, data: BinaryData, flags: number | undefined, offset: number, total: number): number | Promise<number> {
   immediateResults++;
   let sent = 0;
-  let total = 0;
   try {
-    // The range is read here, inside the try: a throwing getter rejects, as every error of this call does.
-    let flags: number | undefined;
-    let offset = 0;
-    if (options === undefined) total = (data as BinaryData).byteLength;
-    else {
-      flags = options.flags;
-      if (options.offset !== undefined) offset = options.offset;
-      total = options.length ?? (data as BinaryData).byteLength - offset;
-    }
     do {
       const n = trySendPart(fd, data, flags, offset + sent, total - sent);
-      if (n < 0) return sendRest(fd, data as BinaryData, flags, offset, total, sent);
+      if (n < 0) return sendRest(fd, data, flags, offset, total, sent);
       sent += n;
     } while (sent < total);
   } catch (error) {

@@ -6,6 +6,10 @@
 // The constants (SIGTERM, WNOHANG, RLIMIT_NOFILE, ...) are compiled in from
 // the headers and exported with all the others (lib/constants.ts).
 import { writeSync } from 'node:fs';
+// The module's binding, not the global: globalThis.process is an accessor, and
+// each read of it runs a JS getter (at every fork; Baseline code that writes
+// its own bytecode age and budget, a page fault on the first call after each fork).
+import process from 'node:process';
 import { inspect } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { EventEmitter } from 'node:events';
@@ -62,6 +66,10 @@ interface ProcessBinding {
    * In the child, `beforeExit` and `exit` run when its event loop runs dry (native/fork.cc, section 3).
    */
   fork(addonPath: string, beforeExit: () => void, exit: () => void): number;
+  /** With `pidCell` (forkPidCell()'s), the pid goes to pidCell[0] and fork returns undefined (native/fork.cc says why). */
+  fork(addonPath: string, beforeExit: () => void, exit: () => void, pidCell: Int32Array): undefined;
+  /** An Int32Array(1) over fork()'s wipe-on-fork memory; undefined off the main thread or without external ArrayBuffers. */
+  forkPidCell(): Int32Array | undefined;
   getpid(): number;
   getppid(): number;
   waitpid(pid: number, options?: number): WaitStatus;
@@ -308,12 +316,20 @@ export function fork(): number {
   (process.stdout as unknown as StdioHandle)._handle?.setBlocking?.(true);
   (process.stderr as unknown as StdioHandle)._handle?.setBlocking?.(true);
   if (!childPathWarm) warmForkedChildPath();
+  // The pid comes back in forkPidCell's Int32Array, if this Node gives one:
+  // a number made by the native call after fork(2) would cost the parent two
+  // more page faults (copies, while the child runs) at every fork.
+  const cell = pidCell === undefined ? (pidCell = native.forkPidCell() ?? null) : pidCell;
   // Between attempts control returns to JS, where V8 can serve what a busy
   // worker waits for (a GC it requested from the main thread, say).
   let pid: number;
   for (let attempt = 1; ; attempt++) {
     try {
-      pid = native.fork(addonPath, childBeforeExit, childLoopEnded);
+      if (cell === null) pid = native.fork(addonPath, childBeforeExit, childLoopEnded);
+      else {
+        native.fork(addonPath, childBeforeExit, childLoopEnded, cell);
+        pid = cell[0]!;
+      }
       break;
     } catch (error) {
       if (attempt === forkAttempts || (error as { code?: unknown }).code !== 'ERR_FORK_WORKERS_BUSY') throw error;
@@ -324,6 +340,7 @@ export function fork(): number {
 }
 
 let forkAddonPath: string | undefined; // nodeAddonPath's answer, once it gave one
+let pidCell: Int32Array | null | undefined; // forkPidCell()'s answer (null: none), from the first fork on
 
 // ---- Workers: fork() refuses while any exists ---------------------------------------
 // A Worker's isolate may hold a process-wide V8 lock (cppgc's, during a major

@@ -43,6 +43,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -109,6 +110,7 @@ class KeptBuffer {
 struct ForkScratch {
   alignas(8) char entries[8192];  // /proc/self/map_files, one getdents64 at a time
   char addonPath[PATH_MAX];       // fork()'s addonPath argument, to look up (FoundBefore)
+  std::int32_t pid;               // fork()'s answer, read by JS through forkPidCell() (ForkPidCell)
 };
 WipeOnFork<ForkScratch> forkScratch;
 
@@ -348,7 +350,9 @@ class FileMappingNames {
 // changed since the plan was made), Advise() after. Main thread only.
 class ForkAdvice {
  public:
-  void Prepare() {
+  // Runs on a V8 worker while the main thread asks the census (the parking's
+  // errand, see Fork), or on the main thread; never on both at once.
+  void Prepare() noexcept {
     if (planned_ && planNames_.StillListed()) return;
     // The plan holds only if no file-backed mapping changed while the maps
     // were read: the names are read before and after, and must agree.
@@ -367,6 +371,14 @@ class ForkAdvice {
   bool planned_ = false;
 };
 ForkAdvice forkAdvice;
+
+// The parking's errand (fork_parking.h): the first V8 worker that wakes to
+// park checks the map_files listing (or plans anew) before it parks, on the
+// other CPU while this thread sends the census's questions: the listing
+// (~0.5 us a mapping, 50-110 us here) no longer adds to the main thread's
+// time of a fork() when another CPU is free. Its memory (the listing
+// buffers, the plan) is the main thread's again once wait() returned.
+void PrepareForkAdvice(void* advice) noexcept { static_cast<ForkAdvice*>(advice)->Prepare(); }
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
@@ -436,8 +448,8 @@ class ParkedWorkers {
   ParkedWorkers(const ParkedWorkers&) = delete;
   ParkedWorkers& operator=(const ParkedWorkers&) = delete;
   ~ParkedWorkers() { Release(); }
-  bool Post() {  // false: no platform reachable, nothing posted
-    posted_ = table_->post();
+  bool Post(void (*errand)(void*) noexcept, void* context) {  // false: no platform reachable, nothing posted
+    posted_ = table_->post(errand, context);
     return posted_;
   }
   ParkResult Wait(int timeoutMs) {
@@ -603,8 +615,51 @@ int StartLoopEndWatch(uv_loop_t* loop) {
   return rc;
 }
 
-// fork(addonPath, beforeExit, exit) -> child's pid in the parent, 0 in the
-// child. In the child, beforeExit() and exit() run when its loop runs dry
+// ---- the answer, without a JS value made after fork(2) ------------------------------
+// Everything the parent writes between fork(2) and its return to JS is a
+// page it shares with the child, and so a page fault there, mostly a copy
+// (~4.5 us here) while the child still runs. Making the pid a JS number
+// writes pages that V8's return path does not write otherwise (the handle's
+// block, N-API's last-error record of the env): measured, ~1.5 faults after
+// fork(2) a call. So the answer can go to an Int32Array over fork()'s
+// wipe-on-fork scratch instead (written without a fault; a child finds it
+// zero), and fork() then returns undefined.
+
+// forkPidCell() -> Int32Array(1) over that memory; undefined off the main
+// thread, or where this Node refuses external ArrayBuffers (fork() then
+// returns the pid as a number). The memory lives until _exit: nothing to free.
+Napi::Value ForkPidCell(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (!OnMainThread()) return info.Env().Undefined();
+  napi_value buffer, array;
+  if (napi_create_external_arraybuffer(env, static_cast<void*>(&forkScratch.Get()->pid), sizeof(std::int32_t), nullptr,
+                                       nullptr, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, 1, buffer, 0, &array) != napi_ok) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return info.Env().Undefined();
+  }
+  return Napi::Value(env, array);
+}
+
+// fork()'s optional pidCell argument: undefined (answer as a number), or the
+// Int32Array forkPidCell() made (answer there). Reads no property: runs no JS.
+std::int32_t* PidCellArgument(Napi::Env env, Napi::Value value) {
+  if (value.IsUndefined()) return nullptr;
+  std::int32_t* cell = &forkScratch.Get()->pid;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!value.IsTypedArray() ||
+      napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_int32_array || length != 1 || data != cell)
+    ThrowTypeError(env, "fork(addonPath, beforeExit, exit, pidCell): pidCell must be the Int32Array of forkPidCell()");
+  return cell;
+}
+
+// fork(addonPath, beforeExit, exit, pidCell?) -> child's pid in the parent,
+// 0 in the child; with pidCell, undefined, and the pid in pidCell[0] (see
+// above). In the child, beforeExit() and exit() run when its loop runs dry
 // (section 3).
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -616,15 +671,18 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   ParkedWorkers workers(AddonTable<ForkParking>(env, info[0], kForkParkingSymbol, kForkParkingMagic, kForkParkingVersion));
   const JsThreads* jsThreads = AddonTable<JsThreads>(env, info[0], kJsThreadsSymbol, kJsThreadsMagic, kJsThreadsVersion);
   KeepLoopEndCallbacks(env, info[1], info[2]);
+  std::int32_t* pidCell = PidCellArgument(env, info[3]);
 
   // Three things before fork(2), overlapped: the platform's workers wake up
-  // to park, and the other threads answer whether they run JavaScript,
-  // while this thread reads /proc/self/maps. Only then it waits for both
-  // (the census counts no answer of a thread that is parked by then).
-  if (!inForkedChild && !workers.Post())
+  // to park, the first of them checking the maps on its way (the errand,
+  // PrepareForkAdvice), and the other threads answer whether they run
+  // JavaScript, while this thread sends them the question. Only then it
+  // waits for both (the census counts no answer of a thread that is parked
+  // by then). In a child nothing parks: this thread checks the maps itself.
+  if (!inForkedChild && !workers.Post(PrepareForkAdvice, &forkAdvice))
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
   jsThreads->ask();
-  forkAdvice.Prepare();
+  if (inForkedChild) forkAdvice.Prepare();
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Wait(kParkTimeoutMs);
   if (parked != ParkResult::kParked) {
     Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");
@@ -666,18 +724,25 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
       dprintf(STDERR_FILENO, "fork: pthread_sigmask in the child: %s\n", strerror(rc));
       ::_exit(127);  // a child with every signal blocked would never see SIGTERM
     }
-    return Napi::Number::New(env, 0);
+    if (pidCell == nullptr) return Napi::Number::New(env, 0);
+    // Zero already, unless the scratch is the static fallback: a child's
+    // wipe-on-fork pages stay untouched (a read maps no page of its own).
+    if (*pidCell != 0) *pidCell = 0;
+    return Napi::Value();
   }
   workers.Release();
   if (int rc = pthread_sigmask(SIG_SETMASK, &previous, nullptr); rc != 0) ThrowErrno(env, "fork: pthread_sigmask", rc);
   if (pid < 0) ThrowErrno(env, "fork", err);
-  return Napi::Number::New(env, pid);
+  if (pidCell == nullptr) return Napi::Number::New(env, pid);
+  *pidCell = pid;
+  return Napi::Value();  // undefined: no JS value made after fork(2)
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
   if (!OnMainThread() && napi_add_env_cleanup_hook(env, ForgetWorkerEnvironment, nullptr) == napi_ok)
     workerEnvironments.fetch_add(1);
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("forkPidCell", Napi::Function::New(env, ForkPidCell, "forkPidCell"));
 }
 
 }  // namespace

@@ -13,7 +13,11 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as posix from '../lib/posix.js';
 import { recvAsync, sendAllAsync, watcherStats } from '../lib/async.js';
+import { binding } from '../lib/native.js';
 import { expectNoLeaks } from './helpers/loopback.js';
+
+const rawWait = binding.asyncWait as (fd: number, events: number, id: number) => Promise<number>;
+const READABLE = (binding.asyncEvents as { readable: number }).readable;
 
 const dist = join(import.meta.dirname, '..', 'dist', 'lib');
 const distUrl = (file: string) => JSON.stringify(pathToFileURL(join(dist, file)).href);
@@ -72,6 +76,36 @@ describe('the promise API on one readiness set per thread', () => {
     for (const [, peer] of pairs) posix.send(peer, 'data');
     expect(await Promise.all(pending)).toEqual(pairs.map(() => 4));
     expect(waitingSeen).toEqual(pairs.map(() => 0)); // one batch: none was still waiting when the first went on
+    for (const [fd, peer] of pairs) {
+      posix.close(fd);
+      posix.close(peer);
+    }
+  });
+
+  it('a batch that mixes calls with a raw promise wait and a second waiter: the continuations run in the order the fds were reported', async () => {
+    // The dispatch runs a batch of one-call fds in one pass and hands the rest
+    // of the batch, from the first fd that is not like that, to its general
+    // form: both parts must keep the order (epoll reports fds in the order
+    // they became ready: the order of the sends below).
+    const pairs = Array.from({ length: 6 }, () => posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM));
+    const order: string[] = [];
+    const buffers = pairs.map(() => Buffer.alloc(4));
+    const pending = [
+      recvAsync(pairs[0]![0], buffers[0]!).then(() => order.push('call 0')),
+      recvAsync(pairs[1]![0], buffers[1]!).then(() => order.push('call 1')),
+      rawWait(pairs[2]![0], READABLE, 4_000_000_100).then(() => order.push('raw wait 2')),
+      recvAsync(pairs[3]![0], buffers[3]!).then(() => order.push('call 3')),
+      recvAsync(pairs[4]![0], buffers[4]!).then(() => order.push('call 4a')),
+      recvAsync(pairs[4]![0], buffers[5]!).then(() => order.push('call 4b')),
+      recvAsync(pairs[5]![0], Buffer.alloc(4)).then(() => order.push('call 5')),
+    ];
+    await new Promise((resolve) => setImmediate(resolve)); // every call waits
+    expect(watcherStats()).toMatchObject({ active: 6, waiters: 7 });
+    for (const [, peer] of pairs) posix.send(peer, 'data');
+    posix.send(pairs[4]![1], 'more'); // for the second waiter of fd 4
+    await Promise.all(pending);
+    expect(order).toEqual(['call 0', 'call 1', 'raw wait 2', 'call 3', 'call 4a', 'call 4b', 'call 5']);
+    expect(watcherStats()).toMatchObject({ active: 0, waiters: 0 });
     for (const [fd, peer] of pairs) {
       posix.close(fd);
       posix.close(peer);

@@ -255,6 +255,33 @@ describe('abort and timeout', () => {
     posix.close(client);
     posix.close(server);
   });
+
+  it('a bad fd number rejects, never throws, whichever order the call takes (wait-first, the waits, with a deadline)', async () => {
+    // Each call is made inside the arrow, so a synchronous throw is caught here and fails the test.
+    const outcome = async (call: () => Promise<unknown> | number): Promise<string> => {
+      let pending: Promise<unknown> | number;
+      try {
+        pending = call();
+      } catch (error) {
+        return `threw ${(error as Error).name}`;
+      }
+      return Promise.resolve(pending).then(
+        () => 'resolved',
+        (error: Error) => `${error.name}: ${error.message}`,
+      );
+    };
+    const outOfRange = 'RangeError: fd is out of range (0..2147483647), got -1';
+    const notInteger = 'TypeError: fd must be an integer, got 1.5';
+    expect(await outcome(() => recvAsync(-1, Buffer.alloc(1), { waitFirst: true }))).toBe(outOfRange);
+    expect(await outcome(() => recvAsync(1.5, Buffer.alloc(1), { waitFirst: true }))).toBe(notInteger);
+    expect(await outcome(() => recvExactlyAsync(-1, 4, { waitFirst: true }))).toBe(outOfRange);
+    expect(await outcome(() => acceptAsync(-1, { waitFirst: true }))).toBe(outOfRange);
+    expect(await outcome(() => sendAllMaybeAsync(-1, Buffer.alloc(1), { waitFirst: true }))).toBe(outOfRange);
+    expect(await outcome(() => waitReadable(-1))).toBe(outOfRange);
+    expect(await outcome(() => waitWritable(1.5, { timeout: 60_000 }))).toBe(notInteger); // its deadline goes with it
+    expect(await outcome(() => recvAsync(-1, Buffer.alloc(1)))).toBe(outOfRange); // try-first, as before
+    expect(watcherStats()).toEqual({ watchers: 0, active: 0, waiters: 0 });
+  });
 });
 
 describe('waitFirst: readiness before the first attempt', () => {

@@ -84,7 +84,10 @@ describe('fork()', () => {
     expect(child.atStart.map((mapping) => mapping.range)).toEqual(ranges);
     for (const mapping of child.atStart) expect(mapping.rssKiB).toBe(0);
     expect(child.afterOwnFork.map((mapping) => mapping.range)).toEqual(ranges);
-    for (const mapping of child.afterOwnFork) expect(mapping.rssKiB).toBeGreaterThan(0);
+    // the child's fork writes the core's scratch and the census's state; the parking lots
+    // (sockfd_node's own region) it never uses: a child parks nothing. Where the kernel placed
+    // that region apart (Node 24 here: 3 mappings), it stays empty in the child.
+    expect(child.afterOwnFork.some((mapping) => mapping.rssKiB > 0)).toBe(true);
     expect({ grandchild: child.grandchildExit, child: parent.childExit }).toEqual({ grandchild: 7, child: 0 });
   });
 

@@ -23,54 +23,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { runProgram, stopAll } from './helpers/c-peers.js';
+import { inliningOf, traceFlags, type InliningOfCompile } from './helpers/turbo-inlining.js';
 
 const dist = join(import.meta.dirname, '..', 'dist');
 const peer = join(dist, 'bench', 'harness', 'peer.js');
 const allocationFixture = join(import.meta.dirname, 'fixtures', 'pingpong-round', 'allocation.mjs');
-/** Synchronous compiles: the trace of one compile is not interleaved with the main thread's output. */
-const traceFlags = ['--trace-turbo-inlining', '--trace-opt', '--no-concurrent-osr', '--no-concurrent-recompilation'];
 /** The bench's full lead-in (bench/pingpong.ts): TurboFan compiles both loops inside it. */
 const WARMUP = 20_000;
 const ROUNDS = 2_000;
-
-/** What one TurboFan compile of a function inlined (from --trace-turbo-inlining). */
-interface InliningOfCompile {
-  osr: boolean;
-  /** Inlined call sites by callee name. */
-  inlined: Record<string, number>;
-  /** Callees the heuristic listed as candidates at more call sites than it inlined (name: sites left out of line). */
-  outOfLine: Record<string, number>;
-}
-
-/**
- * The compiles of function `root` in a --trace-turbo-inlining --trace-opt trace (synchronous compiles).
- * A candidate call site is "- candidate: JSCall node #N" with its "- target: ... <SharedFunctionInfo NAME>";
- * every inlining into `root` prints "Inlining ... <SharedFunctionInfo NAME> into ... <SharedFunctionInfo root>",
- * small functions without being candidates first.
- */
-function inliningOf(trace: string, root: string): InliningOfCompile[] {
-  const compiles: { osr: boolean; inlined: Record<string, number>; sites: Map<string, Set<string>> }[] = [];
-  let current: (typeof compiles)[number] | undefined;
-  let site: string | undefined;
-  for (const line of trace.split('\n')) {
-    let m: RegExpExecArray | null;
-    if ((m = /^\[compiling method .*<JSFunction (\S+) /.exec(line))) {
-      current = m[1] === root ? { osr: / OSR,/.test(line), inlined: {}, sites: new Map() } : undefined;
-      if (current) compiles.push(current);
-    } else if (!current) continue;
-    else if ((m = /^- candidate: JSCall node #(\d+)/.exec(line))) site = m[1];
-    else if ((m = /^ {2}- target: .*<SharedFunctionInfo ([^>]+)>}, bytecode size: \d+/.exec(line)) && site !== undefined) {
-      const sites = current.sites.get(m[1]!) ?? new Set<string>();
-      current.sites.set(m[1]!, sites.add(site));
-    } else if ((m = /^Inlining .*<SharedFunctionInfo ([^>]+)>} into .*<SharedFunctionInfo ([^>]+)>}/.exec(line)) && m[2] === root)
-      current.inlined[m[1]!] = (current.inlined[m[1]!] ?? 0) + 1;
-  }
-  return compiles.map(({ osr, inlined, sites }) => {
-    const outOfLine: Record<string, number> = {};
-    for (const [name, at] of sites) if (at.size > (inlined[name] ?? 0)) outOfLine[name] = at.size - (inlined[name] ?? 0);
-    return { osr, inlined, outOfLine };
-  });
-}
 
 /** One sockfd ping-pong pair of the bench's own peers; each side's stdout (trace and result). */
 async function pingPong(serverFlags: string[], clientFlags: string[]): Promise<{ server: string; client: string }> {

@@ -82,7 +82,25 @@ export function combineReports(reports: readonly { file: string; report: Report 
     if (report.mode.pinned !== first!.report.mode.pinned || report.mode.cpu !== first!.report.mode.cpu)
       throw new Error(`${file} was run ${report.mode.description}, ${first!.file} ${first!.report.mode.description}: only sets of one mode combine`);
     if (report.scale !== first!.report.scale) throw new Error(`${file} is a ${report.scale} run, ${first!.file} a ${first!.report.scale} one: only sets of one scale combine`);
+    if ((report.onlyTargets === true) !== (first!.report.onlyTargets === true))
+      throw new Error(`${file} was run ${report.onlyTargets === true ? 'with' : 'without'} --only-targets, ${first!.file} ${first!.report.onlyTargets === true ? 'with' : 'without'}: only sets that ran the same implementations combine`);
   }
+  // A round of other implementations spaces a pair's two runs differently in time, so its pair ratios are
+  // draws of another distribution: the sets must have run the same implementations in every case they share
+  // (an A/A copy aside: a --control set combines with one without, as its copy only adds its own ratio).
+  const implsOf = new Map<string, { file: string; impls: string[] }>();
+  for (const { file, report } of reports)
+    for (const bench of report.benchmarks)
+      for (const c of bench.cases) {
+        const key = `${bench.name}\u0000${c.name}`;
+        const impls = c.impls.map((i) => i.impl).filter((impl) => impl !== c.control?.impl);
+        const seen = implsOf.get(key);
+        if (seen === undefined) implsOf.set(key, { file, impls });
+        else if (seen.impls.join('\u0000') !== impls.join('\u0000'))
+          throw new Error(
+            `${bench.name} ${c.name}: ${file} ran ${impls.join(', ')}, ${seen.file} ran ${seen.impls.join(', ')}: only sets that ran the same implementations combine (their rounds space the pairs differently)`,
+          );
+      }
   const cases = new Map<string, CombinedCase>();
   const targetsOf = new Map<string, { target: Target; meaning: 'time' | 'speed' }[]>();
   reports.forEach(({ report }, set) => {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/native.js';
 import { NoCCompilerError } from '../../tools/c-programs.js';
-import { CaseRecorder, controlName, type BenchResult, type CaseResult, type CaseSpec, type RunOutput, type Target } from './model.js';
+import { CaseRecorder, controlName, unitOf, type BenchResult, type CaseResult, type CaseSpec, type RunOutput, type Target } from './model.js';
 import type { Command, Pinning, RunLimits } from './processes.js';
 import { runAlone, runPair } from './processes.js';
 import { startRunNoise, stopRunNoise, type RunNoise } from './noise.js';
@@ -42,6 +42,8 @@ export interface BenchContext {
   runs?: number;
   /** --control: every case that names a `control` also runs an A/A copy of it (withControl). */
   control?: boolean;
+  /** --only-targets: every case runs only the implementations its targets and A/A control need (measuredSpec). */
+  onlyTargets?: boolean;
   /** A progress line on stderr. */
   log(line: string): void;
   /** Command for bench/c/<program> (compiled before run()). */
@@ -106,7 +108,10 @@ export interface CasePlan {
 export async function measureCase(context: BenchContext, given: CaseSpec, plan: CasePlan): Promise<CaseResult> {
   const runs = context.runs ?? plan.runs;
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`runs must be a positive integer, got ${runs}`);
-  const spec = withControl(context, given);
+  const spec = measuredSpec(context, given);
+  if (spec.impls.length === 0)
+    // --only-targets and nothing here decides a target: measured not at all (the runner lists the case in leftOutCases).
+    return { name: spec.name, kind: spec.kind, unit: unitOf[spec.kind], impls: [], ratios: [], targets: [], leftOut: [...(spec.leftOut ?? [])] };
   const copy = spec.control === undefined ? undefined : controlName(spec.control);
   const impls = [...spec.impls];
   const measured: [string, RunOutput, RunNoise][] = [];
@@ -160,11 +165,54 @@ export async function measureCase(context: BenchContext, given: CaseSpec, plan: 
 export function withControl(context: Pick<BenchContext, 'control'>, spec: CaseSpec): CaseSpec {
   const { control, ...rest } = spec;
   if (context.control !== true || control === undefined || !spec.impls.includes(control)) return rest;
+  if (spec.impls.includes(controlName(control))) return spec; // already a --control spec (measuredSpec's output, measured now)
   const subject = spec.subject ?? (spec.impls.includes('sockfd') ? 'sockfd' : undefined);
   const after = subject === undefined ? spec.impls.length - 1 : spec.impls.indexOf(subject);
   const impls = [...spec.impls];
   impls.splice(after + 1, 0, controlName(control));
   return { ...rest, impls, control };
+}
+
+/** The implementations a target of `spec` compares (subject and reference of each), in no particular order. */
+function targetImpls(spec: CaseSpec): Set<string> {
+  const goals = [...(spec.target ? [spec.target] : []), ...(spec.targets ?? [])];
+  return new Set(goals.flatMap((goal) => [goal.subject, goal.reference]));
+}
+
+/**
+ * The case as `sockfd bench --only-targets` measures it: only the implementations a target compares
+ * (sockfd and its target's reference; net where a target is against net) and, in a --control run, the
+ * control's original (its A/A copy is added by withControl). The others are listed in `leftOut`, in table
+ * order, and so are the `alsoSubjects` that no target names. Every target and the A/A row keep their
+ * meaning: they compare the same programs; the rounds are only shorter, so a pair's two runs are closer in
+ * time. A case with no target ends with no implementation, even if it names a control (measureCase then
+ * measures nothing, and the runner lists it in leftOutCases).
+ */
+export function onlyTargets(spec: CaseSpec, control: boolean): CaseSpec {
+  const needed = targetImpls(spec);
+  // A case with no target decides none: its A/A row alone would only measure noise, so it is left out whole.
+  if (needed.size > 0 && control && spec.control !== undefined && spec.impls.includes(spec.control)) needed.add(spec.control).add(controlName(spec.control));
+  const impls = spec.impls.filter((impl) => needed.has(impl));
+  const leftOut = [...(spec.leftOut ?? []), ...spec.impls.filter((impl) => !needed.has(impl))];
+  const { alsoSubjects, subject, ...rest } = spec;
+  const keptSubjects = alsoSubjects?.filter((impl) => needed.has(impl));
+  return {
+    ...rest,
+    impls,
+    ...(subject !== undefined && needed.has(subject) ? { subject } : {}),
+    ...(keptSubjects !== undefined && keptSubjects.length > 0 ? { alsoSubjects: keptSubjects } : {}),
+    ...(leftOut.length > 0 ? { leftOut } : {}),
+  };
+}
+
+/**
+ * The case as this run measures it: onlyTargets() under --only-targets, then withControl() under --control.
+ * measureCase applies it; a benchmark that records more cases from the same runs (a latency table beside a
+ * rate one, say) builds them from its output, so that both list the same implementations. Applying it twice
+ * gives the same spec.
+ */
+export function measuredSpec(context: Pick<BenchContext, 'control' | 'onlyTargets'>, spec: CaseSpec): CaseSpec {
+  return withControl(context, context.onlyTargets === true ? onlyTargets(spec, context.control === true) : spec);
 }
 
 /** A client/server run under the context's pinning (see processes.runPair). */

@@ -55,6 +55,11 @@ export interface CaseSpec {
    * The control takes part only when it is one of `impls` (measureCase puts it there).
    */
   control?: string;
+  /**
+   * The implementations of the case that this run leaves out (`sockfd bench --only-targets`: no target
+   * and no A/A control needs them). Set by harness.measuredSpec, carried into CaseResult.leftOut.
+   */
+  leftOut?: readonly string[];
 }
 
 /** The name of the A/A copy of `reference` in a --control run: 'C' -> 'C (A/A)'. */
@@ -129,6 +134,8 @@ export interface CaseResult {
   note?: string;
   /** A --control run: the A/A ratio's verdict (its ratio is the one in `ratios` with control: true). */
   control?: ControlResult;
+  /** An --only-targets run: the implementations of this case it did not run (no target or control needs them). */
+  leftOut?: string[];
 }
 
 export const unitOf: Record<Kind, CaseResult['unit']> = { latency: 'ns', throughput: 'MB/s', rate: 'ops/s' };
@@ -225,6 +232,7 @@ export class CaseRecorder {
     const result: CaseResult = { name: spec.name, kind: spec.kind, unit: unitOf[spec.kind], impls, ratios, targets };
     if (spec.note !== undefined) result.note = spec.note;
     if (controlResult !== undefined) result.control = controlResult;
+    if (spec.leftOut !== undefined && spec.leftOut.length > 0) result.leftOut = [...spec.leftOut];
     return result;
   }
 }
@@ -243,6 +251,8 @@ export interface BenchResult {
   durationMs: number;
   /** Set when the benchmark failed: why (its cases are then empty). */
   error?: string;
+  /** An --only-targets run: the cases it measured nothing of (a benchmark may add those it skipped itself), because no target or control needs any of their implementations. */
+  leftOutCases?: string[];
 }
 
 /** Machine facts recorded with every report. */
@@ -283,6 +293,11 @@ export interface Report {
   quick: boolean;
   /** 'full', 'quick' or 'smoke'. */
   scale: string;
+  /**
+   * --only-targets: every case ran only the implementations its targets and its A/A control need
+   * (each case's `leftOut` says which it did not run; a benchmark's `leftOutCases` which cases it skipped).
+   */
+  onlyTargets?: boolean;
   mode: PinMode;
   machine: MachineInfo;
   statistics: StatisticsInfo;

@@ -21,6 +21,8 @@ export interface RunOptions {
   runs?: number;
   /** --control: an A/A copy of each case's reference (see harness.withControl). */
   control?: boolean;
+  /** --only-targets: only the implementations each case's targets and A/A control need (see harness.onlyTargets). */
+  onlyTargets?: boolean;
   /** The command line to record (e.g. 'sockfd bench all --pin'). */
   command: string;
   /** Progress lines (default: none). */
@@ -57,6 +59,7 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
     pin: options.pin,
     ...(options.runs !== undefined ? { runs: options.runs } : {}),
     ...(options.control === true ? { control: true } : {}),
+    ...(options.onlyTargets === true ? { onlyTargets: true } : {}),
     log: (line) => log(`[${benchmark.name}] ${line}`),
     c(program: string, ...args: (string | number)[]): Command {
       const file = binaries.get(program);
@@ -84,6 +87,20 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
       const own = partial.parameters.runs;
       partial.parameters = { ...partial.parameters, runs: options.runs };
       partial.notes = [...partial.notes, `--runs ${options.runs}: every case ran ${options.runs} measured runs per implementation${own === undefined ? '' : ` (the benchmark's own: ${own})`}`];
+    }
+    if (options.onlyTargets === true) {
+      // Said in the notes and the JSON: which rows this run did not measure, and which cases not at all.
+      const skipped = partial.cases.filter((c) => c.impls.length === 0);
+      partial.cases = partial.cases.filter((c) => c.impls.length > 0);
+      const leftOut = partial.cases.filter((c) => c.leftOut !== undefined && c.leftOut.length > 0);
+      const leftOutCases = [...(partial.leftOutCases ?? []), ...skipped.map((c) => c.name)];
+      if (leftOutCases.length > 0) partial.leftOutCases = leftOutCases;
+      partial.notes = [
+        ...partial.notes,
+        `--only-targets: ${
+          leftOut.length === 0 ? 'every case ran all its implementations' : `left out ${leftOut.map((c) => `${c.leftOut!.join(', ')} (${c.name})`).join('; ')}`
+        }${leftOutCases.length === 0 ? '' : `; not measured at all (no target there): ${leftOutCases.join('; ')}`}: only the implementations a target or the A/A control compares ran, so the rounds are shorter; the ratios kept mean what they mean in a whole run`,
+      ];
     }
     if (options.control === true) {
       const controlled = partial.cases.filter((c) => c.control !== undefined);
@@ -119,6 +136,7 @@ export async function runBenchmarks(benchmarks: readonly Benchmark[], options: R
     mode: describePinning(options.pin),
     machine: machineInfo(),
     statistics: { interval: INTERVAL_METHOD, level: INTERVAL_LEVEL },
+    ...(options.onlyTargets === true ? { onlyTargets: true } : {}),
     benchmarks: [],
   };
   for (const benchmark of benchmarks) {

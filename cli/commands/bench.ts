@@ -27,6 +27,8 @@ export interface BenchOptions {
   runs?: number;
   /** --control: an A/A row (the reference program against itself) in every case that has one. */
   control?: boolean;
+  /** --only-targets: in every case only the implementations its targets and A/A control need. */
+  onlyTargets?: boolean;
   json?: string;
   svg?: string;
   markdown?: string;
@@ -79,6 +81,9 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
     } else if (flag === '--control') {
       if (inline !== undefined) throw new UsageError(`--control takes no value, got '${arg}'`);
       options.control = true;
+    } else if (flag === '--only-targets') {
+      if (inline !== undefined) throw new UsageError(`--only-targets takes no value, got '${arg}'`);
+      options.onlyTargets = true;
     } else if (flag === '--json') options.json = value();
     else if (flag === '--svg') options.svg = value();
     else if (flag === '--markdown') options.markdown = value();
@@ -95,7 +100,8 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
 function usageText(): string {
   const width = Math.max(...benchmarks.map((b) => b.name.length), 3);
   return [
-    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--control] [--json FILE] [--svg FILE] [--markdown FILE]',
+    'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--control] [--only-targets]',
+    '                    [--json FILE] [--svg FILE] [--markdown FILE]',
     '       sockfd bench --combine REPORT.json REPORT.json... [--json FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c: the package\'s prebuilt binaries, else',
@@ -112,9 +118,16 @@ function usageText(): string {
     '  --pin[=CPU]    run both ends of every run on one CPU (taskset); default: the last allowed CPU',
     '  --runs N       measured runs per implementation in every case (default: each benchmark\'s own);',
     '                 more pairs give narrower intervals, and 6 or more are needed for a 95% verdict',
-    '  --control      an A/A row in pingpong, throughput, connect and async-echo: the C program once more,',
-    '                 interleaved like the others; its ratio to C is truly 1.00x, so its interval is the',
-    '                 noise floor of the same run (costs one more C run per round)',
+    '  --control      an A/A row in pingpong, throughput, connect, fork and async-echo: the reference C',
+    '                 program (fork: the C twin) once more, interleaved like the others; its ratio to it is',
+    '                 truly 1.00x, so its interval is the noise floor of the same run (one more run a round)',
+    '  --only-targets run in every case only what a target or the A/A control compares: sockfd (and',
+    '                 sockfd readiness), the target\'s reference (C, the C twin, net where a target is',
+    '                 against net) and with --control the A/A copy; C+threads, Python, try-first and',
+    '                 the bare C of fork are left out, and so is a case no target needs (fork\'s large',
+    '                 heap). Shorter rounds: each pair\'s two runs are closer in time. The notes and the',
+    '                 JSON (leftOut, leftOutCases) say what did not run; --combine takes only sets that',
+    '                 ran the same implementations',
     '  --json FILE    write the whole report (machine, mode, every run, percentiles) as JSON',
     '  --svg FILE     write charts: latency distributions (log scale), throughput and rates (bars)',
     '  --markdown FILE  write the tables as Markdown (as in docs/benchmarks.md)',
@@ -223,6 +236,7 @@ async function runAndReport(
     pin,
     ...(options.runs !== undefined ? { runs: options.runs } : {}),
     ...(options.control === true ? { control: true } : {}),
+    ...(options.onlyTargets === true ? { onlyTargets: true } : {}),
     command: commandLine,
     log: progress ? (line) => process.stderr.write(`\r\x1b[K${line}`) : undefined,
     onResult: (result) => {

@@ -239,6 +239,7 @@ export function makeSpecs(w) {
     setRestartAfterSignal: { args: () => [w.maybe(() => r.chance(0.8))] },
     getRestartAfterSignal: { args: () => [] },
     fork: { skip: 'forks the fuzzer; test/fork.test.ts and the lifetimes suite cover it' },
+    forkPidCell: { args: () => (r.chance(0.8) ? [] : [notAnInteger(w)]) }, // takes nothing (extra arguments are ignored): an Int32Array over fork()'s scratch
 
     // ---- the event loop (async natives): promises are awaited in the fuzzer's yields
     asyncCore: { args: () => [notAnInteger(w)] }, // never a function: lib/async.ts's close hook stays
