@@ -64,9 +64,15 @@ describe("the async-echo bench's promise-API round, compiled by TurboFan", () =>
       sendAllMaybeAsync: 1,
       sendAllWith: 1,
     });
+    // The dispatch: the resume of a ready recv. A call that waits again from there (an accept that met EAGAIN
+    // while the clients connected: whether that happened before TurboFan compiled the dispatch depends on the
+    // timing) may call the wait's add() out of line: that is not a request's path.
     const dispatch = lastCompile(trace, '#dispatch');
-    expect(dispatch.outOfLine, 'call sites of the dispatch TurboFan left out of line').toEqual({});
-    expect(dispatch.inlined).toMatchObject({ ready: 1, resume: 1, go: 1, generationOf: 1, attempt: 1, tryRecvPlain: 1, '#count': 1 });
+    const resumePath = ['ready', 'resume', 'go', 'generationOf', 'attempt', 'tryRecvPlain', '#count'];
+    expect(
+      resumePath.filter((name) => name in dispatch.outOfLine || !((dispatch.inlined[name] ?? 0) >= 1)),
+      `the dispatch's resume of a ready recv, not all inlined (out of line: ${JSON.stringify(dispatch.outOfLine)})`,
+    ).toEqual([]);
   });
 
   it('the check sees a callee left out of line: the same server with a budget of 800 bytes', { timeout: 120_000 }, async () => {
