@@ -187,3 +187,42 @@ export function renderCombined(combined: CombinedReport): string {
       );
   return lines.join('\n');
 }
+
+/** A Markdown table cell: pipes escaped. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+/**
+ * The pooled ratios as Markdown (as in docs/benchmarks.md): the sets, one table row per case and ratio
+ * (pairs, the pooled median and interval, each set's), then every target's pooled and per-set verdicts.
+ */
+export function combinedToMarkdown(combined: CombinedReport): string {
+  const head = ['benchmark', 'case', 'ratio', 'pairs', 'pooled', ...combined.sources.map((_, i) => `set ${i + 1}`)];
+  const lines = [
+    `Pooled ${combined.sources.length} sets, ${combined.sources[0]!.mode.description}:`,
+    '',
+    ...combined.sources.map((s, i) => `${i + 1}. \`${cell(s.file)}\` (${s.startedAt}): \`${s.command}\``),
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`,
+  ];
+  for (const c of combined.cases)
+    for (const r of c.ratios) {
+      const sets = combined.sources.map((_, i) => {
+        const s = r.sets.find((x) => x.set === i);
+        return s ? formatRatioWithInterval(s) : '-';
+      });
+      const pooled = formatRatioWithInterval(r) + (r.setsDisagree ? ' (sets disagree)' : '');
+      lines.push(`| ${[c.benchmark, c.name, `${r.subject}/${r.reference}`, String(r.pairs.length), pooled, ...sets].map(cell).join(' | ')} |`);
+    }
+  lines.push('');
+  const legend = intervalLegend(combined.cases.flatMap((c) => c.ratios.flatMap((r) => (r.interval ? [r.interval] : []))));
+  lines.push(`Ratios: median pair ratio [its ${(INTERVAL_LEVEL * 100).toFixed(0)}% distribution-free interval]${legend.length > 0 ? `; ${legend.join('; ')}` : ''}.`, '');
+  for (const c of combined.cases)
+    for (const t of c.targets)
+      lines.push(
+        `- target (${cell(`${c.benchmark} ${c.name}`)}): ${t.subject} ${targetBound(t)}: **${verdictWord(t)}** (pooled median ${formatRatio(t.measured)}; ${cell(t.reason)}); per set: ${t.setVerdicts.join(', ')}`,
+      );
+  return lines.join('\n').trimEnd() + '\n';
+}

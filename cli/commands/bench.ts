@@ -7,12 +7,13 @@ import { childPids } from '../../lib/procfs.js';
 import { type Command, UsageError } from '../command.js';
 import type { Benchmark, Scale } from '../../bench/harness/harness.js';
 import { toJsonText, writeReportJson } from '../../bench/harness/json.js';
-import { combineReports, readReport, renderCombined } from '../../bench/harness/combine.js';
+import { combinedToMarkdown, combineReports, readReport, renderCombined } from '../../bench/harness/combine.js';
 import { choosePinning, describePinning } from '../../bench/harness/machine.js';
 import { loadBenchmarksSafely } from '../../bench/harness/registry.js';
 import { runBenchmarks } from '../../bench/harness/run.js';
 import { reportToMarkdown } from '../../bench/harness/markdown.js';
 import { reportToSvg } from '../../bench/harness/svg.js';
+import { MAX_SETS_PER_MODE, runSets, SetsError, type SetsProgress } from '../../bench/harness/sets.js';
 import { renderBenchResult, renderReportHeader } from '../../bench/harness/table.js';
 import { machineInfo } from '../../bench/harness/machine.js';
 
@@ -32,12 +33,17 @@ export interface BenchOptions {
   json?: string;
   svg?: string;
   markdown?: string;
+  /** --sets K: K pinned and K unpinned sets, alternating, each mode pooled (bench/harness/sets.ts). */
+  sets?: number;
+  /** --out DIR: where --sets writes every set's report and each mode's pooled one. */
+  out?: string;
 }
 
 /** `--combine FILE FILE... [--json FILE] [--markdown FILE]`: pools the pair ratios of earlier --json reports. */
 export interface CombineOptions {
   files: string[];
   json?: string;
+  markdown?: string;
 }
 
 /** Parses `--combine` arguments (every other word is a report file); throws UsageError on anything else. */
@@ -46,11 +52,12 @@ export function parseCombineArgs(argv: readonly string[]): CombineOptions {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--combine') continue;
-    if (arg === '--json' || arg.startsWith('--json=')) {
-      const v = arg.includes('=') ? arg.slice('--json='.length) : argv[++i];
-      if (v === undefined || v === '') throw new UsageError('--json needs a file name');
-      options.json = v;
-    } else if (arg.startsWith('-')) throw new UsageError(`--combine takes report files and --json FILE, not '${arg}'`);
+    const flag = (['--json', '--markdown'] as const).find((f) => arg === f || arg.startsWith(`${f}=`));
+    if (flag !== undefined) {
+      const v = arg.includes('=') ? arg.slice(flag.length + 1) : argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a file name`);
+      options[flag === '--json' ? 'json' : 'markdown'] = v;
+    } else if (arg.startsWith('-')) throw new UsageError(`--combine takes report files, --json FILE and --markdown FILE, not '${arg}'`);
     else options.files.push(arg);
   }
   if (options.files.length < 2) throw new UsageError('--combine needs at least two --json reports of sockfd bench');
@@ -84,6 +91,15 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
     } else if (flag === '--only-targets') {
       if (inline !== undefined) throw new UsageError(`--only-targets takes no value, got '${arg}'`);
       options.onlyTargets = true;
+    } else if (flag === '--sets') {
+      const v = inline ?? argv[++i];
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 2 || Number(v) > MAX_SETS_PER_MODE)
+        throw new UsageError(`--sets needs a whole number of sets a mode from 2 to ${MAX_SETS_PER_MODE}, got '${v ?? ''}'`);
+      options.sets = Number(v);
+    } else if (flag === '--out') {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new UsageError('--out needs a directory');
+      options.out = v;
     } else if (flag === '--json') options.json = value();
     else if (flag === '--svg') options.svg = value();
     else if (flag === '--markdown') options.markdown = value();
@@ -94,7 +110,17 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
   }
   if (options.names.length === 0) throw new UsageError('name a benchmark, or all');
   options.names = [...new Set(options.names)];
+  if (options.sets !== undefined || options.out !== undefined) checkSetsArgs(options, argv);
   return options;
+}
+
+/** --sets K and --out DIR go together; the sets choose their pinning and their files themselves. */
+function checkSetsArgs(options: BenchOptions, argv: readonly string[]): void {
+  if (options.sets === undefined) throw new UsageError('--out DIR goes with --sets K (a single run writes --json/--markdown/--svg FILE)');
+  if (options.out === undefined) throw new UsageError('--sets K needs --out DIR: every set\'s report and each mode\'s pooled one go there');
+  if (argv.includes('--pin')) throw new UsageError('--sets alternates pinned and unpinned sets itself: leave out --pin (--pin=CPU chooses the pinned sets\' CPU)');
+  for (const [flag, given] of [['--json', options.json], ['--markdown', options.markdown], ['--svg', options.svg]] as const)
+    if (given !== undefined) throw new UsageError(`--sets writes every set's ${flag.slice(2)} into --out DIR itself: leave out ${flag}`);
 }
 
 function usageText(): string {
@@ -102,7 +128,8 @@ function usageText(): string {
   return [
     'usage: sockfd bench <name...|all> [--quick|--smoke] [--pin[=CPU]] [--runs N] [--control] [--only-targets]',
     '                    [--json FILE] [--svg FILE] [--markdown FILE]',
-    '       sockfd bench --combine REPORT.json REPORT.json... [--json FILE]',
+    '       sockfd bench <name...|all> --sets K --out DIR [--pin=CPU] [--quick|--smoke] [--runs N] [--control] [--only-targets]',
+    '       sockfd bench --combine REPORT.json REPORT.json... [--json FILE] [--markdown FILE]',
     '',
     'Measures sockfd against C reference programs (bench/c: the package\'s prebuilt binaries, else',
     'compiled with cc -O2; with neither, the C rows are left out and a note says so) and Node net,',
@@ -133,6 +160,14 @@ function usageText(): string {
     '  --markdown FILE  write the tables as Markdown (as in docs/benchmarks.md)',
     '  --combine      pool the pair ratios of several --json reports (sets of one mode and scale, run',
     '                 at different times): the pooled interval and verdicts, and each set\'s beside them',
+    '  --sets K       the quiet run: 2K sets, pinned and unpinned alternating (pinned 1, unpinned 1,',
+    '                 pinned 2, ...), each a whole `sockfd bench` of its own with the options given; every',
+    '                 set\'s report goes to --out DIR as MODE-N.txt (its output), .json, .md and .svg, then',
+    '                 each mode\'s K sets are pooled as --combine pools them: MODE-pooled.txt, .json, .md.',
+    '                 Progress on stderr; Ctrl+C stops every process it started. Exit 1 when a benchmark',
+    '                 failed in a set (the run goes on; its other rows pool), a set ended without its report',
+    '                 (the run stops; the sets done stay in DIR) or DIR already holds a file of the run',
+    '  --out DIR      the directory of --sets (created if missing)',
     '',
     'Ratios are sockfd/other, pair by pair: the median pair ratio and, in brackets, a distribution-free',
     '95% confidence interval of it (sign test on the ordered pair ratios; below 6 pairs [min, max] with',
@@ -158,7 +193,7 @@ function descendants(pid: number): number[] {
  * 128 + the signal. A terminal's Ctrl+C reaches them too; a SIGTERM to
  * sockfd alone would otherwise leave them running.
  */
-function stopPeersOnSignal(): () => void {
+function stopPeersOnSignal(whereStopped: () => string = () => ''): () => void {
   const handler = (signal: 'SIGINT' | 'SIGTERM') => () => {
     const peers = descendants(process.pid);
     for (const pid of peers.reverse()) {
@@ -168,7 +203,7 @@ function stopPeersOnSignal(): () => void {
         // ended meanwhile
       }
     }
-    process.stderr.write(`\nsockfd bench: ${signal}: stopped ${peers.length} process${peers.length === 1 ? '' : 'es'} of the benchmark\n`);
+    process.stderr.write(`\nsockfd bench: ${signal}: stopped ${peers.length} process${peers.length === 1 ? '' : 'es'} of the benchmark${whereStopped()}\n`);
     process.exit(128 + osConstants.signals[signal]);
   };
   const onInt = handler('SIGINT');
@@ -190,6 +225,7 @@ export const command: Command = {
   async run(argv: string[]): Promise<number> {
     if (argv.includes('--combine')) return combine(parseCombineArgs(argv));
     const options = parseBenchArgs(argv, benchmarks.map((b) => b.name));
+    if (options.sets !== undefined && options.out !== undefined) return sets(options, options.sets, options.out);
     const chosen: Benchmark[] = options.names.map((name) => benchmarks.find((b) => b.name === name)!);
     const pin = options.pin === undefined ? null : choosePinning(options.pin ?? undefined);
     const commandLine = ['sockfd bench', ...argv].join(' ');
@@ -217,7 +253,44 @@ function combine(options: CombineOptions): number {
     writeFileSync(options.json, toJsonText(combined));
     process.stdout.write(`wrote ${options.json}\n`);
   }
+  if (options.markdown) {
+    writeFileSync(options.markdown, combinedToMarkdown(combined));
+    process.stdout.write(`wrote ${options.markdown}\n`);
+  }
   return 0;
+}
+
+/** --sets K --out DIR: the alternating sets and each mode's pool (bench/harness/sets.ts); exit 1 when a set fails. */
+async function sets(options: BenchOptions, perMode: number, out: string): Promise<number> {
+  const progress: SetsProgress = { done: [], total: 2 * perMode };
+  const whereStopped = (): string => {
+    const current = progress.current === undefined ? '' : ` in set ${progress.current.index}/${progress.total} (${progress.current.mode} ${progress.current.nth})`;
+    return `${current}; ${progress.done.length} complete set${progress.done.length === 1 ? '' : 's'} in ${out}, nothing pooled`;
+  };
+  const restoreSignals = stopPeersOnSignal(whereStopped);
+  try {
+    return await runSets(
+      {
+        names: options.names,
+        scale: options.scale,
+        ...(options.runs !== undefined ? { runs: options.runs } : {}),
+        ...(options.control === true ? { control: true } : {}),
+        ...(options.onlyTargets === true ? { onlyTargets: true } : {}),
+        ...(typeof options.pin === 'number' ? { pinCpu: options.pin } : {}),
+        perMode,
+        out,
+        log: (line) => process.stderr.write(`sockfd bench: ${line}\n`),
+        print: (text) => process.stdout.write(text),
+      },
+      progress,
+    );
+  } catch (error) {
+    if (!(error instanceof SetsError) && (error as NodeJS.ErrnoException).code === undefined) throw error;
+    process.stderr.write(`sockfd bench: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    restoreSignals();
+  }
 }
 
 async function runAndReport(
