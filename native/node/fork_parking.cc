@@ -7,7 +7,6 @@
 // only through node.h, whose layout changes with every Node major: hence this
 // per-ABI addon. The core finds the table of fork_parking.h through the C
 // symbol sockfd_fork_parking_v1 of this library, once Node loaded it.
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,9 +45,6 @@ struct ParkingLot {
   void* errandContext = nullptr;
   bool errandTaken = false;
   bool errandRunning = false;
-  // `parked >= expected` with no errand running, set under the mutex with
-  // them: what the main thread spins on before it sleeps (see Wait).
-  std::atomic<bool> ready{false};
 };
 
 // The lots live in memory a forked child does not share (wipe_on_fork.h):
@@ -145,8 +141,7 @@ class ParkTask : public v8::Task {
   void Park(std::unique_lock<std::mutex>& lock, bool postNext) {
     if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
     // Only the last one wakes the main thread (each wake-up is a context switch for it).
-    if (++lot_->parked >= lot_->expected && !lot_->errandRunning) lot_->ready.store(true, std::memory_order_release);
-    if (lot_->parked == lot_->expected) lot_->allParked.notify_one();
+    if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
     // The parking is passed on like the release: the main thread posts one
     // task, each parked worker posts the next, so the wake-ups happen off
     // the main thread's CPU (posted from there, each one preempted it).
@@ -219,7 +214,6 @@ bool Post(void (*errand)(void*) noexcept, void* context) noexcept {
     lot->platform = platform;
     lot->errand = errand;
     lot->errandContext = context;
-    if (lot->expected == 0) lot->ready.store(true);  // nothing will park: wait() runs the errand at once
     current = lot;
     if (count > 0) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
     posted = true;
@@ -229,20 +223,10 @@ bool Post(void (*errand)(void*) noexcept, void* context) noexcept {
   return true;
 }
 
-// How long the main thread spins (yielding its CPU) for the parking before
-// it sleeps on the condition variable. The errand makes the parking end
-// some 50-100 us after the main thread is done with its own share (the
-// census); asleep, it is woken by a worker on the other CPU, one more
-// context switch and its wake-up latency (~25 us here) on the fork() call.
-// Yielding, it leaves its CPU to a worker that shares it (pinned).
-constexpr auto kSpinBeforeSleep = std::chrono::microseconds(500);
-
 // Waits until all but one of the posted tasks run (see Post).
 sockfd::ParkResult Wait(int timeoutMs) noexcept {
   if (posted && current) {
     posted = false;
-    auto spinUntil = std::chrono::steady_clock::now() + kSpinBeforeSleep;
-    while (!current->ready.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spinUntil) ::sched_yield();
     std::unique_lock<std::mutex> lock(current->mutex);
     bool parked = current->allParked.wait_for(lock, std::chrono::milliseconds(timeoutMs),
                                               [&] { return current->parked >= current->expected && !current->errandRunning; });
