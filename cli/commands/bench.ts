@@ -188,15 +188,38 @@ function descendants(pid: number): number[] {
 }
 
 /**
+ * Every process below this one, each stopped (SIGSTOP) as it is found, again until a walk finds no
+ * new one (bounded): a process that is still running can start another between the walk and its
+ * kill (a --sets set starts a peer pair every run), and that one would be missed and outlive us.
+ */
+function stopDescendants(): number[] {
+  const found = new Set<number>();
+  for (let walk = 0; walk < 20; walk++) {
+    const fresh = descendants(process.pid).filter((pid) => !found.has(pid));
+    if (fresh.length === 0) break;
+    for (const pid of fresh) {
+      found.add(pid);
+      try {
+        process.kill(pid, 'SIGSTOP');
+      } catch {
+        // ended meanwhile
+      }
+    }
+  }
+  return [...found];
+}
+
+/**
  * Ctrl+C or SIGTERM during a benchmark: the peers it started (servers,
- * clients, taskset and what it runs) are killed by pid, then the exit is
- * 128 + the signal. A terminal's Ctrl+C reaches them too; a SIGTERM to
- * sockfd alone would otherwise leave them running.
+ * clients, taskset and what it runs; under --sets the running set and its
+ * peers) are stopped, then killed by pid, then the exit is 128 + the signal.
+ * A terminal's Ctrl+C reaches them too; a SIGTERM to sockfd alone would
+ * otherwise leave them running.
  */
 function stopPeersOnSignal(whereStopped: () => string = () => ''): () => void {
   const handler = (signal: 'SIGINT' | 'SIGTERM') => () => {
-    const peers = descendants(process.pid);
-    for (const pid of peers.reverse()) {
+    const peers = stopDescendants();
+    for (const pid of peers) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
