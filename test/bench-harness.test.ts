@@ -292,6 +292,40 @@ describe('svg', () => {
     expect(svg.match(/fill-opacity="0\.35"/g)).toHaveLength(3); // boxes: C, sockfd, net
     expect(svg.match(/fill-opacity="0\.8"/g)).toHaveLength(3); // bars: C, sockfd, net
     expect(svg).toContain('pinned to CPU 1');
+    expect(svg).not.toContain('aa-hatch'); // no A/A row, no hatch
+  });
+
+  it('an A/A control row (--control) is drawn grey and hatched with an "A/A" tag, in latency and bar charts alike', () => {
+    const AA = 'C (A/A)';
+    const latency = new CaseRecorder({ name: 'round trip', kind: 'latency', impls: ['C', 'sockfd', AA], control: 'C' });
+    const speed = new CaseRecorder({ name: '4 KiB chunks', kind: 'throughput', impls: ['C', 'sockfd', AA], control: 'C' });
+    for (let run = 1; run <= 2; run++)
+      for (const impl of ['C', 'sockfd', AA]) {
+        latency.add(impl, { samples_ns: [10_000 * run, 12_000, 14_000, 50_000] });
+        speed.add(impl, { bytes: 3e9, ns: 1e9 * run });
+      }
+    const svg = reportToSvg(madeUpReport([{ ...sampleResult(), cases: [latency.result(), speed.result()] }]));
+    expectBalancedMarkup(svg);
+    // Each row from its opening group to the next row's (or the section's legend, drawn after its rows).
+    const rows = [...svg.matchAll(/<g class="([^"]*)" data-impl="([^"]*)">([\s\S]*?)(?=<g class="row|<text [^>]*fill="#444"|$)/g)].map((m) => ({
+      classes: m[1]!.split(' '),
+      impl: m[2]!,
+      body: m[3]!,
+    }));
+    expect(rows.map((r) => r.impl)).toEqual(['C', 'sockfd', AA, 'C', 'sockfd', AA]);
+    for (const row of rows) {
+      const aa = row.impl === AA;
+      expect(row.classes.includes('aa-control'), row.impl).toBe(aa);
+      expect(row.body.includes('fill="url(#aa-hatch)"'), row.impl).toBe(aa);
+      expect(/>A\/A<\/text>/.test(row.body), row.impl).toBe(aa);
+      expect(row.body.includes('font-style="italic"'), row.impl).toBe(aa);
+      // No palette colour on the A/A row; the others keep theirs (C blue, sockfd red, in every chart).
+      if (aa) expect(row.body).not.toMatch(/#1f77b4|#d62728|#2ca02c|#9467bd|#ff7f0e|#8c564b/);
+      else expect(row.body).toContain(row.impl === 'C' ? '#1f77b4' : '#d62728');
+    }
+    // The pattern is defined once, and each chart's legend says what the hatch means.
+    expect(svg.match(/<pattern id="aa-hatch"/g)).toHaveLength(1);
+    expect(svg.match(/grey hatched, A\/A: the reference against itself/g)).toHaveLength(2);
   });
 });
 

@@ -1,7 +1,9 @@
 // Charts as hand-written SVG (no dependencies): latency distributions on a
 // log scale (box p25-p75, line p1-p99, tick at the median, dots at min and
 // max) and bars for throughput and rates. One chart per benchmark; several
-// benchmarks stack into one document.
+// benchmarks stack into one document. An A/A control row (--control: the
+// reference against itself) is drawn grey and hatched, tagged "A/A", so that
+// nobody reads the noise floor as one more implementation.
 import type { BenchResult, CaseResult, ImplResult, Report } from './model.js';
 import { formatNs, formatValue } from './table.js';
 
@@ -12,6 +14,17 @@ const PLOT_RIGHT = WIDTH - 30;
 const ROW = 22;
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+/** The A/A control rows: grey lines and a hatched fill (the pattern below), never a palette colour. */
+const CONTROL_COLOR = '#777';
+const CONTROL_FILL = 'url(#aa-hatch)';
+const controlPattern =
+  '<defs><pattern id="aa-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+  '<rect width="6" height="6" fill="#eee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#777" stroke-width="2"/></pattern></defs>';
+
+/** Whether `impl` is the A/A copy of its case (a --control run). */
+function isControl(c: CaseResult, impl: ImplResult): boolean {
+  return c.control !== undefined && c.control.impl === impl.impl;
+}
 
 /** Escapes text for an SVG text node or attribute. */
 export function escapeXml(text: string): string {
@@ -80,7 +93,7 @@ function rowsSection(
   impls: string[],
   top: number,
   axis: { scale: Axis; tickLabel(tick: number): string; gridColor: string; legend: string },
-  drawRow: (c: CaseResult, impl: ImplResult, color: string, mid: number) => string[],
+  drawRow: (c: CaseResult, impl: ImplResult, color: string, mid: number, control: boolean) => string[],
 ): Section {
   const parts: string[] = [];
   let y = top + 10;
@@ -89,7 +102,15 @@ function rowsSection(
     parts.push(text(10, y + 14, c.name, 'font-weight="bold"'));
     y += ROW;
     for (const impl of c.impls) {
-      parts.push(...drawRow(c, impl, colorOf(impls, impl.impl), y + ROW / 2));
+      const control = isControl(c, impl);
+      const mid = y + ROW / 2;
+      // One group a row, named by its implementation; the A/A row also carries its tag.
+      parts.push(
+        `<g class="${control ? 'row aa-control' : 'row'}" data-impl="${escapeXml(impl.impl)}">`,
+        ...(control ? [controlTag(mid)] : []),
+        ...drawRow(c, impl, control ? CONTROL_COLOR : colorOf(impls, impl.impl), mid, control),
+        '</g>',
+      );
       y += ROW;
     }
     y += 6;
@@ -101,8 +122,24 @@ function rowsSection(
       text(x, y + 16, axis.tickLabel(tick), 'text-anchor="middle" fill="#444"')
     );
   });
-  const legend = text(PLOT_LEFT, y + 36, axis.legend, 'fill="#444"');
+  const controls = cases.some((c) => c.impls.some((impl) => isControl(c, impl)));
+  const legend = text(PLOT_LEFT, y + 36, controls ? `${axis.legend}; ${CONTROL_LEGEND}` : axis.legend, 'fill="#444"');
   return { height: y + 46 - top, body: [...grid, ...parts, legend].join('\n') };
+}
+
+const CONTROL_LEGEND = 'grey hatched, A/A: the reference against itself (its spread is the noise floor)';
+
+/** The "A/A" tag left of the plot area. */
+function controlTag(mid: number): string {
+  return (
+    `<rect x="${PLOT_LEFT - 36}" y="${num(mid - 7)}" width="30" height="14" rx="3" fill="#fff" stroke="${CONTROL_COLOR}"/>` +
+    text(PLOT_LEFT - 21, mid + 4, 'A/A', `text-anchor="middle" font-size="10" fill="${CONTROL_COLOR}"`)
+  );
+}
+
+/** The label of a row: an A/A row's in grey italics. */
+function rowLabel(mid: number, label: string, control: boolean): string {
+  return text(24, mid + 4, label, control ? `fill="${CONTROL_COLOR}" font-style="italic"` : '');
 }
 
 function latencySection(cases: CaseResult[], impls: string[], top: number): Section {
@@ -114,16 +151,16 @@ function latencySection(cases: CaseResult[], impls: string[], top: number): Sect
     gridColor: '#ccc',
     legend: 'log scale; box p25-p75, line p1-p99, black tick median, dots min and max',
   };
-  return rowsSection(cases, impls, top, axis, (c, impl, color, mid) => {
-    const parts = [text(24, mid + 4, `${impl.impl}  ${formatNs(impl.summary.median)}`)];
+  return rowsSection(cases, impls, top, axis, (c, impl, color, mid, control) => {
+    const parts = [rowLabel(mid, `${impl.impl}  ${formatNs(impl.summary.median)}`, control)];
     const d = impl.distribution;
     if (!d || d.length !== 101) return parts;
     const [x1, x25, x50, x75, x99] = [d[1]!, d[25]!, d[50]!, d[75]!, d[99]!].map((v) => scale.x(v)) as [number, number, number, number, number];
     const summary = `${c.name} ${impl.impl}: median ${formatNs(d[50]!)}, p99 ${formatNs(d[99]!)}, min ${formatNs(d[0]!)}, max ${formatNs(d[100]!)}`;
     parts.push(
       `<g><title>${escapeXml(summary)}</title>`,
-      `<line x1="${num(x1)}" x2="${num(x99)}" y1="${num(mid)}" y2="${num(mid)}" stroke="${color}" stroke-width="2"/>`,
-      `<rect x="${num(x25)}" y="${num(mid - 6)}" width="${num(Math.max(1, x75 - x25))}" height="12" fill="${color}" fill-opacity="0.35" stroke="${color}"/>`,
+      `<line x1="${num(x1)}" x2="${num(x99)}" y1="${num(mid)}" y2="${num(mid)}" stroke="${color}" stroke-width="2"${control ? ' stroke-dasharray="4 3"' : ''}/>`,
+      `<rect x="${num(x25)}" y="${num(mid - 6)}" width="${num(Math.max(1, x75 - x25))}" height="12" ${control ? `fill="${CONTROL_FILL}"` : `fill="${color}" fill-opacity="0.35"`} stroke="${color}"/>`,
       `<line x1="${num(x50)}" x2="${num(x50)}" y1="${num(mid - 8)}" y2="${num(mid + 8)}" stroke="#000" stroke-width="2"/>`,
       ...[d[0]!, d[100]!].map((v) => `<circle cx="${num(scale.x(v))}" cy="${num(mid)}" r="2.5" fill="${color}"/>`),
       '</g>',
@@ -141,11 +178,14 @@ function barSection(cases: CaseResult[], impls: string[], top: number): Section 
     gridColor: '#ddd',
     legend: `${unit}; bar: median of the runs, line: min to max`,
   };
-  return rowsSection(cases, impls, top, axis, (c, impl, color, mid) => {
+  return rowsSection(cases, impls, top, axis, (c, impl, color, mid, control) => {
     const s = impl.summary;
+    const width = num(Math.max(0, scale.x(s.median) - PLOT_LEFT));
     return [
-      text(24, mid + 4, impl.impl),
-      `<rect x="${PLOT_LEFT}" y="${num(mid - 7)}" width="${num(Math.max(0, scale.x(s.median) - PLOT_LEFT))}" height="14" fill="${color}" fill-opacity="0.8"/>`,
+      rowLabel(mid, impl.impl, control),
+      control
+        ? `<rect x="${PLOT_LEFT}" y="${num(mid - 7)}" width="${width}" height="14" fill="${CONTROL_FILL}" stroke="${color}"/>`
+        : `<rect x="${PLOT_LEFT}" y="${num(mid - 7)}" width="${width}" height="14" fill="${color}" fill-opacity="0.8"/>`,
       // The spread of the runs, min to max.
       `<line x1="${num(scale.x(s.min))}" x2="${num(scale.x(s.max))}" y1="${num(mid)}" y2="${num(mid)}" stroke="#000"/>`,
       text(scale.x(s.max) + 6, mid + 4, formatValue(s.median, c.unit), 'fill="#222"'),
@@ -188,6 +228,8 @@ export function reportToSvg(report: Pick<Report, 'benchmarks' | 'machine' | 'mod
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${num(height)}" viewBox="0 0 ${WIDTH} ${num(height)}">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
+    // The hatch of the A/A rows, defined once and only where one is drawn.
+    ...(report.benchmarks.some((b) => b.cases.some((c) => c.impls.some((impl) => isControl(c, impl)))) ? [controlPattern] : []),
     ...sections,
     '</svg>',
     '',
