@@ -350,9 +350,7 @@ class FileMappingNames {
 // changed since the plan was made), Advise() after. Main thread only.
 class ForkAdvice {
  public:
-  // Runs on a V8 worker while the main thread asks the census (the parking's
-  // errand, see Fork), or on the main thread; never on both at once.
-  void Prepare() noexcept {
+  void Prepare() {
     if (planned_ && planNames_.StillListed()) return;
     // The plan holds only if no file-backed mapping changed while the maps
     // were read: the names are read before and after, and must agree.
@@ -372,13 +370,6 @@ class ForkAdvice {
 };
 ForkAdvice forkAdvice;
 
-// The parking's errand (fork_parking.h): the first V8 worker that wakes to
-// park checks the map_files listing (or plans anew) before it parks, on the
-// other CPU while this thread sends the census's questions: the listing
-// (~0.5 us a mapping, 50-110 us here) no longer adds to the main thread's
-// time of a fork() when another CPU is free. Its memory (the listing
-// buffers, the plan) is the main thread's again once wait() returned.
-void PrepareForkAdvice(void* advice) noexcept { static_cast<ForkAdvice*>(advice)->Prepare(); }
 
 // ---- 2. parking the platform's worker threads (native/node/fork_parking.cc) -------
 // A symbol of the per-ABI addon at `path`, which Node must already have
@@ -448,8 +439,8 @@ class ParkedWorkers {
   ParkedWorkers(const ParkedWorkers&) = delete;
   ParkedWorkers& operator=(const ParkedWorkers&) = delete;
   ~ParkedWorkers() { Release(); }
-  bool Post(void (*errand)(void*) noexcept, void* context) {  // false: no platform reachable, nothing posted
-    posted_ = table_->post(errand, context);
+  bool Post() {  // false: no platform reachable, nothing posted
+    posted_ = table_->post();
     return posted_;
   }
   ParkResult Wait(int timeoutMs) {
@@ -674,15 +665,13 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   std::int32_t* pidCell = PidCellArgument(env, info[3]);
 
   // Three things before fork(2), overlapped: the platform's workers wake up
-  // to park, the first of them checking the maps on its way (the errand,
-  // PrepareForkAdvice), and the other threads answer whether they run
-  // JavaScript, while this thread sends them the question. Only then it
-  // waits for both (the census counts no answer of a thread that is parked
-  // by then). In a child nothing parks: this thread checks the maps itself.
-  if (!inForkedChild && !workers.Post(PrepareForkAdvice, &forkAdvice))
+  // to park, and the other threads answer whether they run JavaScript,
+  // while this thread reads /proc/self/maps. Only then it waits for both
+  // (the census counts no answer of a thread that is parked by then).
+  if (!inForkedChild && !workers.Post())
     throw Napi::Error::New(env, "fork: Node's platform is not reachable from this thread");
   jsThreads->ask();
-  if (inForkedChild) forkAdvice.Prepare();
+  forkAdvice.Prepare();
   ParkResult parked = inForkedChild ? ParkResult::kParked : workers.Wait(kParkTimeoutMs);
   if (parked != ParkResult::kParked) {
     Napi::Error error = Napi::Error::New(env, "fork: V8's worker threads did not become idle within 2 s; nothing was forked");

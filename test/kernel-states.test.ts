@@ -1,14 +1,40 @@
 // tools/lab/kernel-states.ts's tracefs instance, checked in tracefs itself: it must not outlive
 // its helper. A leaked instance keeps sock:inet_sock_set_state on, and every TCP state change on
 // the machine is then written into it (12 leaked ones made each loopback connection ~30% dearer).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KernelStates } from '../tools/lab/kernel-states.js';
 import { eventually } from './helpers/lab.js';
 
-const TRACEFS = '/sys/kernel/tracing';
-const INSTANCES = `${TRACEFS}/instances`;
-const usable = process.getuid?.() === 0 && existsSync(`${TRACEFS}/events/sock/inet_sock_set_state`);
+const EVENT = 'events/sock/inet_sock_set_state';
+
+/**
+ * Where this test sees tracefs. The helper mounts it in a mount namespace of its own, so a fresh
+ * machine (CI) may have none at /sys/kernel/tracing: then, as root, the test mounts one of its own
+ * in a temporary directory (tracefs's instances are the kernel's, the same under every mount) and
+ * unmounts it at the end, leaving the host as it was.
+ */
+function tracefs(): { root: string; own: boolean } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  if (existsSync(`/sys/kernel/tracing/${EVENT}`)) return { root: '/sys/kernel/tracing', own: false };
+  const root = mkdtempSync(join(tmpdir(), 'sockfd-tracefs-'));
+  if (spawnSync('mount', ['-t', 'tracefs', 'nodev', root]).status === 0 && existsSync(`${root}/${EVENT}`)) return { root, own: true };
+  spawnSync('umount', [root]);
+  rmdirSync(root);
+  return undefined;
+}
+
+const mounted = tracefs();
+const usable = mounted !== undefined;
+const INSTANCES = `${mounted?.root ?? '/sys/kernel/tracing'}/instances`;
+afterAll(() => {
+  if (!mounted?.own) return;
+  expect(spawnSync('umount', [mounted.root]).status).toBe(0);
+  rmdirSync(mounted.root);
+});
 const ours = (): string[] => readdirSync(INSTANCES).filter((name) => name.startsWith('sockfd-trace-'));
 
 /** Starts a KernelStates and returns it with the helper's pid (the name of the instance it made). */

@@ -7,7 +7,6 @@
 // only through node.h, whose layout changes with every Node major: hence this
 // per-ABI addon. The core finds the table of fork_parking.h through the C
 // symbol sockfd_fork_parking_v1 of this library, once Node loaded it.
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,16 +38,6 @@ struct ParkingLot {
   bool isReleased = false;
   pid_t tids[kMaxParked] = {};
   v8::Platform* platform = nullptr;  // Node's, which lives as long as the process
-  // The caller's errand (fork_parking.h): taken once, by the first task that
-  // runs (or by wait(), on the main thread); `errandRunning` while it runs
-  // off the lock. The main thread waits on `allParked` for it to end too.
-  void (*errand)(void*) noexcept = nullptr;
-  void* errandContext = nullptr;
-  bool errandTaken = false;
-  bool errandRunning = false;
-  // `parked >= expected` with no errand running, set under the mutex with
-  // them: what the main thread spins on before it sleeps (see Wait).
-  std::atomic<bool> ready{false};
 };
 
 // The lots live in memory a forked child does not share (wipe_on_fork.h):
@@ -116,40 +105,14 @@ class ParkTask : public v8::Task {
   void Run() override {
     std::unique_lock<std::mutex> lock(lot_->mutex);
     if (lot_->isReleased) return;  // a late task (see Post) has nothing to do
-    if (lot_->errand != nullptr && !lot_->errandTaken) {
-      // The first to wake runs the caller's errand before it parks, and
-      // passes the parking on first, so that the others park meanwhile.
-      lot_->errandTaken = true;
-      lot_->errandRunning = true;
-      bool postNext = lot_->toPost > 0;
-      if (postNext) --lot_->toPost;
-      lock.unlock();
-      if (postNext) PostNext(lot_);
-      lot_->errand(lot_->errandContext);
-      lock.lock();
-      lot_->errandRunning = false;
-      if (lot_->isReleased) {  // wait() gave up meanwhile: release() waits for the errand's end
-        lot_->allParked.notify_one();
-        return;
-      }
-      Park(lock, false);
-      return;
-    }
-    bool postNext = lot_->toPost > 0;
-    if (postNext) --lot_->toPost;
-    Park(lock, postNext);
-  }
-
- private:
-  // Counts this thread parked, posts the next task if asked, waits for the release.
-  void Park(std::unique_lock<std::mutex>& lock, bool postNext) {
     if (lot_->parked < kMaxParked) lot_->tids[lot_->parked] = static_cast<pid_t>(::syscall(SYS_gettid));
     // Only the last one wakes the main thread (each wake-up is a context switch for it).
-    if (++lot_->parked >= lot_->expected && !lot_->errandRunning) lot_->ready.store(true, std::memory_order_release);
-    if (lot_->parked == lot_->expected) lot_->allParked.notify_one();
+    if (++lot_->parked == lot_->expected) lot_->allParked.notify_one();
     // The parking is passed on like the release: the main thread posts one
     // task, each parked worker posts the next, so the wake-ups happen off
     // the main thread's CPU (posted from there, each one preempted it).
+    bool postNext = lot_->toPost > 0;
+    if (postNext) --lot_->toPost;
     lock.unlock();
     if (postNext) PostNext(lot_);
     lock.lock();
@@ -162,6 +125,7 @@ class ParkTask : public v8::Task {
     lot_->released.notify_one();
   }
 
+ private:
   std::shared_ptr<ParkingLot> lot_;
 };
 
@@ -174,12 +138,9 @@ std::shared_ptr<ParkingLot> current;
 void Release() noexcept {
   if (!current) return;
   {
-    std::unique_lock<std::mutex> lock(current->mutex);
+    std::lock_guard<std::mutex> lock(current->mutex);
     if (current->isReleased) return;  // released before (wait() gave up, or a second call)
     current->isReleased = true;
-    // An errand still running writes the caller's memory: it ends first (a
-    // parked lot has none running). No task takes it from now on.
-    current->allParked.wait(lock, [] { return !current->errandRunning; });
   }
   current->released.notify_one();  // the rest follow one by one (ParkTask::Run)
 }
@@ -205,7 +166,7 @@ v8::Platform* CurrentPlatform() {
 // posted is let go, and wait() then reports kBusy).
 bool posted = false;  // main thread only: post() succeeded and wait() has not run
 
-bool Post(void (*errand)(void*) noexcept, void* context) noexcept {
+bool Post() noexcept {
   v8::Platform* platform = CurrentPlatform();
   if (platform == nullptr) return false;
   Release();  // nothing may be left from an earlier call
@@ -217,9 +178,6 @@ bool Post(void (*errand)(void*) noexcept, void* context) noexcept {
     lot->expected = count > 1 ? count - 1 : count;
     lot->toPost = count > 0 ? count - 1 : 0;
     lot->platform = platform;
-    lot->errand = errand;
-    lot->errandContext = context;
-    if (lot->expected == 0) lot->ready.store(true);  // nothing will park: wait() runs the errand at once
     current = lot;
     if (count > 0) platform->CallOnWorkerThread(std::make_unique<ParkTask>(lot));
     posted = true;
@@ -229,28 +187,14 @@ bool Post(void (*errand)(void*) noexcept, void* context) noexcept {
   return true;
 }
 
-// How long the main thread spins (yielding its CPU) for the parking before
-// it sleeps on the condition variable. The errand makes the parking end
-// some 50-100 us after the main thread is done with its own share (the
-// census); asleep, it is woken by a worker on the other CPU, one more
-// context switch and its wake-up latency (~25 us here) on the fork() call.
-// Yielding, it leaves its CPU to a worker that shares it (pinned).
-constexpr auto kSpinBeforeSleep = std::chrono::microseconds(500);
-
 // Waits until all but one of the posted tasks run (see Post).
 sockfd::ParkResult Wait(int timeoutMs) noexcept {
   if (posted && current) {
     posted = false;
-    auto spinUntil = std::chrono::steady_clock::now() + kSpinBeforeSleep;
-    while (!current->ready.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spinUntil) ::sched_yield();
     std::unique_lock<std::mutex> lock(current->mutex);
     bool parked = current->allParked.wait_for(lock, std::chrono::milliseconds(timeoutMs),
-                                              [&] { return current->parked >= current->expected && !current->errandRunning; });
-    // No worker took the errand (none to park): it is done here, now.
-    bool errandHere = parked && current->errand != nullptr && !current->errandTaken;
-    if (errandHere) current->errandTaken = true;
+                                              [&] { return current->parked >= current->expected; });
     lock.unlock();
-    if (errandHere) current->errand(current->errandContext);
     if (parked) return sockfd::ParkResult::kParked;
   }
   Release();

@@ -25,13 +25,7 @@ struct ForkParking {
   // worker a blocking task and returns at once (false: Node's platform is
   // not reachable from this thread), so that the caller can do other work
   // while they wake; wait() then waits until they are all parked.
-  // `errand(context)` (may be null) is run once, before fork(2), by the
-  // first worker that wakes, before it parks: the caller's own work, done
-  // off its thread while it does the rest. wait() returns kParked only once
-  // the errand ran (on the main thread itself, if no worker took it); once
-  // release() returned, the errand is not running, and never runs later.
-  // Whatever the errand writes is the caller's again after either.
-  bool (*post)(void (*errand)(void* context) noexcept, void* context) noexcept;
+  bool (*post)() noexcept;
   ParkResult (*wait)(int timeoutMs) noexcept;
   // In the parent after fork(2) (or when it failed): lets the parked workers go
   // (one wakes the next: the caller wakes one thread, not all of them).
@@ -44,6 +38,6 @@ struct ForkParking {
 // extern "C" const ForkParking* sockfd_fork_parking_v1(void) in sockfd_node.
 constexpr const char* kForkParkingSymbol = "sockfd_fork_parking_v1";
 constexpr std::uint32_t kForkParkingMagic = 0x70666b73;  // "skfp"
-constexpr std::uint32_t kForkParkingVersion = 3;
+constexpr std::uint32_t kForkParkingVersion = 2;
 
 }  // namespace sockfd
