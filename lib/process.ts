@@ -267,6 +267,7 @@ function warmByteLoops(): void {
   try {
     const byte = Buffer.alloc(1);
     sendAll(a, 'ab');
+    sendAll(a, byte); // a buffer takes another path than a string (lib/fast-io.ts's sendRange)
     recvFull(b, byte);
     recvSome(b, byte);
     writeAll(a, byte);
