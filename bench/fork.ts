@@ -23,25 +23,53 @@ function growHeap(mib: number): number[][] {
   return keep;
 }
 
-/** What makes fork() expensive in this process: resident memory by kind, mappings, threads, page tables. */
+/** What makes fork() expensive in this process: resident memory by kind, mappings, threads, malloc arenas, page tables. */
 export interface ProcessShape {
   anonKiB: number;
   fileKiB: number;
   mappings: number;
   threads: number;
+  /** glibc's malloc arenas: fork() locks each before fork(2) and unlocks it after, a write to its page on each side. */
+  arenas: number;
   pteKiB: number;
+}
+
+// A glibc arena other than the main one lives in heaps of HEAP_MAX_SIZE (64 MiB
+// on 64-bit) reserved at an address aligned to that size: an anonymous mapping
+// at such an address, read-write as far as the heap is in use, the rest of the
+// 64 MiB PROT_NONE (a heap filled to the end has no such rest). An arena grown
+// past one heap would count once a heap; this process's never do.
+const ARENA_HEAP = 64 * 1024 * 1024;
+
+/** glibc's malloc arenas in `maps` (/proc/PID/maps): the main one (in libc's data) and one a 64 MiB heap. */
+export function mallocArenas(maps: string): number {
+  const lines = maps.split('\n').filter((line) => line !== '');
+  const anonymous = lines.map((line) => {
+    const [range = '', perms = '', , , inode = '', path] = line.split(/\s+/);
+    const [start = 0, end = 0] = range.split('-').map((address) => Number.parseInt(address, 16));
+    return { start, end, perms, anonymous: inode === '0' && (path === undefined || path === '') };
+  });
+  let heaps = 0;
+  anonymous.forEach((mapping, i) => {
+    if (!mapping.anonymous || !mapping.perms.startsWith('rw') || mapping.start % ARENA_HEAP !== 0) return;
+    const rest = anonymous[i + 1];
+    const end = rest?.anonymous && rest.perms === '---p' && rest.start === mapping.end ? rest.end : mapping.end;
+    if (end - mapping.start === ARENA_HEAP) heaps++;
+  });
+  return 1 + heaps;
 }
 
 /** The shape of this process, from /proc/self/status and /proc/self/maps. */
 export function processShape(): ProcessShape {
   const status = readFileSync('/proc/self/status', 'utf8');
   const field = (name: string): number => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  const mappings = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line !== '').length;
-  return { anonKiB: field('RssAnon'), fileKiB: field('RssFile'), mappings, threads: field('Threads'), pteKiB: field('VmPTE') };
+  const maps = readFileSync('/proc/self/maps', 'utf8');
+  const mappings = maps.split('\n').filter((line) => line !== '').length;
+  return { anonKiB: field('RssAnon'), fileKiB: field('RssFile'), mappings, threads: field('Threads'), arenas: mallocArenas(maps), pteKiB: field('VmPTE') };
 }
 
 function describeShape(shape: ProcessShape): string {
-  return `${Math.round(shape.anonKiB / 1024)} MiB anon + ${Math.round(shape.fileKiB / 1024)} MiB file RSS, ${shape.mappings} mappings, ${shape.threads} threads, ${shape.pteKiB} KiB page tables`;
+  return `${Math.round(shape.anonKiB / 1024)} MiB anon + ${Math.round(shape.fileKiB / 1024)} MiB file RSS, ${shape.mappings} mappings, ${shape.threads} threads, ${shape.arenas} malloc arenas, ${shape.pteKiB} KiB page tables`;
 }
 
 /** Prints the shape of a Node process like the measuring peers (same modules, heap grown to HEAP_MB). */
@@ -115,7 +143,7 @@ async function run(context: BenchContext) {
     if (output.shape === undefined) throw new Error('the shape peer printed no shape');
     return output.shape;
   };
-  const twinArgs = (shape: ProcessShape): (string | number)[] => [shape.anonKiB, shape.fileKiB, shape.mappings, shape.threads, shape.pteKiB, process.execPath];
+  const twinArgs = (shape: ProcessShape): (string | number)[] => [shape.anonKiB, shape.fileKiB, shape.mappings, shape.threads, shape.arenas, shape.pteKiB, process.execPath];
   const leftOutCases: string[] = [];
   for (const [label, heapMib, sizes] of [
     ['fork() + _exit, small heap', 0, small],

@@ -219,9 +219,18 @@ setFlagsFromString('--no-concurrent-sparkplug');
 // time (in every child) costs more than the property definition.
 const childPid: PropertyDescriptor = { value: 0, writable: false, enumerable: true, configurable: true };
 const childPpid: PropertyDescriptor = { get: native.getppid, enumerable: true, configurable: true };
+// The child's pid goes into childPid through this store, which the parent
+// runs before its first fork (warmForkedChildPath) with two different values:
+// V8 tracks a field that was only ever written once as constant, and the
+// child's first write of another value there changed the descriptor's map and
+// deoptimized the code that relied on it (~20 page faults a child, measured
+// with perf in the bench's fork server).
+const setChildPid = (function setChildPid(pid: number): void {
+  childPid.value = pid;
+});
 const becomeChild = (function becomeChild(): void {
   enterForkedChild(); // first: no call the parent had pending may go on here
-  childPid.value = native.getpid();
+  setChildPid(native.getpid());
   Object.defineProperty(process, 'pid', childPid);
   Object.defineProperty(process, 'ppid', childPpid);
   routeChildExits();
@@ -244,6 +253,8 @@ let childPathWarm = false;
 //   whatever else of the application only children run).
 function warmForkedChildPath(): void {
   childPathWarm = true;
+  setChildPid(-1);
+  setChildPid(0);
   setFlagsFromString('--no-concurrent-osr');
   setFlagsFromString('--no-flush-bytecode');
   warmByteLoops();
@@ -267,6 +278,7 @@ function warmByteLoops(): void {
   try {
     const byte = Buffer.alloc(1);
     sendAll(a, 'ab');
+    sendAll(a, byte); // a buffer takes another path than a string (lib/fast-io.ts's sendRange)
     recvFull(b, byte);
     recvSome(b, byte);
     writeAll(a, byte);

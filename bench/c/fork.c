@@ -11,16 +11,18 @@
  *                                       read 1 byte, close; prints {"ops":COUNT,...}
  *   fork twin-cost COUNT WARMUP SHAPE   as cost, grown first to a Node process's size
  *   fork twin-server COUNT SHAPE        as server, grown first to a Node process's size
- * SHAPE is ANON_KIB FILE_KIB MAPPINGS THREADS PTE_KIB FILE: the Node process's anonymous
- * and file-backed resident memory, its numbers of mappings and threads, the size of
- * its page tables, and a file
+ * SHAPE is ANON_KIB FILE_KIB MAPPINGS THREADS ARENAS PTE_KIB FILE: the Node process's
+ * anonymous and file-backed resident memory, its numbers of mappings, threads and
+ * malloc arenas, the size of its page tables, and a file
  * to map for the file-backed part (the node binary: Node's file RSS is mostly its
  * text). The twin's own shape goes into its JSON as "shape" (and, for the server,
  * to stderr), so a report can show both.
  */
 #include "bench.h"  /* first: it defines _GNU_SOURCE */
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -29,7 +31,7 @@
 /* ---- growing to a Node process's shape ------------------------------------ */
 
 struct shape {
-  long long anon_kib, file_kib, mappings, threads, pte_kib;
+  long long anon_kib, file_kib, mappings, threads, arenas, pte_kib;
 };
 
 static long long status_field(const char *name) {
@@ -54,26 +56,61 @@ static long long mapping_count(void) {
   return count;
 }
 
+/* glibc's malloc arenas, as glibc itself lists them (one <heap nr="N"> each in
+ * malloc_info). fork() locks every arena before it forks and unlocks each after,
+ * in the parent and in the child: one write to each arena's page on each side. */
+static long long arena_count(void) {
+  char *text = NULL;
+  size_t length = 0;
+  FILE *stream = open_memstream(&text, &length);
+  if (stream == NULL) die("open_memstream");
+  if (malloc_info(0, stream) != 0) die("malloc_info");
+  fclose(stream);
+  long long count = 0;
+  for (const char *at = text; (at = strstr(at, "<heap nr=")) != NULL; ++at) ++count;
+  free(text);
+  return count;
+}
+
 static struct shape current_shape(void) {
   struct shape s = {status_field("RssAnon"), status_field("RssFile"), mapping_count(), status_field("Threads"),
-                    status_field("VmPTE")};
+                    arena_count(), status_field("VmPTE")};
   return s;
 }
 
-static void *idle_thread(void *unused) {
-  (void)unused;
+static sem_t arena_taken; /* posted by each idle thread that took its own arena */
+
+static void *idle_thread(void *own_arena) {
+  if (own_arena != NULL) {
+    /* A thread's first malloc gives it an arena of its own (while there are
+     * fewer than glibc's limit, 8 per CPU), as it does for Node's threads that
+     * ever allocated: V8's platform workers, libuv's pool. Kept, and touched. */
+    volatile char *kept = malloc(64);
+    if (kept == NULL) die("malloc");
+    kept[0] = 1;
+    sem_post(&arena_taken);
+  }
   for (;;) pause(); /* as V8's idle workers: asleep, never scheduled */
   return NULL;
 }
 
-static void grow(long long anon_kib, long long file_kib, long long mappings, long long threads, long long pte_kib,
-                 const char *path) {
+static void grow(long long anon_kib, long long file_kib, long long mappings, long long threads, long long arenas,
+                 long long pte_kib, const char *path) {
   long page = sysconf(_SC_PAGESIZE);
-  /* Threads first: each has a stack mapping (and a guard), as Node's do. */
-  for (long long t = current_shape().threads; t < threads; ++t) {
+  /* Threads first: each has a stack mapping (and a guard), as Node's do; the
+   * first of them take an arena each, up to the Node process's count (the
+   * twin's shape says if its threads were too few). */
+  if (sem_init(&arena_taken, 0, 0) != 0) die("sem_init");
+  long long owners = 0;
+  for (long long t = current_shape().threads, missing = arenas - arena_count(); t < threads; ++t) {
     pthread_t thread;
-    if (pthread_create(&thread, NULL, idle_thread, NULL) != 0) die("pthread_create");
+    int own = owners < missing;
+    if (pthread_create(&thread, NULL, idle_thread, own ? &arena_taken : NULL) != 0) die("pthread_create");
+    owners += own;
   }
+  for (long long i = 0; i < owners; ++i)
+    while (sem_wait(&arena_taken) != 0)
+      if (errno != EINTR) die("sem_wait");
   /* File-backed: map the file privately and read its pages (as the node binary's text). */
   if (file_kib > 0) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -125,8 +162,8 @@ static void grow(long long anon_kib, long long file_kib, long long mappings, lon
 }
 
 static void print_shape_json(struct shape s) {
-  printf("\"shape\":{\"anonKiB\":%lld,\"fileKiB\":%lld,\"mappings\":%lld,\"threads\":%lld,\"pteKiB\":%lld}",
-         s.anon_kib, s.file_kib, s.mappings, s.threads, s.pte_kib);
+  printf("\"shape\":{\"anonKiB\":%lld,\"fileKiB\":%lld,\"mappings\":%lld,\"threads\":%lld,\"arenas\":%lld,\"pteKiB\":%lld}",
+         s.anon_kib, s.file_kib, s.mappings, s.threads, s.arenas, s.pte_kib);
 }
 
 static void print_list(const char *name, const int64_t *values, long long count) {
@@ -202,18 +239,18 @@ static void client(int port, long long count, long long warmup) {
 
 static void grow_from(char **shape) {
   grow(arg_number(shape[0], "ANON_KIB"), arg_number(shape[1], "FILE_KIB"), arg_number(shape[2], "MAPPINGS"),
-       arg_number(shape[3], "THREADS"), arg_number(shape[4], "PTE_KIB"), shape[5]);
+       arg_number(shape[3], "THREADS"), arg_number(shape[4], "ARENAS"), arg_number(shape[5], "PTE_KIB"), shape[6]);
 }
 
 int main(int argc, char **argv) {
-  if (argc == 10 && strcmp(argv[1], "twin-cost") == 0) {
+  if (argc == 11 && strcmp(argv[1], "twin-cost") == 0) {
     grow_from(argv + 4);
     cost(arg_number(argv[2], "COUNT"), arg_number(argv[3], "WARMUP"), 0);
-  } else if (argc == 9 && strcmp(argv[1], "twin-server") == 0) {
+  } else if (argc == 10 && strcmp(argv[1], "twin-server") == 0) {
     grow_from(argv + 3);
     struct shape s = current_shape();
-    fprintf(stderr, "twin: %lld KiB anon, %lld KiB file, %lld mappings, %lld threads, %lld KiB page tables\n", s.anon_kib,
-            s.file_kib, s.mappings, s.threads, s.pte_kib);
+    fprintf(stderr, "twin: %lld KiB anon, %lld KiB file, %lld mappings, %lld threads, %lld malloc arenas, %lld KiB page tables\n",
+            s.anon_kib, s.file_kib, s.mappings, s.threads, s.arenas, s.pte_kib);
     server(arg_number(argv[2], "COUNT"));
   } else if (argc == 5 && strcmp(argv[1], "cost") == 0)
     cost(arg_number(argv[2], "COUNT"), arg_number(argv[3], "WARMUP"), arg_number(argv[4], "HEAP_MB"));
@@ -221,6 +258,6 @@ int main(int argc, char **argv) {
   else if (argc == 5 && strcmp(argv[1], "client") == 0)
     client((int)arg_number(argv[2], "PORT"), arg_number(argv[3], "COUNT"), arg_number(argv[4], "WARMUP"));
   else usage("fork cost COUNT WARMUP HEAP_MB | fork server COUNT | fork client PORT COUNT WARMUP | "
-          "fork twin-cost COUNT WARMUP SHAPE | fork twin-server COUNT SHAPE (SHAPE: ANON_KIB FILE_KIB MAPPINGS THREADS PTE_KIB FILE)");
+          "fork twin-cost COUNT WARMUP SHAPE | fork twin-server COUNT SHAPE (SHAPE: ANON_KIB FILE_KIB MAPPINGS THREADS ARENAS PTE_KIB FILE)");
   return 0;
 }
